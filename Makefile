@@ -1,0 +1,58 @@
+# lumaweb — `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run dev worker migrate test test-fast lint format typecheck check bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip sync --quiet --python $(PY) requirements.lock
+	$(BIN)/uv pip install --quiet --python $(PY) --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## Create the virtualenv and install the locked dependencies
+
+lock: ## Re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile --quiet --python $(PY) pyproject.toml --group dev -o requirements.lock
+
+migrate: install ## Apply database migrations
+	$(PY) manage.py migrate --no-input
+
+run: migrate ## Set everything up and start the web server and the worker (Ctrl-C stops both)
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(PY) manage.py ensure_superuser
+	$(PY) manage.py serve
+
+dev: migrate ## Django's autoreloading dev server and a worker, for working on the code
+	$(PY) manage.py ensure_superuser
+	DEBUG=1 $(PY) manage.py run_worker & DEBUG=1 $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}; kill %1
+
+test: install ## Run the whole test suite (browser tests included)
+	$(PY) -m pytest
+
+test-fast: install ## Run the tests without the browser
+	$(PY) -m pytest -m "not browser"
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install ## mypy on the upstream boundary
+	$(BIN)/mypy generations/luma
+
+check: lint typecheck ## Lint and type-check
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var

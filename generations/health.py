@@ -1,0 +1,81 @@
+"""Operations endpoints: /healthz for load balancers, /metrics for Prometheus."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, connection
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_tasks_db.models import DBTaskResult
+
+from generations.models import Generation, State, UpstreamCallCount, WorkerHeartbeat
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database, worker and upstream status; 503 when the studio cannot do its job."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+        checks["worker"] = "ok" if WorkerHeartbeat.alive().exists() else "down"
+    except DatabaseError:
+        checks["database"] = "down"
+        checks["worker"] = "unknown"
+    checks["upstream"] = "simulator" if settings.LUMA_SIMULATOR else "luma"
+    healthy = checks["database"] == "ok" and checks["worker"] == "ok"
+    checks["status"] = "ok" if healthy else "degraded"
+    return JsonResponse(checks, status=200 if healthy else 503)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text: upstream calls, jobs by state, queue depth. Staff or a bearer token."""
+    if not _may_read_metrics(request):
+        raise PermissionDenied
+    lines = [
+        "# HELP lumaweb_upstream_requests_total Calls to the Luma API by endpoint and status.",
+        "# TYPE lumaweb_upstream_requests_total counter",
+    ]
+    for call in UpstreamCallCount.objects.order_by("endpoint", "status"):
+        lines.append(
+            f'lumaweb_upstream_requests_total{{endpoint="{call.endpoint}",'
+            f'status="{call.status}"}} {call.count}'
+        )
+    lines += ["# HELP lumaweb_jobs Jobs by state.", "# TYPE lumaweb_jobs gauge"]
+    counts = dict(Generation.objects.values_list("state").annotate(n=Count("id")))
+    for state in State:
+        lines.append(f'lumaweb_jobs{{state="{state.value}"}} {counts.get(state.value, 0)}')
+    lines += [
+        "# HELP lumaweb_task_queue_depth Tasks waiting for a worker.",
+        "# TYPE lumaweb_task_queue_depth gauge",
+        f"lumaweb_task_queue_depth {_queue_depth()}",
+        "# HELP lumaweb_workers_alive Workers with a recent heartbeat.",
+        "# TYPE lumaweb_workers_alive gauge",
+        f"lumaweb_workers_alive {WorkerHeartbeat.alive().count()}",
+    ]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+
+
+def _may_read_metrics(request: HttpRequest) -> bool:
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and constant_time_compare(given, token)
+
+
+def _queue_depth() -> int:
+    if settings.TASKS_BACKEND == "rq":
+        import django_rq  # only installed as an app with the RQ backend
+
+        return len(django_rq.get_queue("default"))
+    return DBTaskResult.objects.ready().count()

@@ -1,0 +1,448 @@
+"""A typed, synchronous client for Luma's Agents API (httpx).
+
+Retry policy — the part that protects the bill:
+
+* Reads and other idempotent calls (GET, DELETE, the presigned PUT, POST /files/{id}/complete)
+  are retried on connection errors, timeouts, 408/409/429 and 5xx, with exponential backoff and
+  jitter (`backoff_base` · 2ⁿ, capped at `backoff_cap`), honouring `Retry-After` up to
+  `retry_after_cap` seconds; a longer wait is raised to the caller instead of slept.
+* Calls that create something (POST /generations, POST /files) are retried only when the
+  request certainly created nothing: the connection was never made, or the upstream answered
+  429 or 503 (refused before any work).
+* When such a call was sent but its reply never arrived intact (read timeout, connection reset,
+  a 500/502/504, an unreadable 2xx body), it raises `OutcomeUnknown` and is never repeated:
+  Luma takes no idempotency key, so a blind retry could create and charge a second job.
+
+Every call sends an `X-Request-Id` (the same one on each attempt of a call) and reports the
+exchange to an optional `on_call` hook, for metrics and history.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from . import errors, schema
+
+T = TypeVar("T", bound=BaseModel)
+
+USER_AGENT = "lumaweb/0.1 (+httpx)"
+STREAM_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Reply(Generic[T]):
+    """A parsed answer and the request id it was given."""
+
+    data: T
+    request_id: str
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP exchange with the upstream, as reported to the `on_call` hook."""
+
+    endpoint: str
+    status: str
+    request_id: str
+    attempt: int
+    seconds: float
+
+
+class LumaClient:
+    """Speaks Luma's Agents API; the only code that sends requests upstream."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_retries: int = 2,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        retry_after_cap: float = 60.0,
+        on_call: Callable[[CallRecord], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.retry_after_cap = retry_after_cap
+        self.on_call = on_call
+        self._sleep = sleep
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._api = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
+            timeout=timeout,
+            transport=transport,
+        )
+        # Presigned URLs point at object storage: our API key must never travel there.
+        self._storage = httpx.Client(
+            headers={"User-Agent": USER_AGENT}, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._api.close()
+        self._storage.close()
+
+    def __enter__(self) -> LumaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- generations ---
+
+    def create_generation(self, request: schema.GenerationRequest) -> Reply[schema.Generation]:
+        """Submit a job. Never repeated once sent: see the module docstring."""
+        return self._call(
+            "POST",
+            "/generations",
+            endpoint="POST /generations",
+            parse=schema.Generation,
+            creates=True,
+            json=request.to_wire(),
+        )
+
+    def get_generation(self, generation_id: str) -> Reply[schema.Generation]:
+        """Poll a job; also returns fresh presigned output URLs."""
+        return self._call(
+            "GET",
+            f"/generations/{generation_id}",
+            endpoint="GET /generations/{id}",
+            parse=schema.Generation,
+        )
+
+    # --- files ---
+
+    def upload_inline(
+        self,
+        content: bytes | IO[bytes],
+        *,
+        filename: str,
+        mime_type: str,
+        purpose: schema.FilePurpose | None = None,
+        user_id: str | None = None,
+    ) -> Reply[schema.CreateFileResponse]:
+        """Upload a small file in one multipart request; it comes back `pending` ingest."""
+        fields = {"mime_type": mime_type, "filename": filename}
+        if purpose:
+            fields["purpose"] = purpose
+        if user_id:
+            fields["user_id"] = user_id
+        return self._call(
+            "POST",
+            "/files",
+            endpoint="POST /files",
+            parse=schema.CreateFileResponse,
+            creates=True,
+            data=fields,
+            files={"file": (filename, content, mime_type)},
+        )
+
+    def create_presigned_upload(
+        self, request: schema.FileCreateRequest
+    ) -> Reply[schema.CreateFileResponse]:
+        """Ask for a presigned upload envelope for a large file."""
+        return self._call(
+            "POST",
+            "/files",
+            endpoint="POST /files",
+            parse=schema.CreateFileResponse,
+            creates=True,
+            json=request.model_dump(mode="json", exclude_none=True),
+        )
+
+    def put_upload(self, upload: schema.PresignedUpload, path: Path) -> None:
+        """PUT a file's bytes to its presigned URL, streamed from disk (never read whole)."""
+        size = path.stat().st_size
+
+        def send() -> httpx.Response:
+            headers = {**(upload.headers or {}), "Content-Length": str(size)}
+            return self._storage.request(
+                upload.method or "PUT", upload.url, headers=headers, content=_stream_file(path)
+            )
+
+        self._attempts("PUT (presigned upload)", send, creates=False, parse=None)
+
+    def complete_file(self, file_id: str) -> Reply[schema.File]:
+        """Start ingest of a presigned upload whose bytes are in place."""
+        return self._call(
+            "POST",
+            f"/files/{file_id}/complete",
+            endpoint="POST /files/{id}/complete",
+            parse=schema.File,
+        )
+
+    def get_file(self, file_id: str) -> Reply[schema.File]:
+        """Read a file's record (its state, mostly)."""
+        return self._call(
+            "GET", f"/files/{file_id}", endpoint="GET /files/{id}", parse=schema.File
+        )
+
+    def list_files(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int = 25,
+        purpose: schema.FilePurpose | None = None,
+        state: schema.FileState | None = None,
+    ) -> Reply[schema.FileList]:
+        """One keyset page of files, newest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        if purpose:
+            params["purpose"] = purpose
+        if state:
+            params["state"] = state
+        return self._call(
+            "GET", "/files", endpoint="GET /files", parse=schema.FileList, params=params
+        )
+
+    def delete_file(self, file_id: str) -> str:
+        """Soft-delete a file; returns the request id."""
+        return self._call(
+            "DELETE", f"/files/{file_id}", endpoint="DELETE /files/{id}", parse=None
+        ).request_id
+
+    def upload(
+        self,
+        path: Path,
+        *,
+        mime_type: str,
+        filename: str | None = None,
+        purpose: schema.FilePurpose | None = None,
+        user_id: str | None = None,
+        inline_limit: int = 8 * 1024 * 1024,
+        wait: float = 120.0,
+        poll_every: float = 0.5,
+    ) -> schema.File:
+        """Upload a file the right way for its size and wait until it is `ready`.
+
+        Raises `errors.Unprocessable` with the upstream's reason if ingest fails.
+        """
+        name = filename or path.name
+        size = path.stat().st_size
+        if size <= inline_limit:
+            with path.open("rb") as handle:
+                created = self.upload_inline(
+                    handle, filename=name, mime_type=mime_type, purpose=purpose, user_id=user_id
+                ).data
+        else:
+            created = self.create_presigned_upload(
+                schema.FileCreateRequest(
+                    mime_type=mime_type,
+                    size_bytes=size,
+                    filename=name,
+                    purpose=purpose,
+                    user_id=user_id,
+                )
+            ).data
+            if created.upload is None:
+                raise errors.MalformedResponse("The presigned upload came back without a URL.")
+            self.put_upload(created.upload, path)
+            self.complete_file(created.id)
+        return self.wait_for_file(created.id, timeout=wait, poll_every=poll_every)
+
+    def wait_for_file(self, file_id: str, *, timeout: float, poll_every: float) -> schema.File:
+        """Poll a file until ingest finishes; raise if it failed or took too long."""
+        deadline = time.monotonic() + timeout
+        while True:
+            file = self.get_file(file_id).data
+            if file.state == "ready":
+                return file
+            if file.state in ("failed", "deleted"):
+                raise errors.Unprocessable(
+                    file.failure_reason or f"The upload ended {file.state}.", status=None
+                )
+            if time.monotonic() >= deadline:
+                raise errors.ServerError(f"The upload was still {file.state} after {timeout} s.")
+            self._sleep(poll_every)
+
+    # --- the one place requests are sent ---
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        parse: type[T] | None,
+        creates: bool = False,
+        **kwargs: Any,
+    ) -> Reply[T]:
+        request_id = uuid.uuid4().hex
+
+        def send() -> httpx.Response:
+            return self._api.request(method, path, headers={"X-Request-Id": request_id}, **kwargs)
+
+        return self._attempts(endpoint, send, creates=creates, parse=parse, request_id=request_id)
+
+    def _attempts(
+        self,
+        endpoint: str,
+        send: Callable[[], httpx.Response],
+        *,
+        creates: bool,
+        parse: type[T] | None,
+        request_id: str = "",
+    ) -> Reply[T]:
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                result = self._attempt(send, creates=creates, parse=parse, request_id=request_id)
+            except errors.LumaError as error:
+                self._report(endpoint, _status_label(error), error.request_id, attempt, started)
+                delay = self._retry_delay(error, attempt, creates=creates)
+                if delay is None:
+                    raise
+                attempt += 1
+                self._sleep(delay)
+                continue
+            self._report(endpoint, "ok", result.request_id, attempt, started)
+            return result
+
+    def _attempt(
+        self,
+        send: Callable[[], httpx.Response],
+        *,
+        creates: bool,
+        parse: type[T] | None,
+        request_id: str,
+    ) -> Reply[T]:
+        try:
+            response = send()
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise errors.NetworkError(
+                f"Could not reach Luma: {_describe(exc)}", request_id=request_id
+            ) from exc
+        except httpx.TransportError as exc:
+            if creates:
+                raise errors.OutcomeUnknown(
+                    f"The request was sent but no reply arrived ({_describe(exc)}).",
+                    request_id=request_id,
+                ) from exc
+            raise errors.NetworkError(
+                f"The connection to Luma failed: {_describe(exc)}", request_id=request_id
+            ) from exc
+        request_id = response.headers.get("x-request-id", request_id)
+        if response.is_error:
+            raise self._status_error(response, request_id, creates=creates)
+        if parse is None:
+            return Reply(data=None, request_id=request_id)  # type: ignore[arg-type]
+        try:
+            return Reply(data=parse.model_validate_json(response.content), request_id=request_id)
+        except ValidationError as exc:
+            message = f"Luma's reply was not a valid {parse.__name__}: {_first_error(exc)}"
+            if creates:
+                raise errors.OutcomeUnknown(
+                    message, status=response.status_code, request_id=request_id
+                ) from exc
+            raise errors.MalformedResponse(
+                message, status=response.status_code, request_id=request_id
+            ) from exc
+
+    def _status_error(
+        self, response: httpx.Response, request_id: str, *, creates: bool
+    ) -> errors.LumaError:
+        status = response.status_code
+        detail = _detail(response)
+        retry_after = _retry_after(response.headers.get("retry-after"))
+        if creates and status >= 500 and status != 503:
+            return errors.OutcomeUnknown(
+                f"Luma answered {status} ({detail}); the job may or may not exist.",
+                status=status,
+                request_id=request_id,
+            )
+        cls = errors.error_for_status(status)
+        return cls(detail, status=status, request_id=request_id, retry_after=retry_after)
+
+    def _retry_delay(self, error: errors.LumaError, attempt: int, *, creates: bool) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up now."""
+        if attempt >= self.max_retries or not error.retryable:
+            return None
+        if creates and not _certainly_created_nothing(error):
+            return None
+        if error.retry_after is not None:
+            return error.retry_after if error.retry_after <= self.retry_after_cap else None
+        ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
+
+    def _report(
+        self, endpoint: str, status: str, request_id: str, attempt: int, started: float
+    ) -> None:
+        if self.on_call is not None:
+            self.on_call(
+                CallRecord(endpoint, status, request_id, attempt, time.monotonic() - started)
+            )
+
+
+def _certainly_created_nothing(error: errors.LumaError) -> bool:
+    if isinstance(error, errors.NetworkError):
+        return True
+    return error.status in (429, 503)
+
+
+def _status_label(error: errors.LumaError) -> str:
+    if error.status:
+        return str(error.status)
+    return {
+        errors.OutcomeUnknown: "unknown",
+        errors.NetworkError: "network",
+        errors.MalformedResponse: "malformed",
+    }.get(type(error), "error")
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return schema.ErrorBody.model_validate_json(response.content).detail
+    except ValidationError:
+        text = response.text.strip()
+        return text[:200] if text else response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
+
+
+def _stream_file(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(STREAM_CHUNK):
+            yield chunk

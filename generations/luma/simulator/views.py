@@ -1,0 +1,493 @@
+"""The simulated Agents API over HTTP: same paths, bodies, errors and headers as Luma's."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import F, Q
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from pydantic import ValidationError
+
+from generations.luma import schema, sim_media
+
+from . import engine
+from .engine import Refusal
+from .models import SimCall, SimFault, SimFile, SimGeneration, SimOutput
+
+API_VERSION = "2026-11-01-sim"
+FAULT_KINDS = (
+    "500",
+    "502",
+    "503",
+    "429",
+    "timeout",
+    "reset",
+    "malformed",
+    "truncated",
+    "partial",
+    "missing_fields",
+)
+INLINE_UPLOAD_LIMIT = 10 * 1024 * 1024
+MAX_FILE_BYTES = 5 * 1024**3
+UPLOAD_CHUNK = 1024 * 1024
+
+View = Callable[..., HttpResponse]
+
+
+def api(view: View) -> View:
+    """Wrap an API view: bearer auth, rate limits, injected faults, JSON errors, headers."""
+
+    @csrf_exempt
+    @login_not_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        fault = _take_fault(request)
+        try:
+            if fault is not None and not fault.after:
+                response = _strike_before(fault)
+            else:
+                owner = _authenticate(request)
+                _rate_limit(owner)
+                request.sim_owner = owner  # type: ignore[attr-defined]
+                response = view(request, *args, **kwargs)
+                if fault is not None:
+                    response = _strike_after(request, fault, response)
+        except Refusal as refusal:
+            response = JsonResponse({"detail": refusal.detail}, status=refusal.status)
+            if refusal.retry_after is not None:
+                response["Retry-After"] = str(max(1, round(refusal.retry_after)))
+        response["X-Request-Id"] = request_id
+        response["X-API-Version"] = API_VERSION
+        return response
+
+    return wrapper
+
+
+def _authenticate(request: HttpRequest) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refusal(401, "Missing or invalid API key. Send Authorization: Bearer <key>.")
+    return engine.owner_of(token.strip())
+
+
+def _rate_limit(owner: str) -> None:
+    rpm = settings.LUMA_SIM_RPM
+    if not rpm:
+        return
+    now = timezone.now()
+    window = now - timedelta(seconds=60)
+    SimCall.objects.filter(at__lt=window).delete()
+    calls = list(
+        SimCall.objects.filter(owner=owner, at__gte=window).order_by("at").values_list("at", flat=1)
+    )
+    if len(calls) >= rpm:
+        wait = (calls[0] + timedelta(seconds=60) - now).total_seconds()
+        raise Refusal(429, f"Rate limit exceeded: {rpm} requests per minute.", retry_after=wait)
+    SimCall.objects.create(owner=owner, at=now)
+
+
+def _take_fault(request: HttpRequest) -> SimFault | None:
+    """The fault this call must suffer: a one-off header, else the oldest queued match."""
+    if header := request.headers.get("X-Sim-Fault"):
+        kind, _, after = header.partition(";")
+        return SimFault(kind=kind.strip(), after=after.strip() == "after")
+    path = request.path.removeprefix("/sim/v1")
+    for fault in SimFault.objects.filter(remaining__gt=0):
+        if fault.method and fault.method != request.method:
+            continue
+        if fault.path and not path.startswith(fault.path):
+            continue
+        if SimFault.objects.filter(pk=fault.pk, remaining=fault.remaining).update(
+            remaining=F("remaining") - 1
+        ):
+            return fault
+    return None
+
+
+def _strike_before(fault: SimFault) -> HttpResponse:
+    """A refusal before any work is done: nothing is created."""
+    if fault.kind == "timeout":
+        time.sleep(fault.delay or settings.LUMA_SIM_FAULT_DELAY)
+        raise Refusal(504, "Gateway timeout (injected).")
+    if fault.kind.isdigit():
+        retry_after = 1.0 if fault.kind == "429" else None
+        raise Refusal(int(fault.kind), f"Injected {fault.kind} fault.", retry_after=retry_after)
+    return _mangled(fault.kind)
+
+
+def _strike_after(request: HttpRequest, fault: SimFault, response: HttpResponse) -> HttpResponse:
+    """The work is done (a job may exist) but the reply is lost or mangled."""
+    if fault.kind == "timeout":
+        time.sleep(fault.delay or settings.LUMA_SIM_FAULT_DELAY)
+        return response
+    if fault.kind == "reset":
+        _reset_connection(request)
+        return _mangled("partial")
+    if fault.kind.isdigit():
+        return JsonResponse({"detail": f"Injected {fault.kind} fault."}, status=int(fault.kind))
+    return _mangled(fault.kind)
+
+
+def _mangled(kind: str) -> HttpResponse:
+    if kind == "malformed":
+        return HttpResponse(b"<html>upstream error</html>", content_type="application/json")
+    if kind == "truncated":
+        return HttpResponse(b'{"id": "3f1c', content_type="application/json")
+    if kind == "missing_fields":
+        return JsonResponse({"id": str(uuid.uuid4()), "model": "uni-1"})
+    # "partial" and a reset without a reachable socket: a body shorter than its Content-Length.
+    response = HttpResponse(_cut_short(), content_type="application/json")
+    response["Content-Length"] = "4096"
+    return response
+
+
+def _cut_short() -> Iterator[bytes]:
+    yield b'{"id": "'
+
+
+def _reset_connection(request: HttpRequest) -> None:
+    """Drop the TCP connection under the request, when the server lets us reach it."""
+    sock = request.META.get("gunicorn.socket") or request.META.get("lumaweb.socket")
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+
+
+def _json_body(request: HttpRequest) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Refusal(400, "The body is not valid JSON.") from None
+
+
+def _validation_refusal(exc: ValidationError) -> Refusal:
+    """400 for malformed parameters, 422 for a documented combination that is refused."""
+    problems = exc.errors()
+    status = 422 if all(p["type"] == "luma_rule" for p in problems) else 400
+    messages = []
+    for problem in problems:
+        where = ".".join(str(part) for part in problem["loc"])
+        messages.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+    return Refusal(status, "; ".join(messages))
+
+
+def _base_url(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def _owner(request: HttpRequest) -> str:
+    return request.sim_owner  # type: ignore[attr-defined,no-any-return]
+
+
+# --- /generations ---
+
+
+@api
+def generations(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        raise Refusal(405, "Method not allowed.")
+    try:
+        body = schema.GenerationRequest.model_validate(_json_body(request))
+    except ValidationError as exc:
+        raise _validation_refusal(exc) from None
+    owner = _owner(request)
+    limit = settings.LUMA_SIM_MAX_CONCURRENT
+    if limit and _unfinished(owner) >= limit:
+        raise Refusal(
+            429, f"Too many unfinished generations: {limit} at a time.", retry_after=2.0
+        )
+    gen = engine.create_generation(owner, body)
+    return JsonResponse(engine.as_reply(gen, _base_url(request)), status=201)
+
+
+def _unfinished(owner: str) -> int:
+    now = timezone.now()
+    count = 0
+    for gen in SimGeneration.objects.filter(owner=owner, created_at__gte=now - timedelta(days=1)):
+        if gen.state_at(now) in ("queued", "processing"):
+            count += 1
+    return count
+
+
+@api
+def generation(request: HttpRequest, generation_id: uuid.UUID) -> HttpResponse:
+    if request.method != "GET":
+        raise Refusal(405, "Method not allowed.")
+    gen = SimGeneration.objects.filter(pk=generation_id, owner=_owner(request)).first()
+    if gen is None:
+        raise Refusal(404, f"Generation {generation_id} not found.")
+    return JsonResponse(engine.as_reply(gen, _base_url(request)))
+
+
+@csrf_exempt
+@login_not_required
+def output(request: HttpRequest, output_id: uuid.UUID, filename: str) -> HttpResponse:
+    """A presigned output URL: no API key, but a valid, unexpired signature."""
+    try:
+        engine.check_signature(
+            request.path, request.GET.get("expires", ""), request.GET.get("signature", "")
+        )
+    except Refusal as refusal:
+        return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    item = SimOutput.objects.filter(pk=output_id, filename=filename).first()
+    if item is None:
+        return HttpResponse("No such object.", status=404, content_type="text/plain")
+    response = FileResponse(
+        (engine.media_dir() / item.filename).open("rb"), content_type=item.mime_type
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --- /files ---
+
+
+@api
+def files(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _list_files(request)
+    if request.method != "POST":
+        raise Refusal(405, "Method not allowed.")
+    if request.content_type == "multipart/form-data":
+        return _upload_inline(request)
+    try:
+        body = schema.FileCreateRequest.model_validate(_json_body(request))
+    except ValidationError as exc:
+        raise _validation_refusal(exc) from None
+    _check_mime(body.mime_type)
+    file = SimFile.objects.create(
+        owner=_owner(request),
+        mime_type=body.mime_type,
+        size_bytes=body.size_bytes,
+        filename=body.filename or "",
+        purpose=body.purpose or "input",
+        user_id=body.user_id or "",
+        expires_at=body.expires_at,
+    )
+    path = reverse("luma_sim:upload", args=[file.id])
+    upload = {
+        "url": engine.signed_url(_base_url(request), path, ttl=3600),
+        "method": "PUT",
+        "headers": {"Content-Type": body.mime_type},
+        "expires_at": (timezone.now() + timedelta(hours=1)).isoformat(),
+    }
+    return JsonResponse(_file_created(file, upload), status=201)
+
+
+def _check_mime(mime_type: str) -> None:
+    if not mime_type.startswith(("image/", "video/")):
+        raise Refusal(400, f"mime_type {mime_type!r} is not an image or video type.")
+
+
+def _upload_inline(request: HttpRequest) -> HttpResponse:
+    part = request.FILES.get("file")
+    if part is None:
+        raise Refusal(400, "The multipart body needs a `file` part.")
+    if part.size > INLINE_UPLOAD_LIMIT:
+        raise Refusal(
+            413,
+            f"Inline uploads are limited to {INLINE_UPLOAD_LIMIT // 2**20} MiB; "
+            "use the presigned flow (a JSON body) for larger files.",
+        )
+    mime_type = request.POST.get("mime_type") or part.content_type or ""
+    _check_mime(mime_type)
+    file = SimFile.objects.create(
+        owner=_owner(request),
+        mime_type=mime_type,
+        size_bytes=part.size,
+        filename=request.POST.get("filename") or part.name or "",
+        purpose=request.POST.get("purpose") or "input",
+        user_id=request.POST.get("user_id") or "",
+    )
+    with engine.file_path(file).open("wb") as out:
+        for chunk in part.chunks():
+            out.write(chunk)
+    _ingest(file)
+    return JsonResponse(_file_created(file, None), status=201)
+
+
+def _ingest(file: SimFile) -> None:
+    """Probe the bytes now; the verdict shows once the simulated ingest time has passed."""
+    path = engine.file_path(file)
+    try:
+        if file.mime_type.startswith("video/"):
+            file.video_seconds = sim_media.probe_video(path).duration
+        else:
+            sim_media.probe_image(path.read_bytes(), max_pixels=settings.LUMA_SIM_MAX_PIXELS)
+    except sim_media.MediaError as exc:
+        file.failure_reason = str(exc)
+    file.uploaded = True
+    file.ready_at = timezone.now() + timedelta(seconds=1.0 / max(settings.LUMA_SIM_SPEED, 1e-6))
+    file.save()
+
+
+def _file_json(file: SimFile) -> dict[str, Any]:
+    data = {
+        "id": str(file.id),
+        "created_at": file.created_at.isoformat(),
+        "mime_type": file.mime_type,
+        "purpose": file.purpose,
+        "size_bytes": file.size_bytes,
+        "state": file.state_at(timezone.now()),
+        "deleted_at": file.deleted_at.isoformat() if file.deleted_at else None,
+        "expires_at": file.expires_at.isoformat() if file.expires_at else None,
+        "failure_reason": file.failure_reason or None,
+        "filename": file.filename or None,
+        "user_id": file.user_id or None,
+    }
+    return schema.File.model_validate(data).model_dump(mode="json")
+
+
+def _file_created(file: SimFile, upload: dict[str, Any] | None) -> dict[str, Any]:
+    record = _file_json(file)
+    return {"id": record["id"], "state": record["state"], "file": record, "upload": upload}
+
+
+def _list_files(request: HttpRequest) -> HttpResponse:
+    try:
+        limit = int(request.GET.get("limit", "25"))
+    except ValueError:
+        raise Refusal(400, "limit must be an integer from 1 to 100.") from None
+    if not 1 <= limit <= 100:
+        raise Refusal(400, "limit must be an integer from 1 to 100.")
+    query = SimFile.objects.filter(owner=_owner(request))
+    if purpose := request.GET.get("purpose"):
+        query = query.filter(purpose=purpose)
+    if cursor := request.GET.get("cursor"):
+        query = query.filter(_decode_cursor(cursor))
+    page = list(query.order_by("-created_at", "-id")[: limit + 1])
+    if state := request.GET.get("state"):
+        now = timezone.now()
+        page = [f for f in page if f.state_at(now) == state]
+    has_more = len(page) > limit
+    page = page[:limit]
+    next_cursor = _encode_cursor(page[-1]) if has_more and page else None
+    return JsonResponse(
+        {"data": [_file_json(f) for f in page], "has_more": has_more, "next_cursor": next_cursor}
+    )
+
+
+def _encode_cursor(file: SimFile) -> str:
+    raw = f"{file.created_at.isoformat()}|{file.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str) -> Q:
+    try:
+        created, _, file_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        when = parse_datetime(created)
+        uuid.UUID(file_id)
+    except (ValueError, UnicodeDecodeError):
+        raise Refusal(400, "cursor is not one this API issued.") from None
+    if when is None:
+        raise Refusal(400, "cursor is not one this API issued.")
+    return Q(created_at__lt=when) | Q(created_at=when, id__lt=file_id)
+
+
+@api
+def file_detail(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
+    file = SimFile.objects.filter(pk=file_id, owner=_owner(request)).first()
+    if file is None:
+        raise Refusal(404, f"File {file_id} not found.")
+    if request.method == "DELETE":
+        if not file.deleted_at:
+            file.deleted_at = timezone.now()
+            file.save(update_fields=["deleted_at"])
+        return HttpResponse(status=204)
+    if request.method != "GET":
+        raise Refusal(405, "Method not allowed.")
+    return JsonResponse(_file_json(file))
+
+
+@api
+def file_complete(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
+    if request.method != "POST":
+        raise Refusal(405, "Method not allowed.")
+    file = SimFile.objects.filter(pk=file_id, owner=_owner(request)).first()
+    if file is None:
+        raise Refusal(404, f"File {file_id} not found.")
+    if not file.uploaded:
+        path = engine.file_path(file)
+        size = path.stat().st_size if path.exists() else 0
+        if size != file.size_bytes:
+            raise Refusal(
+                409, f"Expected {file.size_bytes} bytes at the upload URL, found {size}."
+            )
+        _ingest(file)
+    return JsonResponse(_file_json(file))
+
+
+@csrf_exempt
+@login_not_required
+def upload(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
+    """The presigned PUT target: the raw bytes, streamed to disk."""
+    if request.method != "PUT":
+        return HttpResponse("Method not allowed.", status=405, content_type="text/plain")
+    try:
+        engine.check_signature(
+            request.path, request.GET.get("expires", ""), request.GET.get("signature", "")
+        )
+    except Refusal as refusal:
+        return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    file = SimFile.objects.filter(pk=file_id).first()
+    if file is None or file.uploaded:
+        return HttpResponse("No such pending upload.", status=404, content_type="text/plain")
+    if request.content_type != file.mime_type:
+        return HttpResponse(
+            f"Content-Type must be {file.mime_type}, as signed.",
+            status=403,
+            content_type="text/plain",
+        )
+    received = 0
+    with engine.file_path(file).open("wb") as out:
+        while chunk := request.read(UPLOAD_CHUNK):
+            received += len(chunk)
+            if received > file.size_bytes:
+                out.close()
+                engine.file_path(file).unlink()
+                return HttpResponse(
+                    "More bytes than size_bytes declared.", status=400, content_type="text/plain"
+                )
+            out.write(chunk)
+    return HttpResponse(status=200)
+
+
+# --- fault injection controls (simulator only) ---
+
+
+@api
+def faults(request: HttpRequest) -> HttpResponse:
+    if request.method == "DELETE":
+        SimFault.objects.all().delete()
+        return HttpResponse(status=204)
+    if request.method == "GET":
+        return JsonResponse({"data": list(SimFault.objects.filter(remaining__gt=0).values())})
+    if request.method != "POST":
+        raise Refusal(405, "Method not allowed.")
+    body = _json_body(request)
+    if not isinstance(body, dict) or body.get("kind") not in FAULT_KINDS:
+        raise Refusal(400, "kind must be one of " + ", ".join(FAULT_KINDS) + ".")
+    fault = SimFault.objects.create(
+        kind=body["kind"],
+        remaining=int(body.get("count", 1)),
+        method=str(body.get("method", "")).upper(),
+        path=str(body.get("path", "")),
+        after=bool(body.get("after", False)),
+        delay=body.get("delay"),
+    )
+    return JsonResponse({"id": fault.pk, "kind": fault.kind, "remaining": fault.remaining}, status=201)

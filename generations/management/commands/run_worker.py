@@ -1,0 +1,67 @@
+"""Run the background worker for the configured task backend, with heartbeat and sweep."""
+
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections, connection
+from django.db.utils import DatabaseError
+from django.utils import timezone
+
+from generations.models import WorkerHeartbeat
+from generations.tasks import sweep
+
+HEARTBEAT_EVERY = 5.0
+
+
+class Command(BaseCommand):
+    help = "Run the task worker (database or RQ backend), its heartbeat and the periodic sweep."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--interval", type=float, default=0.25, help="Seconds between queue checks when idle."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        worker_id = f"{socket.gethostname()}-{os.getpid()}"[:64]
+        threading.Thread(
+            target=self.keep_alive, args=(worker_id,), daemon=True, name="heartbeat"
+        ).start()
+        self.stdout.write(f"worker {worker_id} started ({settings.TASKS_BACKEND} backend)")
+        if settings.TASKS_BACKEND == "rq":
+            call_command("rqworker", "default", with_scheduler=True)
+        else:
+            call_command(
+                "db_worker",
+                interval=options["interval"],
+                worker_id=worker_id,
+                reload=False,
+                startup_delay=False,
+            )
+
+    def keep_alive(self, worker_id: str) -> None:
+        """Beat every few seconds; sweep every SWEEP_INTERVAL. Errors never kill the worker."""
+        last_sweep = 0.0
+        while True:
+            try:
+                close_old_connections()
+                WorkerHeartbeat.objects.update_or_create(
+                    worker_id=worker_id,
+                    defaults={
+                        "hostname": socket.gethostname(),
+                        "pid": os.getpid(),
+                        "seen_at": timezone.now(),
+                    },
+                )
+                if time.monotonic() - last_sweep >= settings.SWEEP_INTERVAL:
+                    sweep()
+                    last_sweep = time.monotonic()
+            except DatabaseError as exc:
+                self.stderr.write(f"heartbeat: {exc}")
+                connection.close()
+            time.sleep(min(HEARTBEAT_EVERY, settings.SWEEP_INTERVAL))

@@ -1,0 +1,59 @@
+"""Run the whole studio in the foreground: gunicorn and the worker, stopped by one Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Start gunicorn (web) and the background worker together; Ctrl-C stops both."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", 2)))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", 4)))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        bind = f"{settings.HOST}:{settings.PORT}"
+        web = [
+            sys.executable, "-m", "gunicorn", "lumaweb.wsgi:application",
+            "--bind", bind,
+            "--workers", str(options["web_workers"]),
+            "--threads", str(options["threads"]),
+            "--access-logfile", "-",
+            "--graceful-timeout", "5",
+        ]  # fmt: skip
+        worker = [sys.executable, "manage.py", "run_worker"]
+        processes = [subprocess.Popen(web), subprocess.Popen(worker)]  # noqa: S603
+        host = "127.0.0.1" if settings.HOST in {"0.0.0.0", "::"} else settings.HOST  # noqa: S104
+        mode = "demo mode: the built-in Luma simulator" if settings.LUMA_SIMULATOR else "Luma API"
+        self.stdout.write(
+            self.style.SUCCESS(f"\nlumaweb is running at http://{host}:{settings.PORT}/")
+            + f"\n  upstream: {mode}\n  health:   http://{host}:{settings.PORT}/healthz"
+            "\n  press Ctrl-C to stop the web server and the worker\n"
+        )
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.2)
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if not stopping:
+            sys.exit("lumaweb: a process exited on its own; stopped the other one.")

@@ -1,0 +1,158 @@
+"""Background work, through Django's Tasks API: send jobs, poll them, sweep up orphans.
+
+Whatever runs these (the database worker or RQ), each task is safe to run twice: the model's
+conditional transitions decide who does the work.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from generations.luma import errors, schema
+from generations.models import (
+    UPSTREAM_ACTIVE_STATES,
+    EventKind,
+    Generation,
+    State,
+)
+from generations.upstream import luma_client
+
+logger = logging.getLogger(__name__)
+
+MAX_SUBMIT_ATTEMPTS = 5
+SUBMIT_STALE_SECONDS = 300
+# Our own failure codes for refusals that happen before the upstream accepts a job.
+REFUSAL_CODES: dict[type[errors.LumaError], str] = {
+    errors.BadRequest: "invalid_request",
+    errors.Unprocessable: "invalid_request",
+    errors.InsufficientBalance: "budget_exhausted",
+    errors.PayloadTooLarge: "image_too_large",
+    errors.AuthenticationFailed: "upstream_refused",
+    errors.Forbidden: "upstream_refused",
+    errors.RateLimited: "rate_limited",
+}
+
+
+def enqueue_submit(generation: Generation) -> None:
+    """Send the job once the row that records it is committed."""
+    key = str(generation.uuid)
+    transaction.on_commit(lambda: submit_generation.enqueue(key))
+
+
+def schedule_poll(generation: Generation, when: datetime | None = None) -> None:
+    run_after = when or generation.next_poll_at or timezone.now()
+    poll_generation.using(run_after=run_after).enqueue(str(generation.uuid))
+
+
+def poll_interval(generation: Generation, now: datetime) -> float:
+    """Every POLL_INTERVAL seconds at first; long jobs back off, doubling each minute."""
+    started = generation.submitted_at or generation.created_at
+    overtime = (now - started).total_seconds() - settings.POLL_BACKOFF_AFTER
+    if overtime <= 0:
+        return float(settings.POLL_INTERVAL)
+    return float(min(settings.POLL_INTERVAL_MAX, settings.POLL_INTERVAL * 2 ** (overtime / 60)))
+
+
+@task()
+def submit_generation(generation_uuid: str) -> None:
+    """Send a draft job upstream, exactly once."""
+    generation = Generation.objects.filter(uuid=generation_uuid).first()
+    if generation is None or not generation.claim_for_submit():
+        return
+    request = schema.GenerationRequest.model_validate(generation.request)
+    try:
+        with luma_client() as client:
+            reply = client.create_generation(request)
+    except errors.OutcomeUnknown as exc:
+        generation.mark_outcome_unknown(exc.detail, exc.request_id)
+        return
+    except errors.LumaError as exc:
+        _submit_refused(generation, exc)
+        return
+    if generation.mark_submitted(reply.data, reply.request_id):
+        schedule_poll(generation)
+
+
+def _submit_refused(generation: Generation, exc: errors.LumaError) -> None:
+    """Nothing was created upstream: try again later if it may pass, else fail plainly."""
+    generation.log(EventKind.ERROR, request_id=exc.request_id, data=_error_data(exc))
+    attempts = generation.events.filter(kind=EventKind.ERROR).count()
+    if exc.retryable and attempts < MAX_SUBMIT_ATTEMPTS and generation.release_submit():
+        delay = exc.retry_after or settings.POLL_INTERVAL * 2**attempts
+        submit_generation.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(
+            str(generation.uuid)
+        )
+        return
+    code = REFUSAL_CODES.get(type(exc), "upstream_unavailable")
+    generation.mark_failed(code, exc.detail, exc.request_id)
+
+
+@task()
+def poll_generation(generation_uuid: str) -> None:
+    """Ask the upstream once how a job is doing, then schedule the next poll if needed."""
+    generation = Generation.objects.filter(uuid=generation_uuid).first()
+    if generation is None or not generation.upstream_id:
+        return
+    if not generation.claim_poll(poll_interval(generation, timezone.now())):
+        return
+    generation.refresh_from_db()
+    try:
+        with luma_client() as client:
+            reply = client.get_generation(generation.upstream_id)
+    except errors.NotFound as exc:
+        generation.mark_failed(
+            "upstream_lost", "Luma no longer knows this job.", request_id=exc.request_id
+        )
+        return
+    except errors.LumaError as exc:
+        generation.log(EventKind.ERROR, request_id=exc.request_id, data=_error_data(exc))
+        if exc.retry_after:
+            generation.next_poll_at = timezone.now() + timedelta(seconds=exc.retry_after)
+            Generation.objects.filter(pk=generation.pk).update(
+                next_poll_at=generation.next_poll_at
+            )
+        schedule_poll(generation)
+        return
+    generation.apply_upstream(reply.data, reply.request_id)
+    generation.refresh_from_db()
+    if generation.state in UPSTREAM_ACTIVE_STATES:
+        schedule_poll(generation)
+
+
+def _error_data(exc: errors.LumaError) -> dict[str, object]:
+    return {"error": type(exc).__name__, "status": exc.status, "detail": exc.detail}
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Re-enqueue work nobody is doing (after a crash or restart); return what it found."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.SWEEP_GRACE)
+    found = {"drafts": 0, "polls": 0, "unknown": 0}
+    for uuid in Generation.objects.filter(state=State.DRAFT, created_at__lt=stale).values_list(
+        "uuid", flat=True
+    ):
+        submit_generation.enqueue(str(uuid))
+        found["drafts"] += 1
+    overdue = Generation.objects.filter(state__in=UPSTREAM_ACTIVE_STATES, next_poll_at__lt=stale)
+    for generation in overdue:
+        # Moving next_poll_at to now makes it due again and keeps the next sweep off it.
+        if Generation.objects.filter(
+            pk=generation.pk, next_poll_at=generation.next_poll_at
+        ).update(next_poll_at=now):
+            schedule_poll(generation, now)
+            found["polls"] += 1
+    crashed = Generation.objects.filter(
+        state=State.SUBMITTING, submitted_at__lt=now - timedelta(seconds=SUBMIT_STALE_SECONDS)
+    )
+    for generation in crashed:
+        if generation.mark_outcome_unknown(
+            "The worker stopped while sending this job; Luma may or may not have it."
+        ):
+            found["unknown"] += 1
+    if any(found.values()):
+        logger.info("sweep re-enqueued %s", found)
+    return found

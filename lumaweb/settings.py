@@ -1,0 +1,235 @@
+"""lumaweb settings: every value comes from the environment, with defaults that just run.
+
+The defaults are the embedded mode (SQLite under var/, the database task worker, the built-in
+Luma simulator when no API key is set). docs/deploy.md lists what to set for scale-out.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+VAR_DIR = Path(env("LUMAWEB_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    if key := env("SECRET_KEY"):
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_tasks",
+    "django_tasks_db",
+    "generations",
+    "generations.luma.simulator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "lumaweb.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "lumaweb.urls"
+WSGI_APPLICATION = "lumaweb.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "generations.context_processors.studio",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite under var/ by default, anything dj-database-url reads otherwise ---
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'lumaweb.sqlite3'}"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the worker write while pages read; IMMEDIATE avoids lock-upgrade deadlocks.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (whitenoise) and user media ---
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_MAX_AGE = 3600
+
+# --- Security ---
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
+CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+METRICS_TOKEN = env("METRICS_TOKEN")
+
+# --- Background work: Django's Tasks API (django-tasks backport) ---
+REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+TASKS_BACKEND = env("TASKS_BACKEND", "db")
+if TASKS_BACKEND == "db":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+elif TASKS_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+elif TASKS_BACKEND == "immediate":
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+else:
+    raise ImproperlyConfigured("TASKS_BACKEND must be one of db, rq, immediate")
+
+# How often the worker polls an unfinished job, and how the interval backs off for long jobs.
+POLL_INTERVAL = env_float("LUMAWEB_POLL_INTERVAL", 2.0)
+POLL_INTERVAL_MAX = env_float("LUMAWEB_POLL_INTERVAL_MAX", 10.0)
+POLL_BACKOFF_AFTER = env_float("LUMAWEB_POLL_BACKOFF_AFTER", 60.0)
+# The sweep re-enqueues jobs nobody is working on (after a worker crash or restart).
+SWEEP_INTERVAL = env_float("LUMAWEB_SWEEP_INTERVAL", 15.0)
+SWEEP_GRACE = env_float("LUMAWEB_SWEEP_GRACE", 30.0)
+WORKER_HEARTBEAT_TIMEOUT = env_float("LUMAWEB_WORKER_HEARTBEAT_TIMEOUT", 30.0)
+# How long an upstream output URL is trusted after we fetched it (Luma: one hour).
+OUTPUT_URL_TTL = env_float("LUMAWEB_OUTPUT_URL_TTL", 3600.0)
+
+# --- The upstream: Luma's Agents API, or the built-in simulator ---
+LUMA_AGENTS_API_KEY = env("LUMA_AGENTS_API_KEY")
+LUMA_SIMULATOR = env_bool("LUMA_SIMULATOR", default=not LUMA_AGENTS_API_KEY)
+LUMA_SIMULATOR_WITH_KEY = env_bool("LUMA_SIMULATOR_WITH_KEY")
+if LUMA_SIMULATOR and LUMA_AGENTS_API_KEY and not LUMA_SIMULATOR_WITH_KEY:
+    raise ImproperlyConfigured(
+        "LUMA_SIMULATOR=1 with a real LUMA_AGENTS_API_KEY set: the simulator would answer in "
+        "Luma's place. Unset one, or set LUMA_SIMULATOR_WITH_KEY=1 if you mean it."
+    )
+HOST = env("HOST", "127.0.0.1")
+PORT = int(env("PORT", "8000"))
+_local_host = "127.0.0.1" if HOST in {"0.0.0.0", "::", ""} else HOST  # noqa: S104
+LUMA_BASE_URL = env(
+    "LUMA_BASE_URL",
+    f"http://{_local_host}:{PORT}/sim/v1" if LUMA_SIMULATOR else "https://agents.lumalabs.ai/v1",
+)
+# In demo mode the app talks to its own simulator with this token; it is not a Luma key.
+LUMA_API_TOKEN = LUMA_AGENTS_API_KEY or ("luma-sim-" + SECRET_KEY[:24])
+LUMA_CONNECT_TIMEOUT = env_float("LUMA_CONNECT_TIMEOUT", 5.0)
+LUMA_READ_TIMEOUT = env_float("LUMA_READ_TIMEOUT", 30.0)
+LUMA_MAX_RETRIES = int(env("LUMA_MAX_RETRIES", "2"))
+LUMA_RETRY_AFTER_CAP = env_float("LUMA_RETRY_AFTER_CAP", 60.0)
+
+LUMA_SIM_SPEED = env_float("LUMA_SIM_SPEED", 1.0)
+LUMA_SIM_URL_TTL = env_float("LUMA_SIM_URL_TTL", 3600.0)
+LUMA_SIM_RPM = int(env("LUMA_SIM_RPM", "0"))
+LUMA_SIM_MAX_CONCURRENT = int(env("LUMA_SIM_MAX_CONCURRENT", "0"))
+LUMA_SIM_DIR = Path(env("LUMA_SIM_DIR", str(VAR_DIR / "sim")))
+LUMA_SIM_FAULT_DELAY = env_float("LUMA_SIM_FAULT_DELAY", 35.0)
+LUMA_SIM_MAX_PIXELS = int(env("LUMA_SIM_MAX_PIXELS", str(50_000_000)))
+LUMA_SIM_REFRAME_1080P = env_bool("LUMA_SIM_REFRAME_1080P", default=True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

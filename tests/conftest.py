@@ -1,0 +1,111 @@
+"""Shared fixtures: people, a fast simulator reached over HTTP, and a real task worker."""
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import Client
+from django_tasks_db.management.commands.db_worker import Worker
+
+from generations import upstream
+from generations.luma.client import LumaClient
+from generations.models import Generation
+
+SIM_URL = "http://sim.test/sim/v1"
+TEST_TOKEN = "luma-api-test-token"
+
+
+@pytest.fixture(autouse=True)
+def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
+    """Every test talks to the simulator through Django's WSGI app, at a thousand times speed."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "sim.test"]
+    settings.LUMA_SIM_SPEED = 1000.0
+    settings.LUMA_SIM_DIR = tmp_path / "sim"
+    settings.LUMA_BASE_URL = SIM_URL
+    settings.POLL_INTERVAL = 0.01
+    settings.LUMA_SIM_FAULT_DELAY = 1.0
+    upstream.transport = httpx.WSGITransport(app=WSGIHandler())
+    # In-process requests must not close the test's database connection, as Django's own
+    # test client arranges for its requests.
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+    upstream.transport = None
+
+
+@pytest.fixture
+def sim_client() -> Iterator[LumaClient]:
+    """A LumaClient talking HTTP to the simulator in-process; retries without sleeping."""
+    with LumaClient(
+        SIM_URL,
+        TEST_TOKEN,
+        transport=httpx.WSGITransport(app=WSGIHandler()),
+        sleep=lambda seconds: None,
+    ) as client:
+        yield client
+
+
+def _user(username: str, **extra: bool) -> User:
+    return User.objects.create_user(username, f"{username}@example.com", "pass-word-123", **extra)
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return _user("olivia")
+
+
+@pytest.fixture
+def teammate(db) -> User:
+    return _user("tariq")
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return _user("sam", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def owner_client(owner: User) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def run_worker() -> Callable[..., None]:
+    """Run the real database task worker until `done()` holds (or fail after `timeout`)."""
+
+    def run(done: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        worker = Worker(
+            queue_names=["default"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="pytest",
+            excluded_queue_names=[],
+        )
+        while not done():
+            assert time.monotonic() < deadline, "the worker did not finish in time"
+            worker.run()
+            time.sleep(0.01)
+
+    return run
+
+
+def terminal(generation: Generation) -> Callable[[], bool]:
+    def check() -> bool:
+        generation.refresh_from_db()
+        return generation.is_terminal
+
+    return check

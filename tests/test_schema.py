@@ -1,0 +1,1432 @@
+"""Tests of generations.luma.schema: the wire format and every rule of luma-api.md §1."""
+
+import base64
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from generations.luma.schema import (
+    ASPECT_RATIOS,
+    FAILURE_CODES,
+    GENERATION_TYPES,
+    MODELS,
+    RETRYABLE_FAILURE_CODES,
+    VIDEO_EDIT_STRENGTHS,
+    VIDEO_RESOLUTIONS,
+    VIDEO_TYPES,
+    CreateFileResponse,
+    ErrorBody,
+    File,
+    FileCreateRequest,
+    FileList,
+    Generation,
+    GenerationRequest,
+    ImageRef,
+    field_errors,
+)
+
+IMG = "https://cdn.example.com/in.png"
+VID = "https://cdn.example.com/in.mp4"
+B64 = base64.b64encode(b"\x89PNG not really").decode()
+GEN_ID = "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed"
+PROMPT = "a lighthouse at dusk"
+
+# The smallest valid body of each type; cases below change one thing at a time.
+BASE: dict[str, dict[str, Any]] = {
+    "image": {"prompt": PROMPT},
+    "image_edit": {"prompt": PROMPT, "type": "image_edit", "source": {"url": IMG}},
+    "video": {"prompt": PROMPT, "type": "video", "model": "ray-3.2"},
+    "video_edit": {
+        "prompt": PROMPT,
+        "type": "video_edit",
+        "model": "ray-3.2",
+        "source": {"url": VID, "media_type": "video/mp4"},
+    },
+    "video_reframe": {
+        "prompt": PROMPT,
+        "type": "video_reframe",
+        "model": "ray-3.2",
+        "source": {"url": VID, "media_type": "video/mp4"},
+    },
+    "layering": {"prompt": PROMPT, "type": "layering", "source": {"url": IMG}},
+}
+
+
+def body(kind: str, **fields: Any) -> dict[str, Any]:
+    """The base body of `kind` with top-level fields replaced (None removes one)."""
+    payload = {**copy.deepcopy(BASE[kind]), **fields}
+    return {key: value for key, value in payload.items() if value is not None}
+
+
+def video(kind: str, **options: Any) -> dict[str, Any]:
+    """The base body of `kind` with these video options."""
+    return body(kind, video=options)
+
+
+def edit(**options: Any) -> dict[str, Any]:
+    """A video_edit body with these video.edit options."""
+    return video("video_edit", edit=options)
+
+
+def refs(count: int) -> list[dict[str, str]]:
+    """`count` distinct image references."""
+    return [{"url": f"{IMG}?n={n}"} for n in range(count)]
+
+
+def errors_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The errors GenerationRequest reports for `payload` (which must be refused)."""
+    with pytest.raises(ValidationError) as info:
+        GenerationRequest.model_validate(payload)
+    return [dict(error) for error in info.value.errors()]
+
+
+def assert_refused(
+    payload: dict[str, Any], loc: tuple[Any, ...], fragment: str, kind: str = "luma_rule"
+) -> None:
+    """`payload` is refused with a `kind` error at exactly `loc` mentioning `fragment`.
+
+    luma_field is a single field's own check (HTTP 400); luma_rule a refused combination (422).
+    """
+    errors = errors_of(payload)
+    matching = [e for e in errors if e["loc"] == loc and fragment in e["msg"]]
+    assert matching, f"no error at {loc} mentioning {fragment!r} in {errors}"
+    assert all(e["type"] == kind for e in matching), matching
+
+
+# (accepted neighbour, refused body, loc of the error, part of its message)
+RULES = [
+    # prompt
+    pytest.param(
+        body("image"),
+        body("image", prompt="   "),
+        ("prompt",),
+        "Write a prompt.",
+        id="prompt-blank",
+    ),
+    pytest.param(
+        body("image"), body("image", prompt=""), ("prompt",), "Write a prompt.", id="prompt-empty"
+    ),
+    pytest.param(
+        body("image", prompt="x" * 6000),
+        body("image", prompt="x" * 6001),
+        ("prompt",),
+        "6000 at most",
+        id="prompt-6000",
+    ),
+    pytest.param(
+        body("layering", prompt="x" * 500),
+        body("layering", prompt="x" * 501),
+        ("prompt",),
+        "For layering the prompt only guides the split: 500 characters at most.",
+        id="prompt-layering-500",
+    ),
+    # model / type pairing
+    pytest.param(
+        body("video"), body("video", model="uni-1"), ("model",), "ray-3.2", id="model-video"
+    ),
+    pytest.param(
+        body("video_edit"),
+        body("video_edit", model="uni-1-max"),
+        ("model",),
+        "ray-3.2",
+        id="model-video_edit",
+    ),
+    pytest.param(
+        body("video_reframe"),
+        body("video_reframe", model="uni-1"),
+        ("model",),
+        "ray-3.2",
+        id="model-video_reframe",
+    ),
+    pytest.param(
+        body("image", model="uni-1-max"),
+        body("image", model="ray-3.2"),
+        ("model",),
+        "video model",
+        id="model-image",
+    ),
+    pytest.param(
+        body("image_edit", model="uni-1-max"),
+        body("image_edit", model="ray-3.2"),
+        ("model",),
+        "video model",
+        id="model-image_edit",
+    ),
+    pytest.param(
+        body("layering", model="uni-1"),
+        body("layering", model="uni-1-max"),
+        ("model",),
+        "Layering runs on model uni-1",
+        id="model-layering-max",
+    ),
+    pytest.param(
+        body("layering"),
+        body("layering", model="ray-3.2"),
+        ("model",),
+        "Layering runs on model uni-1",
+        id="model-layering-ray",
+    ),
+    # image_ref
+    pytest.param(
+        body("image", image_ref=refs(9)),
+        body("image", image_ref=refs(10)),
+        ("image_ref",),
+        "At most 9",
+        id="image_ref-image-9",
+    ),
+    pytest.param(
+        body("image_edit", image_ref=refs(8)),
+        body("image_edit", image_ref=refs(9)),
+        ("image_ref",),
+        "At most 8",
+        id="image_ref-edit-8",
+    ),
+    pytest.param(
+        body("video"),
+        body("video", image_ref=refs(1)),
+        ("image_ref",),
+        "only for image and image_edit",
+        id="image_ref-video",
+    ),
+    pytest.param(
+        body("video_edit"),
+        body("video_edit", image_ref=refs(1)),
+        ("image_ref",),
+        "only for image and image_edit",
+        id="image_ref-video_edit",
+    ),
+    pytest.param(
+        body("layering"),
+        body("layering", image_ref=refs(1)),
+        ("image_ref",),
+        "only for image and image_edit",
+        id="image_ref-layering",
+    ),
+    pytest.param(
+        body("image", image_ref=[{"url": IMG}, {"url": IMG, "media_type": "image/png"}]),
+        body("image", image_ref=[{"url": IMG}, {"url": VID, "media_type": "video/mp4"}]),
+        ("image_ref", 1, "media_type"),
+        "image/*",
+        id="image_ref-media",
+    ),
+    # source
+    pytest.param(
+        body("image_edit"),
+        body("image_edit", source=None),
+        ("source",),
+        "needs a source: the image to edit",
+        id="source-missing-image_edit",
+    ),
+    pytest.param(
+        body("video_edit"),
+        body("video_edit", source=None),
+        ("source",),
+        "needs a source: the video to edit",
+        id="source-missing-video_edit",
+    ),
+    pytest.param(
+        body("video_reframe"),
+        body("video_reframe", source=None),
+        ("source",),
+        "needs a source: the video to reframe",
+        id="source-missing-video_reframe",
+    ),
+    pytest.param(
+        body("layering"),
+        body("layering", source=None),
+        ("source",),
+        "needs a source: the image to split",
+        id="source-missing-layering",
+    ),
+    pytest.param(
+        body("image"),
+        body("image", source={"url": IMG}),
+        ("source",),
+        "image_ref",
+        id="source-refused-image",
+    ),
+    pytest.param(
+        body("video"),
+        body("video", source={"url": IMG}),
+        ("source",),
+        "video.start_frame",
+        id="source-refused-video",
+    ),
+    pytest.param(
+        body("video_edit"),
+        body("video_edit", source={"url": VID}),
+        ("source", "media_type"),
+        "video/mp4",
+        id="source-video-url-needs-media",
+    ),
+    pytest.param(
+        body("video_reframe"),
+        body("video_reframe", source={"url": VID}),
+        ("source", "media_type"),
+        "video/mp4",
+        id="source-reframe-url-needs-media",
+    ),
+    pytest.param(
+        body("video_edit"),
+        body("video_edit", source={"url": IMG, "media_type": "image/png"}),
+        ("source", "media_type"),
+        "must be video/*",
+        id="source-video-url-image-media",
+    ),
+    pytest.param(
+        body("video_reframe", source={"data": B64, "media_type": "video/mp4"}),
+        body("video_reframe", source={"data": B64, "media_type": "image/png"}),
+        ("source", "media_type"),
+        "must be video/*",
+        id="source-video-data-image-media",
+    ),
+    pytest.param(
+        body("image_edit", source={"url": IMG, "media_type": "image/png"}),
+        body("image_edit", source={"url": VID, "media_type": "video/mp4"}),
+        ("source", "media_type"),
+        "image/*",
+        id="source-image_edit-video-media",
+    ),
+    pytest.param(
+        body("layering", source={"data": B64, "media_type": "image/jpeg"}),
+        body("layering", source={"data": B64, "media_type": "video/mp4"}),
+        ("source", "media_type"),
+        "image/*",
+        id="source-layering-video-media",
+    ),
+    # image-only options
+    pytest.param(
+        body("image_edit", style="manga"),
+        body("video", style="manga"),
+        ("style",),
+        "only applies to image and image_edit",
+        id="style-video",
+    ),
+    pytest.param(
+        body("image", output_format="jpeg"),
+        body("video_edit", output_format="png"),
+        ("output_format",),
+        "only applies to image and image_edit",
+        id="output_format-video_edit",
+    ),
+    pytest.param(
+        body("layering"),
+        body("layering", output_format="png"),
+        ("output_format",),
+        "only applies to image and image_edit",
+        id="output_format-layering",
+    ),
+    pytest.param(
+        body("image", web_search=True),
+        body("layering", web_search=True),
+        ("web_search",),
+        "only applies to image and image_edit",
+        id="web_search-layering",
+    ),
+    # layering options
+    pytest.param(
+        body("layering", layering={"resolution": "2k"}),
+        body("image", layering={"resolution": "2k"}),
+        ("layering",),
+        "only for type layering",
+        id="layering-options-image",
+    ),
+    # video options
+    pytest.param(
+        video("video"),
+        video("image"),
+        ("video",),
+        "only for video, video_edit and video_reframe",
+        id="video-on-image",
+    ),
+    pytest.param(
+        video("video"),
+        video("layering"),
+        ("video",),
+        "only for video, video_edit and video_reframe",
+        id="video-on-layering",
+    ),
+    pytest.param(
+        edit(strength="flex_1"),
+        video("video", edit={"strength": "flex_1"}),
+        ("video", "edit"),
+        "only for type video_edit",
+        id="edit-on-video",
+    ),
+    pytest.param(
+        edit(),
+        video("video_reframe", edit={}),
+        ("video", "edit"),
+        "only for type video_edit",
+        id="edit-on-reframe",
+    ),
+    pytest.param(
+        video(
+            "video_reframe", source_position={"x_norm": 0, "y_norm": 0, "w_norm": 1, "h_norm": 1}
+        ),
+        video("video", source_position={"x_norm": 0, "y_norm": 0, "w_norm": 1, "h_norm": 1}),
+        ("video", "source_position"),
+        "only for type video_reframe",
+        id="source_position-video",
+    ),
+    pytest.param(
+        video("video_edit"),
+        video("video_edit", duration="5s"),
+        ("video", "duration"),
+        "keeps the source's duration",
+        id="duration-video_edit",
+    ),
+    # loop
+    pytest.param(
+        video("video", loop=True),
+        video("video_edit", loop=True),
+        ("video", "loop"),
+        "only available for type video",
+        id="loop-video_edit",
+    ),
+    pytest.param(
+        video("video", loop=True),
+        video("video_reframe", loop=True),
+        ("video", "loop"),
+        "only available for type video",
+        id="loop-reframe",
+    ),
+    pytest.param(
+        video("video", loop=True, duration="5s"),
+        video("video", loop=True, duration="10s"),
+        ("video", "loop"),
+        "Loop is not available for 10-second videos.",
+        id="loop-10s",
+    ),
+    pytest.param(
+        video("video", loop=True, hdr=False),
+        video("video", loop=True, hdr=True),
+        ("video", "loop"),
+        "not available with HDR",
+        id="loop-hdr",
+    ),
+    pytest.param(
+        video("video", loop=True, start_frame={"url": IMG}),
+        video("video", loop=True, keyframes=refs(1), keyframe_indexes=[0]),
+        ("video", "loop"),
+        "cannot be combined with keyframes",
+        id="loop-keyframes",
+    ),
+    # hdr / exr / 360p
+    pytest.param(
+        video("video", hdr=True, exr_export=True),
+        video("video", exr_export=True),
+        ("video", "exr_export"),
+        "needs HDR",
+        id="exr-without-hdr",
+    ),
+    pytest.param(
+        video("video_edit", hdr=True),
+        video("video_reframe", hdr=True),
+        ("video", "hdr"),
+        "not available for video_reframe",
+        id="hdr-reframe",
+    ),
+    pytest.param(
+        video("video", hdr=True, resolution="540p"),
+        video("video", hdr=True, resolution="360p"),
+        ("video", "resolution"),
+        "SDR",
+        id="hdr-360p",
+    ),
+    # video.keyframes
+    pytest.param(
+        video("video", keyframes=refs(1), keyframe_indexes=[0]),
+        video("video_edit", keyframes=refs(1), keyframe_indexes=[0]),
+        ("video", "keyframes"),
+        "only for type video",
+        id="keyframes-video_edit",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(1), keyframe_indexes=[0]),
+        video("video_reframe", keyframe_indexes=[0]),
+        ("video", "keyframe_indexes"),
+        "only for type video",
+        id="keyframe_indexes-reframe",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(64), keyframe_indexes=list(range(64))),
+        video("video", keyframes=refs(65), keyframe_indexes=list(range(65))),
+        ("video", "keyframes"),
+        "between 1 and 64",
+        id="keyframes-65",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(1), keyframe_indexes=[60]),
+        video("video", keyframes=[], keyframe_indexes=[]),
+        ("video", "keyframes"),
+        "between 1 and 64",
+        id="keyframes-0",
+    ),
+    pytest.param(
+        video("video", start_frame={"url": IMG}),
+        video("video", start_frame={"url": IMG}, keyframes=refs(1), keyframe_indexes=[60]),
+        ("video", "start_frame"),
+        "cannot be combined with keyframes",
+        id="keyframes-start_frame",
+    ),
+    pytest.param(
+        video("video", end_frame={"url": IMG}),
+        video("video", end_frame={"url": IMG}, keyframes=refs(1), keyframe_indexes=[0]),
+        ("video", "end_frame"),
+        "cannot be combined with keyframes",
+        id="keyframes-end_frame",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(2), keyframe_indexes=[0, 120]),
+        video("video", keyframes=refs(2)),
+        ("video", "keyframe_indexes"),
+        "Give keyframe_indexes",
+        id="keyframe_indexes-missing",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(2), keyframe_indexes=[0, 120]),
+        video("video", keyframes=refs(2), keyframe_indexes=[0]),
+        ("video", "keyframe_indexes"),
+        "2 keyframes, 1 indexes",
+        id="keyframe_indexes-length",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(2), keyframe_indexes=[0, 1]),
+        video("video", keyframes=refs(2), keyframe_indexes=[0, -1]),
+        ("video", "keyframe_indexes", 1),
+        "start at 0",
+        id="keyframe_indexes-negative",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(3), keyframe_indexes=[0, 12, 24]),
+        video("video", keyframes=refs(3), keyframe_indexes=[0, 12, 12]),
+        ("video", "keyframe_indexes", 2),
+        "Frame 12 already holds",
+        id="keyframe_indexes-duplicate",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(2), keyframe_indexes=[0, 120]),
+        video("video", keyframes=refs(2), keyframe_indexes=[0, 121]),
+        ("video", "keyframe_indexes", 1),
+        "a 5s video has frames 0 to 120",
+        id="keyframe_indexes-default-5s",
+    ),
+    pytest.param(
+        video("video", duration="5s", keyframes=refs(1), keyframe_indexes=[120]),
+        video("video", duration="5s", keyframes=refs(1), keyframe_indexes=[121]),
+        ("video", "keyframe_indexes", 0),
+        "0 to 120",
+        id="keyframe_indexes-5s",
+    ),
+    pytest.param(
+        video("video", duration="10s", keyframes=refs(2), keyframe_indexes=[0, 240]),
+        video("video", duration="10s", keyframes=refs(2), keyframe_indexes=[0, 241]),
+        ("video", "keyframe_indexes", 1),
+        "a 10s video has frames 0 to 240",
+        id="keyframe_indexes-10s",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(1), keyframe_indexes=[0]),
+        video("video", keyframe_indexes=[0]),
+        ("video", "keyframe_indexes"),
+        "without keyframes",
+        id="keyframe_indexes-alone",
+    ),
+    pytest.param(
+        video("video", keyframes=[{"url": IMG, "media_type": "image/webp"}], keyframe_indexes=[0]),
+        video("video", keyframes=[{"url": VID, "media_type": "video/mp4"}], keyframe_indexes=[0]),
+        ("video", "keyframes", 0, "media_type"),
+        "image/*",
+        id="keyframes-media",
+    ),
+    # start_frame / end_frame
+    pytest.param(
+        video("video_edit", start_frame={"url": IMG}),
+        video("video_reframe", start_frame={"url": IMG}),
+        ("video", "start_frame"),
+        "only for type video or video_edit",
+        id="start_frame-reframe",
+    ),
+    pytest.param(
+        video("video", end_frame={"generation_id": GEN_ID}),
+        video("video_edit", end_frame={"generation_id": GEN_ID}),
+        ("video", "end_frame"),
+        "only for type video",
+        id="end_frame-video_edit",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(1), keyframe_indexes=[0], duration="10s"),
+        video("video", start_frame={"url": IMG}, duration="10s"),
+        ("video", "start_frame"),
+        "5-second videos only",
+        id="start_frame-10s",
+    ),
+    pytest.param(
+        video("video", keyframes=refs(2), keyframe_indexes=[0, 120], hdr=True),
+        video("video", end_frame={"url": IMG}, hdr=True),
+        ("video", "end_frame"),
+        "does not support HDR",
+        id="end_frame-hdr",
+    ),
+    pytest.param(
+        video("video", start_frame={"url": IMG, "media_type": "image/png"}),
+        video("video", start_frame={"url": VID, "media_type": "video/mp4"}),
+        ("video", "start_frame", "media_type"),
+        "image/*",
+        id="start_frame-media",
+    ),
+    # video.edit keyframes
+    pytest.param(
+        edit(keyframes=refs(64), keyframe_indexes=list(range(64))),
+        edit(keyframes=refs(65), keyframe_indexes=list(range(65))),
+        ("video", "edit", "keyframes"),
+        "between 1 and 64",
+        id="edit-keyframes-65",
+    ),
+    pytest.param(
+        edit(keyframes=refs(2), keyframe_indexes=[0, 432]),
+        edit(keyframes=refs(2), keyframe_indexes=[0, 433]),
+        ("video", "edit", "keyframe_indexes", 1),
+        "frames 0 to 432",
+        id="edit-keyframe_indexes-432",
+    ),
+    pytest.param(
+        edit(keyframes=refs(2), keyframe_indexes=[5, 0]),
+        edit(keyframes=refs(2), keyframe_indexes=[5, 5]),
+        ("video", "edit", "keyframe_indexes", 1),
+        "Frame 5 already holds",
+        id="edit-keyframe_indexes-duplicate",
+    ),
+    pytest.param(
+        edit(keyframes=refs(1), keyframe_indexes=[0]),
+        edit(keyframes=refs(1), keyframe_indexes=[-3]),
+        ("video", "edit", "keyframe_indexes", 0),
+        "start at 0",
+        id="edit-keyframe_indexes-negative",
+    ),
+    pytest.param(
+        edit(keyframes=refs(2), keyframe_indexes=[0, 1]),
+        edit(keyframes=refs(2), keyframe_indexes=[0, 1, 2]),
+        ("video", "edit", "keyframe_indexes"),
+        "2 keyframes, 3 indexes",
+        id="edit-keyframe_indexes-length",
+    ),
+    pytest.param(
+        edit(keyframes=refs(1), keyframe_indexes=[0]),
+        edit(keyframes=refs(1)),
+        ("video", "edit", "keyframe_indexes"),
+        "Give keyframe_indexes",
+        id="edit-keyframe_indexes-missing",
+    ),
+    pytest.param(
+        edit(keyframes=refs(1), keyframe_indexes=[0]),
+        edit(keyframe_indexes=[0]),
+        ("video", "edit", "keyframe_indexes"),
+        "without keyframes",
+        id="edit-keyframe_indexes-alone",
+    ),
+    pytest.param(
+        video("video_edit", start_frame={"url": IMG}, edit={"strength": "adhere_1"}),
+        video(
+            "video_edit",
+            start_frame={"url": IMG},
+            edit={"keyframes": refs(1), "keyframe_indexes": [0]},
+        ),
+        ("video", "start_frame"),
+        "cannot be combined with edit keyframes",
+        id="edit-keyframes-start_frame",
+    ),
+    # bounded numbers
+    pytest.param(
+        edit(controls={"depth": {"blur": 1}}),
+        edit(controls={"depth": {"blur": 1.5}}),
+        ("video", "edit", "controls", "depth", "blur"),
+        "between 0 and 1",
+        id="depth-blur",
+    ),
+    pytest.param(
+        edit(controls={"normals": {"augmentation": 0}}),
+        edit(controls={"normals": {"augmentation": -0.1}}),
+        ("video", "edit", "controls", "normals", "augmentation"),
+        "between 0 and 1",
+        id="normals-augmentation",
+    ),
+    pytest.param(
+        edit(controls={"trajectory": {"sparsity": 0.5}}),
+        edit(controls={"trajectory": {"sparsity": 2}}),
+        ("video", "edit", "controls", "trajectory", "sparsity"),
+        "between 0 and 1",
+        id="trajectory-sparsity",
+    ),
+    pytest.param(
+        video(
+            "video_reframe",
+            source_position={"x_norm": -2, "y_norm": 2, "w_norm": 2, "h_norm": 0.01},
+        ),
+        video(
+            "video_reframe",
+            source_position={"x_norm": -2.01, "y_norm": 0, "w_norm": 1, "h_norm": 1},
+        ),
+        ("video", "source_position", "x_norm"),
+        "between -2 and 2",
+        id="x_norm",
+    ),
+    pytest.param(
+        video(
+            "video_reframe", source_position={"x_norm": 0, "y_norm": 2, "w_norm": 1, "h_norm": 1}
+        ),
+        video(
+            "video_reframe", source_position={"x_norm": 0, "y_norm": 2.5, "w_norm": 1, "h_norm": 1}
+        ),
+        ("video", "source_position", "y_norm"),
+        "between -2 and 2",
+        id="y_norm",
+    ),
+    pytest.param(
+        video(
+            "video_reframe",
+            source_position={"x_norm": 0, "y_norm": 0, "w_norm": 0.001, "h_norm": 1},
+        ),
+        video(
+            "video_reframe", source_position={"x_norm": 0, "y_norm": 0, "w_norm": 0, "h_norm": 1}
+        ),
+        ("video", "source_position", "w_norm"),
+        "more than 0 and at most 2",
+        id="w_norm",
+    ),
+    pytest.param(
+        video(
+            "video_reframe", source_position={"x_norm": 0, "y_norm": 0, "w_norm": 1, "h_norm": 2}
+        ),
+        video(
+            "video_reframe", source_position={"x_norm": 0, "y_norm": 0, "w_norm": 1, "h_norm": 2.1}
+        ),
+        ("video", "source_position", "h_norm"),
+        "more than 0 and at most 2",
+        id="h_norm",
+    ),
+    pytest.param(
+        body("image", user_id="u" * 256),
+        body("image", user_id="u" * 257),
+        ("user_id",),
+        "256 at most",
+        id="user_id-256",
+    ),
+    # ImageRef, as the source of an image_edit
+    pytest.param(
+        body("image_edit"),
+        body("image_edit", source={"url": IMG, "file_id": "file_1"}),
+        ("source",),
+        "Give exactly one of url, data, generation_id or file_id.",
+        id="ref-two",
+    ),
+    pytest.param(
+        body("image_edit", source={"file_id": "file_1"}),
+        body("image_edit", source={}),
+        ("source",),
+        "Give exactly one of url, data, generation_id or file_id.",
+        id="ref-none",
+    ),
+    pytest.param(
+        body("image_edit", source={"data": B64, "media_type": "image/png"}),
+        body("image_edit", source={"data": B64}),
+        ("source", "media_type"),
+        "media_type is required with inline data.",
+        id="ref-data-no-media",
+    ),
+    pytest.param(
+        body("image_edit", source={"url": "http://cdn.example.com/a.png"}),
+        body("image_edit", source={"url": "ftp://cdn.example.com/a.png"}),
+        ("source", "url"),
+        "http:// or https://",
+        id="ref-url-ftp",
+    ),
+    pytest.param(
+        body("image_edit", source={"url": "HTTPS://cdn.example.com/a.png"}),
+        body("image_edit", source={"url": "cdn.example.com/a.png"}),
+        ("source", "url"),
+        "http:// or https://",
+        id="ref-url-no-scheme",
+    ),
+    pytest.param(
+        body("image_edit", source={"data": B64, "media_type": "image/png"}),
+        body(
+            "image_edit", source={"data": "data:image/png;base64," + B64, "media_type": "image/png"}
+        ),
+        ("source", "data"),
+        "base64",
+        id="ref-data-url",
+    ),
+    pytest.param(
+        body("image_edit", source={"data": B64, "media_type": "image/png"}),
+        body("image_edit", source={"data": "", "media_type": "image/png"}),
+        ("source", "data"),
+        "base64",
+        id="ref-data-empty",
+    ),
+    pytest.param(
+        body("image_edit", source={"generation_id": GEN_ID}),
+        body("image_edit", source={"generation_id": "gen-42"}),
+        ("source", "generation_id"),
+        "UUID",
+        id="ref-generation_id",
+    ),
+    pytest.param(
+        body("image_edit", source={"file_id": "file_1"}),
+        body("image_edit", source={"file_id": " "}),
+        ("source", "file_id"),
+        "file_id is empty",
+        id="ref-file_id-blank",
+    ),
+    pytest.param(
+        body("image_edit", source={"url": IMG, "media_type": "image/png"}),
+        body("image_edit", source={"url": IMG, "media_type": "png"}),
+        ("source", "media_type"),
+        "MIME type",
+        id="ref-media_type-shape",
+    ),
+]
+
+
+@pytest.mark.parametrize(("ok", "bad", "loc", "fragment"), RULES)
+def test_rule(
+    request: pytest.FixtureRequest,
+    ok: dict[str, Any],
+    bad: dict[str, Any],
+    loc: tuple[Any, ...],
+    fragment: str,
+) -> None:
+    GenerationRequest.model_validate(ok)
+    rule_id = request.node.callspec.id
+    assert_refused(bad, loc, fragment, "luma_field" if rule_id in FIELD_CHECKS else "luma_rule")
+
+
+# Rules about one field alone; every other rule refuses a combination of fields.
+FIELD_CHECKS = {
+    "prompt-blank",
+    "prompt-empty",
+    "prompt-6000",
+    "depth-blur",
+    "normals-augmentation",
+    "trajectory-sparsity",
+    "x_norm",
+    "y_norm",
+    "w_norm",
+    "h_norm",
+    "user_id-256",
+    "ref-url-ftp",
+    "ref-url-no-scheme",
+    "ref-data-url",
+    "ref-data-empty",
+    "ref-generation_id",
+    "ref-file_id-blank",
+    "ref-media_type-shape",
+}
+
+# Bodies near a rule that must stay accepted.
+ACCEPTED = [
+    pytest.param(video("video_edit", loop=False), id="loop-false-elsewhere"),
+    pytest.param(body("video", web_search=False), id="web_search-false-on-video"),
+    pytest.param(video("video_edit", hdr=True, resolution="360p"), id="hdr-360p-on-edit"),
+    pytest.param(
+        video("video", hdr=True, exr_export=True, duration="10s", resolution="1080p"),
+        id="hdr-10s-t2v",
+    ),
+    pytest.param(
+        body("video_edit", source={"generation_id": GEN_ID}), id="video-source-by-generation"
+    ),
+    pytest.param(body("video_reframe", source={"file_id": "file_9"}), id="video-source-by-file"),
+    pytest.param(
+        video("video", start_frame={"generation_id": GEN_ID}, end_frame={"url": IMG}),
+        id="start-and-end",
+    ),
+    pytest.param(video("video_reframe", resolution="1080p", duration="10s"), id="reframe-1080p"),
+    pytest.param(body("layering", prompt="x"), id="layering-short-prompt"),
+    pytest.param(
+        edit(
+            auto_controls=True,
+            controls={"pose": {"enabled": True, "strength": "coarse"}, "face": {"enabled": False}},
+        ),
+        id="edit-controls",
+    ),
+]
+
+
+@pytest.mark.parametrize("payload", ACCEPTED)
+def test_accepted(payload: dict[str, Any]) -> None:
+    assert GenerationRequest.model_validate(payload).to_wire()["prompt"] == payload["prompt"]
+
+
+@pytest.mark.parametrize("ratio", ASPECT_RATIOS)
+def test_every_aspect_ratio_is_accepted(ratio: str) -> None:
+    assert GenerationRequest(prompt=PROMPT, aspect_ratio=ratio).aspect_ratio == ratio
+
+
+# Values outside the vocabulary and unknown keys, refused by pydantic itself.
+VOCABULARY = [
+    pytest.param(
+        body("image", aspect_ratio="5:4"), ("aspect_ratio",), "literal_error", id="aspect_ratio"
+    ),
+    pytest.param(body("image", type="gif"), ("type",), "literal_error", id="type"),
+    pytest.param(body("image", model="uni-2"), ("model",), "literal_error", id="model"),
+    pytest.param(body("image", style="anime"), ("style",), "literal_error", id="style"),
+    pytest.param(
+        body("image", output_format="webp"), ("output_format",), "literal_error", id="output_format"
+    ),
+    pytest.param(
+        video("video", duration="9s"), ("video", "duration"), "literal_error", id="duration"
+    ),
+    pytest.param(
+        video("video", resolution="4k"), ("video", "resolution"), "literal_error", id="resolution"
+    ),
+    pytest.param(
+        edit(strength="adhere_4"), ("video", "edit", "strength"), "literal_error", id="strength"
+    ),
+    pytest.param(
+        edit(controls={"pose": {"strength": "loose"}}),
+        ("video", "edit", "controls", "pose", "strength"),
+        "literal_error",
+        id="pose-strength",
+    ),
+    pytest.param(
+        body("layering", layering={"resolution": "4k"}),
+        ("layering", "resolution"),
+        "literal_error",
+        id="layering-resolution",
+    ),
+    pytest.param(body("image", promt="typo"), ("promt",), "extra_forbidden", id="typo-top"),
+    pytest.param(video("video", lop=True), ("video", "lop"), "extra_forbidden", id="typo-video"),
+    pytest.param(
+        body("image_edit", source={"uri": IMG}), ("source", "uri"), "extra_forbidden", id="typo-ref"
+    ),
+    pytest.param({"type": "image"}, ("prompt",), "missing", id="prompt-required"),
+]
+
+
+@pytest.mark.parametrize(("payload", "loc", "error_type"), VOCABULARY)
+def test_vocabulary(payload: dict[str, Any], loc: tuple[Any, ...], error_type: str) -> None:
+    assert (loc, error_type) in [(e["loc"], e["type"]) for e in errors_of(payload)]
+
+
+def test_several_violations_are_reported_together() -> None:
+    payload = body(
+        "video",
+        model="uni-1",
+        style="manga",
+        image_ref=refs(1),
+        video={
+            "loop": True,
+            "duration": "10s",
+            "exr_export": True,
+            "keyframes": refs(2),
+            "keyframe_indexes": [0, 300],
+        },
+    )
+    locs = sorted({e["loc"] for e in errors_of(payload)}, key=str)
+    assert locs == sorted(
+        [
+            ("model",),
+            ("style",),
+            ("image_ref",),
+            ("video", "loop"),
+            ("video", "exr_export"),
+            ("video", "keyframe_indexes", 1),
+        ],
+        key=str,
+    )
+
+
+def test_loop_reports_each_reason() -> None:
+    payload = video("video", loop=True, duration="10s", hdr=True)
+    messages = [e["msg"] for e in errors_of(payload) if e["loc"] == ("video", "loop")]
+    assert messages == [
+        "Loop is not available for 10-second videos.",
+        "Loop is not available with HDR.",
+    ]
+
+
+def test_messages_have_no_value_error_prefix() -> None:
+    errors = errors_of(body("image_edit", source={"generation_id": "nope"}))
+    assert errors[0]["msg"].startswith("generation_id must be")
+
+
+# --- ImageRef on its own ------------------------------------------------------------------------
+
+
+def test_image_ref_keeps_generation_id_as_canonical_str() -> None:
+    ref = ImageRef(generation_id="{" + GEN_ID.upper().replace("-", "") + "}")
+    assert ref.generation_id == GEN_ID
+
+
+def test_image_ref_lowercases_media_type() -> None:
+    assert ImageRef(data=B64, media_type="Image/PNG").media_type == "image/png"
+
+
+def test_image_ref_reports_both_problems() -> None:
+    with pytest.raises(ValidationError) as info:
+        ImageRef.model_validate({"url": IMG, "data": B64})
+    assert [(e["loc"], e["msg"]) for e in info.value.errors()] == [
+        ((), "Give exactly one of url, data, generation_id or file_id."),
+        (("media_type",), "media_type is required with inline data."),
+    ]
+
+
+# --- to_wire ----------------------------------------------------------------------------------
+
+WIRE = [
+    pytest.param(
+        {"prompt": PROMPT},
+        {"prompt": PROMPT, "type": "image", "model": "uni-1"},
+        id="defaults",
+    ),
+    pytest.param(
+        {
+            "prompt": PROMPT,
+            "aspect_ratio": "16:9",
+            "style": "manga",
+            "output_format": "jpeg",
+            "image_ref": [{"url": IMG}, {"data": B64, "media_type": "IMAGE/PNG"}],
+            "web_search": True,
+            "user_id": "user-7",
+        },
+        {
+            "prompt": PROMPT,
+            "type": "image",
+            "model": "uni-1",
+            "aspect_ratio": "16:9",
+            "style": "manga",
+            "output_format": "jpeg",
+            "image_ref": [{"url": IMG}, {"data": B64, "media_type": "image/png"}],
+            "web_search": True,
+            "user_id": "user-7",
+        },
+        id="image",
+    ),
+    pytest.param(
+        {
+            "prompt": PROMPT,
+            "type": "image_edit",
+            "model": "uni-1-max",
+            "source": {"generation_id": GEN_ID.upper()},
+            "image_ref": [{"file_id": "file_1"}],
+        },
+        {
+            "prompt": PROMPT,
+            "type": "image_edit",
+            "model": "uni-1-max",
+            "image_ref": [{"file_id": "file_1"}],
+            "source": {"generation_id": GEN_ID},
+        },
+        id="image_edit",
+    ),
+    pytest.param(
+        {
+            "prompt": PROMPT,
+            "type": "video",
+            "model": "ray-3.2",
+            "aspect_ratio": "21:9",
+            "video": {
+                "duration": "10s",
+                "resolution": "1080p",
+                "hdr": True,
+                "exr_export": True,
+                "keyframes": [{"url": IMG}, {"generation_id": GEN_ID}],
+                "keyframe_indexes": [0, 240],
+            },
+        },
+        {
+            "prompt": PROMPT,
+            "type": "video",
+            "model": "ray-3.2",
+            "aspect_ratio": "21:9",
+            "video": {
+                "duration": "10s",
+                "resolution": "1080p",
+                "hdr": True,
+                "exr_export": True,
+                "keyframes": [{"url": IMG}, {"generation_id": GEN_ID}],
+                "keyframe_indexes": [0, 240],
+            },
+        },
+        id="video",
+    ),
+    pytest.param(
+        {
+            "prompt": PROMPT,
+            "type": "video_edit",
+            "model": "ray-3.2",
+            "source": {"url": VID, "media_type": "video/mp4"},
+            "video": {
+                "resolution": "720p",
+                "edit": {
+                    "strength": "reimagine_2",
+                    "auto_controls": False,
+                    "controls": {
+                        "depth": {"enabled": True, "blur": 0.25},
+                        "pose": {"strength": "precise"},
+                    },
+                    "keyframes": [{"file_id": "file_2"}],
+                    "keyframe_indexes": [48],
+                },
+            },
+        },
+        {
+            "prompt": PROMPT,
+            "type": "video_edit",
+            "model": "ray-3.2",
+            "source": {"url": VID, "media_type": "video/mp4"},
+            "video": {
+                "resolution": "720p",
+                "edit": {
+                    "strength": "reimagine_2",
+                    "auto_controls": False,
+                    "controls": {
+                        "depth": {"enabled": True, "blur": 0.25},
+                        "pose": {"strength": "precise"},
+                    },
+                    "keyframes": [{"file_id": "file_2"}],
+                    "keyframe_indexes": [48],
+                },
+            },
+        },
+        id="video_edit",
+    ),
+    pytest.param(
+        {
+            "prompt": PROMPT,
+            "type": "video_reframe",
+            "model": "ray-3.2",
+            "aspect_ratio": "9:16",
+            "source": {"generation_id": GEN_ID},
+            "video": {
+                "resolution": "540p",
+                "source_position": {"x_norm": -0.25, "y_norm": 0, "w_norm": 1.5, "h_norm": 1},
+            },
+        },
+        {
+            "prompt": PROMPT,
+            "type": "video_reframe",
+            "model": "ray-3.2",
+            "aspect_ratio": "9:16",
+            "source": {"generation_id": GEN_ID},
+            "video": {
+                "resolution": "540p",
+                "source_position": {"x_norm": -0.25, "y_norm": 0.0, "w_norm": 1.5, "h_norm": 1.0},
+            },
+        },
+        id="video_reframe",
+    ),
+    pytest.param(
+        {
+            "prompt": "split the foreground figures",
+            "type": "layering",
+            "source": {"file_id": "file_3"},
+            "layering": {"resolution": "2k"},
+        },
+        {
+            "prompt": "split the foreground figures",
+            "type": "layering",
+            "model": "uni-1",
+            "source": {"file_id": "file_3"},
+            "layering": {"resolution": "2k"},
+        },
+        id="layering",
+    ),
+]
+
+
+@pytest.mark.parametrize(("payload", "wire"), WIRE)
+def test_to_wire(payload: dict[str, Any], wire: dict[str, Any]) -> None:
+    assert GenerationRequest.model_validate(payload).to_wire() == wire
+
+
+def test_to_wire_keeps_false_and_drops_none() -> None:
+    request = GenerationRequest(prompt=PROMPT, web_search=False, user_id=None)
+    assert request.to_wire() == {
+        "prompt": PROMPT,
+        "type": "image",
+        "model": "uni-1",
+        "web_search": False,
+    }
+
+
+# --- field_errors ---------------------------------------------------------------------------
+
+
+def _validation_error(payload: dict[str, Any]) -> ValidationError:
+    with pytest.raises(ValidationError) as info:
+        GenerationRequest.model_validate(payload)
+    return info.value
+
+
+def test_field_errors_drops_list_indexes_and_merges_duplicates() -> None:
+    bad = {"url": "ftp://x/y.png"}
+    exc = _validation_error(video("video", keyframes=[{"url": IMG}, bad, bad, bad]))
+    assert field_errors(exc) == {"video.keyframes.url": ["Give a full http:// or https:// URL."]}
+
+
+def test_field_errors_for_cross_field_rules() -> None:
+    exc = _validation_error(
+        video("video", loop=True, duration="10s", keyframes=refs(4), keyframe_indexes=[0, 1, 2, 3])
+        | {"image_ref": refs(1)}
+    )
+    assert field_errors(exc) == {
+        "image_ref": [
+            "Reference images are only for image and image_edit"
+            " (a video starts from video.start_frame or video.keyframes)."
+        ],
+        "video.loop": [
+            "Loop is not available for 10-second videos.",
+            "Loop cannot be combined with keyframes.",
+        ],
+    }
+
+
+def test_field_errors_indexed_rule_and_root() -> None:
+    exc = _validation_error(video("video", keyframes=refs(4), keyframe_indexes=[0, 1, 2, 200]))
+    assert field_errors(exc) == {
+        "video.keyframe_indexes": ["Frame 200 is past the end: a 5s video has frames 0 to 120."]
+    }
+    with pytest.raises(ValidationError) as info:
+        ImageRef.model_validate({})
+    assert field_errors(info.value) == {
+        "__all__": ["Give exactly one of url, data, generation_id or file_id."]
+    }
+
+
+# --- Responses --------------------------------------------------------------------------------
+
+REPLY: dict[str, Any] = {
+    "id": GEN_ID,
+    "created_at": "2025-11-20T10:15:30Z",
+    "model": "uni-1",
+    "type": "layering",
+    "state": "completed",
+    "failure_code": None,
+    "failure_reason": None,
+    "output": [
+        {
+            "type": "image",
+            "url": "https://out.example.com/0.png?sig=1",
+            "layer": {"index": 0, "label": "cat", "description": "a cat", "alpha_hint": "soft"},
+        },
+        {"type": "image", "url": "https://out.example.com/1.png?sig=1"},
+    ],
+}
+
+
+def reply(**changes: Any) -> dict[str, Any]:
+    """REPLY with some keys replaced; a value of ... removes the key."""
+    payload = {**copy.deepcopy(REPLY), **changes}
+    return {key: value for key, value in payload.items() if value is not ...}
+
+
+def test_generation_parses_a_full_reply() -> None:
+    generation = Generation.model_validate(reply())
+    assert generation.created_at == datetime(2025, 11, 20, 10, 15, 30, tzinfo=UTC)
+    assert generation.output[0].layer is not None
+    assert generation.output[0].layer.label == "cat"
+    assert generation.output[1].layer is None
+    assert generation.is_terminal
+
+
+def test_generation_keeps_unknown_fields_and_models() -> None:
+    generation = Generation.model_validate(
+        reply(model="ray-4", credits_used=12, output=[{"type": "video", "url": VID, "fps": 24}])
+    )
+    assert generation.model == "ray-4"
+    assert generation.model_extra == {"credits_used": 12}
+    assert generation.output[0].model_extra == {"fps": 24}
+
+
+@pytest.mark.parametrize(
+    ("code", "known", "retryable"),
+    [
+        ("content_moderated", True, False),
+        ("generation_failed", True, True),
+        ("rate_limited", True, True),
+        ("quota_melted", False, False),
+        (None, False, False),
+    ],
+)
+def test_failure_codes(code: str | None, known: bool, retryable: bool) -> None:
+    generation = Generation.model_validate(reply(state="failed", failure_code=code, output=[]))
+    assert generation.failure_code == code
+    assert (generation.is_known_failure, generation.is_retryable) == (known, retryable)
+
+
+@pytest.mark.parametrize(
+    ("state", "terminal"),
+    [("queued", False), ("processing", False), ("completed", True), ("failed", True)],
+)
+def test_is_terminal(state: str, terminal: bool) -> None:
+    assert Generation.model_validate(reply(state=state)).is_terminal is terminal
+
+
+@pytest.mark.parametrize("missing_output", [None, ...])
+def test_generation_output_may_be_null_or_absent(missing_output: Any) -> None:
+    assert Generation.model_validate(reply(state="queued", output=missing_output)).output == []
+
+
+REFUSED_REPLIES = [
+    pytest.param(reply(state=...), ("state",), id="missing-state"),
+    pytest.param(reply(state="dreaming"), ("state",), id="unknown-state"),
+    pytest.param(reply(id=...), ("id",), id="missing-id"),
+    pytest.param(reply(created_at="yesterday"), ("created_at",), id="bad-created_at"),
+    pytest.param(reply(output={"type": "image", "url": IMG}), ("output",), id="output-object"),
+    pytest.param(reply(output="https://x/y.png"), ("output",), id="output-string"),
+    pytest.param(reply(output=[{"type": "image"}]), ("output", 0, "url"), id="output-no-url"),
+    pytest.param(
+        reply(output=[{"type": "image", "url": IMG, "layer": {"index": "front"}}]),
+        ("output", 0, "layer", "index"),
+        id="layer-bad-index",
+    ),
+]
+
+
+@pytest.mark.parametrize(("payload", "loc"), REFUSED_REPLIES)
+def test_generation_refuses_broken_replies(payload: dict[str, Any], loc: tuple[Any, ...]) -> None:
+    with pytest.raises(ValidationError) as info:
+        Generation.model_validate(payload)
+    assert loc in [e["loc"] for e in info.value.errors()]
+
+
+# --- Files API ------------------------------------------------------------------------------
+
+FILE: dict[str, Any] = {
+    "id": "file_1",
+    "created_at": "2025-11-20T10:00:00+00:00",
+    "mime_type": "image/png",
+    "purpose": "input",
+    "size_bytes": 1234,
+    "state": "pending",
+    "checksum": "sha256:abc",
+}
+
+
+def test_create_file_response_presigned() -> None:
+    answer = CreateFileResponse.model_validate(
+        {
+            "id": "file_1",
+            "file": FILE,
+            "state": "pending",
+            "upload": {
+                "expires_at": "2025-11-20T11:00:00Z",
+                "method": "PUT",
+                "url": "https://s3.example.com/put?sig=1",
+                "headers": {"Content-Type": "image/png"},
+            },
+        }
+    )
+    assert answer.upload is not None
+    assert answer.upload.headers == {"Content-Type": "image/png"}
+    assert answer.file.model_extra == {"checksum": "sha256:abc"}
+    assert answer.file.deleted_at is None
+
+
+def test_create_file_response_inline_has_no_upload() -> None:
+    answer = CreateFileResponse.model_validate({"id": "file_1", "file": FILE, "state": "pending"})
+    assert answer.upload is None
+
+
+def test_file_list_and_refusals() -> None:
+    page = FileList.model_validate({"data": [FILE, FILE], "has_more": True, "next_cursor": "c2"})
+    assert (len(page.data), page.has_more, page.next_cursor) == (2, True, "c2")
+    with pytest.raises(ValidationError) as info:
+        File.model_validate({**FILE, "state": None})
+    assert [e["loc"] for e in info.value.errors()] == [("state",)]
+
+
+def test_file_create_request_wire() -> None:
+    request = FileCreateRequest(
+        mime_type="Video/MP4",
+        size_bytes=5 * 1024**3,
+        filename="clip.mp4",
+        purpose="input",
+        expires_at=datetime(2025, 12, 1, tzinfo=UTC),
+    )
+    assert request.to_wire() == {
+        "mime_type": "video/mp4",
+        "size_bytes": 5 * 1024**3,
+        "filename": "clip.mp4",
+        "purpose": "input",
+        "expires_at": "2025-12-01T00:00:00Z",
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "loc", "error_type"),
+    [
+        ({"size_bytes": 0}, ("size_bytes",), "luma_field"),
+        ({"size_bytes": 5 * 1024**3 + 1}, ("size_bytes",), "luma_field"),
+        ({"mime_type": "mp4"}, ("mime_type",), "luma_field"),
+        ({"user_id": "u" * 257}, ("user_id",), "luma_field"),
+        ({"expires_at": "2025-12-01T00:00:00"}, ("expires_at",), "timezone_aware"),
+        ({"purpose": "style"}, ("purpose",), "literal_error"),
+        ({"name": "clip.mp4"}, ("name",), "extra_forbidden"),
+    ],
+)
+def test_file_create_request_refusals(
+    changes: dict[str, Any], loc: tuple[Any, ...], error_type: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        FileCreateRequest.model_validate({"mime_type": "image/png", "size_bytes": 10, **changes})
+    assert [(e["loc"], e["type"]) for e in info.value.errors()] == [(loc, error_type)]
+
+
+@pytest.mark.parametrize(
+    ("payload", "detail"),
+    [
+        ({"detail": "Invalid aspect ratio"}, "Invalid aspect ratio"),
+        ({"detail": [{"loc": ["body"], "msg": "bad"}]}, '[{"loc": ["body"], "msg": "bad"}]'),
+        ({"detail": "x", "code": "E42"}, "x"),
+    ],
+)
+def test_error_body(payload: dict[str, Any], detail: str) -> None:
+    assert ErrorBody.model_validate(payload).detail == detail
+
+
+def test_error_body_requires_detail() -> None:
+    with pytest.raises(ValidationError):
+        ErrorBody.model_validate({"message": "oops"})
+
+
+# --- Vocabulary -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("constant", "expected"),
+    [
+        (
+            ASPECT_RATIOS,
+            ("3:1", "2:1", "21:9", "16:9", "4:3", "3:2", "1:1", "3:4", "2:3", "9:16", "1:2", "1:3"),
+        ),
+        (
+            GENERATION_TYPES,
+            ("image", "image_edit", "video", "video_edit", "video_reframe", "layering"),
+        ),
+        (MODELS, ("uni-1", "uni-1-max", "ray-3.2")),
+        (VIDEO_RESOLUTIONS, ("360p", "540p", "720p", "1080p")),
+        (
+            VIDEO_EDIT_STRENGTHS,
+            tuple(f"{k}_{n}" for k in ("adhere", "flex", "reimagine") for n in (1, 2, 3)),
+        ),
+        (VIDEO_TYPES, frozenset({"video", "video_edit", "video_reframe"})),
+    ],
+)
+def test_vocabulary_constants(constant: object, expected: object) -> None:
+    assert constant == expected
+
+
+def test_failure_codes_and_retryable_subset() -> None:
+    assert len(FAILURE_CODES) == 9
+    assert sorted(RETRYABLE_FAILURE_CODES) == [
+        "generation_failed",
+        "output_not_found",
+        "rate_limited",
+    ]
+    assert set(FAILURE_CODES) >= RETRYABLE_FAILURE_CODES

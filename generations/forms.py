@@ -28,9 +28,7 @@ class ImageForm(forms.Form):
     model = forms.ChoiceField(
         choices=[(m, MODEL_LABELS[m]) for m in ("uni-1", "uni-1-max")], initial="uni-1"
     )
-    aspect_ratio = forms.ChoiceField(
-        choices=[(r, r) for r in schema.ASPECT_RATIOS], initial="16:9"
-    )
+    aspect_ratio = forms.ChoiceField(choices=[(r, r) for r in schema.ASPECT_RATIOS], initial="16:9")
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     # Where each schema path shows its message on this form.

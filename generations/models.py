@@ -207,9 +207,7 @@ class Generation(models.Model):
             finished_at=timezone.now(),
         )
         if done:
-            self.log(
-                EventKind.FAILED, request_id=request_id, data={"code": code, "reason": reason}
-            )
+            self.log(EventKind.FAILED, request_id=request_id, data={"code": code, "reason": reason})
         return done
 
     def apply_upstream(self, reply: schema.Generation, request_id: str = "") -> bool:
@@ -345,9 +343,7 @@ class UpstreamCallCount(models.Model):
 
     @classmethod
     def record(cls, endpoint: str, status: str) -> None:
-        updated = cls.objects.filter(endpoint=endpoint, status=status).update(
-            count=F("count") + 1
-        )
+        updated = cls.objects.filter(endpoint=endpoint, status=status).update(count=F("count") + 1)
         if not updated:
             obj, created = cls.objects.get_or_create(
                 endpoint=endpoint, status=status, defaults={"count": 1}

@@ -112,9 +112,7 @@ def poll_generation(generation_uuid: str) -> None:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data=_error_data(exc))
         if exc.retry_after:
             generation.next_poll_at = timezone.now() + timedelta(seconds=exc.retry_after)
-            Generation.objects.filter(pk=generation.pk).update(
-                next_poll_at=generation.next_poll_at
-            )
+            Generation.objects.filter(pk=generation.pk).update(next_poll_at=generation.next_poll_at)
         schedule_poll(generation)
         return
     generation.apply_upstream(reply.data, reply.request_id)
@@ -140,9 +138,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     overdue = Generation.objects.filter(state__in=UPSTREAM_ACTIVE_STATES, next_poll_at__lt=stale)
     for generation in overdue:
         # Moving next_poll_at to now makes it due again and keeps the next sweep off it.
-        if Generation.objects.filter(
-            pk=generation.pk, next_poll_at=generation.next_poll_at
-        ).update(next_poll_at=now):
+        if Generation.objects.filter(pk=generation.pk, next_poll_at=generation.next_poll_at).update(
+            next_poll_at=now
+        ):
             schedule_poll(generation, now)
             found["polls"] += 1
     crashed = Generation.objects.filter(

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
-from django_htmx.http import HttpResponseStopPolling, retarget, reswap
+from django_htmx.http import HttpResponseStopPolling, reswap, retarget
 
 from generations.forms import ImageForm
 from generations.models import Generation

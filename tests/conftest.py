@@ -8,9 +8,11 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import ThreadedWSGIServer
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _StaticFilesHandler
 from django_tasks_db.management.commands.db_worker import Worker
 
 from generations import upstream
@@ -51,6 +53,49 @@ def sim_client() -> Iterator[LumaClient]:
         sleep=lambda seconds: None,
     ) as client:
         yield client
+
+
+class _SocketExposingHandler(QuietWSGIRequestHandler):
+    """Lets the simulator reach the TCP socket under a request, to inject connection resets."""
+
+    def get_environ(self) -> dict[str, object]:
+        environ = super().get_environ()
+        environ["lumaweb.socket"] = self.connection
+        return environ
+
+
+class _JoiningServer(ThreadedWSGIServer):
+    # Wait for in-flight requests (a slow injected fault) before the test's database goes away.
+    daemon_threads = False
+    block_on_close = True
+
+
+class _SimServerThread(LiveServerThread):
+    server_class = _JoiningServer
+
+    def _create_server(self, connections_override=None):  # type: ignore[no-untyped-def]
+        return self.server_class(
+            (self.host, self.port),
+            _SocketExposingHandler,
+            allow_reuse_address=False,
+            connections_override=connections_override,
+        )
+
+
+@pytest.fixture
+def live_app(transactional_db, settings) -> Iterator[str]:
+    """The whole app (simulator included) on a real socket; the upstream client points at it."""
+    thread = _SimServerThread("127.0.0.1", _StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    url = f"http://127.0.0.1:{thread.port}"
+    settings.LUMA_BASE_URL = f"{url}/sim/v1"
+    upstream.transport = None
+    yield url
+    thread.terminate()
 
 
 def _user(username: str, **extra: bool) -> User:

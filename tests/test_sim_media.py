@@ -19,7 +19,7 @@ from generations.luma.sim_media import (
     MediaError,
     VideoInfo,
     canvas_size,
-    last_frame,
+    frame_png,
     probe_image,
     probe_video,
     read_frame,
@@ -365,7 +365,7 @@ def test_keyframe_is_visible_at_its_frame(video5):
 
 
 def test_keyframe_at_the_end_and_last_frame(red_to_blue):
-    last = decode(last_frame(red_to_blue))
+    last = decode(frame_png(red_to_blue, -1))
     assert last.size == (256, 144)
     r, _, b = ImageStat.Stat(last).mean
     assert b > 150 > r

@@ -190,9 +190,7 @@ class LumaClient:
 
     def get_file(self, file_id: str) -> Reply[schema.File]:
         """Read a file's record (its state, mostly)."""
-        return self._call(
-            "GET", f"/files/{file_id}", endpoint="GET /files/{id}", parse=schema.File
-        )
+        return self._call("GET", f"/files/{file_id}", endpoint="GET /files/{id}", parse=schema.File)
 
     def list_files(
         self,
@@ -382,7 +380,7 @@ class LumaClient:
         if error.retry_after is not None:
             return error.retry_after if error.retry_after <= self.retry_after_cap else None
         ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _report(
         self, endpoint: str, status: str, request_id: str, attempt: int, started: float
@@ -400,13 +398,12 @@ def _certainly_created_nothing(error: errors.LumaError) -> bool:
 
 
 def _status_label(error: errors.LumaError) -> str:
-    if error.status:
-        return str(error.status)
-    return {
+    named = {
         errors.OutcomeUnknown: "unknown",
         errors.NetworkError: "network",
         errors.MalformedResponse: "malformed",
-    }.get(type(error), "error")
+    }
+    return named.get(type(error)) or str(error.status or "error")
 
 
 def _detail(response: httpx.Response) -> str:

@@ -196,9 +196,7 @@ class _Violations:
 
     def add(self, loc: _Loc, message: str, value: Any) -> None:
         """Record that the field at `loc` breaks a rule."""
-        self._errors.append(
-            InitErrorDetails(type=_refuse(message, _RULE), loc=loc, input=value)
-        )
+        self._errors.append(InitErrorDetails(type=_refuse(message, _RULE), loc=loc, input=value))
 
     def raise_if_any(self, title: str) -> None:
         """Raise every recorded breach at once; pydantic prefixes nested locations for us."""

@@ -19,7 +19,7 @@ returns is backed by media produced here.
 The probing helpers (:func:`probe_image`, :func:`probe_video`) are what upload validation uses:
 they refuse anything that is not a complete, readable image or video with a
 :class:`MediaError` whose message can be shown to a person as is.  :func:`read_frame` and
-:func:`last_frame` decode individual video frames (for tests, and for chained derivations such
+:func:`frame_png` decode individual video frames (for tests, and for chained derivations such
 as extending a video from its last frame).
 
 Everything here is pure: bytes (or a path) in, bytes or small value objects out.  No Django.
@@ -36,7 +36,8 @@ import random
 import tempfile
 import warnings
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -52,7 +53,7 @@ __all__ = [
     "MediaError",
     "VideoInfo",
     "canvas_size",
-    "last_frame",
+    "frame_png",
     "probe_image",
     "probe_video",
     "read_frame",
@@ -622,7 +623,7 @@ def _probe_open(file: IO[bytes], head: bytes) -> VideoInfo:
                 decoded = bool(stream.decode(None))
         except av.FFmpegError as exc:
             raise MediaError(_DAMAGED_VIDEO) from exc
-        if False:
+        if not decoded or packets == 0 or (declared and packets < declared):
             raise MediaError(_DAMAGED_VIDEO)
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
@@ -663,7 +664,7 @@ def probe_video(path_or_bytes: str | os.PathLike[str] | bytes) -> VideoInfo:
         return _probe_open(fh, head)
 
 
-def _iter_frames(video: bytes) -> Iterator[Any]:
+def _iter_frames(video: bytes) -> Generator[Any, None, None]:
     container, _ = _open_input(io.BytesIO(video), video[:64])
     with container:
         if not container.streams.video:
@@ -683,13 +684,13 @@ def read_frame(video: bytes, index: int) -> Image.Image:
     the video has no such frame and :class:`MediaError` if it isn't a readable video.
     """
     if index >= 0:
-        for i, frame in enumerate(_iter_frames(video)):
-            if i == index:
-                image: Image.Image = frame.to_image()
-                return image
+        with closing(_iter_frames(video)) as frames:
+            for i, frame in enumerate(frames):
+                if i == index:
+                    image: Image.Image = frame.to_image()
+                    return image
     else:
-        tail: deque[Any] = deque(maxlen=-index)
-        tail.extend(_iter_frames(video))
+        tail: deque[Any] = deque(_iter_frames(video), maxlen=-index)
         if len(tail) == -index:
             image = tail[0].to_image()
             return image
@@ -697,9 +698,9 @@ def read_frame(video: bytes, index: int) -> Image.Image:
     raise IndexError(msg)
 
 
-def last_frame(video: bytes) -> bytes:
-    """The final frame of ``video`` as PNG bytes (e.g. to extend a video from where it ends)."""
-    return _encode_image(read_frame(video, -1), "png")
+def frame_png(video: bytes, index: int) -> bytes:
+    """Frame ``index`` of ``video`` as PNG bytes (``-1`` is the last: a video extends from it)."""
+    return _encode_image(read_frame(video, index), "png")
 
 
 # --------------------------------------------------------------------------------------------
@@ -740,20 +741,21 @@ def _source_frames(
         first_time: float | None = None
         previous: Any = None
         last: Any = None
-        for i, frame in enumerate(_iter_frames(source)):
-            last = frame
-            t = float(frame.time) if frame.time is not None else i / fps
-            if first_time is None:
-                first_time = t
-            t -= first_time
-            local = produced / fps - loop * duration
-            while produced < count and local < duration and local < t - 1e-6:
-                yield _fit_frame(previous if previous is not None else frame, size)
-                produced += 1
+        with closing(_iter_frames(source)) as frames:  # closed on early exit, not at GC
+            for i, frame in enumerate(frames):
+                last = frame
+                t = float(frame.time) if frame.time is not None else i / fps
+                if first_time is None:
+                    first_time = t
+                t -= first_time
                 local = produced / fps - loop * duration
-            if produced >= count or local >= duration:
-                break
-            previous = frame
+                while produced < count and local < duration and local < t - 1e-6:
+                    yield _fit_frame(previous if previous is not None else frame, size)
+                    produced += 1
+                    local = produced / fps - loop * duration
+                if produced >= count or local >= duration:
+                    break
+                previous = frame
         if last is None:
             raise MediaError(_DAMAGED_VIDEO)
         tail = previous if previous is not None else last

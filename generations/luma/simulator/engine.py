@@ -51,7 +51,7 @@ FAILURE_REASONS = {
 VIDEO_ASPECT_RATIOS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
 
 
-class Refusal(Exception):  # noqa: N818 - it is an HTTP answer, not a bug
+class Refusal(Exception):
     """A request the simulated API refuses with an HTTP status and a `detail`."""
 
     def __init__(self, status: int, detail: str, retry_after: float | None = None) -> None:
@@ -113,14 +113,14 @@ class Inputs:
 def create_generation(owner: str, request: schema.GenerationRequest) -> SimGeneration:
     """Check what the schema cannot (references, ownership, kinds) and plan the job."""
     inputs = resolve_inputs(owner, request)
-    if request.type in schema.VIDEO_TYPES and request.aspect_ratio:
-        if request.aspect_ratio not in VIDEO_ASPECT_RATIOS:
-            raise Refusal(
-                422,
-                f"aspect_ratio {request.aspect_ratio} is not available on ray-3.2; use one of "
-                + ", ".join(VIDEO_ASPECT_RATIOS)
-                + ".",
-            )
+    ratio = request.aspect_ratio
+    if request.type in schema.VIDEO_TYPES and ratio and ratio not in VIDEO_ASPECT_RATIOS:
+        raise Refusal(
+            422,
+            f"aspect_ratio {ratio} is not available on ray-3.2; use one of "
+            + ", ".join(VIDEO_ASPECT_RATIOS)
+            + ".",
+        )
     if (
         request.type == "video_reframe"
         and request.video
@@ -210,7 +210,7 @@ def _load_frame(owner: str, ref: schema.ImageRef, where: str, *, last: bool) -> 
     """An image for a frame position; a prior video stands in through its last frame."""
     data, is_video, _ = _load_ref(owner, ref, where, want_video=None)
     if data is not None and is_video:
-        return sim_media.last_frame(data) if last else sim_media.first_frame(data)
+        return sim_media.frame_png(data, -1 if last else 0)
     return data
 
 

@@ -29,18 +29,8 @@ from .engine import Refusal
 from .models import SimCall, SimFault, SimFile, SimGeneration, SimOutput
 
 API_VERSION = "2026-11-01-sim"
-FAULT_KINDS = (
-    "500",
-    "502",
-    "503",
-    "429",
-    "timeout",
-    "reset",
-    "malformed",
-    "truncated",
-    "partial",
-    "missing_fields",
-)
+# Besides these, any HTTP status from 400 to 599 is a fault kind ("503", "429", ...).
+FAULT_KINDS = ("timeout", "reset", "malformed", "truncated", "partial", "missing_fields")
 INLINE_UPLOAD_LIMIT = 10 * 1024 * 1024
 MAX_FILE_BYTES = 5 * 1024**3
 UPLOAD_CHUNK = 1024 * 1024
@@ -117,6 +107,10 @@ def _take_fault(request: HttpRequest) -> SimFault | None:
         ):
             return fault
     return None
+
+
+def _is_fault_kind(kind: str) -> bool:
+    return kind in FAULT_KINDS or (kind.isdigit() and 400 <= int(kind) <= 599)
 
 
 def _strike_before(fault: SimFault) -> HttpResponse:
@@ -208,9 +202,7 @@ def generations(request: HttpRequest) -> HttpResponse:
     owner = _owner(request)
     limit = settings.LUMA_SIM_MAX_CONCURRENT
     if limit and _unfinished(owner) >= limit:
-        raise Refusal(
-            429, f"Too many unfinished generations: {limit} at a time.", retry_after=2.0
-        )
+        raise Refusal(429, f"Too many unfinished generations: {limit} at a time.", retry_after=2.0)
     gen = engine.create_generation(owner, body)
     return JsonResponse(engine.as_reply(gen, _base_url(request)), status=201)
 
@@ -425,9 +417,7 @@ def file_complete(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
         path = engine.file_path(file)
         size = path.stat().st_size if path.exists() else 0
         if size != file.size_bytes:
-            raise Refusal(
-                409, f"Expected {file.size_bytes} bytes at the upload URL, found {size}."
-            )
+            raise Refusal(409, f"Expected {file.size_bytes} bytes at the upload URL, found {size}.")
         _ingest(file)
     return JsonResponse(_file_json(file))
 
@@ -444,6 +434,13 @@ def upload(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
         )
     except Refusal as refusal:
         return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    if "Authorization" in request.headers:
+        # Like S3: a presigned URL is the credential, and a second one is refused.
+        return HttpResponse(
+            "Only one auth mechanism allowed: the URL is already signed.",
+            status=400,
+            content_type="text/plain",
+        )
     file = SimFile.objects.filter(pk=file_id).first()
     if file is None or file.uploaded:
         return HttpResponse("No such pending upload.", status=404, content_type="text/plain")
@@ -480,8 +477,10 @@ def faults(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         raise Refusal(405, "Method not allowed.")
     body = _json_body(request)
-    if not isinstance(body, dict) or body.get("kind") not in FAULT_KINDS:
-        raise Refusal(400, "kind must be one of " + ", ".join(FAULT_KINDS) + ".")
+    if not isinstance(body, dict) or not _is_fault_kind(str(body.get("kind"))):
+        raise Refusal(
+            400, "kind must be an HTTP status from 400 to 599 or one of " + ", ".join(FAULT_KINDS)
+        )
     fault = SimFault.objects.create(
         kind=body["kind"],
         remaining=int(body.get("count", 1)),
@@ -490,4 +489,6 @@ def faults(request: HttpRequest) -> HttpResponse:
         after=bool(body.get("after", False)),
         delay=body.get("delay"),
     )
-    return JsonResponse({"id": fault.pk, "kind": fault.kind, "remaining": fault.remaining}, status=201)
+    return JsonResponse(
+        {"id": fault.pk, "kind": fault.kind, "remaining": fault.remaining}, status=201
+    )

@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Start gunicorn (web) and the background worker together; Ctrl-C stops both."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", 2)))
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", 2))
+        )
         parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", 4)))
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -58,6 +58,9 @@ def sim_client() -> Iterator[LumaClient]:
 class _SocketExposingHandler(QuietWSGIRequestHandler):
     """Lets the simulator reach the TCP socket under a request, to inject connection resets."""
 
+    # An idle keep-alive connection lets go after this long, so the server can shut down.
+    timeout = 2
+
     def get_environ(self) -> dict[str, object]:
         environ = super().get_environ()
         environ["lumaweb.socket"] = self.connection

@@ -167,6 +167,7 @@ def test_a_repeated_idempotency_key_finds_the_first_job(owner) -> None:
     request = schema.GenerationRequest(prompt="once")
     first, created = start_generation(owner, request, idempotency_key="k-1")
     again, created_again = start_generation(owner, request, idempotency_key="k-1")
-    assert created and not created_again
+    assert created
+    assert not created_again
     assert again.pk == first.pk
     assert Generation.objects.count() == 1

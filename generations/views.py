@@ -45,11 +45,11 @@ def _get_generation(uuid: str) -> Generation:
 @require_GET
 def card(request: HttpRequest, uuid: str) -> HttpResponse:
     """One gallery card, polled by the page while its job runs; reads our database only."""
-    generation = _get_generation(uuid)
+    # Outputs are loaded only once the job completed: a poll of a running job is one query.
+    generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
     response = render(request, "generations/card.html", {"generation": generation})
     if generation.is_terminal and request.htmx:
-        stop = HttpResponseStopPolling(response.content)
-        return stop
+        return HttpResponseStopPolling(response.content)
     return response
 
 

@@ -27,6 +27,11 @@ TEST_TOKEN = "luma-api-test-token"
 def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
     """Every test talks to the simulator through Django's WSGI app, at a thousand times speed."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "sim.test"]
+    # Tests read static files from the source tree, not a collectstatic manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     settings.LUMA_SIM_SPEED = 1000.0
     settings.LUMA_SIM_DIR = tmp_path / "sim"
     settings.LUMA_BASE_URL = SIM_URL

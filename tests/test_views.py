@@ -1,0 +1,266 @@
+"""The studio's pages: login everywhere, the prompt form, cards that poll our database."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from generations.luma import schema
+from generations.models import Generation, State, WorkerHeartbeat
+from generations.submission import start_generation
+
+pytestmark = pytest.mark.django_db
+
+# Reachable without logging in: the login page, health checks and Prometheus (token or staff),
+# and the simulator's API, which demands a bearer token as the real one does.
+PUBLIC_PREFIXES = ("accounts/login/", "admin/login/", "healthz", "metrics", "sim/v1/")
+
+
+def all_url_patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
+    found = []
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            found += all_url_patterns(pattern, route)
+        elif isinstance(pattern, URLPattern):
+            found.append(route)
+    return found
+
+
+def concrete(route: str) -> str:
+    """A URL for a route, with made-up values for its parameters."""
+    path = route.replace("^", "").replace("$", "").replace("\\Z", "")
+    for converter in ("<uuid:uuid>", "<uuid:generation_id>", "<uuid:file_id>", "<uuid:output_id>"):
+        path = path.replace(converter, str(uuid.uuid4()))
+    return "/" + path.replace("<str:filename>", "x.png").replace("<path:object_id>", "1")
+
+
+def test_every_url_requires_login_except_the_public_ones(client: Client) -> None:
+    routes = [r for r in all_url_patterns(get_resolver()) if "(?P" not in r]
+    assert len(routes) > 10
+    checked = 0
+    for route in routes:
+        if route.startswith(PUBLIC_PREFIXES):
+            continue
+        url = concrete(route)
+        response = client.get(url)
+        assert response.status_code == 302, f"{url} answered {response.status_code}"
+        assert response["Location"].startswith((reverse("login"), "/admin/login/")), url
+        checked += 1
+    assert checked >= 5
+
+
+def test_admin_pages_are_for_staff_only(client: Client, owner_client: Client) -> None:
+    response = client.get("/admin/generations/generation/")
+    assert response.status_code == 302
+    assert "login/" in response["Location"]
+    refused = owner_client.get("/admin/generations/generation/")
+    assert refused.status_code == 302
+    assert "/admin/login/" in refused["Location"]
+
+
+def test_the_home_page_shows_the_form_and_the_team_gallery(
+    owner_client: Client, owner: User, teammate: User
+) -> None:
+    start_generation(teammate, schema.GenerationRequest(prompt="teammate's lighthouse"))
+    response = owner_client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Generate" in html
+    assert "teammate&#x27;s lighthouse" in html
+    assert "Demo mode" in html
+
+
+def test_a_plain_post_creates_a_draft_and_redirects(owner_client: Client, owner: User) -> None:
+    response = owner_client.post(
+        "/",
+        {"prompt": "a fox in snow", "model": "uni-1", "aspect_ratio": "4:3", "idempotency_key": "a"},
+    )
+    assert response.status_code == 302
+    generation = Generation.objects.get()
+    assert (generation.prompt, generation.aspect_ratio, generation.state) == (
+        "a fox in snow",
+        "4:3",
+        State.DRAFT,
+    )
+    assert generation.created_by == owner
+
+
+def test_a_double_submission_makes_one_job(owner_client: Client) -> None:
+    form = {"prompt": "once", "model": "uni-1", "aspect_ratio": "1:1", "idempotency_key": "same"}
+    owner_client.post("/", form)
+    owner_client.post("/", form)
+    assert Generation.objects.count() == 1
+
+
+def test_an_htmx_post_returns_the_new_card_and_a_fresh_form(owner_client: Client) -> None:
+    response = owner_client.post(
+        "/",
+        {"prompt": "htmx fox", "model": "uni-1", "aspect_ratio": "1:1", "idempotency_key": "h"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    generation = Generation.objects.get()
+    assert f'id="card-{generation.uuid}"' in html
+    assert 'hx-swap-oob="true"' in html
+    assert "<html" not in html
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [("", "Write a prompt."), ("   ", "Write a prompt."), ("x" * 6001, "6000 at most")],
+)
+def test_an_empty_or_overlong_prompt_is_refused_on_the_form(
+    owner_client: Client, prompt: str, message: str
+) -> None:
+    form = {"prompt": prompt, "model": "uni-1", "aspect_ratio": "1:1", "idempotency_key": "e"}
+    response = owner_client.post("/", form)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    htmx = owner_client.post("/", form, headers={"HX-Request": "true"})
+    assert htmx["HX-Retarget"] == "#create-form"
+    assert message in htmx.content.decode()
+    assert not Generation.objects.exists()
+
+
+def test_an_unknown_choice_is_refused_on_its_field(owner_client: Client) -> None:
+    form = {"prompt": "p", "model": "ray-3.2", "aspect_ratio": "5:4", "idempotency_key": "c"}
+    response = owner_client.post("/", form)
+    assert response.status_code == 400
+    assert response.content.decode().count("Select a valid choice") == 2
+    assert not Generation.objects.exists()
+
+
+def make(user: User, state: str = State.PROCESSING, **fields: object) -> Generation:
+    return Generation.objects.create(
+        created_by=user,
+        kind="image",
+        model="uni-1",
+        prompt="a watched pot",
+        request={"prompt": "a watched pot"},
+        state=state,
+        **fields,
+    )
+
+
+def test_the_card_of_an_unfinished_job_keeps_polling(
+    owner_client: Client, owner: User, django_assert_max_num_queries
+) -> None:
+    generation = make(owner)
+    with django_assert_max_num_queries(3):
+        response = owner_client.get(
+            reverse("generation-card", args=[generation.uuid]), headers={"HX-Request": "true"}
+        )
+    assert response.status_code == 200
+    assert 'hx-trigger="every 1s"' in response.content.decode()
+
+
+def test_the_card_of_a_finished_job_stops_polling_with_286(
+    owner_client: Client, owner: User
+) -> None:
+    generation = make(owner, State.COMPLETED)
+    generation.outputs.create(
+        index=0,
+        kind="image",
+        url="https://cdn.test/a.png",
+        url_expires_at=timezone.now() + timedelta(hours=1),
+    )
+    response = owner_client.get(
+        reverse("generation-card", args=[generation.uuid]), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 286
+    html = response.content.decode()
+    assert "https://cdn.test/a.png" in html
+    assert "hx-trigger" not in html
+
+
+def test_a_failed_card_explains_in_plain_language(owner_client: Client, owner: User) -> None:
+    generation = make(
+        owner, State.FAILED, failure_code="content_moderated", failure_reason="Flagged."
+    )
+    html = owner_client.get(reverse("generation-card", args=[generation.uuid])).content.decode()
+    assert "Blocked by content moderation" in html
+    assert "Rephrase" in html
+    assert "Flagged." in html
+
+
+def test_the_detail_page_shows_prompt_and_parameters(
+    owner_client: Client, owner: User, django_assert_max_num_queries
+) -> None:
+    generation, _ = start_generation(
+        owner, schema.GenerationRequest(prompt="detail me", aspect_ratio="21:9", model="uni-1-max")
+    )
+    with django_assert_max_num_queries(6):
+        response = owner_client.get(generation.get_absolute_url())
+    html = response.content.decode()
+    assert "detail me" in html
+    assert "21:9" in html
+    assert "uni-1-max" in html
+
+
+def test_home_page_queries_do_not_grow_with_the_gallery(
+    owner_client: Client, owner: User, django_assert_max_num_queries
+) -> None:
+    for _ in range(30):
+        make(owner, State.COMPLETED)
+    with django_assert_max_num_queries(8):
+        assert owner_client.get("/").status_code == 200
+
+
+def test_an_unknown_generation_is_404(owner_client: Client) -> None:
+    assert owner_client.get(f"/g/{uuid.uuid4()}/").status_code == 404
+
+
+# --- operations ---
+
+
+def test_healthz_is_503_when_no_worker_is_alive(client: Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "database": "ok",
+        "worker": "down",
+        "upstream": "simulator",
+        "status": "degraded",
+    }
+
+
+def test_healthz_is_200_with_a_live_worker(client: Client) -> None:
+    WorkerHeartbeat.objects.create(worker_id="w1", hostname="h", pid=1)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["worker"] == "ok"
+
+
+def test_healthz_ignores_a_worker_that_stopped_beating(client: Client) -> None:
+    WorkerHeartbeat.objects.create(
+        worker_id="w1", hostname="h", pid=1, seen_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert client.get("/healthz").status_code == 503
+
+
+def test_metrics_are_for_staff_or_a_token(
+    client: Client, owner_client: Client, staff: User, settings
+) -> None:
+    assert client.get("/metrics").status_code == 403
+    assert owner_client.get("/metrics").status_code == 403
+    settings.METRICS_TOKEN = "s3cret"
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    response = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 200
+    client.force_login(staff)
+    text = client.get("/metrics").content.decode()
+    assert 'lumaweb_jobs{state="completed"} 0' in text
+    assert "lumaweb_task_queue_depth" in text
+
+
+def test_pages_carry_a_strict_content_security_policy(owner_client: Client) -> None:
+    policy = owner_client.get("/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy

@@ -13,9 +13,8 @@ help: ## List the targets
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip uv
+	$(PY) -m pip install --quiet --disable-pip-version-check uv 2>/dev/null
 	$(BIN)/uv pip sync --quiet --python $(PY) requirements.lock
-	$(BIN)/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install the locked dependencies

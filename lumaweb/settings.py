@@ -171,6 +171,7 @@ METRICS_TOKEN = env("METRICS_TOKEN")
 # --- Background work: Django's Tasks API (django-tasks backport) ---
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 TASKS_BACKEND = env("TASKS_BACKEND", "db")
+TASKS: dict[str, dict[str, object]]
 if TASKS_BACKEND == "db":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 elif TASKS_BACKEND == "rq":

@@ -1,5 +1,8 @@
 """Shared fixtures: people, a fast simulator reached over HTTP, and a real task worker."""
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from django.db import close_old_connections
 from django.test import Client
 from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _StaticFilesHandler
 from django_tasks_db.management.commands.db_worker import Worker
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from generations import upstream
 from generations.luma.client import LumaClient
@@ -162,3 +166,75 @@ def terminal(generation: Generation) -> Callable[[], bool]:
         return generation.is_terminal
 
     return check
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright; missing Chromium is a failure, never a skip."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (CI does)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls around it are
+    # ordinary synchronous test code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def worker_process(live_app: str, settings) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `manage.py run_worker` process on the test database, talking to the live app."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database_url = f"sqlite:///{database['NAME']}"
+    else:
+        database_url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LUMA_BASE_URL": settings.LUMA_BASE_URL,
+        "LUMAWEB_POLL_INTERVAL": "0.2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+    )
+    yield process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def page(browser: Browser, live_app: str) -> Iterator[Page]:
+    """A fresh browser tab on the live app; any console error (a CSP violation too) fails it."""
+    context = browser.new_context(base_url=live_app, viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    console: list[str] = []
+    opened.on(
+        "console",
+        lambda message: console.append(message.text) if message.type == "error" else None,
+    )
+    yield opened
+    context.close()
+    assert console == [], f"the browser console reported errors: {console}"
+
+
+def log_in(page: Page, user: User) -> None:
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "pass-word-123")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")

@@ -78,7 +78,12 @@ def test_the_home_page_shows_the_form_and_the_team_gallery(
 def test_a_plain_post_creates_a_draft_and_redirects(owner_client: Client, owner: User) -> None:
     response = owner_client.post(
         "/",
-        {"prompt": "a fox in snow", "model": "uni-1", "aspect_ratio": "4:3", "idempotency_key": "a"},
+        {
+            "prompt": "a fox in snow",
+            "model": "uni-1",
+            "aspect_ratio": "4:3",
+            "idempotency_key": "a",
+        },
     )
     assert response.status_code == 302
     generation = Generation.objects.get()

@@ -377,9 +377,10 @@ class LumaClient:
             return None
         if creates and not _certainly_created_nothing(error):
             return None
-        if error.retry_after is not None:
-            return error.retry_after if error.retry_after <= self.retry_after_cap else None
-        ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
+        wait = error.retry_after
+        if wait is not None:
+            return float(wait) if wait <= self.retry_after_cap else None
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _report(

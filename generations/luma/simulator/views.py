@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import F, Q
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -82,12 +83,13 @@ def _rate_limit(owner: str) -> None:
     now = timezone.now()
     window = now - timedelta(seconds=60)
     SimCall.objects.filter(at__lt=window).delete()
-    calls = list(
-        SimCall.objects.filter(owner=owner, at__gte=window).order_by("at").values_list("at", flat=1)
-    )
-    if len(calls) >= rpm:
-        wait = (calls[0] + timedelta(seconds=60) - now).total_seconds()
-        raise Refusal(429, f"Rate limit exceeded: {rpm} requests per minute.", retry_after=wait)
+    calls = SimCall.objects.filter(owner=owner, at__gte=window).order_by("at")
+    if (count := calls.count()) >= rpm:
+        oldest = calls.values_list("at", flat=True)[0]
+        wait = (oldest + timedelta(seconds=60) - now).total_seconds()
+        raise Refusal(
+            429, f"Rate limit exceeded: {count} of {rpm} requests per minute.", retry_after=wait
+        )
     SimCall.objects.create(owner=owner, at=now)
 
 
@@ -228,7 +230,7 @@ def generation(request: HttpRequest, generation_id: uuid.UUID) -> HttpResponse:
 
 @csrf_exempt
 @login_not_required
-def output(request: HttpRequest, output_id: uuid.UUID, filename: str) -> HttpResponse:
+def output(request: HttpRequest, output_id: uuid.UUID, filename: str) -> HttpResponseBase:
     """A presigned output URL: no API key, but a valid, unexpired signature."""
     try:
         engine.check_signature(
@@ -288,7 +290,7 @@ def _check_mime(mime_type: str) -> None:
 
 def _upload_inline(request: HttpRequest) -> HttpResponse:
     part = request.FILES.get("file")
-    if part is None:
+    if part is None or part.size is None:
         raise Refusal(400, "The multipart body needs a `file` part.")
     if part.size > INLINE_UPLOAD_LIMIT:
         raise Refusal(

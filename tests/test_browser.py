@@ -1,0 +1,41 @@
+"""A person in a real browser: log in, submit a prompt, watch the card finish without reloading."""
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Page, expect
+
+from tests.conftest import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker_process")]
+
+
+def test_a_prompt_becomes_a_finished_image_without_a_reload(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    page.evaluate("window.notReloaded = true")
+    page.fill("textarea[name=prompt]", "A lighthouse on a cliff at dusk")
+    expect(page.locator("[data-counter-for]")).to_have_text("31 / 6000")
+    page.click("button:has-text('Generate')")
+    card = page.locator(".card").first
+    expect(card).to_contain_text("A lighthouse on a cliff at dusk")
+    expect(page.locator("textarea[name=prompt]")).to_have_value("")
+    image = card.locator("img.media")
+    expect(image).to_be_visible(timeout=30_000)
+    expect(card.locator(".badge")).to_have_text("Completed")
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_failed_job_explains_itself_on_the_card(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    page.fill("textarea[name=prompt]", "something forbidden [fail:content_moderated]")
+    page.click("button:has-text('Generate')")
+    card = page.locator(".card").first
+    expect(card).to_contain_text("Blocked by content moderation", timeout=30_000)
+    expect(card.locator(".badge")).to_have_text("Failed")
+
+
+def test_an_empty_prompt_is_refused_in_place(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    page.click("button:has-text('Generate')")
+    expect(page.locator("#prompt-error")).to_have_text("Write a prompt.")
+    expect(page.locator(".card")).to_have_count(0)

@@ -14,6 +14,7 @@ from PIL import Image
 from generations.luma import sim_media
 from generations.luma.simulator.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
+from tests.test_schema import FIELD_CHECKS, RULES
 
 pytestmark = pytest.mark.django_db
 
@@ -415,3 +416,35 @@ def test_unknown_fault_kind_is_refused(http: httpx.Client) -> None:
     response = http.post("/_sim/faults", json={"kind": "explode"})
     assert response.status_code == 400
     assert "kind must be an HTTP status" in response.json()["detail"]
+
+
+# --- every documented rule, through HTTP: the simulator validates with the same schema ---
+
+
+def _refused_by_reference_only(response: httpx.Response) -> bool:
+    """A body the schema accepted may still name a generation or file this key does not own."""
+    detail = response.json().get("detail", "")
+    return response.status_code == 400 and ("no generation" in detail or "no file" in detail)
+
+
+@pytest.mark.parametrize(("ok", "bad", "loc", "fragment"), RULES)
+def test_every_rule_is_enforced_over_http(
+    request: pytest.FixtureRequest,
+    http: httpx.Client,
+    ok: dict[str, Any],
+    bad: dict[str, Any],
+    loc: tuple[Any, ...],
+    fragment: str,
+) -> None:
+    refused = http.post("/generations", json=bad)
+    expected = 400 if request.node.callspec.id in FIELD_CHECKS else 422
+    assert refused.status_code == expected, refused.text
+    assert fragment in refused.json()["detail"]
+    assert not SimGeneration.objects.exists()
+    accepted = http.post("/generations", json=ok)
+    assert accepted.status_code in (201, 422) or _refused_by_reference_only(accepted), accepted.text
+    if accepted.status_code == 422:
+        # Only the simulator's own checks beyond the schema may refuse a valid neighbour:
+        # the ray-3.2 aspect ratios, or placeholder bytes that are not readable media.
+        detail = accepted.json()["detail"]
+        assert "ray-3.2" in detail or "we can read" in detail, detail

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,7 +255,10 @@ def _load_generation_ref(
 
 
 def _load_file_ref(owner: str, file_id: str, where: str) -> tuple[bytes, bool, float | None]:
-    file = SimFile.objects.filter(pk=file_id, owner=owner).first()
+    try:
+        file = SimFile.objects.filter(pk=uuid.UUID(file_id), owner=owner).first()
+    except ValueError:
+        file = None
     if file is None:
         raise Refusal(400, f"{where}.file_id: no file {file_id} for this key.")
     state = file.state_at(timezone.now())

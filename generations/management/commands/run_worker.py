@@ -34,7 +34,9 @@ class Command(BaseCommand):
         ).start()
         self.stdout.write(f"worker {worker_id} started ({settings.TASKS_BACKEND} backend)")
         if settings.TASKS_BACKEND == "rq":
-            call_command("rqworker", "default", with_scheduler=True)
+            call_command(
+                "rqworker", "default", job_class="django_tasks_rq.backend.Job", with_scheduler=True
+            )
         else:
             call_command(
                 "db_worker",

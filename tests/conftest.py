@@ -10,12 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
-from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _StaticFilesHandler
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
 from django_tasks_db.management.commands.db_worker import Worker
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -97,7 +98,8 @@ class _SimServerThread(LiveServerThread):
 @pytest.fixture
 def live_app(transactional_db, settings) -> Iterator[str]:
     """The whole app (simulator included) on a real socket; the upstream client points at it."""
-    thread = _SimServerThread("127.0.0.1", _StaticFilesHandler)
+    # Static files come from the source tree (the finders), as with `runserver`.
+    thread = _SimServerThread("127.0.0.1", StaticFilesHandler)
     thread.daemon = True
     thread.start()
     thread.is_ready.wait()

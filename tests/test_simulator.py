@@ -214,6 +214,42 @@ def test_an_image_edit_from_a_video_is_refused(http: httpx.Client) -> None:
     assert "is a video, not an image" in response.json()["detail"]
 
 
+def test_a_video_file_as_an_image_reference_is_refused(http: httpx.Client) -> None:
+    video = sim_media.render_video("clip", seconds=1, long_side=64)
+    file_id = http.post("/files", files={"file": ("c.mp4", video, "video/mp4")}).json()["id"]
+    time.sleep(0.01)
+    response = http.post("/generations", json={"prompt": "x", "image_ref": [{"file_id": file_id}]})
+    assert response.status_code == 422
+    assert "image_ref[0]: this input is a video, not an image" in response.json()["detail"]
+
+
+def test_a_keyframe_on_the_last_grid_position_renders(http: httpx.Client) -> None:
+    image = wait_completed(http, create(http, prompt="anchor")["id"])
+    job = create(
+        http,
+        prompt="to the end",
+        type="video",
+        model="ray-3.2",
+        video={"keyframes": [{"generation_id": image["id"]}], "keyframe_indexes": [120]},
+    )
+    assert wait_completed(http, job["id"])["state"] == "completed"
+
+
+def test_a_deleted_input_does_not_break_an_accepted_job(http: httpx.Client, settings) -> None:
+    settings.LUMA_SIM_SPEED = 50.0
+    file_id = http.post("/files", files={"file": ("a.png", png(), "image/png")}).json()["id"]
+    time.sleep(0.05)
+    job = create(http, prompt="edit", type="image_edit", source={"file_id": file_id})
+    assert http.delete(f"/files/{file_id}").status_code == 204
+    assert wait_completed(http, job["id"])["state"] == "completed"
+
+
+def test_failure_fields_appear_only_once_failed(http: httpx.Client, settings) -> None:
+    settings.LUMA_SIM_SPEED = 0.01
+    job = create(http, prompt="doomed [fail:generation_failed]")
+    assert "failure_code" not in http.get(f"/generations/{job['id']}").json()
+
+
 def test_a_source_that_has_not_finished_is_refused(http: httpx.Client, settings) -> None:
     settings.LUMA_SIM_SPEED = 0.01
     job = create(http, prompt="slow")
@@ -448,3 +484,22 @@ def test_every_rule_is_enforced_over_http(
         # the ray-3.2 aspect ratios, or placeholder bytes that are not readable media.
         detail = accepted.json()["detail"]
         assert "ray-3.2" in detail or "we can read" in detail, detail
+
+
+def test_a_bad_fault_header_or_purpose_is_a_400_not_a_500(http: httpx.Client) -> None:
+    response = http.get("/files", headers={"X-Sim-Fault": "200"})
+    assert response.status_code == 400
+    assert "not a fault kind" in response.json()["detail"]
+    upload = http.post(
+        "/files", files={"file": ("a.png", png(), "image/png")}, data={"purpose": "art"}
+    )
+    assert upload.status_code == 400
+    assert "purpose must be one of" in upload.json()["detail"]
+    assert http.get("/files").status_code == 200
+
+
+def test_queued_faults_never_strike_the_fault_controls(http: httpx.Client) -> None:
+    http.post("/_sim/faults", json={"kind": "500", "count": 5})
+    assert http.get("/_sim/faults").status_code == 200
+    assert http.delete("/_sim/faults").status_code == 204
+    assert http.get("/files").status_code == 200

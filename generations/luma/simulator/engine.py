@@ -161,111 +161,119 @@ def _output_seconds(request: schema.GenerationRequest, inputs: Inputs) -> float 
     return None
 
 
-def resolve_inputs(owner: str, request: schema.GenerationRequest) -> Inputs:
-    """Load every referenced input, refusing unknown, foreign or unsuitable ones."""
+def resolve_inputs(
+    owner: str, request: schema.GenerationRequest, *, accepted: bool = False
+) -> Inputs:
+    """Load every referenced input, refusing unknown, foreign or unsuitable ones.
+
+    Once a job is `accepted` its inputs were checked, and a file deleted since stays usable.
+    """
+    load = _Loader(owner, accepted)
     inputs = Inputs()
     if request.source is not None:
         wants_video = request.type in ("video_edit", "video_reframe")
-        data, is_video, seconds = _load_ref(owner, request.source, "source", want_video=wants_video)
-        inputs.source, inputs.source_is_video, inputs.source_seconds = data, is_video, seconds
-        if wants_video and data is not None and not is_video:
-            raise Refusal(422, f"source must be a video for {request.type}.")
-        if not wants_video and is_video:
-            raise Refusal(422, f"source must be an image for {request.type}.")
-        limit = schema.MAX_EDIT_SOURCE_SECONDS
+        inputs.source, inputs.source_is_video, inputs.source_seconds = load(
+            request.source, "source", want_video=wants_video
+        )
+        seconds, limit = inputs.source_seconds, schema.MAX_EDIT_SOURCE_SECONDS
         if request.type == "video_edit" and seconds is not None and seconds > limit:
             raise Refusal(
                 422,
                 f"The source video is {seconds:.1f} s long; video edits take {limit} s at most.",
             )
     refs = [
-        _load_ref(owner, ref, f"image_ref[{i}]", want_video=False)[0]
+        load(ref, f"image_ref[{i}]", want_video=False)[0]
         for i, ref in enumerate(request.image_ref or [])
     ]
     inputs.references = tuple(r for r in refs if r is not None)
     video = request.video
     if video is not None:
         frames: list[tuple[int, bytes]] = []
-        for name, frame_ref, index in (
-            ("video.start_frame", video.start_frame, 0),
-            ("video.end_frame", video.end_frame, None),
-        ):
-            if frame_ref is not None:
-                data = _load_frame(owner, frame_ref, name, last=index == 0)
-                if data is not None:
-                    frames.append((index if index is not None else -1, data))
+        if video.start_frame is not None:
+            frames += load.frame(video.start_frame, "video.start_frame", index=0, take=-1)
+        if video.end_frame is not None:
+            frames += load.frame(video.end_frame, "video.end_frame", index=-1, take=0)
         for i, (ref, index) in enumerate(
             zip(video.keyframes or [], video.keyframe_indexes or [], strict=False)
         ):
-            data = _load_frame(owner, ref, f"video.keyframes[{i}]", last=False)
-            if data is not None:
-                frames.append((index, data))
+            frames += load.frame(ref, f"video.keyframes[{i}]", index=index, take=0)
         if video.edit is not None:
             for i, ref in enumerate(video.edit.keyframes or []):
-                _load_ref(owner, ref, f"video.edit.keyframes[{i}]", want_video=False)
+                load(ref, f"video.edit.keyframes[{i}]", want_video=False)
         inputs.keyframes = tuple(frames)
     return inputs
 
 
-def _load_frame(owner: str, ref: schema.ImageRef, where: str, *, last: bool) -> bytes | None:
-    """An image for a frame position; a prior video stands in through its last frame."""
-    data, is_video, _ = _load_ref(owner, ref, where, want_video=None)
-    if data is not None and is_video:
-        return sim_media.frame_png(data, -1 if last else 0)
-    return data
+@dataclass
+class _Loader:
+    """Turns an ImageRef into bytes for one owner: (bytes, is it a video, its length)."""
 
+    owner: str
+    accepted: bool
 
-def _load_ref(
-    owner: str, ref: schema.ImageRef, where: str, *, want_video: bool | None
-) -> tuple[bytes | None, bool, float | None]:
-    """Bytes, whether they are a video, and its length; None bytes for a plain URL."""
-    if ref.generation_id is not None:
-        return _load_generation_ref(owner, ref.generation_id, where, want_video=want_video)
-    if ref.file_id is not None:
-        return _load_file_ref(owner, ref.file_id, where)
-    if ref.data is not None:
-        raw = base64.b64decode(ref.data)
-        is_video = (ref.media_type or "").startswith("video/")
+    def __call__(
+        self, ref: schema.ImageRef, where: str, *, want_video: bool | None
+    ) -> tuple[bytes | None, bool, float | None]:
+        if ref.generation_id is not None:
+            data, is_video, seconds = self._generation(ref.generation_id, where)
+        elif ref.file_id is not None:
+            data, is_video, seconds = self._file(ref.file_id, where)
+        elif ref.data is not None:
+            data, is_video, seconds = _inline(ref, where)
+        else:
+            # A URL: the simulator has no network; it trusts the declared type, renders without.
+            return None, (ref.media_type or "").startswith("video/"), None
+        if want_video is True and not is_video:
+            raise Refusal(422, f"{where}: this input is an image, not a video.")
+        if want_video is False and is_video:
+            raise Refusal(422, f"{where}: this input is a video, not an image.")
+        return data, is_video, seconds
+
+    def frame(
+        self, ref: schema.ImageRef, where: str, *, index: int, take: int
+    ) -> list[tuple[int, bytes]]:
+        """An image pinned at a frame; a prior video stands in through its frame `take`."""
+        data, is_video, _ = self(ref, where, want_video=None)
+        if data is None:
+            return []
+        return [(index, sim_media.frame_png(data, take) if is_video else data)]
+
+    def _generation(self, generation_id: str, where: str) -> tuple[bytes, bool, float | None]:
+        gen = SimGeneration.objects.filter(pk=generation_id, owner=self.owner).first()
+        if gen is None:
+            raise Refusal(
+                400, f"{where}.generation_id: no generation {generation_id} for this key."
+            )
+        if gen.state_at(timezone.now()) != "completed":
+            raise Refusal(
+                422, f"{where}.generation_id: generation {generation_id} is not completed."
+            )
+        output = ensure_rendered(gen)[0]
+        data = (media_dir() / output.filename).read_bytes()
+        return data, gen.type in schema.VIDEO_TYPES, gen.video_seconds
+
+    def _file(self, file_id: str, where: str) -> tuple[bytes, bool, float | None]:
         try:
-            if is_video:
-                return raw, True, sim_media.probe_video(raw).duration
-            sim_media.probe_image(raw, max_pixels=settings.LUMA_SIM_MAX_PIXELS)
-        except sim_media.MediaError as exc:
-            raise Refusal(422, f"{where}: {exc}") from None
-        return raw, False, None
-    # A URL: the simulator has no network, so it trusts the declared type and renders without it.
-    return None, (ref.media_type or "").startswith("video/"), None
+            file = SimFile.objects.filter(pk=uuid.UUID(file_id), owner=self.owner).first()
+        except ValueError:
+            file = None
+        if file is None:
+            raise Refusal(400, f"{where}.file_id: no file {file_id} for this key.")
+        state = file.state_at(timezone.now())
+        if state != "ready" and not self.accepted:
+            raise Refusal(422, f"{where}.file_id: file {file_id} is {state}, not ready.")
+        return file_path(file).read_bytes(), file.mime_type.startswith("video/"), file.video_seconds
 
 
-def _load_generation_ref(
-    owner: str, generation_id: str, where: str, *, want_video: bool | None
-) -> tuple[bytes, bool, float | None]:
-    gen = SimGeneration.objects.filter(pk=generation_id, owner=owner).first()
-    if gen is None:
-        raise Refusal(400, f"{where}.generation_id: no generation {generation_id} for this key.")
-    if gen.state_at(timezone.now()) != "completed":
-        raise Refusal(422, f"{where}.generation_id: generation {generation_id} is not completed.")
-    is_video = gen.type in schema.VIDEO_TYPES
-    if want_video is True and not is_video:
-        raise Refusal(422, f"{where}.generation_id: {generation_id} is an image, not a video.")
-    if want_video is False and is_video:
-        raise Refusal(422, f"{where}.generation_id: {generation_id} is a video, not an image.")
-    output = ensure_rendered(gen)[0]
-    return (media_dir() / output.filename).read_bytes(), is_video, gen.video_seconds
-
-
-def _load_file_ref(owner: str, file_id: str, where: str) -> tuple[bytes, bool, float | None]:
+def _inline(ref: schema.ImageRef, where: str) -> tuple[bytes, bool, float | None]:
+    raw = base64.b64decode(ref.data or "")
     try:
-        file = SimFile.objects.filter(pk=uuid.UUID(file_id), owner=owner).first()
-    except ValueError:
-        file = None
-    if file is None:
-        raise Refusal(400, f"{where}.file_id: no file {file_id} for this key.")
-    state = file.state_at(timezone.now())
-    if state != "ready":
-        raise Refusal(422, f"{where}.file_id: file {file_id} is {state}, not ready.")
-    is_video = file.mime_type.startswith("video/")
-    return file_path(file).read_bytes(), is_video, file.video_seconds
+        if (ref.media_type or "").startswith("video/"):
+            return raw, True, sim_media.probe_video(raw).duration
+        sim_media.probe_image(raw, max_pixels=settings.LUMA_SIM_MAX_PIXELS)
+    except sim_media.MediaError as exc:
+        raise Refusal(422, f"{where}: {exc}") from None
+    return raw, False, None
 
 
 def file_path(file: SimFile) -> Path:
@@ -281,7 +289,7 @@ def ensure_rendered(gen: SimGeneration) -> list[SimOutput]:
     if outputs:
         return outputs
     request = schema.GenerationRequest.model_validate(gen.request)
-    inputs = resolve_inputs(gen.owner, request)
+    inputs = resolve_inputs(gen.owner, request, accepted=True)
     rendered = render(gen, request, inputs)
     with transaction.atomic():
         for index, (kind, mime, ext, data, layer) in enumerate(rendered):
@@ -326,9 +334,10 @@ def render(
         )
         return [("image", "image/png", "png", data, meta) for data, meta in layers]
     seconds = gen.video_seconds or 5.0
+    # The grid runs 0..duration*24 inclusive; the rendered video's last frame is one short.
+    last = round(seconds * schema.FPS) - 1
     keyframes = [
-        (round(seconds * schema.FPS) - 1 if index < 0 else index, data)
-        for index, data in inputs.keyframes
+        (last if index < 0 else min(index, last), data) for index, data in inputs.keyframes
     ]
     video = sim_media.render_video(
         request.prompt,
@@ -350,8 +359,8 @@ def as_reply(gen: SimGeneration, base_url: str) -> dict[str, Any]:
         "model": gen.model,
         "type": gen.type,
         "state": state,
-        "failure_code": gen.failure_code or None,
-        "failure_reason": gen.failure_reason or None,
+        "failure_code": gen.failure_code if state == "failed" else None,
+        "failure_reason": gen.failure_reason if state == "failed" else None,
         "output": [],
     }
     if state == "completed":

@@ -47,8 +47,8 @@ def api(view: View) -> View:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        fault = _take_fault(request)
         try:
+            fault = _take_fault(request)
             if fault is not None and not fault.after:
                 response = _strike_before(fault)
             else:
@@ -97,8 +97,12 @@ def _take_fault(request: HttpRequest) -> SimFault | None:
     """The fault this call must suffer: a one-off header, else the oldest queued match."""
     if header := request.headers.get("X-Sim-Fault"):
         kind, _, after = header.partition(";")
+        if not _is_fault_kind(kind.strip()):
+            raise Refusal(400, f"X-Sim-Fault: {kind.strip()!r} is not a fault kind.")
         return SimFault(kind=kind.strip(), after=after.strip() == "after")
     path = request.path.removeprefix("/sim/v1")
+    if path.startswith("/_sim/"):
+        return None  # the controls themselves never misbehave
     for fault in SimFault.objects.filter(remaining__gt=0):
         if fault.method and fault.method != request.method:
             continue
@@ -300,12 +304,15 @@ def _upload_inline(request: HttpRequest) -> HttpResponse:
         )
     mime_type = request.POST.get("mime_type") or part.content_type or ""
     _check_mime(mime_type)
+    purpose = request.POST.get("purpose") or "input"
+    if purpose not in schema.FILE_PURPOSES:
+        raise Refusal(400, "purpose must be one of " + ", ".join(schema.FILE_PURPOSES) + ".")
     file = SimFile.objects.create(
         owner=_owner(request),
         mime_type=mime_type,
         size_bytes=part.size,
         filename=request.POST.get("filename") or part.name or "",
-        purpose=request.POST.get("purpose") or "input",
+        purpose=purpose,
         user_id=request.POST.get("user_id") or "",
     )
     with engine.file_path(file).open("wb") as out:

@@ -1,26 +1,476 @@
+"""The admin for jobs: find failures with filters, read everything about one, act on them.
+
+A job's page is read-only: the request and every upstream reply pretty-printed, the state
+timeline, request ids, inputs and outputs. Its buttons post to the triage page's action view;
+the list's actions do the same for many jobs at once.
+"""
+
+import json
+from collections import Counter
+from typing import Any
+
+from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
-from generations.models import Generation, GenerationEvent, Output
+from generations import retry, triage
+from generations.explanations import explain
+from generations.models import Generation, GenerationQuerySet, Output
+
+REF_KEYS = ("generation_id", "file_id", "url", "data")
+
+admin.site.site_header = admin.site.site_title = "lumaweb admin"
 
 
-class OutputInline(admin.TabularInline):
-    model = Output
-    extra = 0
-    readonly_fields = ("index", "kind", "url", "url_expires_at", "layer")
-    can_delete = False
+class ReviewActionForm(helpers.ActionForm):
+    note = forms.CharField(
+        required=False,
+        label="Note",
+        widget=forms.TextInput(attrs={"placeholder": "for “Mark reviewed”", "size": 30}),
+    )
 
 
-class EventInline(admin.TabularInline):
-    model = GenerationEvent
-    extra = 0
-    readonly_fields = ("at", "kind", "state", "request_id", "data")
-    can_delete = False
+class FailureCodeFilter(admin.SimpleListFilter):
+    title = "failure code"
+    parameter_name = "failure_code"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        codes = (
+            Generation.objects.exclude(failure_code="")
+            .order_by("failure_code")
+            .values_list("failure_code", flat=True)
+            .distinct()
+        )
+        return [(code, f"{explain(code).title} ({code})") for code in codes]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Generation]) -> Any:
+        return queryset.filter(failure_code=self.value()) if self.value() else queryset
+
+
+class ReviewFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("needs", "Needs review"), ("yes", "Reviewed"), ("no", "Not reviewed")]
+
+    def queryset(self, request: HttpRequest, queryset: GenerationQuerySet) -> Any:
+        if self.value() == "needs":
+            return queryset.needs_review()
+        if self.value() in ("yes", "no"):
+            return queryset.filter(reviewed_at__isnull=self.value() == "no")
+        return queryset
+
+
+class StuckFilter(admin.SimpleListFilter):
+    title = "progress"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", f"Stuck (unfinished over {settings.STUCK_AFTER / 60:g} min)")]
+
+    def queryset(self, request: HttpRequest, queryset: GenerationQuerySet) -> Any:
+        return queryset.stuck() if self.value() == "yes" else queryset
+
+
+class RetryFilter(admin.SimpleListFilter):
+    title = "retries"
+    parameter_name = "retries"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("auto", "Automatic retries"),
+            ("hand", "Retries by an admin"),
+            ("retried", "Replaced by a retry"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Generation]) -> Any:
+        if self.value() == "auto":
+            return queryset.filter(auto_retry__gt=0)
+        if self.value() == "hand":
+            return queryset.filter(lineage="retry", auto_retry=0)
+        if self.value() == "retried":
+            return queryset.filter(retried_as__isnull=False)
+        return queryset
+
+
+def thumbnail_url(output: Output) -> str:
+    """What the admin's list shows for an output; Luma's URL until archived copies are served."""
+    return output.url
 
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    list_display = ("uuid", "kind", "model", "state", "failure_code", "created_by", "created_at")
-    list_filter = ("state", "failure_code", "kind", "model")
+    list_display = (
+        "thumbnail",
+        "prompt_excerpt",
+        "created_by",
+        "kind",
+        "model",
+        "state",
+        "failure",
+        "age",
+        "reviewed",
+    )
+    list_display_links = ("thumbnail", "prompt_excerpt")
+    list_filter = (
+        "state",
+        FailureCodeFilter,
+        "kind",
+        "model",
+        ("created_by", admin.RelatedOnlyFieldListFilter),
+        ReviewFilter,
+        StuckFilter,
+        RetryFilter,
+        "created_at",
+    )
+    list_select_related = ("created_by",)
     search_fields = ("prompt", "upstream_id", "uuid", "created_by__username")
-    readonly_fields = [f.name for f in Generation._meta.fields]
-    inlines = [OutputInline, EventInline]
+    search_help_text = "Prompt, Luma id, our id or person."
+    action_form = ReviewActionForm
+    actions = ("retry_jobs", "refresh_jobs", "mark_reviewed", "reopen_jobs")
+    fieldsets = (
+        (None, {"fields": ("uuid", "state", "explanation", "failure_reason", "review", "family")}),
+        (
+            "Request",
+            {"fields": ("created_by", "kind", "model", "prompt", "inputs", "request_json")},
+        ),
+        (
+            "Upstream",
+            {"fields": ("upstream_id", "poll_count", "request_ids", "upstream_json")},
+        ),
+        (
+            "Timeline",
+            {
+                "fields": (
+                    ("created_at", "submitted_at", "started_at", "finished_at"),
+                    ("last_polled_at", "next_poll_at", "submit_after"),
+                    "timeline",
+                )
+            },
+        ),
+        ("Outputs", {"fields": ("outputs",)}),
+    )
+    readonly_fields = (
+        "uuid",
+        "state",
+        "explanation",
+        "failure_reason",
+        "review",
+        "family",
+        "created_by",
+        "kind",
+        "model",
+        "prompt",
+        "inputs",
+        "request_json",
+        "upstream_id",
+        "poll_count",
+        "request_ids",
+        "upstream_json",
+        "created_at",
+        "submitted_at",
+        "started_at",
+        "finished_at",
+        "last_polled_at",
+        "next_poll_at",
+        "submit_after",
+        "timeline",
+        "outputs",
+    )
+
+    class Media:
+        css = {"all": ("css/triage.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Generation]:
+        return super().get_queryset(request).prefetch_related("outputs")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # jobs start from the studio's forms
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the history is kept forever
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Nothing on the page is edited: its buttons are the review actions.
+        context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+    # --- list columns ---
+
+    @admin.display(description="")
+    def thumbnail(self, obj: Generation) -> SafeString | str:
+        first = next(iter(obj.outputs.all()), None)
+        if first is None:
+            return ""
+        if first.is_video:
+            return format_html(
+                '<video class="admin-thumb" src="{}" muted preload="metadata"></video>',
+                thumbnail_url(first),
+            )
+        return format_html(
+            '<img class="admin-thumb" src="{}" alt="" loading="lazy">', thumbnail_url(first)
+        )
+
+    @admin.display(description="prompt", ordering="prompt")
+    def prompt_excerpt(self, obj: Generation) -> str:
+        return obj.prompt if len(obj.prompt) <= 80 else obj.prompt[:79] + "…"
+
+    @admin.display(description="failure", ordering="failure_code")
+    def failure(self, obj: Generation) -> SafeString | str:
+        if not obj.failure_code:
+            return ""
+        return format_html('<span title="{}">{}</span>', obj.explanation.title, obj.failure_code)
+
+    @admin.display(description="age", ordering="-created_at")
+    def age(self, obj: Generation) -> str:
+        return timesince(obj.created_at)
+
+    @admin.display(description="reviewed", boolean=True, ordering="reviewed_at")
+    def reviewed(self, obj: Generation) -> bool:
+        return obj.reviewed_at is not None
+
+    # --- the read-only detail ---
+
+    @admin.display(description="what went wrong")
+    def explanation(self, obj: Generation) -> SafeString | str:
+        if not obj.failure_code:
+            return "Nothing." if obj.state == "completed" else "Not finished."
+        why = obj.explanation
+        policy = (
+            "retried automatically"
+            if retry.is_transient(obj.failure_code)
+            else "never retried automatically"
+        )
+        return format_html(
+            '<div class="explanation"><strong>{}</strong> <code>{}</code>, {}<p>{}</p>'
+            "<p><strong>Suggested fix:</strong> {}</p></div>",
+            why.title,
+            obj.failure_code,
+            policy,
+            why.advice,
+            why.fix,
+        )
+
+    @admin.display(description="review")
+    def review(self, obj: Generation) -> SafeString | str:
+        if obj.reviewed_at is None:
+            return "Not reviewed."
+        who = obj.reviewed_by.get_username() if obj.reviewed_by else "someone"
+        return format_html(
+            "Reviewed by {} {} ago. {}", who, timesince(obj.reviewed_at), obj.review_note
+        )
+
+    @admin.display(description="lineage")
+    def family(self, obj: Generation) -> SafeString | str:
+        parts = []
+        if obj.parent:
+            parts.append(
+                format_html(
+                    '{} <a href="{}">{}</a>{}',
+                    obj.get_lineage_display() or "From",
+                    _change_url(obj.parent),
+                    obj.parent.prompt[:60],
+                    f" (automatic retry {obj.auto_retry} of {settings.AUTO_RETRY_MAX})"
+                    if obj.auto_retry
+                    else "",
+                )
+            )
+        if obj.retried_as:
+            parts.append(
+                format_html(
+                    '{}: <a href="{}">{}</a> (<a href="{}">in the studio</a>)',
+                    obj.retry_note,
+                    _change_url(obj.retried_as),
+                    obj.retried_as.get_state_display(),
+                    obj.retried_as.get_absolute_url(),
+                )
+            )
+        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts)) or "—"
+
+    @admin.display(description="inputs")
+    def inputs(self, obj: Generation) -> SafeString | str:
+        refs = list(_references(obj.request))
+        if not refs:
+            return "None: a prompt only."
+        prior = {
+            g.upstream_id: g
+            for g in Generation.objects.filter(
+                upstream_id__in=[v for _, k, v in refs if k == "generation_id"]
+            ).prefetch_related("outputs")
+        }
+        rows = []
+        for where, key, value in refs:
+            source = prior.get(value) if key == "generation_id" else None
+            if source is not None:
+                first = next(iter(source.outputs.all()), None)
+                picture = (
+                    format_html('<img class="admin-thumb" src="{}" alt="">', thumbnail_url(first))
+                    if first and not first.is_video
+                    else ""
+                )
+                shown = format_html(
+                    '{} <a href="{}">{}</a>', picture, _change_url(source), source.prompt[:60]
+                )
+            elif key == "data":
+                shown = format_html("inline data, {} characters", len(value))
+            else:
+                shown = format_html("<code>{}</code>", value)
+            rows.append((where, key.replace("_", " "), shown))
+        return format_html(
+            '<table class="admin-inputs">{}</table>',
+            format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+    @admin.display(description="request as sent")
+    def request_json(self, obj: Generation) -> SafeString:
+        return _pretty(obj.request)
+
+    @admin.display(description="latest reply")
+    def upstream_json(self, obj: Generation) -> SafeString | str:
+        return _pretty(obj.upstream) if obj.upstream else "No reply yet."
+
+    @admin.display(description="request ids")
+    def request_ids(self, obj: Generation) -> SafeString | str:
+        ids = [rid for rid in obj.events.values_list("request_id", flat=True) if rid]
+        ids = list(dict.fromkeys([*ids, obj.last_request_id] if obj.last_request_id else ids))
+        return format_html_join(mark_safe("<br>"), "<code>{}</code>", ((i,) for i in ids)) or "—"
+
+    @admin.display(description="events")
+    def timeline(self, obj: Generation) -> SafeString:
+        rows = (
+            (
+                event.at.strftime("%Y-%m-%d %H:%M:%S"),
+                event.get_kind_display(),
+                event.get_state_display(),
+                event.request_id,
+                _pretty(event.data) if event.data is not None else "",
+            )
+            for event in obj.events.all()
+        )
+        return format_html(
+            '<table class="admin-timeline"><thead><tr><th>at</th><th>event</th><th>state</th>'
+            "<th>request id</th><th>data</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                rows,
+            ),
+        )
+
+    @admin.display(description="outputs")
+    def outputs(self, obj: Generation) -> SafeString | str:
+        items = []
+        for output in obj.outputs.all():
+            url = thumbnail_url(output)
+            media = (
+                format_html('<video src="{}" controls muted preload="metadata"></video>', url)
+                if output.is_video
+                else format_html('<img src="{}" alt="output {}">', url, output.index)
+            )
+            label = output.layer.get("label", "") if output.layer else ""
+            items.append(
+                (
+                    media,
+                    output.index,
+                    output.kind,
+                    label,
+                    output.url_expires_at.strftime("%H:%M"),
+                )
+            )
+        if not items:
+            return "None."
+        return format_html(
+            '<ul class="admin-outputs">{}</ul>',
+            format_html_join(
+                "",
+                "<li>{}<span>#{} {} {} · link valid until {}</span></li>",
+                items,
+            ),
+        )
+
+    # --- actions on many jobs ---
+
+    @admin.action(description="Retry: a new job with the same request", permissions=["change"])
+    def retry_jobs(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
+        sent = already = refused = 0
+        for generation in queryset:
+            try:
+                _, created = retry.retry_now(generation, request.user)
+            except retry.NotRetryable:
+                refused += 1
+                continue
+            sent += created
+            already += not created
+        self._report(
+            request,
+            [
+                (sent, "retried (the originals are marked reviewed)"),
+                (already, "had been retried already: retry the retry to try again"),
+                (refused, "could not be retried: only failed, unknown or stuck jobs can be"),
+            ],
+        )
+
+    @admin.action(description="Refresh from upstream", permissions=["change"])
+    def refresh_jobs(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
+        outcomes = Counter(triage.refresh_later(generation) for generation in queryset)
+        said = [f"{message} ({n} job{'s' if n != 1 else ''})" for message, n in outcomes.items()]
+        self.message_user(request, " ".join(said) or "Nothing to do.")
+
+    @admin.action(description="Mark reviewed (with the note)", permissions=["change"])
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
+        note = request.POST.get("note", "").strip()
+        done = sum(g.mark_reviewed(request.user, note) for g in queryset)
+        self._report(
+            request,
+            [(done, "marked reviewed"), (len(queryset) - done, "had been reviewed already")],
+        )
+
+    @admin.action(description="Reopen (back to needs review)", permissions=["change"])
+    def reopen_jobs(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
+        done = sum(g.reopen(request.user) for g in queryset)
+        self._report(request, [(done, "reopened"), (len(queryset) - done, "were not reviewed")])
+
+    def _report(self, request: HttpRequest, outcomes: list[tuple[int, str]]) -> None:
+        said = [f"{n} job{'s' if n != 1 else ''} {what}" for n, what in outcomes if n]
+        self.message_user(request, "; ".join(said) + "." if said else "Nothing to do.")
+
+
+def _change_url(generation: Generation) -> str:
+    return reverse("admin:generations_generation_change", args=[generation.pk])
+
+
+def _pretty(data: Any) -> SafeString:
+    return format_html("<pre>{}</pre>", json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _references(value: Any, where: str = "") -> Any:
+    """Every image or video reference in a request: (where, kind, value)."""
+    if isinstance(value, dict):
+        keys = [key for key in REF_KEYS if key in value]
+        if len(keys) == 1 and where:
+            yield where, keys[0], str(value[keys[0]])
+            return
+        for key, item in value.items():
+            yield from _references(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _references(item, f"{where}[{index}]")

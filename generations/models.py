@@ -7,17 +7,18 @@ the same job.
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from generations.explanations import Explanation, explain
 from generations.luma import schema
+from generations.presigned import presigned_expiry
 
 
 class State(models.TextChoices):
@@ -33,6 +34,7 @@ class State(models.TextChoices):
 ACTIVE_STATES = (State.DRAFT, State.SUBMITTING, State.QUEUED, State.PROCESSING)
 UPSTREAM_ACTIVE_STATES = (State.QUEUED, State.PROCESSING)
 TERMINAL_STATES = (State.COMPLETED, State.FAILED, State.UNKNOWN)
+FAILURE_STATES = (State.FAILED, State.UNKNOWN)
 # A state may only be replaced by one of higher rank: the order in which a job can really move.
 STATE_RANK = {
     State.DRAFT: 0,
@@ -55,12 +57,37 @@ class Lineage(models.TextChoices):
     RETRY = "retry", "Retry of"
 
 
+class ArchiveState(models.TextChoices):
+    PENDING = "pending", "Not archived yet"
+    ARCHIVED = "archived", "Archived"
+    FAILED = "failed", "Could not be archived"
+
+
 class GenerationQuerySet(models.QuerySet["Generation"]):
     def active(self) -> "GenerationQuerySet":
         return self.filter(state__in=ACTIVE_STATES)
 
+    def needs_review(self) -> "GenerationQuerySet":
+        """Failures nobody has reviewed and no retry has replaced."""
+        return self.filter(
+            state__in=FAILURE_STATES, reviewed_at__isnull=True, retried_as__isnull=True
+        )
+
+    def stuck(self, now: datetime | None = None) -> "GenerationQuerySet":
+        """Unreviewed jobs unfinished for longer than STUCK_AFTER (a deferred one: once due)."""
+        cutoff = (now or timezone.now()) - timedelta(seconds=settings.STUCK_AFTER)
+        return self.filter(
+            state__in=ACTIVE_STATES, created_at__lt=cutoff, reviewed_at__isnull=True
+        ).exclude(submit_after__gt=cutoff)
+
     def gallery(self) -> "GenerationQuerySet":
-        return self.select_related("created_by").prefetch_related("outputs")
+        return self.select_related("created_by", "retried_as").prefetch_related("outputs")
+
+    def for_viewer(self, user: Any) -> "GenerationQuerySet":
+        """Each row knows whether this person starred it (`is_starred`), in the same query."""
+        return self.annotate(
+            is_starred=Exists(Star.objects.filter(user=user, generation=OuterRef("pk")))
+        )
 
 
 class Generation(models.Model):
@@ -100,6 +127,23 @@ class Generation(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     last_request_id = models.CharField(max_length=64, blank=True)
+    # Claimed while one worker fetches fresh output URLs, so viewers never start a second fetch.
+    url_refresh_claimed_at = models.DateTimeField(null=True, blank=True)
+
+    # Staff review of failures, and retries (generations/retry.py, generations/triage.py).
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_note = models.TextField(blank=True)
+    # The retry that replaced this job; a job is retried at most once (its retry's idempotency key).
+    retried_as = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Which automatic retry this job is in its chain: 0 when a person started it.
+    auto_retry = models.PositiveSmallIntegerField(default=0)
+    # A deferred submission (an automatic retry's backoff) is not due before this.
+    submit_after = models.DateTimeField(null=True, blank=True)
 
     objects = GenerationQuerySet.as_manager()
 
@@ -110,10 +154,16 @@ class Generation(models.Model):
             models.Index(fields=["created_by", "-created_at", "-id"], name="gen_by_person"),
             models.Index(fields=["kind", "-created_at", "-id"], name="gen_by_kind"),
             models.Index(fields=["state", "-created_at", "-id"], name="gen_by_state"),
+            models.Index(fields=["created_by", "finished_at"], name="gen_finished_by_person"),
             models.Index(
                 fields=["next_poll_at"],
                 name="gen_unfinished",
                 condition=Q(state__in=["draft", "submitting", "queued", "processing"]),
+            ),
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="gen_needs_review",
+                condition=Q(state__in=["failed", "unknown"], reviewed_at__isnull=True),
             ),
         ]
 
@@ -132,8 +182,26 @@ class Generation(models.Model):
         return self.state in TERMINAL_STATES
 
     @property
+    def is_stuck(self) -> bool:
+        """Unfinished for longer than STUCK_AFTER (a deferred job counts from when it is due)."""
+        since = max(self.created_at, self.submit_after or self.created_at)
+        limit = timedelta(seconds=settings.STUCK_AFTER)
+        return self.is_active and timezone.now() - since > limit
+
+    @property
     def explanation(self) -> Explanation:
         return explain(self.failure_code)
+
+    @property
+    def retry_note(self) -> str:
+        """How this job was retried, for its card: "Retrying automatically (1 of 2)"."""
+        retry = self.retried_as
+        if retry is None:
+            return ""
+        if not retry.auto_retry:
+            return "Retried by an admin"
+        verb = "Retrying automatically" if retry.is_active else "Retried automatically"
+        return f"{verb} ({retry.auto_retry} of {settings.AUTO_RETRY_MAX})"
 
     @property
     def parameters(self) -> list[tuple[str, str]]:
@@ -241,7 +309,7 @@ class Generation(models.Model):
                 defaults={
                     "kind": output.type,
                     "url": output.url,
-                    "url_expires_at": expires,
+                    "url_expires_at": presigned_expiry(output.url, expires),
                     "layer": output.layer.model_dump(mode="json") if output.layer else None,
                 },
             )
@@ -262,15 +330,58 @@ class Generation(models.Model):
             == 1
         )
 
+    # --- staff review: whoever marks it first wins; the events keep every note ---
+
+    def mark_reviewed(self, user: Any, note: str = "") -> bool:
+        """Record that a person looked at this job and dealt with it."""
+        done = Generation.objects.filter(pk=self.pk, reviewed_at__isnull=True).update(
+            reviewed_at=timezone.now(), reviewed_by=user, review_note=note
+        )
+        if done:
+            self.refresh_from_db()
+            self.log(EventKind.REVIEWED, data={"by": user.get_username(), "note": note})
+        return done == 1
+
+    def reopen(self, user: Any) -> bool:
+        """Put a reviewed job back on the list of failures to review."""
+        done = Generation.objects.filter(pk=self.pk, reviewed_at__isnull=False).update(
+            reviewed_at=None, reviewed_by=None, review_note=""
+        )
+        if done:
+            self.refresh_from_db()
+            self.log(EventKind.REOPENED, data={"by": user.get_username()})
+        return done == 1
+
+    def refresh_upstream(self, reply: schema.Generation, request_id: str = "") -> None:
+        """Keep a fresh reply for a finished job without moving it: the reply, renewed URLs."""
+        Generation.objects.filter(pk=self.pk).update(
+            upstream=reply.model_dump(mode="json"), last_request_id=request_id
+        )
+        self.refresh_from_db()
+        if self.state == State.COMPLETED and reply.state == "completed":
+            self.store_outputs(reply)
+        self.log(EventKind.REFRESHED, request_id=request_id, data=reply.model_dump(mode="json"))
+
     def log(self, kind: str, *, request_id: str = "", data: Any = None) -> None:
         GenerationEvent.objects.create(
             generation=self, kind=kind, state=self.state, request_id=request_id, data=data
         )
 
 
+# How a media reference reads on the detail page (whose Inputs section shows the media itself).
+_REFERENCE_WORDS = {
+    "generation_id": "a piece from the gallery",
+    "file_id": "an upload",
+    "url": "an image from a URL",
+    "data": "an inline image",
+}
+
+
 def _human(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, dict) and (ref := next((k for k in _REFERENCE_WORDS if k in value), "")):
+        return _REFERENCE_WORDS[ref]
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {_human(v)}" for k, v in value.items())
     if isinstance(value, list):
@@ -288,10 +399,37 @@ class Output(models.Model):
     url_expires_at = models.DateTimeField()
     layer = models.JSONField(null=True, blank=True)
 
+    # Our own copy (generations/archive.py): the upstream URL dies an hour after it is issued.
+    archive_state = models.CharField(
+        max_length=16, choices=ArchiveState.choices, default=ArchiveState.PENDING
+    )
+    archive_attempts = models.PositiveSmallIntegerField(default=0)
+    archive_next_at = models.DateTimeField(null=True, blank=True)
+    archive_error = models.TextField(blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    file = models.FileField(max_length=255, blank=True)
+    mime_type = models.CharField(max_length=64, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    thumb = models.FileField(max_length=255, blank=True)  # WebP for the grid
+    thumb_large = models.FileField(max_length=255, blank=True)  # WebP for the detail page
+    poster = models.FileField(max_length=255, blank=True)  # videos: a frame, WebP
+    preview = models.FileField(max_length=255, blank=True)  # videos: short, small, muted MP4
+
     class Meta:
         ordering = ["index"]
         constraints = [
             models.UniqueConstraint(fields=["generation", "index"], name="output_per_index")
+        ]
+        indexes = [
+            models.Index(
+                fields=["archive_next_at"],
+                name="output_unarchived",
+                condition=Q(archive_state="pending"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -301,6 +439,101 @@ class Output(models.Model):
     def is_video(self) -> bool:
         return self.kind == "video"
 
+    @property
+    def is_archived(self) -> bool:
+        return self.archive_state == ArchiveState.ARCHIVED
+
+    @property
+    def url_is_fresh(self) -> bool:
+        """The presigned URL outlives a page showing it, by LUMAWEB_URL_SAFETY_MARGIN at least."""
+        margin = timedelta(seconds=settings.LUMAWEB_URL_SAFETY_MARGIN)
+        return self.url_expires_at > timezone.now() + margin
+
+    @property
+    def stored_files(self) -> list[str]:
+        fields = (self.file, self.thumb, self.thumb_large, self.poster, self.preview)
+        return [field.name for field in fields if field.name]
+
+    def claim_archive(self, lease: float) -> bool:
+        """Take this output for archiving until `lease` seconds from now; one worker wins."""
+        now = timezone.now()
+        claimed = Output.objects.filter(
+            Q(archive_next_at__isnull=True) | Q(archive_next_at__lte=now),
+            pk=self.pk,
+            archive_state=ArchiveState.PENDING,
+        ).update(
+            archive_next_at=now + timedelta(seconds=lease),
+            archive_attempts=F("archive_attempts") + 1,
+        )
+        if claimed:
+            self.refresh_from_db()
+        return claimed == 1
+
+
+class Star(models.Model):
+    """One person's mark on a piece they like; the gallery can show only those."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stars"
+    )
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="stars")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "generation"], name="one_star_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ★ {self.generation_id}"
+
+
+def input_path(instance: "Input", filename: str) -> str:
+    return f"inputs/{instance.uuid}/{filename}"
+
+
+class Input(models.Model):
+    """A file someone uploaded for a job (a source, reference or frame), kept with its job.
+
+    The bytes live in Django's storage, never as base64 in the database; `file_id` is the
+    upstream Files API id once sent.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    generation = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="inputs"
+    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    role = models.CharField(max_length=24)
+    file = models.FileField(upload_to=input_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    mime_type = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    file_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.original_name}"
+
+    @property
+    def placeholder(self) -> str:
+        """What the stored request says until the upload has an upstream file id."""
+        return f"{INPUT_PLACEHOLDER}{self.uuid}"
+
+    @property
+    def is_video(self) -> bool:
+        return self.mime_type.startswith("video/")
+
+
+INPUT_PLACEHOLDER = "lumaweb-input:"
+
 
 class EventKind(models.TextChoices):
     CREATED = "created", "Created"
@@ -309,6 +542,11 @@ class EventKind(models.TextChoices):
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Outcome unknown"
     ERROR = "error", "Upstream error"
+    ARCHIVE_FAILED = "archive_failed", "Archiving failed"
+    RETRIED = "retried", "Retried"
+    REVIEWED = "reviewed", "Reviewed"
+    REOPENED = "reopened", "Reopened"
+    REFRESHED = "refreshed", "Refreshed from upstream"
 
 
 class GenerationEvent(models.Model):

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -25,8 +26,12 @@ def start_generation(
     idempotency_key: str | None = None,
     parent: Generation | None = None,
     lineage: str = "",
+    submit_after: datetime | None = None,
 ) -> tuple[Generation, bool]:
-    """Record a job and enqueue its submission; a repeated idempotency key finds the first job."""
+    """Record a job and enqueue its submission; a repeated idempotency key finds the first job.
+
+    `submit_after` defers the submission (an automatic retry's backoff).
+    """
     if idempotency_key:
         existing = Generation.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -44,6 +49,7 @@ def start_generation(
                 idempotency_key=idempotency_key or None,
                 parent=parent,
                 lineage=lineage,
+                submit_after=submit_after,
             )
             generation.log(EventKind.CREATED, data=generation.request)
             enqueue_submit(generation)

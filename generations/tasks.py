@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from generations.archive import enqueue_archive, sweep_unarchived
 from generations.luma import errors, schema
 from generations.models import (
     UPSTREAM_ACTIVE_STATES,
@@ -19,6 +20,8 @@ from generations.models import (
     Generation,
     State,
 )
+from generations.retry import after_failure
+from generations.uploads import send_inputs
 from generations.upstream import luma_client
 
 logger = logging.getLogger(__name__)
@@ -38,9 +41,10 @@ REFUSAL_CODES: dict[type[errors.LumaError], str] = {
 
 
 def enqueue_submit(generation: Generation) -> None:
-    """Send the job once the row that records it is committed."""
+    """Send the job once the row that records it is committed (a deferred one when it is due)."""
     key = str(generation.uuid)
-    transaction.on_commit(lambda: submit_generation.enqueue(key))
+    submit = submit_generation.using(run_after=generation.submit_after)
+    transaction.on_commit(lambda: submit.enqueue(key))
 
 
 def schedule_poll(generation: Generation, when: datetime | None = None) -> None:
@@ -63,16 +67,23 @@ def submit_generation(generation_uuid: str) -> None:
     generation = Generation.objects.filter(uuid=generation_uuid).first()
     if generation is None or not generation.claim_for_submit():
         return
-    request = schema.GenerationRequest.model_validate(generation.request)
-    try:
-        with luma_client() as client:
-            reply = client.create_generation(request)
-    except errors.OutcomeUnknown as exc:
-        generation.mark_outcome_unknown(exc.detail, exc.request_id)
-        return
-    except errors.LumaError as exc:
-        _submit_refused(generation, exc)
-        return
+    with luma_client() as client:
+        try:
+            wire = send_inputs(generation, client, generation.request.get("user_id", ""))
+        except errors.Unprocessable as exc:
+            generation.mark_failed("upload_refused", exc.detail, exc.request_id)
+            return
+        except errors.LumaError as exc:
+            _submit_refused(generation, exc)
+            return
+        try:
+            reply = client.create_generation(schema.GenerationRequest.model_validate(wire))
+        except errors.OutcomeUnknown as exc:
+            generation.mark_outcome_unknown(exc.detail, exc.request_id)
+            return
+        except errors.LumaError as exc:
+            _submit_refused(generation, exc)
+            return
     if generation.mark_submitted(reply.data, reply.request_id):
         schedule_poll(generation)
 
@@ -88,7 +99,10 @@ def _submit_refused(generation: Generation, exc: errors.LumaError) -> None:
         )
         return
     code = REFUSAL_CODES.get(type(exc), "upstream_unavailable")
-    generation.mark_failed(code, exc.detail, exc.request_id)
+    # A failure and its automatic retry are committed together: no viewer sees one alone.
+    with transaction.atomic():
+        if generation.mark_failed(code, exc.detail, exc.request_id):
+            after_failure(generation, wait=exc.retry_after)
 
 
 @task()
@@ -115,7 +129,11 @@ def poll_generation(generation_uuid: str) -> None:
             Generation.objects.filter(pk=generation.pk).update(next_poll_at=generation.next_poll_at)
         schedule_poll(generation)
         return
-    generation.apply_upstream(reply.data, reply.request_id)
+    with transaction.atomic():
+        if generation.apply_upstream(reply.data, reply.request_id):
+            after_failure(generation)
+            if generation.state == State.COMPLETED:
+                enqueue_archive(generation)
     generation.refresh_from_db()
     if generation.state in UPSTREAM_ACTIVE_STATES:
         schedule_poll(generation)
@@ -130,9 +148,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.SWEEP_GRACE)
     found = {"drafts": 0, "polls": 0, "unknown": 0}
-    for uuid in Generation.objects.filter(state=State.DRAFT, created_at__lt=stale).values_list(
-        "uuid", flat=True
-    ):
+    # A deferred draft (an automatic retry waiting out its backoff) is orphaned only once due.
+    drafts = Generation.objects.filter(state=State.DRAFT, created_at__lt=stale)
+    for uuid in drafts.exclude(submit_after__gt=stale).values_list("uuid", flat=True):
         submit_generation.enqueue(str(uuid))
         found["drafts"] += 1
     overdue = Generation.objects.filter(state__in=UPSTREAM_ACTIVE_STATES, next_poll_at__lt=stale)
@@ -151,6 +169,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             "The worker stopped while sending this job; Luma may or may not have it."
         ):
             found["unknown"] += 1
+    found["archives"] = sweep_unarchived(now)
     if any(found.values()):
         logger.info("sweep re-enqueued %s", found)
     return found

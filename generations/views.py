@@ -1,41 +1,90 @@
 """The studio's pages: create, watch, browse."""
 
+from typing import Any
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.db.models import prefetch_related_objects
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget
 
-from generations.forms import ImageForm
-from generations.models import Generation
-from generations.submission import start_generation
-
-GALLERY_PAGE = 24
+from generations.archive import refresh_if_stale
+from generations.chaining import chain_actions
+from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
+from generations.gallery import detail_context, first_page
+from generations.models import Generation, State
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The prompt box and, below it, everything the team made, newest first."""
-    form = ImageForm(request.POST or None)
+    """The creation form (one mode at a time) and, below it, the team's gallery."""
+    mode = request.POST.get("mode") or request.GET.get("mode") or "image"
+    form_class = MODE_FORMS.get(mode)
+    if form_class is None:
+        raise Http404("No such mode.")
     if request.method == "POST":
-        if form.is_valid() and form.upstream_request is not None:
-            generation, created = start_generation(
-                request.user,
-                form.upstream_request,
-                idempotency_key=form.cleaned_data["idempotency_key"],
-            )
+        form = form_class(request.POST, request.FILES)
+        if form.is_valid():
+            generation, created = form.save(request.user)
             if request.htmx:
-                context = {"generation": generation, "form": ImageForm(), "created": created}
-                return render(request, "generations/home.html#created", context)
-            messages.success(request, "Sent. Your image will appear below when it is ready.")
-            return redirect("home")
+                context = {
+                    **_create_context(form_class(), mode),
+                    "generation": generation,
+                    "created": created,
+                }
+                return render(request, "generations/create_panel.html#created", context)
+            messages.success(request, "Sent. It will appear in the gallery when it is ready.")
+            return redirect(f"{reverse('home')}?mode={mode}")
         if request.htmx:
-            response = render(request, "generations/home.html#create-form", {"form": form})
+            response = render(
+                request, "generations/create_panel.html#create-form", _create_context(form, mode)
+            )
             return reswap(retarget(response, "#create-form"), "outerHTML")
-    generations = Generation.objects.gallery()[:GALLERY_PAGE]
+    else:
+        form = form_class(initial=_initial(request, form_class))
+    context = {**_create_context(form, mode), "page": _gallery(request)}
     status = 400 if form.errors else 200
-    return render(
-        request, "generations/home.html", {"form": form, "generations": generations}, status=status
-    )
+    return render(request, "generations/home.html", context, status=status)
+
+
+def _gallery(request: HttpRequest) -> Any:
+    return first_page(request.user)
+
+
+def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, Any]:
+    """Prefill from a chain link (`from`, `as`, `lineage`) or a Remix (`remix`)."""
+    if remix := request.GET.get("remix"):
+        return form_class.initial_from(_get_generation(remix))
+    source = request.GET.get("from")
+    role = request.GET.get("as")
+    slots = {slot.name for slot in form_class.SLOTS}
+    if source and role in slots:
+        parent = _get_generation(source)
+        return {f"{role}_pick": str(parent.uuid), "parent": parent.uuid,
+                "lineage": request.GET.get("lineage", "")}  # fmt: skip
+    return {}
+
+
+def _create_context(form: CreateForm, mode: str) -> dict[str, Any]:
+    disabled = form.disabled_options() if form.PROBED else {}
+    return {
+        "form": form,
+        "mode": mode,
+        "modes": MODES,
+        "options": option_rows(form, disabled),
+    }
+
+
+@require_POST
+def create_options(request: HttpRequest) -> HttpResponse:
+    """The options of the form as it stands, with what its combination rules out greyed."""
+    form_class = MODE_FORMS.get(request.POST.get("mode", ""))
+    if form_class is None:
+        raise Http404("No such mode.")
+    form = form_class(request.POST)
+    context = _create_context(form, request.POST["mode"])
+    return render(request, "generations/create_panel.html#options", context)
 
 
 def _get_generation(uuid: str) -> Generation:
@@ -46,9 +95,16 @@ def _get_generation(uuid: str) -> Generation:
 def card(request: HttpRequest, uuid: str) -> HttpResponse:
     """One gallery card, polled by the page while its job runs; reads our database only."""
     # Outputs are loaded only once the job completed: a poll of a running job is one query.
-    generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
-    response = render(request, "generations/card.html", {"generation": generation})
-    if generation.is_terminal and request.htmx:
+    generation = get_object_or_404(
+        Generation.objects.select_related("created_by").for_viewer(request.user), uuid=uuid
+    )
+    if generation.state == State.COMPLETED:
+        prefetch_related_objects([generation], "outputs")
+    # An output whose link is about to die is refreshed first; the card polls until then.
+    refreshing = refresh_if_stale(generation)
+    context = {"generation": generation, "refreshing": refreshing}
+    response = render(request, "generations/card.html", context)
+    if generation.is_terminal and not refreshing and request.htmx:
         return HttpResponseStopPolling(response.content)
     return response
 
@@ -56,5 +112,11 @@ def card(request: HttpRequest, uuid: str) -> HttpResponse:
 @require_GET
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     """Everything about one piece: the media, the prompt, how it was made."""
-    generation = _get_generation(uuid)
-    return render(request, "generations/detail.html", {"generation": generation})
+    generation = get_object_or_404(Generation.objects.gallery().for_viewer(request.user), uuid=uuid)
+    context = {
+        "generation": generation,
+        "actions": chain_actions(generation),
+        "refreshing": refresh_if_stale(generation),
+        **detail_context(generation),
+    }
+    return render(request, "generations/detail.html", context)

@@ -7,6 +7,7 @@ Luma simulator when no API key is set). docs/deploy.md lists what to set for sca
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -122,7 +123,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file (not memory) so a test's worker process can share it; one per test run.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
@@ -149,7 +151,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -157,6 +159,21 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Archived outputs on any S3-compatible store (`pip install "django-storages[s3]"`); the
+# usual AWS_* variables (keys, region) are read by boto3 itself. See docs/deploy.md.
+if env("AWS_STORAGE_BUCKET_NAME"):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env("AWS_S3_REGION_NAME") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_MAX_AGE = 3600
 
 # --- Security ---
@@ -191,8 +208,36 @@ POLL_BACKOFF_AFTER = env_float("LUMAWEB_POLL_BACKOFF_AFTER", 60.0)
 SWEEP_INTERVAL = env_float("LUMAWEB_SWEEP_INTERVAL", 15.0)
 SWEEP_GRACE = env_float("LUMAWEB_SWEEP_GRACE", 30.0)
 WORKER_HEARTBEAT_TIMEOUT = env_float("LUMAWEB_WORKER_HEARTBEAT_TIMEOUT", 30.0)
+# Automatic retries of transient failures (generations/retry.py): how many in a chain, and the
+# wait before the first one, doubling for each next one.
+AUTO_RETRY_MAX = int(env("LUMAWEB_AUTO_RETRY_MAX", "2"))
+AUTO_RETRY_BACKOFF = env_float("LUMAWEB_AUTO_RETRY_BACKOFF", 30.0)
+# An unfinished job older than this shows as stuck on the triage page.
+STUCK_AFTER = env_float("LUMAWEB_STUCK_AFTER", 900.0)
 # How long an upstream output URL is trusted after we fetched it (Luma: one hour).
 OUTPUT_URL_TTL = env_float("LUMAWEB_OUTPUT_URL_TTL", 3600.0)
+
+# Uploads: checked from their bytes before anything is stored or sent.
+LUMAWEB_UPLOAD_MAX_IMAGE_MB = env_float("LUMAWEB_UPLOAD_MAX_IMAGE_MB", 50)
+LUMAWEB_UPLOAD_MAX_VIDEO_MB = env_float("LUMAWEB_UPLOAD_MAX_VIDEO_MB", 1024)
+LUMAWEB_UPLOAD_MAX_PIXELS = int(env("LUMAWEB_UPLOAD_MAX_PIXELS", str(40_000_000)))
+# Files up to this size go to Luma in one multipart request; larger ones use a presigned PUT.
+LUMAWEB_INLINE_UPLOAD_MB = env_float("LUMAWEB_INLINE_UPLOAD_MB", 8)
+
+# Archiving outputs into our storage (generations/archive.py): caps, timeouts, retries.
+LUMAWEB_ARCHIVE_MAX_BYTES = int(env("LUMAWEB_ARCHIVE_MAX_BYTES", str(2 * 1024**3)))
+LUMAWEB_ARCHIVE_TIMEOUT = env_float("LUMAWEB_ARCHIVE_TIMEOUT", 900.0)  # one whole download
+LUMAWEB_ARCHIVE_READ_TIMEOUT = env_float("LUMAWEB_ARCHIVE_READ_TIMEOUT", 30.0)
+LUMAWEB_ARCHIVE_RETRY_DELAY = env_float("LUMAWEB_ARCHIVE_RETRY_DELAY", 10.0)  # doubles each try
+LUMAWEB_ARCHIVE_MAX_ATTEMPTS = int(env("LUMAWEB_ARCHIVE_MAX_ATTEMPTS", "6"))
+# A presigned URL this close to its expiry is refreshed from upstream before a page shows it.
+LUMAWEB_URL_SAFETY_MARGIN = env_float("LUMAWEB_URL_SAFETY_MARGIN", 300.0)
+# Archived media is served by Django, or handed to the web server: "x-accel" (nginx) or
+# "x-sendfile" (Apache, Caddy, lighttpd); nginx maps LUMAWEB_MEDIA_ACCEL_PREFIX to MEDIA_ROOT.
+LUMAWEB_MEDIA_ACCEL = env("LUMAWEB_MEDIA_ACCEL", "")
+LUMAWEB_MEDIA_ACCEL_PREFIX = env("LUMAWEB_MEDIA_ACCEL_PREFIX", "/protected-media/")
+if LUMAWEB_MEDIA_ACCEL not in ("", "x-accel", "x-sendfile"):
+    raise ImproperlyConfigured("LUMAWEB_MEDIA_ACCEL must be empty, x-accel or x-sendfile")
 
 # --- The upstream: Luma's Agents API, or the built-in simulator ---
 LUMA_AGENTS_API_KEY = env("LUMA_AGENTS_API_KEY")

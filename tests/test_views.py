@@ -36,6 +36,7 @@ def concrete(route: str) -> str:
     path = route.replace("^", "").replace("$", "").replace("\\Z", "")
     for converter in ("<uuid:uuid>", "<uuid:generation_id>", "<uuid:file_id>", "<uuid:output_id>"):
         path = path.replace(converter, str(uuid.uuid4()))
+    path = path.replace("<int:index>", "0").replace("<path:name>", "outputs/x.png")
     return "/" + path.replace("<str:filename>", "x.png").replace("<path:object_id>", "1")
 
 

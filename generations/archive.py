@@ -1,0 +1,384 @@
+"""Outputs outlive the upstream: every output is copied into our storage when its job completes.
+
+Luma's output URLs die an hour after they are issued and the API cannot list past jobs, so a
+completed job's outputs are downloaded (streamed to a temporary file, size- and time-capped,
+sha256 recorded), stored with their thumbnails, and from then on served by us. Until that has
+happened, pages show the presigned URL — but never one about to die: a URL within
+LUMAWEB_URL_SAFETY_MARGIN of its expiry is refreshed from upstream first, one refresh per job at
+a time. An output that could not be archived is left in an alert state (`ArchiveState.FAILED`).
+"""
+
+import hashlib
+import logging
+import mimetypes
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks import task
+
+from generations import renditions, upstream
+from generations.luma import errors
+from generations.luma.client import USER_AGENT
+from generations.models import ArchiveState, EventKind, Generation, Output, State
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+REFRESH_LEASE = 60.0  # seconds a URL refresh may take before another viewer may start one
+# Statuses of a presigned GET that mean "this link is no good": get a fresh one and try again.
+DEAD_LINK = {401, 403, 404, 410}
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "video/mp4": "mp4"}
+
+
+class ArchiveError(Exception):
+    """A download that may work later (network, 5xx, a link that died under us)."""
+
+
+class ArchiveRefused(ArchiveError):
+    """A download that never will (too large, not a URL, the upstream forgot the job)."""
+
+
+class DeadLink(ArchiveError):
+    pass
+
+
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    sha256: str
+    size: int
+    mime_type: str
+
+
+# --- when things happen ---
+
+
+def enqueue_archive(generation: Generation) -> None:
+    key = str(generation.uuid)
+    transaction.on_commit(lambda: archive_outputs.enqueue(key))
+
+
+def sweep_unarchived(now: datetime) -> int:
+    """Re-enqueue outputs nobody is archiving (after a crash); return how many jobs."""
+    stale = now - timedelta(seconds=settings.SWEEP_GRACE)
+    overdue = Output.objects.filter(
+        Q(archive_next_at__isnull=True, generation__finished_at__lt=stale)
+        | Q(archive_next_at__lt=stale),
+        archive_state=ArchiveState.PENDING,
+        generation__state=State.COMPLETED,
+    ).select_related("generation")
+    enqueued: set[str] = set()
+    for output in overdue[:500]:
+        # Moving archive_next_at to now keeps the next sweep off it.
+        moved = Output.objects.filter(pk=output.pk, archive_next_at=output.archive_next_at)
+        key = str(output.generation.uuid)
+        if moved.update(archive_next_at=now) and key not in enqueued:
+            archive_outputs.enqueue(key)
+            enqueued.add(key)
+    return len(enqueued)
+
+
+# --- archiving ---
+
+
+@task()
+def archive_outputs(generation_uuid: str) -> None:
+    """Copy a completed job's unarchived outputs into storage; safe to run twice."""
+    generation = Generation.objects.filter(uuid=generation_uuid, state=State.COMPLETED).first()
+    if generation is None:
+        return
+    lease = settings.LUMAWEB_ARCHIVE_TIMEOUT + 60
+    retry_in: float | None = None
+    for output in generation.outputs.filter(archive_state=ArchiveState.PENDING):
+        if not output.claim_archive(lease):
+            continue
+        delay = archive_output(generation, output)
+        if delay is not None:
+            retry_in = delay if retry_in is None else min(retry_in, delay)
+    if retry_in is not None:
+        run_after = timezone.now() + timedelta(seconds=retry_in)
+        archive_outputs.using(run_after=run_after).enqueue(generation_uuid)
+
+
+def archive_output(generation: Generation, output: Output) -> float | None:
+    """Archive one claimed output; return the delay before a retry, or None when done."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="lumaweb-archive-") as workdir:
+            download = _download(generation, output, Path(workdir))
+            names = _store(generation, output, download, Path(workdir))
+    except ArchiveRefused as exc:
+        _give_up(generation, output, str(exc))
+        return None
+    except ArchiveError as exc:
+        if output.archive_attempts >= settings.LUMAWEB_ARCHIVE_MAX_ATTEMPTS:
+            _give_up(generation, output, str(exc))
+            return None
+        delay = float(settings.LUMAWEB_ARCHIVE_RETRY_DELAY * 2 ** (output.archive_attempts - 1))
+        logger.info("archiving %s failed (%s); retrying in %.0f s", output, exc, delay)
+        Output.objects.filter(pk=output.pk, archive_state=ArchiveState.PENDING).update(
+            archive_next_at=timezone.now() + timedelta(seconds=delay), archive_error=str(exc)
+        )
+        return delay
+    done = Output.objects.filter(pk=output.pk, archive_state=ArchiveState.PENDING).update(
+        archive_state=ArchiveState.ARCHIVED,
+        archived_at=timezone.now(),
+        archive_next_at=None,
+        archive_error="",
+        **names,
+    )
+    if not done:  # deleted meanwhile: keep no orphan files
+        delete_files(list(names.values()))
+    return None
+
+
+def _give_up(generation: Generation, output: Output, reason: str) -> None:
+    """The alert state: this output could not be archived (its URL dies, or died)."""
+    logger.warning("could not archive %s: %s", output, reason)
+    Output.objects.filter(pk=output.pk, archive_state=ArchiveState.PENDING).update(
+        archive_state=ArchiveState.FAILED, archive_error=reason, archive_next_at=None
+    )
+    generation.log(EventKind.ARCHIVE_FAILED, data={"output": output.index, "reason": reason})
+
+
+def _download(generation: Generation, output: Output, workdir: Path) -> Download:
+    if output.url_expires_at <= timezone.now():
+        output = _fresh(generation, output)
+    try:
+        return _fetch(output.url, workdir / "original")
+    except DeadLink:
+        return _fetch(_fresh(generation, output).url, workdir / "original")
+
+
+def _fresh(generation: Generation, output: Output) -> Output:
+    try:
+        refresh_urls(generation)
+    except errors.NotFound as exc:
+        raise ArchiveRefused("Luma no longer knows this job, so its output is gone.") from exc
+    except errors.LumaError as exc:
+        raise ArchiveError(f"Could not get a fresh link: {exc.detail}") from exc
+    output.refresh_from_db()
+    return output
+
+
+def _fetch(url: str, path: Path) -> Download:
+    """Stream a presigned URL to `path`: no API key, capped in size and time."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ArchiveRefused("The output URL is not an http(s) URL.")
+    limit = settings.LUMAWEB_ARCHIVE_MAX_BYTES
+    deadline = time.monotonic() + settings.LUMAWEB_ARCHIVE_TIMEOUT
+    timeout = httpx.Timeout(
+        settings.LUMAWEB_ARCHIVE_READ_TIMEOUT, connect=settings.LUMA_CONNECT_TIMEOUT
+    )
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with (
+            httpx.Client(
+                transport=upstream.transport,
+                timeout=timeout,
+                follow_redirects=True,
+                headers={"User-Agent": USER_AGENT},
+            ) as http,
+            http.stream("GET", url) as response,
+            path.open("wb") as handle,
+        ):
+            _check_status(response)
+            declared = int(response.headers.get("Content-Length") or 0)
+            if declared > limit:
+                raise ArchiveRefused(f"The output is {declared} bytes; the limit is {limit}.")
+            for chunk in response.iter_bytes(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ArchiveRefused(f"The output is over the {limit} byte limit.")
+                if time.monotonic() > deadline:
+                    raise ArchiveError("The download took too long.")
+                digest.update(chunk)
+                handle.write(chunk)
+            mime_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    except httpx.HTTPError as exc:
+        raise ArchiveError(f"The download failed: {type(exc).__name__}") from exc
+    if declared and size != declared:
+        raise ArchiveError(f"The download stopped after {size} of {declared} bytes.")
+    if not mime_type or mime_type == "application/octet-stream":
+        mime_type = mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
+    if not mime_type.startswith(("image/", "video/", "application/octet-stream")):
+        raise ArchiveError(f"The storage sent {mime_type}, not media.")
+    return Download(path, digest.hexdigest(), size, mime_type)
+
+
+def _check_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status == 200:
+        return
+    if status in DEAD_LINK:
+        raise DeadLink(f"The link answered {status}.")
+    if status == 429 or status >= 500:
+        raise ArchiveError(f"The storage answered {status}.")
+    raise ArchiveRefused(f"The storage answered {status}.")
+
+
+def _store(
+    generation: Generation, output: Output, download: Download, workdir: Path
+) -> dict[str, object]:
+    """Save the original and its renditions; return the Output fields that record them."""
+    base = f"outputs/{generation.uuid}/{output.index}"
+    extension = EXTENSIONS.get(download.mime_type) or mimetypes.guess_extension(download.mime_type)
+    is_video = download.mime_type.startswith("video/") or output.is_video
+    try:
+        made = renditions.make(download.path, is_video=is_video, workdir=workdir)
+    except Exception:  # odd media must not cost us the original
+        logger.exception("could not make thumbnails for %s", output)
+        made = renditions.Renditions()
+    fields: dict[str, object] = {
+        "mime_type": download.mime_type,
+        "size_bytes": download.size,
+        "sha256": download.sha256,
+        "width": made.width,
+        "height": made.height,
+        "duration": made.duration,
+    }
+    saved: list[str] = []
+    try:
+        fields["file"] = _save(f"{base}.{(extension or '.bin').lstrip('.')}", download.path)
+        saved.append(str(fields["file"]))
+        for name, path in made.files.items():
+            fields[name] = _save(f"{base}-{path.name}", path)
+            saved.append(str(fields[name]))
+    except OSError as exc:
+        delete_files(saved)
+        raise ArchiveError(f"Could not write to storage: {exc}") from exc
+    return fields
+
+
+def _save(name: str, path: Path) -> str:
+    with path.open("rb") as handle:
+        return default_storage.save(name, File(handle))
+
+
+def rebuild_renditions(output: Output) -> None:
+    """Make an archived output's thumbnails again (new sizes, a fixed bug)."""
+    with tempfile.TemporaryDirectory(prefix="lumaweb-thumbs-") as workdir:
+        original = Path(workdir) / "original"
+        with default_storage.open(output.file.name, "rb") as source, original.open("wb") as copy:
+            _copy(source, copy)
+        made = renditions.make(original, is_video=output.is_video, workdir=Path(workdir))
+        base = output.file.name.rsplit(".", 1)[0]
+        old = [getattr(output, name).name for name in made.files]
+        fields = {name: _save(f"{base}-{path.name}", path) for name, path in made.files.items()}
+    Output.objects.filter(pk=output.pk).update(
+        width=made.width, height=made.height, duration=made.duration, **fields
+    )
+    delete_files([name for name in old if name and name not in fields.values()])
+
+
+def _copy(source: IO[bytes], target: IO[bytes]) -> None:
+    for chunk in iter(lambda: source.read(CHUNK), b""):
+        target.write(chunk)
+
+
+def delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete %s from storage", name)
+
+
+# --- fresh presigned URLs until then ---
+
+
+def refresh_urls(generation: Generation) -> None:
+    """Ask upstream for the job again: its reply carries newly signed output URLs."""
+    with upstream.luma_client() as client:
+        reply = client.get_generation(str(generation.upstream_id))
+    if reply.data.state == "completed":
+        generation.store_outputs(reply.data)
+
+
+def request_url_refresh(generation: Generation) -> None:
+    """Start one refresh of a job's output URLs, however many people are looking at it."""
+    now = timezone.now()
+    claimed = Generation.objects.filter(
+        Q(url_refresh_claimed_at__isnull=True)
+        | Q(url_refresh_claimed_at__lt=now - timedelta(seconds=REFRESH_LEASE)),
+        pk=generation.pk,
+    ).update(url_refresh_claimed_at=now)
+    if claimed:
+        key = str(generation.uuid)
+        transaction.on_commit(lambda: refresh_output_urls.enqueue(key))
+
+
+@task()
+def refresh_output_urls(generation_uuid: str) -> None:
+    generation = Generation.objects.filter(uuid=generation_uuid, state=State.COMPLETED).first()
+    if generation is None or not generation.upstream_id:
+        return
+    try:
+        refresh_urls(generation)
+    except errors.LumaError as exc:
+        # The claim lapses after REFRESH_LEASE; the next viewer starts another try.
+        logger.warning("could not refresh the URLs of %s: %s", generation.uuid, exc)
+        return
+    Generation.objects.filter(pk=generation.pk).update(url_refresh_claimed_at=None)
+
+
+# --- what pages show ---
+
+
+def media_url(name: str) -> str:
+    return reverse("media", args=[name])
+
+
+def media_src(output: Output, rendition: str = "original") -> str:
+    """The address a page may use for an output, or "" when there is none safe to show.
+
+    `rendition` is "thumb" (grid), "large" (detail page), "poster", "preview" or "original".
+    Archived: our own copy (a missing rendition falls back to the original where that works).
+    Not archived: the presigned URL while it is fresh, never one about to die.
+    """
+    if output.is_archived:
+        chosen = {
+            "thumb": output.thumb,
+            "large": output.thumb_large,
+            "poster": output.poster,
+            "preview": output.preview,
+            "original": output.file,
+        }[rendition]
+        if chosen.name:
+            return media_url(chosen.name)
+        still = rendition in ("poster", "thumb", "large")
+        return "" if output.is_video and still else media_url(output.file.name)
+    # Stills of a video exist only once archived; a presigned URL only while it is fresh.
+    if not output.url_is_fresh or (output.is_video and rendition in ("poster", "thumb", "large")):
+        return ""
+    return output.url
+
+
+def needs_refresh(output: Output) -> bool:
+    return not output.is_archived and not output.url_is_fresh
+
+
+def refresh_if_stale(generation: Generation) -> bool:
+    """Called by views about to show a completed job: start a refresh if a URL is dying.
+
+    Returns whether the page must wait (poll) for fresh URLs.
+    """
+    if generation.state != State.COMPLETED:
+        return False
+    if any(needs_refresh(output) for output in generation.outputs.all()):
+        request_url_refresh(generation)
+        return True
+    return False

@@ -1,0 +1,395 @@
+"""The team gallery: keyset pages, filters that live in the URL, prompt search, stars,
+downloads, deletes, the lineage on a piece's page, and toasts when your own jobs finish."""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Prefetch, Q, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from generations import search
+from generations.archive import delete_files, request_url_refresh
+from generations.luma import schema
+from generations.media_views import serve
+from generations.models import (
+    ACTIVE_STATES,
+    Generation,
+    GenerationQuerySet,
+    Input,
+    Output,
+    Star,
+    State,
+)
+
+PAGE_SIZE = 24
+KIND_LABELS = {
+    "image": "Image",
+    "image_edit": "Image edit",
+    "video": "Video",
+    "video_edit": "Video edit",
+    "video_reframe": "Reframe",
+    "layering": "Layers",
+}
+STATE_FILTERS = {
+    "active": ACTIVE_STATES,
+    "completed": (State.COMPLETED,),
+    "failed": (State.FAILED, State.UNKNOWN),
+}
+CHILD_LABELS = {
+    "remix": "Remix",
+    "edit": "Edit",
+    "animate": "Animation",
+    "extend": "Extension",
+    "reframe": "Reframe",
+    "layers": "Layers",
+    "retry": "Retry",
+}
+
+
+class GalleryFilters(forms.Form):
+    """What the gallery shows; every field is a URL parameter, so a view can be shared."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search prompts",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Search prompts", "autocomplete": "off"}
+        ),
+    )
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *KIND_LABELS.items()])
+    model = forms.ChoiceField(
+        required=False, choices=[("", "Any model"), *((m, m) for m in schema.MODELS)]
+    )
+    state = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any state"),
+            ("active", "In progress"),
+            ("completed", "Completed"),
+            ("failed", "Failed"),
+        ],
+    )
+    person = forms.ChoiceField(required=False)
+    ratio = forms.ChoiceField(
+        required=False,
+        label="Aspect ratio",
+        choices=[("", "Any shape"), *((r, r) for r in schema.ASPECT_RATIOS)],
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    starred = forms.BooleanField(required=False, label="Starred by me")
+
+    def __init__(self, data: Any, *, people: list[str]) -> None:
+        super().__init__(data)
+        self.fields["person"].choices = [("", "Anyone"), *((p, p) for p in people)]
+
+    def apply(self, queryset: GenerationQuerySet) -> GenerationQuerySet:
+        """Narrow the (viewer-annotated) queryset by every valid filter; bad ones are ignored."""
+        self.is_valid()
+        data = {key: value for key, value in self.cleaned_data.items() if value}
+        if "kind" in data:
+            queryset = queryset.filter(kind=data["kind"])
+        if "model" in data:
+            queryset = queryset.filter(model=data["model"])
+        if "state" in data:
+            queryset = queryset.filter(state__in=STATE_FILTERS[data["state"]])
+        if "person" in data:
+            queryset = queryset.filter(created_by__username=data["person"])
+        if "ratio" in data:
+            queryset = queryset.filter(aspect_ratio=data["ratio"])
+        zone = timezone.get_current_timezone()
+        if "since" in data:
+            queryset = queryset.filter(
+                created_at__gte=datetime.combine(data["since"], time.min, tzinfo=zone)
+            )
+        if "until" in data:
+            end = data["until"] + timedelta(days=1)
+            queryset = queryset.filter(created_at__lt=datetime.combine(end, time.min, tzinfo=zone))
+        if data.get("starred"):
+            queryset = queryset.filter(is_starred=True)
+        if "q" in data:
+            queryset = search.matching(queryset, data["q"])
+        return queryset
+
+    def query(self) -> dict[str, str]:
+        """The filters as given (non-empty ones), for links to further pages."""
+        return {name: self.data[name] for name in self.fields if self.data.get(name)}
+
+
+# --- keyset pages ---
+
+
+@dataclass
+class GalleryPage:
+    items: list[Generation]
+    next_url: str
+    first_url: str  # the newest page with the same filters
+    after: bool  # not the first page
+    filtered: bool
+
+
+def encode_cursor(generation: Generation) -> str:
+    raw = f"{generation.created_at.timestamp():.6f}|{generation.uuid}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, uuid = raw.split("|")
+        return datetime.fromtimestamp(float(stamp), tz=UTC), UUID(uuid)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def after_cursor(queryset: GenerationQuerySet, cursor: str) -> GenerationQuerySet:
+    """Rows older than the cursor's row in (created_at, id) order: an index range, no OFFSET."""
+    decoded = decode_cursor(cursor)
+    if decoded is None:
+        return queryset
+    created_at, uuid = decoded
+    cursor_id = Subquery(Generation.objects.filter(uuid=uuid).order_by().values("id")[:1])
+    # The first condition bounds the index scan; the second breaks ties on equal times.
+    return queryset.filter(created_at__lte=created_at).filter(
+        Q(created_at__lt=created_at) | Q(id__lt=cursor_id)
+    )
+
+
+def gallery_page(
+    queryset: GenerationQuerySet, cursor: str = "", query: dict[str, str] | None = None
+) -> GalleryPage:
+    if cursor:
+        queryset = after_cursor(queryset, cursor)
+    query = query or {}
+    items = list(queryset.order_by("-created_at", "-id")[: PAGE_SIZE + 1])
+    next_url = ""
+    if len(items) > PAGE_SIZE:
+        items = items[:PAGE_SIZE]
+        params = {**query, "cursor": encode_cursor(items[-1])}
+        next_url = f"{reverse('gallery')}?{urlencode(params)}"
+    first_url = f"{reverse('gallery')}?{urlencode(query)}" if query else reverse("gallery")
+    return GalleryPage(items, next_url, first_url, after=bool(cursor), filtered=bool(query))
+
+
+def first_page(user: Any) -> GalleryPage:
+    """The newest of everything, for the studio's home page."""
+    return gallery_page(Generation.objects.gallery().for_viewer(user))
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def gallery(request: HttpRequest) -> HttpResponse:
+    """Everything the team made, newest first, filtered and searched through the URL."""
+    people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
+    filters = GalleryFilters(request.GET, people=people)
+    queryset = filters.apply(Generation.objects.gallery().for_viewer(request.user))
+    cursor = request.GET.get("cursor", "")
+    page = gallery_page(queryset, cursor, filters.query())
+    context = {"filters": filters, "page": page}
+    if request.htmx and not request.htmx.history_restore_request:
+        partial = (
+            "generations/gallery_grid.html#page" if cursor else "generations/gallery.html#results"
+        )
+        return render(request, partial, context)
+    return render(request, "generations/gallery.html", context)
+
+
+# --- one piece: star, download, delete ---
+
+
+@require_POST
+def star(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Star or unstar (the form says which, so a double click cannot undo itself)."""
+    generation = get_object_or_404(Generation, uuid=uuid)
+    starred = request.POST.get("starred") == "1"
+    if starred:
+        Star.objects.get_or_create(user=request.user, generation=generation)
+    else:
+        Star.objects.filter(user=request.user, generation=generation).delete()
+    generation.is_starred = starred  # type: ignore[attr-defined]
+    if request.htmx:
+        return render(request, "generations/gallery_star.html", {"generation": generation})
+    return redirect(_back(request, generation.get_absolute_url()))
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
+    return target if safe else default
+
+
+def can_delete(user: Any, generation: Generation) -> bool:
+    return bool(user.is_staff or generation.created_by_id == user.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Delete a piece and its files: its owner or staff, after a confirmation."""
+    generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
+    if not can_delete(request.user, generation):
+        raise PermissionDenied("Only its owner or staff can delete this.")
+    if request.method == "GET":
+        return render(request, "generations/gallery_delete.html", {"generation": generation})
+    delete_generation(generation)
+    if request.htmx and request.htmx.target and request.htmx.target.startswith("card-"):
+        return HttpResponse("")  # the card swaps itself out
+    messages.success(request, "Deleted.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("gallery"))
+    return redirect("gallery")
+
+
+def delete_generation(generation: Generation) -> None:
+    """Remove the row (outputs, events and stars go with it) and, once committed, its files."""
+    outputs = Output.objects.filter(generation=generation)
+    names = [name for output in outputs for name in output.stored_files]
+    names += [item.file.name for item in Input.objects.filter(generation=generation)]
+    with transaction.atomic():
+        generation.delete()
+        transaction.on_commit(lambda: delete_files(names))
+
+
+@require_GET
+def download(request: HttpRequest, uuid: str, index: int) -> HttpResponseBase:
+    """The original file under a name a person can recognise."""
+    output = get_object_or_404(
+        Output.objects.select_related("generation"), generation__uuid=uuid, index=index
+    )
+    if output.is_archived:
+        return serve(request, output.file.name, download_as=download_name(output))
+    if output.url_is_fresh:
+        return redirect(output.url)
+    request_url_refresh(output.generation)
+    response = HttpResponse(
+        "This file's link is being renewed; try again in a few seconds.",
+        status=503,
+        content_type="text/plain",
+    )
+    response["Retry-After"] = "5"
+    return response
+
+
+def download_name(output: Output) -> str:
+    generation = output.generation
+    words = slugify(generation.prompt)[:48].strip("-") or generation.kind
+    layer = f"-layer-{slugify(output.layer.get('label', ''))}" if output.layer else ""
+    extension = output.file.name.rsplit(".", 1)[-1] if "." in output.file.name else "bin"
+    return f"{words}-{str(generation.uuid)[:8]}{layer}.{extension}"
+
+
+# --- toasts: your own jobs finishing while you are elsewhere ---
+
+
+@require_GET
+def toasts(request: HttpRequest) -> HttpResponse:
+    """Your jobs that finished since `since` (unix time); 204 when there are none."""
+    try:
+        since = datetime.fromtimestamp(float(request.GET.get("since", "")), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        since = timezone.now()
+    finished = list(
+        Generation.objects.filter(created_by=request.user, finished_at__gt=since)
+        .only("uuid", "kind", "prompt", "state", "finished_at")
+        .order_by("finished_at")[:5]
+    )
+    if not finished:
+        return HttpResponse(status=204)
+    context = {"finished": finished, "since": f"{finished[-1].finished_at.timestamp():.6f}"}
+    return render(request, "generations/gallery_toasts.html", context)
+
+
+# --- the detail page: inputs and lineage ---
+
+
+@dataclass
+class InputShown:
+    label: str
+    generation: Generation | None = None
+    upload: Input | None = None
+    url: str = ""
+
+
+def detail_context(generation: Generation) -> dict[str, Any]:
+    """What the piece was made from and what was made from it, in at most three queries."""
+    refs = list(references(generation.request))
+    chained = {ref["generation_id"] for _, ref in refs if ref.get("generation_id")}
+    related_query = Q(parent=generation) | Q(upstream_id__in=chained)
+    if generation.parent_id:
+        related_query |= Q(pk=generation.parent_id)
+    first_output = Prefetch("outputs", queryset=Output.objects.filter(index=0))
+    related = list(
+        Generation.objects.filter(related_query)
+        .order_by("-created_at")
+        .prefetch_related(first_output)
+    )
+    by_upstream = {g.upstream_id: g for g in related if g.upstream_id}
+    uploads: dict[str, Input] = {}
+    file_ids = [ref["file_id"] for _, ref in refs if ref.get("file_id")]
+    if file_ids:
+        # A retry or remix refers to the files its original uploaded.
+        for item in Input.objects.filter(Q(generation=generation) | Q(file_id__in=file_ids)):
+            uploads[item.placeholder] = item
+            if item.file_id:
+                uploads[item.file_id] = item
+    inputs = []
+    for label, ref in refs:
+        shown = InputShown(label)
+        if ref.get("generation_id"):
+            shown.generation = by_upstream.get(ref["generation_id"])
+        elif ref.get("file_id"):
+            shown.upload = uploads.get(ref["file_id"])
+        elif ref.get("url"):
+            shown.url = ref["url"]
+        inputs.append(shown)
+    children = [g for g in related if g.parent_id == generation.pk]
+    for child in children:
+        child.child_label = CHILD_LABELS.get(child.lineage, "Made from it")  # type: ignore[attr-defined]
+    parent = next((g for g in related if g.pk == generation.parent_id), None)
+    return {"inputs": inputs, "children": children, "parent": parent}
+
+
+def references(request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every media reference of a stored request, with a label a person understands."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(request.get("source"), dict):
+        found.append(("Source", request["source"]))
+    for number, ref in enumerate(request.get("image_ref") or [], start=1):
+        found.append((f"Reference {number}", ref))
+    video = request.get("video") or {}
+    for key, label in (("start_frame", "Start frame"), ("end_frame", "End frame")):
+        if isinstance(video.get(key), dict):
+            found.append((label, video[key]))
+    found += _keyframes(video, "Keyframe")
+    found += _keyframes(video.get("edit") or {}, "Edit keyframe")
+    return [(label, ref) for label, ref in found if isinstance(ref, dict)]
+
+
+def _keyframes(options: dict[str, Any], label: str) -> list[tuple[str, dict[str, Any]]]:
+    indexes = options.get("keyframe_indexes") or []
+    return [
+        (f"{label} at frame {indexes[n]}" if n < len(indexes) else label, ref)
+        for n, ref in enumerate(options.get("keyframes") or [])
+    ]

@@ -1,0 +1,254 @@
+"""Staff triage of failed and stuck jobs: what went wrong, grouped by cause, fixed in a click.
+
+The page lists failures nobody has reviewed yet, grouped by failure code with a plain
+explanation and the suggested fix, then the jobs stuck unfinished, then counts by code, model,
+person and day. Its buttons (and the admin's change page) post to one view, `act`.
+"""
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_GET, require_POST
+from django_tasks import task
+
+from generations import retry
+from generations.explanations import explain
+from generations.luma import errors
+from generations.models import (
+    FAILURE_STATES,
+    UPSTREAM_ACTIVE_STATES,
+    EventKind,
+    Generation,
+    State,
+)
+from generations.tasks import schedule_poll, submit_generation
+from generations.upstream import luma_client
+
+# Rows shown per section; the admin's list has the rest.
+LIST_LIMIT = 100
+COUNT_DAYS = 14
+RECENTLY_REVIEWED = 10
+NO_UPSTREAM_ID = "Luma never gave us an id for this job, so there is nothing to ask."
+
+
+def _require_staff(request: HttpRequest) -> None:
+    user = request.user
+    if not (user.is_staff and user.has_perm("generations.change_generation")):
+        raise PermissionDenied
+
+
+def admin_list_url(**filters: Any) -> str:
+    """The admin's list of jobs with these filters (its own query parameters) applied."""
+    url = reverse("admin:generations_generation_changelist")
+    return f"{url}?{urlencode(filters)}" if filters else url
+
+
+@require_GET
+def triage(request: HttpRequest) -> HttpResponse:
+    """Failures to review grouped by cause, stuck jobs, and counts of what failed lately."""
+    _require_staff(request)
+    now = timezone.now()
+    since = (now - timedelta(days=COUNT_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = Generation.objects.select_related("created_by", "reviewed_by", "retried_as")
+    needing = list(rows.needs_review().order_by("-created_at", "-id")[:LIST_LIMIT])
+    totals = dict(
+        Generation.objects.needs_review()
+        .order_by()
+        .values_list("failure_code")
+        .annotate(n=Count("id"))
+    )
+    context = {
+        "groups": _groups(needing, totals),
+        "needing_total": sum(totals.values()),
+        "stuck": list(rows.stuck(now).order_by("created_at")[:LIST_LIMIT]),
+        "stuck_minutes": round(settings.STUCK_AFTER / 60),
+        "reviewed": list(
+            rows.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]
+        ),
+        "counts": _counts(since),
+        "days": COUNT_DAYS,
+        "auto_retries": Generation.objects.filter(auto_retry__gt=0, created_at__gte=since).count(),
+        "auto_retry_max": settings.AUTO_RETRY_MAX,
+        "admin_needs_url": admin_list_url(review="needs"),
+        "admin_stuck_url": admin_list_url(stuck="yes"),
+        "admin_reviewed_url": admin_list_url(review="yes"),
+    }
+    return render(request, "generations/triage.html", context)
+
+
+def _groups(needing: list[Generation], totals: dict[str, int]) -> list[dict[str, Any]]:
+    by_code: dict[str, list[Generation]] = {code: [] for code in totals}
+    for generation in needing:
+        by_code.setdefault(generation.failure_code, []).append(generation)
+    ordered = sorted(by_code, key=lambda code: (-totals.get(code, 0), code))
+    return [
+        {
+            "code": code,
+            "explanation": explain(code),
+            "transient": retry.is_transient(code),
+            "total": totals.get(code, 0),
+            "jobs": by_code[code],
+            "more": totals.get(code, 0) - len(by_code[code]),
+            "admin_url": admin_list_url(failure_code=code, review="needs"),
+        }
+        for code in ordered
+    ]
+
+
+def _counts(since: Any) -> list[dict[str, Any]]:
+    """Failures since `since` by day, code, model and person, each linked to the admin."""
+    rows = (
+        Generation.objects.filter(state__in=FAILURE_STATES, created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .order_by()
+        .values("day", "failure_code", "model", "created_by", "created_by__username")
+        .annotate(n=Count("id"))
+        .order_by("-day", "-n", "failure_code", "model", "created_by__username")
+    )
+    return [
+        {
+            **row,
+            "title": explain(row["failure_code"]).title,
+            "admin_url": admin_list_url(
+                failure_code=row["failure_code"],
+                model=row["model"],
+                created_by__id__exact=row["created_by"],
+                created_at__gte=_midnight(row["day"]),
+                created_at__lt=_midnight(row["day"] + timedelta(days=1)),
+            ),
+        }
+        for row in rows
+    ]
+
+
+def _midnight(day: date) -> datetime:
+    """The start of a day in the current time zone, as the admin's date filter writes it."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@require_POST
+def act(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Retry, refresh, mark reviewed or reopen one job; named submit buttons say which."""
+    _require_staff(request)
+    generation = get_object_or_404(Generation, uuid=uuid)
+    action = request.POST.get("action", "")
+    if action == "retry":
+        level, message = _retry(generation, request.user)
+    elif action == "refresh":
+        level, message = messages.INFO, refresh(generation)
+    elif action == "review":
+        level, message = _review(generation, request.user, request.POST.get("note", ""))
+    elif action == "reopen":
+        done = generation.reopen(request.user)
+        level, message = messages.SUCCESS, "Reopened." if done else "It was not reviewed."
+    else:
+        return HttpResponseBadRequest("Unknown action.")
+    if request.htmx:
+        job = get_object_or_404(
+            Generation.objects.select_related("created_by", "reviewed_by", "retried_as"),
+            pk=generation.pk,
+        )
+        return render(request, "generations/triage.html#job", {"job": job, "note": message})
+    messages.add_message(request, level, message)
+    return redirect(_next_url(request))
+
+
+def _retry(generation: Generation, user: Any) -> tuple[int, str | SafeString]:
+    try:
+        new, created = retry.retry_now(generation, user)
+    except retry.NotRetryable as exc:
+        return messages.ERROR, str(exc)
+    if created:
+        return messages.SUCCESS, format_html(
+            'Retry sent. <a href="{}">Watch the retry</a>.', new.get_absolute_url()
+        )
+    return messages.WARNING, format_html(
+        'It was already retried: <a href="{}">see the retry</a>. To try again, retry that one.',
+        new.get_absolute_url(),
+    )
+
+
+def _review(generation: Generation, user: Any, note: str) -> tuple[int, str]:
+    if generation.mark_reviewed(user, note.strip()):
+        return messages.SUCCESS, "Marked reviewed."
+    return messages.WARNING, "It was already reviewed."
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("triage")
+
+
+# --- refreshing from upstream ---
+
+
+def refresh(generation: Generation) -> str:
+    """Ask Luma about one job now: a poll for a running job, a direct look for a finished one."""
+    if generation.is_terminal:
+        return _look_up(generation)
+    return refresh_later(generation)
+
+
+def refresh_later(generation: Generation) -> str:
+    """Like `refresh`, but never calls Luma in this request: for many jobs at once."""
+    if generation.state == State.DRAFT:
+        # A deferred retry waiting for its backoff is sent now.
+        Generation.objects.filter(pk=generation.pk, state=State.DRAFT).update(submit_after=None)
+        submit_generation.enqueue(str(generation.uuid))
+        return "Sending it to Luma now."
+    if generation.state == State.SUBMITTING:
+        return "It is being sent right now; if the worker died, the sweep will flag it."
+    if generation.state in UPSTREAM_ACTIVE_STATES:
+        now = timezone.now()
+        Generation.objects.filter(pk=generation.pk, state__in=UPSTREAM_ACTIVE_STATES).update(
+            next_poll_at=now
+        )
+        schedule_poll(generation, now)
+        return "Asking Luma now; the answer shows in a moment."
+    if not generation.upstream_id:
+        return NO_UPSTREAM_ID
+    refresh_generation.enqueue(str(generation.uuid))
+    return "Asking Luma in the background."
+
+
+@task()
+def refresh_generation(generation_uuid: str) -> None:
+    """Ask Luma about one job, from the worker (the admin's bulk refresh)."""
+    generation = Generation.objects.filter(uuid=generation_uuid).first()
+    if generation is not None:
+        refresh(generation)
+
+
+def _look_up(generation: Generation) -> str:
+    if not generation.upstream_id:
+        return NO_UPSTREAM_ID
+    try:
+        with luma_client() as client:
+            reply = client.get_generation(generation.upstream_id)
+    except errors.NotFound as exc:
+        generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
+        return "Luma no longer knows this job."
+    except errors.LumaError as exc:
+        generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
+        return f"Luma did not answer: {exc.detail}"
+    generation.refresh_upstream(reply.data, reply.request_id)
+    if reply.data.state != generation.state:
+        return f"Luma says {reply.data.state}; we keep {generation.get_state_display().lower()}."
+    return f"Refreshed: Luma says {reply.data.state}."

@@ -1,0 +1,164 @@
+"""Files people upload for a job: checked from their bytes, kept with the job, sent through the
+Files API by the worker (never base64 in a request body, never a whole video in memory)."""
+
+import hashlib
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.utils.text import get_valid_filename
+
+from generations.luma import errors, sim_media
+from generations.luma.client import LumaClient
+from generations.models import INPUT_PLACEHOLDER, Generation, Input
+
+MB = 1024 * 1024
+# Where each role sits in the request; `reference` files guide style, the rest are the subject.
+REFERENCE_ROLES = {"image_ref"}
+
+
+class UploadRefused(ValueError):
+    """An upload we will not send, with a message that says what to fix."""
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    upload: UploadedFile
+    mime_type: str
+    width: int
+    height: int
+    duration: float | None
+    sha256: str
+
+
+def check_image(upload: UploadedFile) -> CheckedUpload:
+    """An image upload read from its bytes: size, real format, pixel count, completeness."""
+    _check_size(upload, settings.LUMAWEB_UPLOAD_MAX_IMAGE_MB, "Images")
+    data = upload.read()
+    upload.seek(0)
+    try:
+        info = sim_media.probe_image(data, max_pixels=settings.LUMAWEB_UPLOAD_MAX_PIXELS)
+    except sim_media.MediaError as exc:
+        raise UploadRefused(f"{upload.name}: {exc}") from None
+    return CheckedUpload(
+        upload, info.mime_type, info.width, info.height, None, hashlib.sha256(data).hexdigest()
+    )
+
+
+def check_video(upload: UploadedFile, *, max_seconds: float | None = None) -> CheckedUpload:
+    """A video upload probed from disk (large uploads are temporary files, not memory)."""
+    _check_size(upload, settings.LUMAWEB_UPLOAD_MAX_VIDEO_MB, "Videos")
+    try:
+        if isinstance(upload, TemporaryUploadedFile):
+            info = sim_media.probe_video(upload.temporary_file_path())
+        else:
+            info = sim_media.probe_video(upload.read())
+            upload.seek(0)
+    except sim_media.MediaError as exc:
+        raise UploadRefused(f"{upload.name}: {exc}") from None
+    if max_seconds is not None and info.duration > max_seconds:
+        raise UploadRefused(
+            f"{upload.name} is {info.duration:.1f} s long; video edits take "
+            f"{max_seconds:g} s at most. Trim it and upload again."
+        )
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return CheckedUpload(
+        upload, info.mime_type, info.width, info.height, info.duration, digest.hexdigest()
+    )
+
+
+def _check_size(upload: UploadedFile, limit_mb: float, what: str) -> None:
+    size = upload.size or 0
+    if size == 0:
+        raise UploadRefused(f"{upload.name} is empty.")
+    if size > limit_mb * MB:
+        raise UploadRefused(
+            f"{upload.name} is {size / MB:.1f} MB; {what.lower()} may be at most {limit_mb:g} MB."
+        )
+
+
+def store(
+    checked: CheckedUpload, *, user: Any, role: str, key: uuid.UUID, generation: Generation
+) -> Input:
+    """Keep a checked upload in storage as the job's Input under the key its request names."""
+    name = get_valid_filename(Path(checked.upload.name or "upload").name)[-100:] or "upload"
+    item = Input(
+        uuid=key,
+        generation=generation,
+        uploaded_by=user,
+        role=role,
+        original_name=name,
+        mime_type=checked.mime_type,
+        size_bytes=checked.upload.size or 0,
+        sha256=checked.sha256,
+        width=checked.width,
+        height=checked.height,
+        duration=checked.duration,
+    )
+    item.file.save(name, checked.upload, save=False)
+    item.save()
+    return item
+
+
+def send_inputs(generation: Generation, client: LumaClient, user_id: str) -> dict[str, Any]:
+    """Upload the job's unsent inputs and return its request with their upstream file ids.
+
+    Re-uploading a file is harmless (no charge), so an upload whose outcome is unknown is
+    reported as a retryable network error.
+    """
+    for item in generation.inputs.filter(file_id=""):
+        try:
+            with local_copy(item) as path:
+                file = client.upload(
+                    path,
+                    mime_type=item.mime_type,
+                    filename=item.original_name,
+                    purpose="reference" if item.role in REFERENCE_ROLES else "input",
+                    user_id=user_id,
+                    inline_limit=settings.LUMAWEB_INLINE_UPLOAD_MB * MB,
+                )
+        except errors.OutcomeUnknown as exc:
+            raise errors.NetworkError(exc.detail, request_id=exc.request_id) from exc
+        item.file_id = file.id
+        item.save(update_fields=["file_id"])
+    file_ids = {item.placeholder: item.file_id for item in generation.inputs.all()}
+    request = _replace_placeholders(generation.request, file_ids)
+    Generation.objects.filter(pk=generation.pk).update(request=request)
+    return request  # type: ignore[no-any-return]
+
+
+def _replace_placeholders(value: Any, file_ids: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _replace_placeholders(item, file_ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_placeholders(item, file_ids) for item in value]
+    if isinstance(value, str) and value.startswith(INPUT_PLACEHOLDER):
+        return file_ids[value]
+    return value
+
+
+@contextmanager
+def local_copy(item: Input) -> Iterator[Path]:
+    """A path to the input's bytes: the stored file itself, or a streamed temporary copy."""
+    try:
+        path = Path(item.file.path)
+    except NotImplementedError:
+        path = None  # remote storage (S3): copy it down in chunks
+    if path is not None:
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(suffix=Path(item.file.name).suffix) as handle:
+        with item.file.open("rb") as source:
+            for chunk in iter(lambda: source.read(MB), b""):
+                handle.write(chunk)
+        handle.flush()
+        yield Path(handle.name)

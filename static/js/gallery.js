@@ -1,0 +1,209 @@
+// The gallery's enhancements: hover previews, keyboard, copy, menus, toasts, tidy filter URLs.
+// Every page works without this file; it never evaluates strings (the CSP forbids it anyway).
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("js");
+
+  // --- video previews: play on hover or keyboard focus, stop on leave ---
+
+  function startPreview(frame) {
+    if (frame.querySelector(".media-frame__preview")) return;
+    const inline = frame.querySelector("video.media");
+    if (inline) {  // not archived yet: the card shows the video itself
+      inline.loop = true;
+      inline.play().catch(function () {});
+      return;
+    }
+    const video = document.createElement("video");
+    video.className = "media media--card media-frame__preview";
+    video.muted = true;
+    video.loop = true;
+    video.playsInline = true;
+    video.setAttribute("aria-hidden", "true");
+    video.src = frame.dataset.preview;
+    frame.appendChild(video);
+    video.play().catch(function () {});
+  }
+
+  function stopPreview(frame) {
+    const inline = frame.querySelector("video.media:not(.media-frame__preview)");
+    if (inline) inline.pause();
+    const video = frame.querySelector(".media-frame__preview");
+    if (video) {
+      video.pause();
+      video.remove();
+    }
+  }
+
+  function previewFrame(target) {
+    if (!(target instanceof Element)) return null;
+    const card = target.closest("[data-card]");
+    return card ? card.querySelector("[data-preview]") : null;
+  }
+
+  document.addEventListener("mouseover", function (event) {
+    const frame = previewFrame(event.target);
+    if (frame && previewFrame(event.relatedTarget) !== frame) startPreview(frame);
+  });
+  document.addEventListener("mouseout", function (event) {
+    const frame = previewFrame(event.target);
+    if (frame && previewFrame(event.relatedTarget) !== frame) stopPreview(frame);
+  });
+  document.addEventListener("focusin", function (event) {
+    if (!event.target.matches("[data-card-link]")) return;
+    const frame = previewFrame(event.target);
+    if (frame) startPreview(frame);
+  });
+  document.addEventListener("focusout", function (event) {
+    if (!event.target.matches("[data-card-link]")) return;
+    const frame = previewFrame(event.target);
+    if (frame) stopPreview(frame);
+  });
+
+  // --- copy prompt, and menus that close like menus ---
+
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+
+  function say(button, text) {
+    const before = button.textContent;
+    button.textContent = text;
+    button.disabled = true;
+    setTimeout(function () {
+      button.textContent = before;
+      button.disabled = false;
+      closeMenus(null);
+    }, 1200);
+  }
+
+  document.addEventListener("click", function (event) {
+    const copy = event.target.closest("[data-copy]");
+    if (copy) {
+      navigator.clipboard.writeText(copy.dataset.copy).then(
+        function () { say(copy, "Copied"); },
+        function () { say(copy, "Could not copy"); }
+      );
+      return;
+    }
+    const close = event.target.closest("[data-toast-close]");
+    if (close) {
+      close.closest("[data-toast]").remove();
+      return;
+    }
+    closeMenus(event.target.closest("details[data-menu]"));
+  });
+
+  // --- keyboard: arrows move between cards, Enter opens, s stars, Esc closes ---
+
+  function cardLinks() {
+    return Array.from(document.querySelectorAll("[data-card-link]"));
+  }
+
+  function columns(links) {
+    if (!links.length) return 1;
+    const top = links[0].getBoundingClientRect().top;
+    let count = 0;
+    while (count < links.length && Math.abs(links[count].getBoundingClientRect().top - top) < 4) count++;
+    return Math.max(1, count);
+  }
+
+  function move(key) {
+    const links = cardLinks();
+    if (!links.length) return false;
+    const current = links.indexOf(document.activeElement);
+    let next;
+    if (current < 0) {
+      next = 0;
+    } else {
+      const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(links), ArrowUp: -columns(links) }[key];
+      next = Math.min(links.length - 1, Math.max(0, current + step));
+    }
+    links[next].focus();
+    links[next].scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
+  function starButton() {
+    const active = document.activeElement;
+    const card = active && active.closest ? active.closest("[data-card]") : null;
+    if (card) return card.querySelector("[data-star]");
+    const toolbar = document.querySelector("[data-toolbar]");
+    return toolbar ? toolbar.querySelector("[data-star]") : null;
+  }
+
+  function close() {
+    const open = document.querySelector("details[data-menu][open]");
+    if (open) {
+      open.removeAttribute("open");
+      return true;
+    }
+    if (!document.querySelector("[data-toolbar]")) return false;  // not on a piece's page
+    const back = document.referrer && new URL(document.referrer).origin === location.origin;
+    if (back && history.length > 1) history.back();
+    else location.assign("/gallery/");
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.target.closest("input, textarea, select, [contenteditable]")) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    let handled = false;
+    if (event.key.indexOf("Arrow") === 0) {
+      handled = move(event.key);
+    } else if (event.key === "s") {
+      const button = starButton();
+      if (button) {
+        button.click();
+        handled = true;
+      }
+    } else if (event.key === "Escape") {
+      handled = close();
+    }
+    if (handled) event.preventDefault();
+  });
+
+  // --- toasts: hide the ones about what you are looking at; the rest fade away ---
+
+  function wireToast(toast) {
+    const card = document.getElementById(toast.dataset.cardId);
+    if (card || location.pathname === toast.dataset.href) {
+      toast.remove();
+      return;
+    }
+    setTimeout(function () {
+      toast.classList.add("toast--leaving");
+      setTimeout(function () { toast.remove(); }, 400);
+    }, 8000);
+  }
+
+  function watchToasts() {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        change.addedNodes.forEach(function (node) {
+          if (node instanceof Element && node.matches("[data-toast]")) wireToast(node);
+        });
+      });
+    }).observe(box, { childList: true });
+  }
+
+  // --- filters: keep the shareable URL short by dropping empty fields ---
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.matches("[data-filters]")) return;
+    const params = event.detail.parameters;
+    Object.keys(params).forEach(function (name) {
+      if (params[name] === "") delete params[name];
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", watchToasts);
+})();

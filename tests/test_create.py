@@ -1,0 +1,434 @@
+"""The creation forms: each mode's exact request upstream, every rule on its field, real uploads."""
+
+import io
+import json
+import struct
+import zlib
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from generations.forms import MODE_FORMS, ImageForm, VideoForm
+from generations.luma import sim_media
+from generations.luma.simulator.models import SimGeneration
+from generations.models import Generation, Input, Lineage, State
+from generations.submission import upstream_user_id
+from tests.conftest import terminal
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def png(color: str = "teal", size: tuple[int, int] = (80, 60)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def upload(name: str, data: bytes, content_type: str = "image/png") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def post(client: Client, mode: str, **fields: Any) -> Any:
+    return client.post("/", {"mode": mode, "idempotency_key": f"k-{mode}", **fields})
+
+
+def finished(owner, prompt: str, kind: str, run_worker, **request: Any) -> Generation:
+    """A completed job of our own, to chain from."""
+    from generations.luma import schema
+    from generations.submission import start_generation
+
+    generation, _ = start_generation(owner, schema.GenerationRequest(prompt=prompt, **request))
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED, generation.failure_reason
+    assert generation.kind == kind
+    return generation
+
+
+def sent_body(generation: Generation) -> dict[str, Any]:
+    generation.refresh_from_db()
+    return SimGeneration.objects.get(pk=generation.upstream_id).request
+
+
+def test_image_mode_sends_exactly_what_was_chosen(owner, owner_client, run_worker) -> None:
+    response = post(
+        owner_client,
+        "image",
+        prompt="a glass city",
+        model="uni-1-max",
+        aspect_ratio="21:9",
+        style="manga",
+        output_format="jpeg",
+        web_search="on",
+        image_ref=[upload("a.png", png("red")), upload("b.png", png("blue"))],
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    generation = Generation.objects.get()
+    run_worker(terminal(generation))
+    body = sent_body(generation)
+    file_ids = [ref["file_id"] for ref in body.pop("image_ref")]
+    assert body == {
+        "prompt": "a glass city",
+        "type": "image",
+        "model": "uni-1-max",
+        "aspect_ratio": "21:9",
+        "style": "manga",
+        "output_format": "jpeg",
+        "web_search": True,
+        "user_id": upstream_user_id(owner),
+    }
+    inputs = list(generation.inputs.order_by("id"))
+    assert [i.file_id for i in inputs] == file_ids
+    assert [i.original_name for i in inputs] == ["a.png", "b.png"]
+    assert all(i.file.storage.exists(i.file.name) for i in inputs)
+    assert generation.request == sent_body(generation)
+
+
+def test_image_edit_from_the_gallery_records_lineage(owner, owner_client, run_worker) -> None:
+    source = finished(owner, "a red barn", "image", run_worker)
+    response = post(
+        owner_client,
+        "image_edit",
+        prompt="in snow",
+        source_pick=str(source.uuid),
+        parent=str(source.uuid),
+        lineage=Lineage.EDIT,
+        model="uni-1",
+        output_format="png",
+    )
+    assert response.status_code == 302
+    edit = Generation.objects.exclude(pk=source.pk).get()
+    assert (edit.parent, edit.lineage) == (source, Lineage.EDIT)
+    run_worker(terminal(edit))
+    assert sent_body(edit)["source"] == {"generation_id": source.upstream_id}
+    assert edit.state == State.COMPLETED
+
+
+def test_video_with_a_keyframe_timeline(owner, owner_client, run_worker) -> None:
+    response = post(
+        owner_client,
+        "video",
+        prompt="a sunrise",
+        duration="10s",
+        resolution="1080p",
+        aspect_ratio="9:16",
+        hdr="on",
+        **{
+            "kf-TOTAL_FORMS": "2",
+            "kf-INITIAL_FORMS": "0",
+            "kf-0-image": upload("dawn.png", png("orange")),
+            "kf-0-frame": "0",
+            "kf-1-image": upload("noon.png", png("yellow")),
+            "kf-1-frame": "200",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    generation = Generation.objects.get()
+    run_worker(terminal(generation))
+    video = sent_body(generation)["video"]
+    assert video["keyframe_indexes"] == [0, 200]
+    assert len(video["keyframes"]) == 2
+    assert {k: video[k] for k in ("duration", "resolution", "hdr")} == {
+        "duration": "10s",
+        "resolution": "1080p",
+        "hdr": True,
+    }
+    assert generation.state == State.COMPLETED
+
+
+def test_extend_a_video_from_its_last_frame(owner, owner_client, run_worker) -> None:
+    clip = finished(owner, "waves", "video", run_worker, type="video", model="ray-3.2")
+    response = owner_client.get(f"/?mode=video&from={clip.uuid}&as=start_frame&lineage=extend")
+    assert f'value="{clip.uuid}" selected' in response.content.decode()
+    post(
+        owner_client,
+        "video",
+        prompt="keep going",
+        start_frame_pick=str(clip.uuid),
+        parent=str(clip.uuid),
+        lineage="extend",
+        duration="5s",
+        **{"kf-TOTAL_FORMS": "0", "kf-INITIAL_FORMS": "0"},
+    )
+    extension = Generation.objects.get(lineage=Lineage.EXTEND)
+    run_worker(terminal(extension))
+    assert sent_body(extension)["video"]["start_frame"] == {"generation_id": clip.upstream_id}
+
+
+def test_video_edit_with_manual_controls(owner, owner_client, run_worker) -> None:
+    clip = finished(owner, "a dancer", "video", run_worker, type="video", model="ray-3.2")
+    post(
+        owner_client,
+        "video_edit",
+        prompt="as a watercolour",
+        source_pick=str(clip.uuid),
+        strength="reimagine_2",
+        depth="on",
+        depth_blur="0.3",
+        pose="on",
+        pose_strength="coarse",
+        normals_augmentation="0.5",
+        trajectory_sparsity="0.5",
+        resolution="540p",
+    )
+    edit = Generation.objects.get(kind="video_edit")
+    run_worker(terminal(edit))
+    assert sent_body(edit)["video"] == {
+        "resolution": "540p",
+        "edit": {
+            "strength": "reimagine_2",
+            "controls": {
+                "depth": {"enabled": True, "blur": 0.3},
+                "face": {"enabled": False},
+                "normals": {"enabled": False, "augmentation": 0.5},
+                "pose": {"enabled": True, "strength": "coarse"},
+                "trajectory": {"enabled": False, "sparsity": 0.5},
+            },
+        },
+    }
+
+
+def test_reframe_sends_the_source_rectangle(owner, owner_client, run_worker) -> None:
+    clip = finished(owner, "a street", "video", run_worker, type="video", model="ray-3.2")
+    post(
+        owner_client,
+        "video_reframe",
+        prompt="vertical",
+        source_pick=str(clip.uuid),
+        aspect_ratio="9:16",
+        resolution="720p",
+        x_norm="-0.25",
+        y_norm="0.1",
+        w_norm="1.5",
+        h_norm="0.8",
+    )
+    reframe = Generation.objects.get(kind="video_reframe")
+    run_worker(terminal(reframe))
+    assert sent_body(reframe)["video"]["source_position"] == {
+        "x_norm": -0.25,
+        "y_norm": 0.1,
+        "w_norm": 1.5,
+        "h_norm": 0.8,
+    }
+
+
+def test_layers_from_an_upload(owner, owner_client, run_worker) -> None:
+    post(owner_client, "layering", prompt="", source=upload("p.png", png()), resolution="2k")
+    layers = Generation.objects.get(kind="layering")
+    run_worker(terminal(layers))
+    body = sent_body(layers)
+    assert body["layering"] == {"resolution": "2k"}
+    assert set(body["source"]) == {"file_id", "media_type"}
+    assert layers.outputs.count() >= 2
+    assert all(output.layer["label"] for output in layers.outputs.all())
+
+
+# --- every rule refused on its field, nothing sent ---
+
+
+@pytest.mark.parametrize(
+    ("mode", "fields", "field", "message"),
+    [
+        ("video", {"duration": "10s", "loop": "on"}, "loop", "10-second"),
+        ("video", {"loop": "on", "hdr": "on"}, "loop", "HDR"),
+        ("video", {"exr_export": "on"}, "exr_export", "HDR"),
+        ("video", {"hdr": "on", "resolution": "360p"}, "resolution", "540p or higher"),
+        ("image_edit", {}, "source", "source"),
+        ("layering", {"prompt": "x" * 501}, "prompt", "500"),
+        ("image", {"prompt": ""}, "prompt", "Write a prompt."),
+        (
+            "video_reframe",
+            {"w_norm": "2.5", "x_norm": "0", "y_norm": "0", "h_norm": "1"},
+            "w_norm",
+            "",
+        ),
+    ],
+)
+def test_rules_are_refused_on_their_field(
+    owner_client: Client, mode: str, fields: dict[str, str], field: str, message: str
+) -> None:
+    data = {"prompt": "p", "kf-TOTAL_FORMS": "0", "kf-INITIAL_FORMS": "0", **fields}
+    form = MODE_FORMS[mode](data)
+    assert not form.is_valid()
+    assert field in form.errors, form.errors
+    assert message in " ".join(form.errors[field])
+    response = post(owner_client, mode, **data)
+    assert response.status_code == 400
+    assert not Generation.objects.exists()
+
+
+def test_the_form_greys_out_what_the_combination_rules_out() -> None:
+    form = VideoForm({"prompt": "p", "duration": "10s", "kf-TOTAL_FORMS": "0"})
+    disabled = form.disabled_options()
+    assert "on" in disabled["loop"]
+    assert "10-second" in disabled["loop"]["on"]
+    assert "on" in disabled["exr_export"]
+    with_keyframes = VideoForm(
+        {"prompt": "p", "kf-TOTAL_FORMS": "1", "kf-0-frame": "10", "duration": "5s"}
+    )
+    assert "on" in with_keyframes.disabled_options()["loop"]
+    plain = ImageForm({"prompt": "p"})
+    assert plain.disabled_options() == {}
+
+
+def test_the_options_endpoint_renders_disabled_options_with_reasons(owner_client: Client) -> None:
+    response = owner_client.post(
+        "/create/options", {"mode": "video", "prompt": "p", "duration": "10s", "loop": "on"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="loop"' in html
+    assert "disabled" in html
+    assert "Loop is not available for 10-second videos" in html
+
+
+# --- uploads refused before anything is stored or sent ---
+
+
+def truncated_png() -> bytes:
+    return png()[:-40]
+
+
+def pixel_bomb() -> bytes:
+    """A tiny PNG whose header claims 30000 x 30000 pixels."""
+    header = struct.pack(">IIBBBBB", 30000, 30000, 1, 0, 0, 0, 0)
+    chunk = b"IHDR" + header
+    ihdr = struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    idat_data = zlib.compress(b"\x00" * 10)
+    idat = b"IDAT" + idat_data
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + ihdr
+        + struct.pack(">I", len(idat_data))
+        + idat
+        + struct.pack(">I", zlib.crc32(idat))
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("notes.png", b"just some text, not an image", "not an image"),
+        ("cut.png", truncated_png(), "damaged"),
+        ("bomb.png", pixel_bomb(), "megapixels"),
+        ("empty.png", b"", "empty"),
+    ],
+)
+def test_bad_image_uploads_are_refused_and_nothing_is_left(
+    owner_client: Client, name: str, data: bytes, message: str
+) -> None:
+    response = post(owner_client, "layering", prompt="x", source=upload(name, data))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Generation.objects.exists()
+    assert not Input.objects.exists()
+
+
+def test_an_oversized_upload_is_refused_with_the_limit(owner_client: Client, settings) -> None:
+    settings.LUMAWEB_UPLOAD_MAX_IMAGE_MB = 0.001
+    noisy = io.BytesIO()
+    Image.effect_noise((200, 200), 80).save(noisy, "PNG")
+    big = upload("big.png", noisy.getvalue())
+    response = post(owner_client, "layering", prompt="x", source=big)
+    assert response.status_code == 400
+    assert "at most 0.001 MB" in response.content.decode()
+    assert not Input.objects.exists()
+
+
+def test_a_19_second_video_is_refused_for_an_edit(owner_client: Client) -> None:
+    video = sim_media.render_video("long", seconds=19, long_side=64)
+    response = post(
+        owner_client,
+        "video_edit",
+        prompt="x",
+        source=upload("long.mp4", video, "video/mp4"),
+        strength="flex_1",
+    )
+    assert response.status_code == 400
+    assert "19.0 s long; video edits take 18 s at most" in response.content.decode()
+    assert not Input.objects.exists()
+    assert not Generation.objects.exists()
+
+
+def test_a_video_upload_is_sent_through_the_files_api(owner, owner_client, run_worker) -> None:
+    video = sim_media.render_video("short", seconds=2, long_side=64)
+    post(
+        owner_client,
+        "video_edit",
+        prompt="sepia",
+        source=upload("short.mp4", video, "video/mp4"),
+        auto_controls="on",
+    )
+    edit = Generation.objects.get()
+    [item] = edit.inputs.all()
+    assert (item.mime_type, round(item.duration or 0)) == ("video/mp4", 2)
+    run_worker(terminal(edit))
+    item.refresh_from_db()
+    assert sent_body(edit)["source"] == {"file_id": item.file_id, "media_type": "video/mp4"}
+    assert edit.state == State.COMPLETED
+
+
+def test_remix_prefills_the_exact_request(owner, owner_client, run_worker) -> None:
+    clip = finished(
+        owner,
+        "neon rain",
+        "video",
+        run_worker,
+        type="video",
+        model="ray-3.2",
+        video={"duration": "10s", "resolution": "540p"},
+    )
+    form = VideoForm(initial=VideoForm.initial_from(clip))
+    html = owner_client.get(f"/?mode=video&remix={clip.uuid}").content.decode()
+    assert form["duration"].value() == "10s"
+    assert form["resolution"].value() == "540p"
+    assert "neon rain" in html
+    assert 'value="10s" selected' in html
+
+
+def test_chain_actions_on_the_detail_page(owner, owner_client, run_worker) -> None:
+    image = finished(owner, "a kite", "image", run_worker)
+    html = owner_client.get(image.get_absolute_url()).content.decode()
+    for label in ("Edit", "Animate", "Use as end frame", "Split into layers", "Remix"):
+        assert f">{label}</a>" in html
+    assert "Extend" not in html
+
+
+# --- the command-line twin ---
+
+
+def test_the_command_creates_a_job_from_flags(owner, run_worker, capsys) -> None:
+    from django.core.management import call_command
+
+    call_command(
+        "create_generation",
+        "--user",
+        owner.username,
+        "--prompt",
+        "a comet",
+        "--type",
+        "video",
+        "--duration",
+        "10s",
+        "--aspect-ratio",
+        "21:9",
+    )
+    printed = json.loads(capsys.readouterr().out)
+    generation = Generation.objects.get(uuid=printed["id"])
+    run_worker(terminal(generation))
+    assert sent_body(generation)["video"] == {"duration": "10s"}
+    assert sent_body(generation)["model"] == "ray-3.2"
+
+
+def test_the_command_takes_a_json_body_and_refuses_bad_ones(owner, tmp_path) -> None:
+    from django.core.management import CommandError, call_command
+
+    body = tmp_path / "request.json"
+    body.write_text(
+        json.dumps({"prompt": "x", "type": "video", "video": {"loop": True, "duration": "10s"}})
+    )
+    with pytest.raises(CommandError, match="Loop is not available for 10-second videos"):
+        call_command("create_generation", "--user", owner.username, "--json", str(body))
+    assert not Generation.objects.exists()

@@ -1,0 +1,171 @@
+"""Each creation mode used as a person would: fill, upload, place, drag, submit, see it finish."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from generations.luma import schema, sim_media
+from generations.luma.simulator.models import SimGeneration
+from generations.models import Generation, State
+from generations.submission import start_generation
+from tests.conftest import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker_process")]
+
+
+@pytest.fixture
+def picture(tmp_path: Path) -> Path:
+    path = tmp_path / "sketch.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 90), "purple").save(buffer, "PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(sim_media.render_video("a short clip", seconds=2, long_side=96))
+    return path
+
+
+def submit_and_finish(page: Page) -> Generation:
+    """Press Generate; the new job's card appears and finishes without a reload."""
+    before = set(Generation.objects.values_list("pk", flat=True))
+    token = page.locator("input[name=idempotency_key]")
+    used = token.input_value()
+    page.click("button:has-text('Generate')")
+    # The answer brings a fresh form with a new double-submit token.
+    expect(token).not_to_have_value(used)
+    generation = Generation.objects.exclude(pk__in=before).get()
+    card = page.locator(f"#card-{generation.uuid}")
+    expect(card).to_have_attribute("data-state", "completed", timeout=30_000)
+    generation.refresh_from_db()
+    assert generation.state == State.COMPLETED
+    return generation
+
+
+def sent(generation: Generation) -> dict:
+    return SimGeneration.objects.get(pk=generation.upstream_id).request
+
+
+def finished_video(owner: User, page: Page) -> Generation:
+    generation, _ = start_generation(
+        owner, schema.GenerationRequest(prompt="a city street", type="video", model="ray-3.2")
+    )
+    page.goto("/")
+    expect(page.locator(f"#card-{generation.uuid}")).to_have_attribute(
+        "data-state", "completed", timeout=30_000
+    )
+    generation.refresh_from_db()
+    return generation
+
+
+def test_image_with_a_reference_upload(page: Page, owner: User, picture: Path) -> None:
+    log_in(page, owner)
+    page.fill("textarea[name=prompt]", "a castle in the style of the reference")
+    page.select_option("select[name=aspect_ratio]", "1:1")
+    page.set_input_files("input[name=image_ref]", str(picture))
+    generation = submit_and_finish(page)
+    body = sent(generation)
+    assert body["aspect_ratio"] == "1:1"
+    assert len(body["image_ref"]) == 1
+    expect(page.locator("textarea[name=prompt]")).to_have_value("")
+
+
+def test_edit_an_uploaded_image(page: Page, owner: User, picture: Path) -> None:
+    log_in(page, owner)
+    page.click("a.modes__tab:has-text('Edit image')")
+    page.set_input_files("input[name=source]", str(picture))
+    page.fill("textarea[name=prompt]", "make it night")
+    generation = submit_and_finish(page)
+    assert sent(generation)["type"] == "image_edit"
+    assert generation.inputs.get().role == "source"
+
+
+def test_video_with_two_keyframes_placed_on_the_timeline(
+    page: Page, owner: User, picture: Path
+) -> None:
+    log_in(page, owner)
+    page.click("a.modes__tab:has-text('Video')")
+    page.fill("textarea[name=prompt]", "from dawn to dusk")
+    rows = page.locator("[data-row]")
+    rows.nth(0).locator("input[type=file]").set_input_files(str(picture))
+    rows.nth(1).locator("input[type=file]").set_input_files(str(picture))
+    markers = page.locator("[data-marker]")
+    expect(markers).to_have_count(2)
+    # Drag the second keyframe to three quarters of the strip: frame 90 of 120.
+    strip = page.locator("[data-strip]").bounding_box()
+    assert strip is not None
+    markers.nth(1).hover()
+    page.mouse.down()
+    page.mouse.move(strip["x"] + strip["width"] * 0.75, strip["y"] + strip["height"] / 2)
+    page.mouse.up()
+    expect(rows.nth(1).locator("input[name$='-frame']")).to_have_value("90")
+    # Loop cannot combine with keyframes: the page says so before anything is spent.
+    expect(page.locator("input[name=loop]")).to_be_disabled()
+    expect(page.locator(".option__reason").first).to_be_visible()
+    generation = submit_and_finish(page)
+    video = sent(generation)["video"]
+    assert video["keyframe_indexes"] == [0, 90]
+    assert len(video["keyframes"]) == 2
+
+
+def test_edit_an_uploaded_video(page: Page, owner: User, clip: Path) -> None:
+    log_in(page, owner)
+    page.click("a.modes__tab:has-text('Edit video')")
+    page.set_input_files("input[name=source]", str(clip))
+    page.fill("textarea[name=prompt]", "as a pencil drawing")
+    page.select_option("select[name=strength]", "adhere_3")
+    generation = submit_and_finish(page)
+    assert sent(generation)["video"]["edit"]["strength"] == "adhere_3"
+
+
+def test_reframe_by_dragging_the_source_rectangle(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    source = finished_video(owner, page)
+    page.goto(f"{source.get_absolute_url()}")
+    page.click("a.button:has-text('Reframe')")
+    page.fill("textarea[name=prompt]", "vertical for phones")
+    rect = page.locator("[data-rect]")
+    box = rect.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + box["height"] / 4)
+    page.mouse.up()
+    expect(page.locator("input[name=model_chooses]")).not_to_be_checked()
+    y = float(page.locator("input[name=y_norm]").input_value())
+    assert 0.2 < y < 0.3
+    rect.focus()
+    page.keyboard.press("ArrowLeft")
+    generation = submit_and_finish(page)
+    position = sent(generation)["video"]["source_position"]
+    assert position["x_norm"] == pytest.approx(-0.01)
+    assert position["y_norm"] == pytest.approx(y)
+    assert generation.parent == source
+
+
+def test_split_an_image_into_layers(page: Page, owner: User, picture: Path) -> None:
+    log_in(page, owner)
+    page.click("a.modes__tab:has-text('Layers')")
+    page.set_input_files("input[name=source]", str(picture))
+    generation = submit_and_finish(page)
+    assert generation.outputs.count() >= 2
+    page.goto(generation.get_absolute_url())
+    expect(page.locator(".layers__item").first).to_be_visible()
+
+
+def test_a_refused_upload_is_explained_on_its_field(page: Page, owner: User, tmp_path) -> None:
+    fake = tmp_path / "fake.png"
+    fake.write_text("not really a picture")
+    log_in(page, owner)
+    page.click("a.modes__tab:has-text('Layers')")
+    page.set_input_files("input[name=source]", str(fake))
+    page.click("button:has-text('Generate')")
+    expect(page.locator(".slot .field__error")).to_contain_text("not an image")
+    assert not Generation.objects.exists()

@@ -1,0 +1,282 @@
+"""The gallery in a real browser: scroll, filter, search, star, hover, keyboard, delete, toasts."""
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect
+
+from generations.archive import archive_outputs
+from generations.gallery import PAGE_SIZE
+from generations.luma import schema
+from generations.models import Generation, Lineage, Output, State
+from tests.conftest import log_in
+from tests.test_archive import completed
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass
+class Studio:
+    lighthouse: Generation
+    video: Generation
+    fox: Generation
+
+
+def archived(generation: Generation) -> Generation:
+    archive_outputs.call(str(generation.uuid))
+    assert all(output.is_archived for output in generation.outputs.all())
+    return generation
+
+
+def copy_of(generation: Generation, prompt: str, user: User, **fields: object) -> Generation:
+    """Another piece showing the same archived files (cheap bulk for scrolling)."""
+    values = {
+        "created_by": user,
+        "kind": generation.kind,
+        "model": generation.model,
+        "prompt": prompt,
+        "aspect_ratio": generation.aspect_ratio,
+        "request": {**generation.request, "prompt": prompt},
+        "state": generation.state,
+        "finished_at": generation.finished_at,
+        **fields,
+    }
+    copy = Generation.objects.create(**values)
+    for output in generation.outputs.all():
+        output.pk = None
+        output.generation = copy
+        output.save()
+    return copy
+
+
+@pytest.fixture
+def studio(live_app: str, owner: User, teammate: User) -> Studio:
+    """A small team's gallery with real, archived media from the simulator."""
+    fox = archived(
+        completed(teammate, "A red fox asleep in fresh snow, soft light", aspect_ratio="4:3")
+    )
+    video = archived(
+        completed(
+            owner,
+            "Slow waves rolling onto a black sand beach",
+            type="video",
+            model="ray-3.2",
+            aspect_ratio="16:9",
+        )
+    )
+    lighthouse = archived(
+        completed(owner, "A lighthouse on a cliff at dusk, warm windows", aspect_ratio="16:9")
+    )
+    return Studio(lighthouse=lighthouse, video=video, fox=fox)
+
+
+def cards(page: Page):  # type: ignore[no-untyped-def]
+    return page.locator("[data-card]")
+
+
+def test_scrolling_loads_more_a_filter_narrows_and_search_finds_a_word(
+    page: Page, studio: Studio, owner: User, teammate: User
+) -> None:
+    for n in range(PAGE_SIZE):
+        copy_of(studio.fox, f"Another snowy fox number {n}", teammate)
+    log_in(page, owner)
+    page.goto("/gallery/")
+    expect(cards(page)).to_have_count(PAGE_SIZE)
+    page.locator("[data-more]").scroll_into_view_if_needed()
+    expect(cards(page)).to_have_count(PAGE_SIZE + 3)
+    expect(page.locator(".gallery__end")).to_be_visible()
+
+    page.select_option("select[name=kind]", "video")
+    expect(cards(page)).to_have_count(1)
+    expect(cards(page).first).to_contain_text("Slow waves")
+    assert "kind=video" in page.url
+    assert "q=" not in page.url  # empty fields stay out of the shared URL
+
+    page.select_option("select[name=kind]", "")
+    page.fill("input[name=q]", "lighthouse")
+    expect(cards(page)).to_have_count(1)
+    expect(cards(page).first).to_contain_text("A lighthouse on a cliff")
+    assert "q=lighthouse" in page.url
+
+    page.reload()  # a shared link shows the same thing
+    expect(cards(page)).to_have_count(1)
+    expect(page.locator("input[name=q]")).to_have_value("lighthouse")
+
+
+def test_a_star_sticks_by_mouse_and_by_keyboard(page: Page, studio: Studio, owner: User) -> None:
+    log_in(page, owner)
+    page.goto("/gallery/")
+    card = page.locator(f"#card-{studio.fox.uuid}")
+    star = card.locator("[data-star]")
+    expect(star).to_have_attribute("aria-pressed", "false")
+    star.click()
+    expect(card.locator("[data-star]")).to_have_attribute("aria-pressed", "true")
+    page.reload()
+    expect(card.locator("[data-star]")).to_have_attribute("aria-pressed", "true")
+    page.goto("/gallery/?starred=on")
+    expect(cards(page)).to_have_count(1)
+    card.locator("[data-card-link]").focus()
+    page.keyboard.press("s")
+    expect(card.locator("[data-star]")).to_have_attribute("aria-pressed", "false")
+    page.goto("/gallery/?starred=on")
+    expect(cards(page)).to_have_count(0)
+
+
+def test_a_video_preview_plays_on_hover(page: Page, studio: Studio, owner: User) -> None:
+    log_in(page, owner)
+    page.goto("/gallery/")
+    card = page.locator(f"#card-{studio.video.uuid}")
+    expect(card.locator("img.media")).to_be_visible()  # the poster, until a pointer arrives
+    card.locator(".card__media").hover()
+    preview = card.locator("video.media-frame__preview")
+    expect(preview).to_have_count(1)
+    page.wait_for_function("v => v.currentTime > 0.2", arg=preview.element_handle())
+    assert preview.evaluate("v => !v.paused && v.muted")
+    page.mouse.move(0, 0)
+    expect(preview).to_have_count(0)
+
+
+def test_the_keyboard_moves_opens_and_closes(page: Page, studio: Studio, owner: User) -> None:
+    log_in(page, owner)
+    page.goto("/gallery/")
+    page.keyboard.press("ArrowRight")
+    first = page.locator("[data-card-link]").nth(0)
+    expect(first).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-card-link]").nth(1)).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(first).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{studio.lighthouse.get_absolute_url()}")
+    page.keyboard.press("Escape")
+    page.wait_for_url("**/gallery/")
+
+
+def test_a_non_owner_cannot_delete_and_the_owner_can(
+    browser: Browser, page: Page, live_app: str, studio: Studio, owner: User, teammate: User
+) -> None:
+    log_in(page, teammate)
+    page.goto("/gallery/")
+    card = page.locator(f"#card-{studio.lighthouse.uuid}")
+    card.locator("summary").click()
+    expect(card.locator(".menu__items")).to_be_visible()
+    expect(card.locator("text=Delete")).to_have_count(0)
+    token = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")
+    refused = page.request.post(
+        f"/g/{studio.lighthouse.uuid}/delete", headers={"X-CSRFToken": token}
+    )
+    assert refused.status == 403
+    assert Generation.objects.filter(pk=studio.lighthouse.pk).exists()
+
+    names = [name for o in studio.lighthouse.outputs.all() for name in o.stored_files]
+    context = browser.new_context(base_url=live_app)
+    mine = context.new_page()
+    log_in(mine, owner)
+    mine.goto("/gallery/")
+    mine.on("dialog", lambda dialog: dialog.accept())
+    own = mine.locator(f"#card-{studio.lighthouse.uuid}")
+    own.locator("summary").click()
+    own.locator("text=Delete").click()
+    expect(own).to_have_count(0)
+    assert not Generation.objects.filter(pk=studio.lighthouse.pk).exists()
+    assert not any(default_storage.exists(name) for name in names)
+    context.close()
+
+
+def test_a_toast_says_when_your_job_finishes_while_you_are_elsewhere(
+    page: Page, studio: Studio, owner: User
+) -> None:
+    log_in(page, owner)
+    page.goto(studio.fox.get_absolute_url())
+    job = copy_of(studio.lighthouse, "A harbour at night, lanterns", owner, state=State.PROCESSING)
+    Generation.objects.filter(pk=job.pk).update(state=State.COMPLETED, finished_at=timezone.now())
+    toast = page.locator("[data-toast]")
+    expect(toast).to_have_count(1, timeout=12_000)  # only what finished after the page loaded
+    expect(toast).to_contain_text("Your image is ready")
+    expect(toast).to_contain_text("A harbour at night")
+    toast.locator("a").click()
+    page.wait_for_url(f"**{job.get_absolute_url()}")
+
+
+@pytest.mark.parametrize(("width", "name"), [(1280, "desktop"), (390, "phone")])
+def test_gallery_and_detail_fit_desktop_and_phone(
+    browser: Browser,
+    live_app: str,
+    studio: Studio,
+    owner: User,
+    teammate: User,
+    width: int,
+    name: str,
+    tmp_path: Path,
+) -> None:
+    """Screenshots for people to look at (SCREENSHOT_DIR); the test checks nothing spills over."""
+    shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    source = studio.fox
+    layered = archived(
+        completed(
+            teammate,
+            "Split the fox from the snowy meadow",
+            type="layering",
+            source=schema.ImageRef(generation_id=source.upstream_id),
+        )
+    )
+    Generation.objects.filter(pk=layered.pk).update(parent=source, lineage=Lineage.LAYERS)
+    edit = archived(completed(owner, "The same lighthouse in a winter storm", aspect_ratio="16:9"))
+    Generation.objects.filter(pk=edit.pk).update(parent=studio.lighthouse, lineage=Lineage.EDIT)
+    Generation.objects.create(
+        created_by=teammate,
+        kind="image",
+        model="uni-1",
+        prompt="Something the filter refused [fail:content_moderated]",
+        request={"prompt": "x"},
+        state=State.FAILED,
+        failure_code="content_moderated",
+        finished_at=timezone.now(),
+    )
+    Generation.objects.create(
+        created_by=owner,
+        kind="video",
+        model="ray-3.2",
+        prompt="A hot-air balloon drifting over vineyards at sunrise",
+        request={"prompt": "x"},
+        state=State.PROCESSING,
+        submitted_at=timezone.now() - timedelta(seconds=42),
+    )
+    context = browser.new_context(
+        base_url=live_app,
+        viewport={"width": width, "height": 900 if width > 800 else 844},
+        device_scale_factor=1 if width > 800 else 2,
+    )
+    page = context.new_page()
+    log_in(page, owner)
+    shots.mkdir(parents=True, exist_ok=True)
+    for path, shot in [
+        ("/gallery/", "gallery"),
+        ("/", "home"),
+        (studio.lighthouse.get_absolute_url(), "detail"),
+        (studio.video.get_absolute_url(), "detail-video"),
+        (layered.get_absolute_url(), "detail-layers"),
+    ]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than a {width}px screen"
+        page.screenshot(path=str(shots / f"{shot}-{name}.png"), full_page=shot == "gallery")
+    page.goto("/gallery/")
+    menu = page.locator(f"#card-{edit.uuid} summary")
+    menu.click()
+    delete = page.locator(f"#card-{edit.uuid} .menu__item--danger")
+    expect(delete).to_be_visible()
+    assert delete.evaluate(
+        "item => document.elementFromPoint(...(({x, y, width, height}) =>"
+        " [x + width / 2, y + height / 2])(item.getBoundingClientRect())) === item"
+    ), "the open menu is hidden under something"
+    page.screenshot(path=str(shots / f"menu-{name}.png"))
+    context.close()
+    assert Output.objects.filter(archive_state="archived").count() >= 6

@@ -317,29 +317,29 @@ def _probe_values(field: forms.Field) -> list[str]:
     return [str(value) for value, _ in field.choices if value != ""]  # type: ignore[attr-defined]
 
 
-def slot_fields(slot: Slot) -> dict[str, forms.Field]:
-    """The upload and pick fields of one slot."""
+def upload_field(slot: Slot) -> forms.FileField:
+    """A slot's upload: one file, or several for a multiple slot."""
     accept = "video/*" if slot.media == "video" else "image/png,image/jpeg,image/webp"
-    upload: forms.Field
     if slot.multiple:
-        upload = MultipleFileField(
-            required=False, widget=MultipleFileInput(attrs={"accept": accept})
-        )
-    else:
-        upload = forms.FileField(
-            required=False, widget=forms.ClearableFileInput(attrs={"accept": accept})
-        )
+        return MultipleFileField(required=False, widget=MultipleFileInput(attrs={"accept": accept}))
+    return forms.FileField(
+        required=False, widget=forms.ClearableFileInput(attrs={"accept": accept})
+    )
+
+
+def pick_field() -> forms.ChoiceField:
+    """A slot's gallery pick; its choices are filled in per form (recent finished pieces)."""
+    return forms.ChoiceField(required=False, choices=[])
+
+
+def _slot_paths(name: str) -> dict[str, str]:
+    """Where the schema's messages about a slot's reference go: the upload, or the pick."""
     return {
-        slot.name: upload,
-        f"{slot.name}_pick": forms.ChoiceField(required=False, choices=[]),
+        name: name,
+        f"{name}.file_id": name,
+        f"{name}.media_type": name,
+        f"{name}.generation_id": f"{name}_pick",
     }
-
-
-def _with_slots(*slots: Slot) -> dict[str, forms.Field]:
-    fields: dict[str, forms.Field] = {}
-    for slot in slots:
-        fields.update(slot_fields(slot))
-    return fields
 
 
 def _on(value: Any) -> bool | None:
@@ -368,10 +368,7 @@ class ImageForm(CreateForm):
         "style": "style",
         "output_format": "output_format",
         "web_search": "web_search",
-        "image_ref": "image_ref",
-        "image_ref.file_id": "image_ref",
-        "image_ref.generation_id": "image_ref_pick",
-        "image_ref.media_type": "image_ref",
+        **_slot_paths("image_ref"),
     }
 
     model = forms.ChoiceField(choices=_choice(("uni-1", "uni-1-max"), MODEL_LABELS), required=False)
@@ -383,7 +380,8 @@ class ImageForm(CreateForm):
         choices=_choice(schema.OUTPUT_FORMATS), initial="png", required=False
     )
     web_search = forms.BooleanField(required=False, label="Let the model search the web")
-    locals().update(_with_slots(REFERENCES))
+    image_ref = upload_field(REFERENCES)
+    image_ref_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -413,10 +411,7 @@ class ImageEditForm(CreateForm):
     PLACEHOLDER = "What should change?"
     FIELD_FOR_PATH = {
         **ImageForm.FIELD_FOR_PATH,
-        "source": "source",
-        "source.file_id": "source",
-        "source.generation_id": "source_pick",
-        "source.media_type": "source",
+        **_slot_paths("source"),
     }
 
     model = forms.ChoiceField(choices=_choice(("uni-1", "uni-1-max"), MODEL_LABELS), required=False)
@@ -426,7 +421,10 @@ class ImageEditForm(CreateForm):
     output_format = forms.ChoiceField(
         choices=_choice(schema.OUTPUT_FORMATS), initial="png", required=False
     )
-    locals().update(_with_slots(SOURCE, REFS))
+    source = upload_field(SOURCE)
+    source_pick = pick_field()
+    image_ref = upload_field(REFS)
+    image_ref_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -499,7 +497,10 @@ class VideoForm(CreateForm):
     exr_export = forms.BooleanField(required=False, label="EXR export (needs HDR)")
     loop = forms.BooleanField(required=False, label="Seamless loop")
     keyframes = forms.CharField(required=False, widget=forms.HiddenInput)
-    locals().update(_with_slots(START, END))
+    start_frame = upload_field(START)
+    start_frame_pick = pick_field()
+    end_frame = upload_field(END)
+    end_frame_pick = pick_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -584,10 +585,7 @@ class VideoEditForm(CreateForm):
     PLACEHOLDER = "How should the video change?"
     FIELD_FOR_PATH = {
         **VIDEO_FIELD_PATHS,
-        "source": "source",
-        "source.file_id": "source",
-        "source.generation_id": "source_pick",
-        "source.media_type": "source",
+        **_slot_paths("source"),
         "video.edit.strength": "strength",
         "video.edit.auto_controls": "auto_controls",
         "video.edit.controls.depth.blur": "depth_blur",
@@ -622,7 +620,8 @@ class VideoEditForm(CreateForm):
     resolution = forms.ChoiceField(
         choices=_choice(schema.VIDEO_RESOLUTIONS), initial="720p", required=False
     )
-    locals().update(_with_slots(SOURCE))
+    source = upload_field(SOURCE)
+    source_pick = pick_field()
 
     @classmethod
     def initial_from(cls, generation: Generation) -> dict[str, Any]:
@@ -667,10 +666,7 @@ class ReframeForm(CreateForm):
     PLACEHOLDER = "Anything to add to the new parts of the frame?"
     FIELD_FOR_PATH = {
         **VIDEO_FIELD_PATHS,
-        "source": "source",
-        "source.file_id": "source",
-        "source.generation_id": "source_pick",
-        "source.media_type": "source",
+        **_slot_paths("source"),
         "video.source_position": "model_chooses",
         "video.source_position.x_norm": "x_norm",
         "video.source_position.y_norm": "y_norm",
@@ -691,7 +687,8 @@ class ReframeForm(CreateForm):
     y_norm = forms.FloatField(required=False, initial=0.0)
     w_norm = forms.FloatField(required=False, initial=1.0)
     h_norm = forms.FloatField(required=False, initial=1.0)
-    locals().update(_with_slots(SOURCE))
+    source = upload_field(SOURCE)
+    source_pick = pick_field()
 
     @classmethod
     def initial_from(cls, generation: Generation) -> dict[str, Any]:
@@ -721,10 +718,7 @@ class LayersForm(CreateForm):
     PLACEHOLDER = "Optional: how to split it (for example: the person, the car, the sky)"
     FIELD_FOR_PATH = {
         "prompt": "prompt",
-        "source": "source",
-        "source.file_id": "source",
-        "source.generation_id": "source_pick",
-        "source.media_type": "source",
+        **_slot_paths("source"),
         "layering.resolution": "resolution",
     }
 
@@ -732,7 +726,8 @@ class LayersForm(CreateForm):
         choices=_choice(schema.LAYERING_RESOLUTIONS, {"1k": "1K (faster)", "2k": "2K (sharper)"}),
         required=False,
     )
-    locals().update(_with_slots(SOURCE))
+    source = upload_field(SOURCE)
+    source_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -432,3 +432,48 @@ def test_the_command_takes_a_json_body_and_refuses_bad_ones(owner, tmp_path) -> 
     with pytest.raises(CommandError, match="Loop is not available for 10-second videos"):
         call_command("create_generation", "--user", owner.username, "--json", str(body))
     assert not Generation.objects.exists()
+
+
+def keyframe_rows(*frames: int) -> dict[str, Any]:
+    rows: dict[str, Any] = {"kf-TOTAL_FORMS": str(len(frames)), "kf-INITIAL_FORMS": "0"}
+    for i, frame in enumerate(frames):
+        rows[f"kf-{i}-image"] = upload(f"k{i}.png", png())
+        rows[f"kf-{i}-frame"] = str(frame)
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("mode", "fields", "field", "message"),
+    [
+        ("video", {**keyframe_rows(0, 121)}, "keyframes", "120"),
+        ("video", {**keyframe_rows(10, 10)}, "keyframes", "already holds another keyframe"),
+        ("video", {**keyframe_rows(0), "loop": "on"}, "loop", "keyframes"),
+        (
+            "video",
+            {**keyframe_rows(0), "start_frame": upload("s.png", png())},
+            "start_frame",
+            "keyframes",
+        ),
+        ("image", {"image_ref": [upload(f"{i}.png", png()) for i in range(10)]}, "image_ref", "9"),
+        (
+            "image_edit",
+            {
+                "source": upload("s.png", png()),
+                "image_ref": [upload(f"{i}.png", png()) for i in range(9)],
+            },
+            "image_ref",
+            "8",
+        ),
+    ],
+)
+def test_rules_about_uploads_are_refused_on_their_field(
+    owner_client: Client, mode: str, fields: dict[str, Any], field: str, message: str
+) -> None:
+    data = {"prompt": "p", "kf-TOTAL_FORMS": "0", "kf-INITIAL_FORMS": "0", **fields}
+    files = {k: v for k, v in data.items() if not isinstance(v, str)}
+    form = MODE_FORMS[mode]({k: v for k, v in data.items() if k not in files}, files)
+    assert not form.is_valid()
+    assert message in " ".join(form.errors.get(field, [])), form.errors
+    assert post(owner_client, mode, **data).status_code == 400
+    assert not Generation.objects.exists()
+    assert not Input.objects.exists()

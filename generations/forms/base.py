@@ -1,0 +1,380 @@
+"""The machinery every creation form shares: media slots (an upload or a gallery pick), the
+prompt, chaining, saving with uploads, and asking the schema what a combination rules out.
+
+No rule of the API is written here. The schema validates; a form only maps the schema's
+messages back onto its own fields, and asks the schema which options the current combination
+rules out (`disabled_options`), so the page can grey them out with the same words.
+"""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django import forms
+from django.db import transaction
+from django.db.models import QuerySet
+from pydantic import ValidationError
+
+from generations.luma import schema
+from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
+from generations.submission import start_generation
+from generations.uploads import CheckedUpload, UploadRefused, check_image, check_video, store
+
+MODES = {
+    "image": "Image",
+    "image_edit": "Edit image",
+    "video": "Video",
+    "video_edit": "Edit video",
+    "video_reframe": "Reframe video",
+    "layering": "Layers",
+}
+MODEL_LABELS = {"uni-1": "uni-1 (fast)", "uni-1-max": "uni-1-max (best quality)"}
+STRENGTH_LABELS = {
+    "adhere_1": "Adhere 1 — keep almost everything",
+    "adhere_2": "Adhere 2",
+    "adhere_3": "Adhere 3",
+    "flex_1": "Flex 1 — keep the layout, restyle",
+    "flex_2": "Flex 2",
+    "flex_3": "Flex 3",
+    "reimagine_1": "Reimagine 1 — keep the idea, redraw",
+    "reimagine_2": "Reimagine 2",
+    "reimagine_3": "Reimagine 3 — only the motion survives",
+}
+# The ratios ray-3.2 renders (inferred: the server checks the per-model set).
+VIDEO_RATIOS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
+IMAGE_KINDS = ("image", "image_edit", "layering")
+VIDEO_KINDS = ("video", "video_edit", "video_reframe")
+PICK_LIMIT = 60
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A media input of a form: an upload and/or a pick from the gallery."""
+
+    name: str
+    media: str  # "image", "video", or "frame" (an image, or a prior video's frame)
+    role: str
+    multiple: bool = False
+    label: str = ""
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class SlotRow:
+    slot: Slot
+    upload: forms.BoundField
+    pick: forms.BoundField
+
+
+def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    return [(value, (labels or {}).get(value, value)) for value in values]
+
+
+PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS + VIDEO_KINDS}
+
+
+def pick_choices(media: str) -> list[tuple[str, str]]:
+    """The team's recent finished pieces of one media kind, newest first, for a gallery pick."""
+    recent: QuerySet[Generation] = Generation.objects.filter(
+        state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
+    ).only("uuid", "prompt", "kind")[:PICK_LIMIT]
+    return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
+
+
+class CreateForm(forms.Form):
+    """What every mode shares: the prompt, the double-submit token, chaining and the slots."""
+
+    KIND: ClassVar[str]
+    SLOTS: ClassVar[tuple[Slot, ...]] = ()
+    # Schema path (dotted, no list indexes) → form field showing its messages.
+    FIELD_FOR_PATH: ClassVar[dict[str, str]] = {}
+    # Options the page greys out when the schema says the current combination rules them out.
+    PROBED: ClassVar[tuple[str, ...]] = ()
+    PROMPT_MAX: ClassVar[int] = schema.PROMPT_MAX
+    # Fields the page lays out itself rather than in the options list.
+    LAYOUT_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "data-counter": "prompt"}),
+        strip=False,
+        required=False,  # the schema refuses an empty prompt with its own message
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    parent = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    lineage = forms.ChoiceField(
+        choices=[("", ""), *Lineage.choices], widget=forms.HiddenInput, required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and "idempotency_key" not in self.initial:
+            self.initial["idempotency_key"] = secrets.token_urlsafe(24)
+        self.fields["prompt"].widget.attrs["data-max"] = self.PROMPT_MAX
+        self.fields["prompt"].widget.attrs["placeholder"] = self.PLACEHOLDER
+        for slot in self.SLOTS:
+            field = self.fields[f"{slot.name}_pick"]
+            field.choices = pick_choices(slot.media)  # type: ignore[attr-defined]
+            chosen = self.initial.get(f"{slot.name}_pick") or self.data.get(f"{slot.name}_pick")
+            if chosen and chosen not in dict(field.choices):  # type: ignore[attr-defined]
+                # A piece older than the list: still pickable when a chain link names it.
+                older = Generation.objects.filter(uuid=chosen).only("prompt", "kind").first()
+                if older is not None:
+                    label = f"{older.prompt[:60]} ({older.kind})"
+                    field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]
+        self.upstream_request: schema.GenerationRequest | None = None
+        self._uploads: list[tuple[uuid.UUID, CheckedUpload, str]] = []
+
+    PLACEHOLDER: ClassVar[str] = "Describe what you want…"
+
+    def slot_rows(self) -> list[SlotRow]:
+        return [SlotRow(s, self[s.name], self[f"{s.name}_pick"]) for s in self.SLOTS]
+
+    # --- turning the form into a request ---
+
+    def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        """The request body for this mode from cleaned data and the slots' references."""
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        refs = self._slot_refs(data)
+        if self.errors:
+            return data
+        try:
+            self.upstream_request = schema.GenerationRequest.model_validate(self.body(data, refs))
+        except ValidationError as exc:
+            for path, messages in schema.field_errors(exc).items():
+                for message in messages:
+                    self.add_error(self.FIELD_FOR_PATH.get(path), message)
+        return data
+
+    def _slot_refs(self, data: dict[str, Any]) -> dict[str, Any]:
+        """References for every slot: gallery picks by generation id, uploads as placeholders."""
+        refs: dict[str, Any] = {}
+        for slot in self.SLOTS:
+            found = self._refs(slot, data.get(f"{slot.name}_pick"), data.get(slot.name))
+            if not slot.multiple and len(found) > 1:
+                self.add_error(slot.name, "Upload a file or pick one from the gallery, not both.")
+            refs[slot.name] = found if slot.multiple else (found[0] if found else None)
+        return refs
+
+    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[schema.ImageRef]:
+        """The references one slot (or one keyframe) names; problems go on its field."""
+        found: list[schema.ImageRef] = []
+        if pick:
+            picked = Generation.objects.filter(uuid=pick, state=State.COMPLETED).first()
+            if picked is None or picked.upstream_id is None:
+                self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
+            else:
+                found.append(schema.ImageRef(generation_id=picked.upstream_id))
+        for upload in uploads if isinstance(uploads, list) else [uploads]:
+            if not upload:
+                continue
+            try:
+                checked = self._check(upload, slot)
+            except UploadRefused as exc:
+                self.add_error(slot.name, str(exc))
+                continue
+            key = uuid.uuid4()
+            self._uploads.append((key, checked, slot.role))
+            found.append(
+                schema.ImageRef(file_id=f"{INPUT_PLACEHOLDER}{key}", media_type=checked.mime_type)
+            )
+        return found
+
+    def _check(self, upload: Any, slot: Slot) -> CheckedUpload:
+        # Uploads into a "frame" slot are images; prior videos come as gallery picks.
+        if slot.media == "video":
+            limit = schema.MAX_EDIT_SOURCE_SECONDS if self.KIND == "video_edit" else None
+            return check_video(upload, max_seconds=limit)
+        return check_image(upload)
+
+    @classmethod
+    def initial_from(cls, generation: Generation) -> dict[str, Any]:
+        """The form's values for an existing job's exact request (Remix)."""
+        initial: dict[str, Any] = {"parent": generation.uuid, "lineage": Lineage.REMIX}
+        for path, name in cls.FIELD_FOR_PATH.items():
+            value = dig_path(generation.request, path)
+            if value is None or isinstance(value, list | dict) or name in initial:
+                continue
+            if name.endswith("_pick"):
+                picked = Generation.objects.filter(upstream_id=value).only("uuid").first()
+                if picked is not None:
+                    initial[name] = str(picked.uuid)
+            elif not isinstance(cls.base_fields.get(name), forms.FileField | None):
+                initial[name] = value
+        return initial
+
+    def save(self, user: Any) -> tuple[Generation, bool]:
+        """Record the job and its uploads together, then hand it to the worker."""
+        assert self.upstream_request is not None
+        parent = None
+        if self.cleaned_data.get("parent"):
+            parent = Generation.objects.filter(uuid=self.cleaned_data["parent"]).first()
+        with transaction.atomic():
+            generation, created = start_generation(
+                user,
+                self.upstream_request,
+                idempotency_key=self.cleaned_data.get("idempotency_key") or None,
+                parent=parent,
+                lineage=self.cleaned_data.get("lineage") or "",
+            )
+            if created:
+                for key, checked, role in self._uploads:
+                    store(checked, user=user, role=role, key=key, generation=generation)
+        return generation, created
+
+    # --- what the current combination rules out ---
+
+    def disabled_options(self) -> dict[str, dict[str, str]]:
+        """For each probed field, the values the schema would refuse now, with its reason."""
+        base = self._lenient_data()
+        refs = self._probe_all_refs()
+        disabled: dict[str, dict[str, str]] = {}
+        for name in self.PROBED:
+            field = self.fields[name]
+            for value in _probe_values(field):
+                trial = {**base, name: field.clean(value)}
+                try:
+                    schema.GenerationRequest.model_validate(self.body(trial, refs))
+                except ValidationError as exc:
+                    reasons = [
+                        message
+                        for path, messages in schema.field_errors(exc).items()
+                        if self.FIELD_FOR_PATH.get(path) == name
+                        for message in messages
+                    ]
+                    if reasons:
+                        disabled.setdefault(name, {})[value] = reasons[0]
+        return disabled
+
+    def _lenient_data(self) -> dict[str, Any]:
+        """The non-file fields as cleaned as they can be; a bad one counts as unset."""
+        data: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            if isinstance(field, forms.FileField):
+                continue
+            raw = (
+                field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+                if self.is_bound
+                else self.get_initial_for_field(field, name)
+            )
+            try:
+                data[name] = field.clean(raw)
+            except forms.ValidationError:
+                data[name] = None
+        data["prompt"] = data.get("prompt") or "probe"
+        return data
+
+    def _probe_all_refs(self) -> dict[str, Any]:
+        return {slot.name: self._probe_refs(slot) for slot in self.SLOTS}
+
+    def _probe_refs(self, slot: Slot) -> Any:
+        """A slot counts as filled when the page says files are chosen or a piece is picked."""
+        try:
+            count = int(self.data.get(f"{slot.name}_count") or 0)
+        except ValueError:
+            count = 0
+        if self.data.get(f"{slot.name}_pick"):
+            count += 1
+        mime = "video/mp4" if slot.media == "video" else "image/png"
+        ref = schema.ImageRef(file_id="probe", media_type=mime)
+        return [ref] * count if slot.multiple else (ref if count else None)
+
+
+def dig_path(body: dict[str, Any], path: str) -> Any:
+    value: Any = body
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _probe_values(field: forms.Field) -> list[str]:
+    if isinstance(field, forms.BooleanField):
+        return ["on"]
+    return [str(value) for value, _ in field.choices if value != ""]  # type: ignore[attr-defined]
+
+
+def upload_field(slot: Slot) -> forms.FileField:
+    """A slot's upload: one file, or several for a multiple slot."""
+    accept = "video/*" if slot.media == "video" else "image/png,image/jpeg,image/webp"
+    if slot.multiple:
+        return MultipleFileField(required=False, widget=MultipleFileInput(attrs={"accept": accept}))
+    return forms.FileField(
+        required=False, widget=forms.ClearableFileInput(attrs={"accept": accept})
+    )
+
+
+def pick_field() -> forms.ChoiceField:
+    """A slot's gallery pick; its choices are filled in per form (recent finished pieces)."""
+    return forms.ChoiceField(required=False, choices=[])
+
+
+def slot_error_paths(name: str) -> dict[str, str]:
+    """Where the schema's messages about a slot's reference go: the upload, or the pick."""
+    return {
+        name: name,
+        f"{name}.file_id": name,
+        f"{name}.media_type": name,
+        f"{name}.generation_id": f"{name}_pick",
+    }
+
+
+def true_or_none(value: Any) -> bool | None:
+    """A checkbox as the API wants it: true, or left out."""
+    return True if value else None
+
+
+@dataclass(frozen=True)
+class OptionRow:
+    """An option as the page shows it: the field, and the values ruled out now, with why."""
+
+    field: forms.BoundField
+    disabled: dict[str, str]
+
+    @property
+    def is_checkbox(self) -> bool:
+        return isinstance(self.field.field, forms.BooleanField)
+
+    @property
+    def is_choice(self) -> bool:
+        return isinstance(self.field.field, forms.ChoiceField)
+
+    @property
+    def reasons(self) -> list[str]:
+        return sorted(set(self.disabled.values()))
+
+
+def option_rows(form: CreateForm, disabled: dict[str, dict[str, str]]) -> list[OptionRow]:
+    """The form's options (everything but the prompt, media slots and layout fields)."""
+    skip = {"prompt", "keyframes", *form.LAYOUT_FIELDS}
+    for slot in form.SLOTS:
+        skip |= {slot.name, f"{slot.name}_pick"}
+    return [
+        OptionRow(field, disabled.get(field.name, {}))
+        for field in form
+        if field.name not in skip and not field.is_hidden
+    ]

@@ -1,0 +1,439 @@
+"""The six creation forms, one per generation type: what a person picks becomes the request."""
+
+from typing import Any
+
+from django import forms
+
+from generations.forms.base import (
+    MODEL_LABELS,
+    STRENGTH_LABELS,
+    VIDEO_RATIOS,
+    CreateForm,
+    Slot,
+    dig_path,
+    labelled_choices,
+    pick_choices,
+    pick_field,
+    slot_error_paths,
+    true_or_none,
+    upload_field,
+)
+from generations.luma import schema
+from generations.models import Generation
+
+REFERENCES = Slot(
+    "image_ref",
+    "image",
+    "image_ref",
+    multiple=True,
+    label="Reference images",
+    help=f"Up to {schema.MAX_IMAGE_REFS['image']} images that guide style or content.",
+)
+
+
+class ImageForm(CreateForm):
+    KIND = "image"
+    SLOTS = (REFERENCES,)
+    PLACEHOLDER = "Describe the image…"
+    FIELD_FOR_PATH = {
+        "prompt": "prompt",
+        "model": "model",
+        "aspect_ratio": "aspect_ratio",
+        "style": "style",
+        "output_format": "output_format",
+        "web_search": "web_search",
+        **slot_error_paths("image_ref"),
+    }
+
+    model = forms.ChoiceField(
+        choices=labelled_choices(("uni-1", "uni-1-max"), MODEL_LABELS), required=False
+    )
+    aspect_ratio = forms.ChoiceField(
+        choices=labelled_choices(schema.ASPECT_RATIOS), initial="16:9", required=False
+    )
+    style = forms.ChoiceField(
+        choices=labelled_choices(schema.STYLES), initial="auto", required=False
+    )
+    output_format = forms.ChoiceField(
+        choices=labelled_choices(schema.OUTPUT_FORMATS), initial="png", required=False
+    )
+    web_search = forms.BooleanField(required=False, label="Let the model search the web")
+    image_ref = upload_field(REFERENCES)
+    image_ref_pick = pick_field()
+
+    def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "prompt": data.get("prompt") or "",
+            "type": "image",
+            "model": data.get("model") or "uni-1",
+            "aspect_ratio": data.get("aspect_ratio") or None,
+            "style": data.get("style") or None,
+            "output_format": data.get("output_format") or None,
+            "web_search": true_or_none(data.get("web_search")),
+            "image_ref": refs.get("image_ref") or None,
+        }
+
+
+class ImageEditForm(CreateForm):
+    KIND = "image_edit"
+    SOURCE = Slot("source", "image", "source", label="Image to edit")
+    REFS = Slot(
+        "image_ref",
+        "image",
+        "image_ref",
+        multiple=True,
+        label="Reference images",
+        help=f"Up to {schema.MAX_IMAGE_REFS['image_edit']} images that guide the edit.",
+    )
+    SLOTS = (SOURCE, REFS)
+    PLACEHOLDER = "What should change?"
+    FIELD_FOR_PATH = {
+        **ImageForm.FIELD_FOR_PATH,
+        **slot_error_paths("source"),
+    }
+
+    model = forms.ChoiceField(
+        choices=labelled_choices(("uni-1", "uni-1-max"), MODEL_LABELS), required=False
+    )
+    aspect_ratio = forms.ChoiceField(
+        choices=[("", "Same as the source"), *labelled_choices(schema.ASPECT_RATIOS)],
+        required=False,
+    )
+    output_format = forms.ChoiceField(
+        choices=labelled_choices(schema.OUTPUT_FORMATS), initial="png", required=False
+    )
+    source = upload_field(SOURCE)
+    source_pick = pick_field()
+    image_ref = upload_field(REFS)
+    image_ref_pick = pick_field()
+
+    def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "prompt": data.get("prompt") or "",
+            "type": "image_edit",
+            "model": data.get("model") or "uni-1",
+            "aspect_ratio": data.get("aspect_ratio") or None,
+            "output_format": data.get("output_format") or None,
+            "source": refs.get("source"),
+            "image_ref": refs.get("image_ref") or None,
+        }
+
+
+VIDEO_FIELD_PATHS = {
+    "prompt": "prompt",
+    "model": "prompt",
+    "aspect_ratio": "aspect_ratio",
+    "video.duration": "duration",
+    "video.resolution": "resolution",
+    "video.hdr": "hdr",
+    "video.exr_export": "exr_export",
+    "video.loop": "loop",
+}
+
+
+class KeyframeForm(forms.Form):
+    """One anchor of a keyframe timeline: an image pinned at a frame position."""
+
+    image = forms.FileField(
+        required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"})
+    )
+    pick = forms.ChoiceField(required=False, choices=[])
+    frame = forms.IntegerField(min_value=0, required=False)
+
+
+class VideoForm(CreateForm):
+    KIND = "video"
+    # A frame may be an image, or a prior video (its last frame: extend; first: lead into it).
+    START = Slot(
+        "start_frame",
+        "frame",
+        "start_frame",
+        label="Start frame",
+        help="The first frame; pick a video to extend it from its last frame.",
+    )
+    END = Slot("end_frame", "frame", "end_frame", label="End frame", help="Where it should end.")
+    KEYFRAMES = Slot("keyframes", "image", "keyframes", multiple=True)
+    SLOTS = (START, END)
+    PLACEHOLDER = "Describe the shot: subject, motion, camera…"
+    FIELD_FOR_PATH = {
+        **VIDEO_FIELD_PATHS,
+        "video.start_frame": "start_frame",
+        "video.start_frame.generation_id": "start_frame_pick",
+        "video.end_frame": "end_frame",
+        "video.end_frame.generation_id": "end_frame_pick",
+        "video.keyframes": "keyframes",
+        "video.keyframe_indexes": "keyframes",
+    }
+    PROBED = ("loop", "hdr", "exr_export", "duration", "resolution")
+
+    duration = forms.ChoiceField(
+        choices=labelled_choices(schema.VIDEO_DURATIONS, {"5s": "5 seconds", "10s": "10 seconds"}),
+        required=False,
+    )
+    resolution = forms.ChoiceField(
+        choices=labelled_choices(schema.VIDEO_RESOLUTIONS), initial="720p", required=False
+    )
+    aspect_ratio = forms.ChoiceField(
+        choices=labelled_choices(VIDEO_RATIOS), initial="16:9", required=False
+    )
+    hdr = forms.BooleanField(required=False, label="HDR")
+    exr_export = forms.BooleanField(required=False, label="EXR export (needs HDR)")
+    loop = forms.BooleanField(required=False, label="Seamless loop")
+    keyframes = forms.CharField(required=False, widget=forms.HiddenInput)
+    start_frame = upload_field(START)
+    start_frame_pick = pick_field()
+    end_frame = upload_field(END)
+    end_frame_pick = pick_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeline = KeyframeFormSet(
+            self.data or None, self.files or None, prefix="kf", form_kwargs={}
+        )
+        choices = pick_choices("image")
+        for form in [*self.timeline.forms, self.timeline.empty_form]:
+            form.fields["pick"].choices = choices
+
+    def is_valid(self) -> bool:
+        return super().is_valid() and self.timeline.is_valid()
+
+    def _slot_refs(self, data: dict[str, Any]) -> dict[str, Any]:
+        refs = super()._slot_refs(data)
+        anchors: list[schema.ImageRef] = []
+        indexes: list[int] = []
+        if not self.timeline.is_valid():
+            self.add_error("keyframes", "Check the keyframes: frame positions are whole numbers.")
+            return refs
+        for anchor in self.timeline.cleaned_data:
+            if not anchor or anchor.get("DELETE"):
+                continue
+            found = self._refs(self.KEYFRAMES, anchor.get("pick"), anchor.get("image"))
+            if found and anchor.get("frame") is None:
+                self.add_error("keyframes", "Give every keyframe a frame position.")
+                continue
+            anchors += found
+            indexes += [anchor["frame"]] * len(found)
+        refs["keyframes"] = anchors
+        refs["keyframe_indexes"] = indexes
+        return refs
+
+    def _probe_all_refs(self) -> dict[str, Any]:
+        """Timeline rows with a frame position count as placed keyframes."""
+        refs = super()._probe_all_refs()
+        try:
+            rows = int(self.data.get("kf-TOTAL_FORMS") or 0)
+        except ValueError:
+            rows = 0
+        frames = [self.data.get(f"kf-{i}-frame") for i in range(min(rows, schema.MAX_KEYFRAMES))]
+        placed = [int(f) for f in frames if f and f.isdigit()]
+        refs["keyframes"] = [schema.ImageRef(file_id="probe", media_type="image/png")] * len(placed)
+        refs["keyframe_indexes"] = placed
+        return refs
+
+    def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "prompt": data.get("prompt") or "",
+            "type": "video",
+            "model": schema.VIDEO_MODEL,
+            "aspect_ratio": data.get("aspect_ratio") or None,
+            "video": {
+                "duration": data.get("duration") or None,
+                "resolution": data.get("resolution") or None,
+                "hdr": true_or_none(data.get("hdr")),
+                "exr_export": true_or_none(data.get("exr_export")),
+                "loop": true_or_none(data.get("loop")),
+                "start_frame": refs.get("start_frame"),
+                "end_frame": refs.get("end_frame"),
+                "keyframes": refs.get("keyframes") or None,
+                "keyframe_indexes": refs.get("keyframe_indexes") or None,
+            },
+        }
+
+
+KeyframeFormSet = forms.formset_factory(
+    KeyframeForm, extra=2, max_num=schema.MAX_KEYFRAMES, can_delete=True
+)
+
+
+class VideoEditForm(CreateForm):
+    KIND = "video_edit"
+    SOURCE = Slot(
+        "source",
+        "video",
+        "source",
+        label="Video to edit",
+        help=f"{schema.MAX_EDIT_SOURCE_SECONDS} seconds at most; the result keeps its length.",
+    )
+    SLOTS = (SOURCE,)
+    PLACEHOLDER = "How should the video change?"
+    FIELD_FOR_PATH = {
+        **VIDEO_FIELD_PATHS,
+        **slot_error_paths("source"),
+        "video.edit.strength": "strength",
+        "video.edit.auto_controls": "auto_controls",
+        "video.edit.controls.depth.blur": "depth_blur",
+        "video.edit.controls.normals.augmentation": "normals_augmentation",
+        "video.edit.controls.trajectory.sparsity": "trajectory_sparsity",
+        "video.edit.controls.depth.enabled": "depth",
+        "video.edit.controls.face.enabled": "face",
+        "video.edit.controls.normals.enabled": "normals",
+        "video.edit.controls.pose.enabled": "pose",
+        "video.edit.controls.pose.strength": "pose_strength",
+        "video.edit.controls.trajectory.enabled": "trajectory",
+        "video.edit.keyframes": "source",
+    }
+
+    strength = forms.ChoiceField(
+        choices=labelled_choices(schema.VIDEO_EDIT_STRENGTHS, STRENGTH_LABELS),
+        initial="flex_2",
+        required=False,
+    )
+    auto_controls = forms.BooleanField(
+        required=False, initial=True, label="Let the model choose the controls"
+    )
+    depth = forms.BooleanField(required=False, label="Depth")
+    depth_blur = forms.FloatField(required=False, min_value=0, max_value=1, initial=0.5)
+    face = forms.BooleanField(required=False, label="Face identity")
+    normals = forms.BooleanField(required=False, label="Surface normals")
+    normals_augmentation = forms.FloatField(required=False, min_value=0, max_value=1, initial=0.5)
+    pose = forms.BooleanField(required=False, label="Pose")
+    pose_strength = forms.ChoiceField(
+        choices=labelled_choices(schema.POSE_STRENGTHS), required=False
+    )
+    trajectory = forms.BooleanField(required=False, label="Motion trajectory")
+    trajectory_sparsity = forms.FloatField(required=False, min_value=0, max_value=1, initial=0.5)
+    resolution = forms.ChoiceField(
+        choices=labelled_choices(schema.VIDEO_RESOLUTIONS), initial="720p", required=False
+    )
+    source = upload_field(SOURCE)
+    source_pick = pick_field()
+
+    @classmethod
+    def initial_from(cls, generation: Generation) -> dict[str, Any]:
+        initial = super().initial_from(generation)
+        initial["auto_controls"] = bool(dig_path(generation.request, "video.edit.auto_controls"))
+        return initial
+
+    def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        edit: dict[str, Any] = {"strength": data.get("strength") or None}
+        if data.get("auto_controls"):
+            edit["auto_controls"] = True
+        else:
+            edit["controls"] = {
+                "depth": {"enabled": bool(data.get("depth")), "blur": data.get("depth_blur")},
+                "face": {"enabled": bool(data.get("face"))},
+                "normals": {
+                    "enabled": bool(data.get("normals")),
+                    "augmentation": data.get("normals_augmentation"),
+                },
+                "pose": {
+                    "enabled": bool(data.get("pose")),
+                    "strength": data.get("pose_strength") or None,
+                },
+                "trajectory": {
+                    "enabled": bool(data.get("trajectory")),
+                    "sparsity": data.get("trajectory_sparsity"),
+                },
+            }
+        return {
+            "prompt": data.get("prompt") or "",
+            "type": "video_edit",
+            "model": schema.VIDEO_MODEL,
+            "source": refs.get("source"),
+            "video": {"resolution": data.get("resolution") or None, "edit": edit},
+        }
+
+
+class ReframeForm(CreateForm):
+    KIND = "video_reframe"
+    SOURCE = Slot("source", "video", "source", label="Video to reframe")
+    SLOTS = (SOURCE,)
+    PLACEHOLDER = "Anything to add to the new parts of the frame?"
+    FIELD_FOR_PATH = {
+        **VIDEO_FIELD_PATHS,
+        **slot_error_paths("source"),
+        "video.source_position": "model_chooses",
+        "video.source_position.x_norm": "x_norm",
+        "video.source_position.y_norm": "y_norm",
+        "video.source_position.w_norm": "w_norm",
+        "video.source_position.h_norm": "h_norm",
+    }
+    PROBED = ("resolution",)
+    LAYOUT_FIELDS = ("model_chooses", "x_norm", "y_norm", "w_norm", "h_norm")
+
+    aspect_ratio = forms.ChoiceField(
+        choices=labelled_choices(VIDEO_RATIOS), initial="9:16", required=False
+    )
+    resolution = forms.ChoiceField(
+        choices=labelled_choices(schema.VIDEO_RESOLUTIONS), initial="720p", required=False
+    )
+    model_chooses = forms.BooleanField(
+        required=False, initial=True, label="Let the model place the source"
+    )
+    x_norm = forms.FloatField(required=False, initial=0.0)
+    y_norm = forms.FloatField(required=False, initial=0.0)
+    w_norm = forms.FloatField(required=False, initial=1.0)
+    h_norm = forms.FloatField(required=False, initial=1.0)
+    source = upload_field(SOURCE)
+    source_pick = pick_field()
+
+    @classmethod
+    def initial_from(cls, generation: Generation) -> dict[str, Any]:
+        initial = super().initial_from(generation)
+        initial["model_chooses"] = dig_path(generation.request, "video.source_position") is None
+        return initial
+
+    def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        position = None
+        if not data.get("model_chooses"):
+            position = {key: data.get(key) for key in ("x_norm", "y_norm", "w_norm", "h_norm")}
+        return {
+            "prompt": data.get("prompt") or "",
+            "type": "video_reframe",
+            "model": schema.VIDEO_MODEL,
+            "aspect_ratio": data.get("aspect_ratio") or None,
+            "source": refs.get("source"),
+            "video": {"resolution": data.get("resolution") or None, "source_position": position},
+        }
+
+
+class LayersForm(CreateForm):
+    KIND = "layering"
+    SOURCE = Slot("source", "image", "source", label="Image to split")
+    SLOTS = (SOURCE,)
+    PROMPT_MAX = schema.LAYERING_PROMPT_MAX
+    PLACEHOLDER = "Optional: how to split it (for example: the person, the car, the sky)"
+    FIELD_FOR_PATH = {
+        "prompt": "prompt",
+        **slot_error_paths("source"),
+        "layering.resolution": "resolution",
+    }
+
+    resolution = forms.ChoiceField(
+        choices=labelled_choices(
+            schema.LAYERING_RESOLUTIONS, {"1k": "1K (faster)", "2k": "2K (sharper)"}
+        ),
+        required=False,
+    )
+    source = upload_field(SOURCE)
+    source_pick = pick_field()
+
+    def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            # The API needs a prompt; an empty guide means "split it as you see fit".
+            "prompt": data.get("prompt") or "Split this image into its layers.",
+            "type": "layering",
+            "model": "uni-1",
+            "source": refs.get("source"),
+            "layering": {"resolution": data.get("resolution") or None},
+        }
+
+
+MODE_FORMS: dict[str, type[CreateForm]] = {
+    "image": ImageForm,
+    "image_edit": ImageEditForm,
+    "video": VideoForm,
+    "video_edit": VideoEditForm,
+    "video_reframe": ReframeForm,
+    "layering": LayersForm,
+}

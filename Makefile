@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run dev worker migrate test test-fast lint format typecheck check bench clean
+.PHONY: help install run dev worker migrate test test-scaleout test-fast lint format typecheck check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,11 +34,22 @@ dev: migrate ## Django's autoreloading dev server and a worker, for working on t
 	$(PY) manage.py ensure_superuser
 	DEBUG=1 $(PY) manage.py run_worker & DEBUG=1 $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}; kill %1
 
-test: install ## Run the whole test suite (browser tests included)
+test: install ## Run the whole test suite (browser tests included), then the scale-out pass
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-scaleout
+
+# The integration tests again on PostgreSQL and Redis (RQ), plus the two-worker scale-out test.
+SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lumaweb
+SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/13
+SCALEOUT_TESTS := tests/test_scaleout.py tests/test_worker.py tests/test_client.py \
+	tests/test_security.py
+
+test-scaleout: install ## Integration tests on PostgreSQL + Redis workers (RQ), as CI runs them
+	DATABASE_URL=$(SCALEOUT_DATABASE_URL) TASKS_BACKEND=rq REDIS_URL=$(SCALEOUT_REDIS_URL) \
+		$(PY) -m pytest -m "not browser" $(SCALEOUT_TESTS)
 
 test-fast: install ## Run the tests without the browser
-	$(PY) -m pytest -m "not browser"
+	$(PY) -m pytest -m "not browser and not scaleout"
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -52,6 +63,12 @@ typecheck: install ## mypy on the upstream boundary
 	$(BIN)/mypy generations/luma
 
 check: lint typecheck ## Lint and type-check
+
+N ?= 100000
+bench: install ## Benchmark gunicorn on N seeded generations with wrk (N=100000); writes docs/benchmarks.md
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } || true
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: sudo apt-get install -y wrk"; exit 1; }
+	$(PY) bench/run.py --n $(N)
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var

@@ -15,6 +15,7 @@ from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import Generation, State
+from generations.throttle import submission_refusal
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -25,6 +26,9 @@ def home(request: HttpRequest) -> HttpResponse:
         raise Http404("No such mode.")
     if request.method == "POST":
         form = form_class(request.POST, request.FILES)
+        key = request.POST.get("idempotency_key")
+        if form.is_valid() and (refusal := submission_refusal(request.user, key)):
+            form.add_error(None, refusal)  # a rate or budget limit, before anything goes upstream
         if form.is_valid():
             generation, created = form.save(request.user)
             if request.htmx:

@@ -177,12 +177,24 @@ if env("AWS_STORAGE_BUCKET_NAME"):
 WHITENOISE_MAX_AGE = 3600
 
 # --- Security ---
+# Signed-cookie sessions spare every request a session query (docs/deploy.md: the trade-off).
+SESSION_ENGINE = env("SESSION_ENGINE", "django.contrib.sessions.backends.signed_cookies")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Behind an HTTPS proxy (SECURE_COOKIES=1): redirect plain HTTP, HSTS, trust its X-Forwarded-Proto.
+if env_bool("SECURE_COOKIES"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes may speak plain HTTP
+    SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+    # Joining the browsers' preload list is the domain owner's decision, not the app's.
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 METRICS_TOKEN = env("METRICS_TOKEN")
 
 # --- Background work: Django's Tasks API (django-tasks backport) ---
@@ -199,6 +211,22 @@ elif TASKS_BACKEND == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 else:
     raise ImproperlyConfigured("TASKS_BACKEND must be one of db, rq, immediate")
+
+# Limits (generations/throttle.py). Failed logins are counted in a cache every web process
+# shares: Redis in scale-out mode, files under var/ on one machine.
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if TASKS_BACKEND == "rq"
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "throttle"),
+    },
+}
+LUMAWEB_LOGIN_MAX_FAILURES = int(env("LUMAWEB_LOGIN_MAX_FAILURES", "5"))  # per name and address
+LUMAWEB_LOGIN_LOCKOUT = env_float("LUMAWEB_LOGIN_LOCKOUT", 900.0)  # seconds
+LUMAWEB_SUBMIT_PER_MINUTE = int(env("LUMAWEB_SUBMIT_PER_MINUTE", "20"))  # per person; 0: off
+LUMAWEB_DAILY_JOB_BUDGET = int(env("LUMAWEB_DAILY_JOB_BUDGET", "0"))  # per person; 0: off
 
 # How often the worker polls an unfinished job, and how the interval backs off for long jobs.
 POLL_INTERVAL = env_float("LUMAWEB_POLL_INTERVAL", 2.0)

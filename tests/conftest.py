@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.handlers.wsgi import WSGIHandler
@@ -145,12 +146,44 @@ def owner_client(owner: User) -> Client:
     return client
 
 
+@pytest.fixture(autouse=True)
+def empty_redis_queue() -> None:
+    """With TASKS_BACKEND=rq (the scale-out run), each test starts on an empty Redis database."""
+    if django_settings.TASKS_BACKEND == "rq":
+        import django_rq  # installed as an app only with the RQ backend
+
+        django_rq.get_connection("default").flushdb()
+
+
+def _rq_worker_pass() -> None:
+    """RQ in-process: move the deferred jobs that are due onto the queue, then run it empty."""
+    import django_rq
+    from django_tasks_rq.backend import Job
+    from rq import SimpleWorker
+    from rq.registry import ScheduledJobRegistry
+
+    queue = django_rq.get_queue("default", job_class=Job)
+    registry = ScheduledJobRegistry(queue=queue)
+    # RQ keeps whole seconds: a deferred job moves once its second is over, never early.
+    for job_id in registry.get_jobs_to_schedule(int(time.time()) - 1):
+        queue.enqueue_job(Job.fetch(job_id, connection=queue.connection))
+        registry.remove(job_id)
+    worker = SimpleWorker([queue], connection=queue.connection, job_class=Job)
+    worker.work(burst=True, logging_level="WARNING")
+
+
 @pytest.fixture
 def run_worker() -> Callable[..., None]:
-    """Run the real database task worker until `done()` holds (or fail after `timeout`)."""
+    """Run the real task worker (database, or RQ) until `done()` holds (or fail after `timeout`)."""
 
     def run(done: Callable[[], bool], timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
+        if django_settings.TASKS_BACKEND == "rq":
+            while not done():
+                assert time.monotonic() < deadline, "the worker did not finish in time"
+                _rq_worker_pass()
+                time.sleep(0.05)
+            return
         worker = Worker(
             queue_names=["default"],
             interval=0,

@@ -136,7 +136,14 @@ class CreateForm(forms.Form):
             chosen = self.initial.get(f"{slot.name}_pick") or self.data.get(f"{slot.name}_pick")
             if chosen and chosen not in dict(field.choices):  # type: ignore[attr-defined]
                 # A piece older than the list: still pickable when a chain link names it.
-                older = Generation.objects.filter(uuid=chosen).only("prompt", "kind").first()
+                try:
+                    wanted = uuid.UUID(str(chosen))
+                except ValueError:  # not a piece at all: the field refuses it as a bad choice
+                    wanted = None
+                pieces = (
+                    Generation.objects.filter(uuid=wanted) if wanted else Generation.objects.none()
+                )
+                older = pieces.only("prompt", "kind").first()
                 if older is not None:
                     label = f"{older.prompt[:60]} ({older.kind})"
                     field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]

@@ -1,0 +1,153 @@
+"""The benchmark's side that uses Django directly, on the benchmark's own database.
+
+Imported only after `django.setup()` with the benchmark's environment (bench/run.py does it).
+"""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.db import connection
+from django.db.models import Count
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from generations.gallery import PAGE_SIZE, encode_cursor
+from generations.luma import schema, sim_media
+from generations.luma.simulator.models import SimGeneration
+from generations.models import ACTIVE_STATES, Generation, State, UpstreamCallCount
+from generations.submission import start_generation
+from generations.uploads import check_video
+
+DEEP_PAGE = 200
+
+
+def create_user(username: str, password: str) -> None:
+    get_user_model().objects.create_user(username, f"{username}@example.com", password)
+
+
+def deep_page() -> int:
+    """Page 200, or the last full page of a smaller data set."""
+    return max(2, min(DEEP_PAGE, Generation.objects.count() // PAGE_SIZE))
+
+
+def pick_urls() -> dict[str, str]:
+    """The URLs the benchmark loads, chosen from the seeded data."""
+    newest = Generation.objects.order_by("-created_at", "-id")
+    page = deep_page()
+    before_it = newest[(page - 1) * PAGE_SIZE - 1]
+    detail = (
+        Generation.objects.filter(state=State.COMPLETED, kind="video", parent__isnull=False)
+        .annotate(made_from_it=Count("children"))
+        .filter(made_from_it__gte=2)
+        .order_by("-created_at")
+        .first()
+    )
+    active = newest.filter(state__in=ACTIVE_STATES).first()
+    if detail is None or active is None:
+        raise SystemExit("bench: the seeded data has no video with lineage or no unfinished job")
+    return {
+        "static": staticfiles_storage.url("css/app.css"),
+        "deep": f"/gallery/?cursor={encode_cursor(before_it)}",
+        "filtered": "/gallery/?q=lighthouse&kind=image&state=completed",
+        "detail": detail.get_absolute_url(),
+        "card": f"/g/{active.uuid}/card",
+    }
+
+
+def count_queries(url: str, headers: dict[str, str]) -> int:
+    """SQL queries of one logged-in request, the whole middleware stack included."""
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(get_user_model().objects.get(username="bench"))
+    client.get(url, headers=headers)  # warm: the first request may fill per-process caches
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, headers=headers)
+    if response.status_code != 200:
+        raise SystemExit(f"bench: {url} answered {response.status_code} in-process")
+    return len(queries)
+
+
+def start_job(prompt: str) -> str:
+    user = get_user_model().objects.get(username="bench")
+    generation, _ = start_generation(user, schema.GenerationRequest(prompt=prompt))
+    return str(generation.uuid)
+
+
+def _generation(uuid: str) -> Generation:
+    return Generation.objects.get(uuid=uuid)
+
+
+def upstream_state(uuid: str) -> str:
+    return _generation(uuid).state
+
+
+def wait_until(done: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: gave up waiting after {seconds:g} s")
+        time.sleep(0.2)
+
+
+def upstream_gets(uuid: str) -> int:
+    """Upstream GETs of a job so far: every counted call (one job is running at the time)."""
+    return sum(
+        UpstreamCallCount.objects.filter(endpoint="GET /generations/{id}").values_list(
+            "count", flat=True
+        )
+    )
+
+
+def poll_interval() -> float:
+    return float(settings.POLL_INTERVAL)
+
+
+def upstream_finished_at(uuid: str) -> float:
+    upstream_id = _generation(uuid).upstream_id
+    return SimGeneration.objects.get(id=upstream_id).finishes_at.timestamp()
+
+
+def write_padded_mp4(path: Path, size: int) -> None:
+    """A real 5 s H.264 MP4 padded to `size` bytes with a trailing `free` box (valid ISO BMFF)."""
+    video = sim_media.render_video("a long take", seconds=5, long_side=128)
+    padding = size - len(video) - 8  # the box's own header is 8 bytes
+    chunk = bytes(1024 * 1024)
+    with path.open("wb") as out:
+        out.write(video)
+        out.write((padding + 8).to_bytes(4, "big") + b"free")
+        left = padding
+        while left > 0:
+            out.write(chunk[: min(len(chunk), left)])
+            left -= len(chunk)
+
+
+def time_check_video(path: Path) -> float:
+    """Seconds `check_video` takes on the file as Django's temp-file upload handler keeps it."""
+    upload = TemporaryUploadedFile(path.name, "video/mp4", path.stat().st_size, None)
+    with path.open("rb") as source:
+        for chunk in iter(lambda: source.read(1024 * 1024), b""):
+            upload.write(chunk)
+    upload.seek(0)
+    started = time.monotonic()
+    check_video(upload)
+    seconds = time.monotonic() - started
+    upload.close()
+    return seconds
+
+
+def wait_sent(idempotency_key: str, seconds: float) -> str:
+    """Wait until the uploaded job left the worker's hands; say how it went."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        generation = Generation.objects.filter(idempotency_key=idempotency_key).first()
+        if generation is None:
+            return "not created (the form refused it)"
+        if generation.state not in (State.DRAFT, State.SUBMITTING):
+            code = f" ({generation.failure_code})" if generation.failure_code else ""
+            return f"{generation.state}{code}"
+        time.sleep(0.5)
+    return "still sending"

@@ -1,0 +1,109 @@
+"""The load generators and process probes the benchmark uses: wrk, polling viewers, RSS peaks."""
+
+import re
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass
+class Throughput:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("bench: wrk is missing. Install it: apt-get install -y wrk")
+    return path
+
+
+def wrk(
+    url: str, headers: dict[str, str], *, seconds: float, connections: int, threads: int = 2
+) -> Throughput:
+    """Closed-loop load on one URL; requests/s, p50 and p99 from wrk's latency distribution."""
+    command = [
+        require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+        "--timeout", "10s",
+    ]  # fmt: skip
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(  # noqa: S603
+        [*command, url], capture_output=True, text=True, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(r"Socket errors:.*?(\d+)\s+timeout", out):
+        errors += int(match.group(1))
+    return Throughput(rps, p50, p99, errors)
+
+
+def poll_like_htmx(
+    client: httpx.Client,
+    url: str,
+    *,
+    until: float,
+    every: float = 1.0,
+    phase: float = 0.0,
+    stop: threading.Event | None = None,
+) -> list[tuple[float, int, str]]:
+    """Request `url` every `every` seconds (htmx's `every 1s` timer), from `phase` in.
+
+    Returns (wall-clock time the answer arrived, status, body) for each request.
+    """
+    seen = []
+    next_at = time.monotonic() + phase
+    while time.monotonic() < until and not (stop and stop.is_set()):
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        next_at += every
+        response = client.get(url, headers={"HX-Request": "true"})
+        seen.append((time.time(), response.status_code, response.text))
+    return seen
+
+
+# --- memory: the kernel's peak RSS ("VmHWM"), reset before the measured step ---
+
+
+def reset_peak(pid: int) -> int:
+    """Reset the process's peak RSS to its current RSS (Linux 4.0+); return that RSS in KB."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return _status_kb(pid, "VmRSS")
+
+
+def peak_kb(pid: int) -> int:
+    return _status_kb(pid, "VmHWM")
+
+
+def _status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {key} for process {pid}")
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(child) for child in text]
+    return found

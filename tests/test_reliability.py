@@ -1,0 +1,361 @@
+"""Reliability under fire, with real processes: a worker killed with SIGKILL mid-poll and
+mid-archive, the same form sent from two tabs at once, a job stuck upstream, and SQLite under
+parallel submitters and pollers. Each test writes its figures (tests/figures.py)."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+from django.db.models import Q
+from django.test import Client
+from django.utils import timezone
+
+from generations.luma import schema
+from generations.luma.simulator.models import SimGeneration
+from generations.models import (
+    TERMINAL_STATES,
+    ArchiveState,
+    EventKind,
+    Generation,
+    GenerationEvent,
+    Output,
+    State,
+)
+from generations.submission import start_generation
+from tests import figures
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn_worker(settings, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """A real `manage.py run_worker` on the test database, talking to the live app."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": url,
+            "LUMA_BASE_URL": settings.LUMA_BASE_URL,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "LUMAWEB_POLL_INTERVAL": "2" if settings.TASKS_BACKEND == "rq" else "0.2",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        },
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(condition, what: str, seconds: float = 120.0, process=None) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if process is not None:
+            assert process.poll() is None, f"the worker exited while waiting for {what}"
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def stored_originals(settings, generation: Generation) -> list[str]:
+    folder = settings.MEDIA_ROOT / "outputs" / str(generation.uuid)
+    return sorted(p.name for p in folder.glob("*") if "-" not in p.stem) if folder.exists() else []
+
+
+# --- a worker killed with SIGKILL, then restarted ---
+
+
+def test_a_worker_killed_mid_poll_and_mid_archive_resumes_every_job_archiving_each_once(
+    live_app: str, settings, owner: User, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    fast_sweep = {"LUMAWEB_SWEEP_INTERVAL": "0.5", "LUMAWEB_SWEEP_GRACE": "1"}
+    settings.LUMA_SIM_SPEED = 4.0  # images take ~3.5 s upstream: long enough to be mid-poll
+    images = [
+        start_generation(owner, schema.GenerationRequest(prompt=f"harbour {n}"))[0]
+        for n in range(5)
+    ]
+    settings.LUMA_SIM_SPEED = 40.0  # videos, whose archiving (poster, preview) takes a while
+    videos = [
+        start_generation(
+            owner,
+            schema.GenerationRequest(prompt=f"waves {n}", type="video", model="ray-3.2"),
+        )[0]
+        for n in range(3)
+    ]
+    everything = images + videos
+
+    # 1. Killed mid-poll: images accepted upstream and polled at least once, none finished.
+    polled = Q(pk__in=[i.pk for i in images], poll_count__gte=1, state__in=["queued", "processing"])
+    worker = spawn_worker(settings, log)
+    try:
+        wait_for(lambda: Generation.objects.filter(polled).count() >= 3, "polls", process=worker)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    mid_poll = Generation.objects.filter(polled).count()
+    unfinished = Generation.objects.exclude(state=State.COMPLETED).count()
+    assert mid_poll >= 3
+
+    # 2. Restarted, then killed mid-archive: an output claimed for archiving, not yet stored.
+    claimed = Q(archive_state=ArchiveState.PENDING, archive_attempts__gte=1)
+    mid_archive = 0
+    for _ in range(3):
+        worker = spawn_worker(settings, log, **fast_sweep)
+        try:
+            wait_for(lambda: Output.objects.filter(claimed).exists(), "an archive", process=worker)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+        mid_archive = Output.objects.filter(claimed).count()
+        if mid_archive:
+            break
+    assert mid_archive >= 1
+    # A dead worker's archive claim lapses after its lease (LUMAWEB_ARCHIVE_TIMEOUT + 60 s):
+    # let that time pass.
+    Output.objects.filter(claimed).update(archive_next_at=timezone.now() - timedelta(hours=1))
+
+    # 3. Restarted again: every job finishes and every output is archived, once.
+    worker = spawn_worker(settings, log, **fast_sweep)
+    try:
+
+        def done() -> bool:
+            finished = Generation.objects.filter(state=State.COMPLETED).count()
+            pending = Output.objects.filter(archive_state=ArchiveState.PENDING).count()
+            return finished == len(everything) and pending == 0
+
+        wait_for(done, "every job to finish and be archived", seconds=150, process=worker)
+    finally:
+        stop(worker)
+
+    assert SimGeneration.objects.count() == len(everything)  # no job sent twice
+    submitted_twice = [
+        g.uuid for g in everything if g.events.filter(kind=EventKind.SUBMITTED).count() != 1
+    ]
+    assert submitted_twice == []
+    assert Output.objects.filter(archive_state=ArchiveState.ARCHIVED).count() == len(everything)
+    archived_twice = {
+        str(g.uuid): stored_originals(settings, g)
+        for g in everything
+        if len(stored_originals(settings, g)) != 1
+    }
+    assert archived_twice == {}
+    figures.record(
+        "worker_sigkill_mid_poll_and_archive",
+        jobs_submitted=len(everything),
+        killed_mid_poll=mid_poll,
+        killed_mid_archive=mid_archive,
+        unfinished_at_kill=unfinished,
+        jobs_terminal=Generation.objects.filter(state__in=TERMINAL_STATES).count(),
+        upstream_jobs=SimGeneration.objects.count(),
+        duplicates=len(submitted_twice) + len(archived_twice),
+    )
+
+
+# --- double submission: the same form sent from two tabs at once ---
+
+
+def session_for(client: httpx.Client, user: User) -> None:
+    django_client = Client()
+    django_client.force_login(user)
+    for name, cookie in django_client.cookies.items():
+        client.cookies.set(name, cookie.value)
+    client.get("/")  # the CSRF cookie
+
+
+def test_the_same_form_sent_from_two_tabs_at_once_makes_one_job(
+    live_app: str, owner: User, run_worker
+) -> None:
+    form = {"mode": "image", "prompt": "two tabs", "model": "uni-1", "aspect_ratio": "1:1"}
+    form["idempotency_key"] = "tab-token-1"
+    statuses: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def tab() -> None:
+        with httpx.Client(base_url=live_app, timeout=30) as http:
+            session_for(http, owner)
+            barrier.wait(timeout=30)
+            headers = {"X-CSRFToken": http.cookies["csrftoken"], "HX-Request": "true"}
+            statuses.append(http.post("/", data=form, headers=headers).status_code)
+
+    tabs = [threading.Thread(target=tab) for _ in range(8)]
+    for thread in tabs:
+        thread.start()
+    for thread in tabs:
+        thread.join(timeout=60)
+    assert statuses == [200] * 8
+    [generation] = Generation.objects.all()
+    run_worker(lambda: Generation.objects.get(pk=generation.pk).is_terminal)
+    assert SimGeneration.objects.count() == 1
+    figures.record(
+        "double_submission_two_tabs",
+        jobs_submitted=len(statuses),
+        jobs_recorded=Generation.objects.count(),
+        upstream_jobs=SimGeneration.objects.count(),
+        duplicates=SimGeneration.objects.count() - 1,
+        server_errors=sum(1 for s in statuses if s >= 500),
+    )
+
+
+# --- a job that stays processing forever ---
+
+
+def test_a_job_stuck_processing_upstream_shows_as_stuck(
+    owner: User, staff: User, run_worker, settings
+) -> None:
+    generation, _ = start_generation(owner, schema.GenerationRequest(prompt="forever [stuck]"))
+    run_worker(lambda: Generation.objects.get(pk=generation.pk).poll_count >= 3)
+    generation.refresh_from_db()
+    assert generation.state == State.PROCESSING
+    assert not generation.is_stuck
+    Generation.objects.filter(pk=generation.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.STUCK_AFTER + 60)
+    )
+    generation.refresh_from_db()
+    assert generation.is_stuck
+    reviewer = Client()
+    reviewer.force_login(staff)
+    html = reviewer.get("/review/").content.decode()
+    section = html.split('id="stuck-title"', 1)[1]
+    assert "Nothing is stuck." not in section
+    assert "forever [stuck]" in section
+    assert str(generation.uuid) in section
+
+
+# --- SQLite under parallel submitters and pollers ---
+
+SUBMITTERS = 20
+POLLERS = 100
+JOBS_EACH = 3
+
+
+def test_sqlite_under_parallel_submitters_and_pollers_has_no_lock_errors_and_no_5xx(
+    live_app: str, settings, tmp_path: Path
+) -> None:
+    settings.LUMAWEB_SUBMIT_PER_MINUTE = 0
+    people = [
+        User.objects.create_user(f"person{n}", f"p{n}@example.com", "pass-word-123")
+        for n in range(SUBMITTERS)
+    ]
+    log = tmp_path / "worker.log"
+    worker = spawn_worker(settings, log)
+    results: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+    submitting = threading.Event()
+    submitting.set()
+
+    def note(kind: str, send) -> None:
+        try:
+            response = send()
+            result = (kind, response.status_code, response.text[:2000])
+        except httpx.TransportError as exc:  # counted: a dropped request is a failure too
+            result = (kind, 0, f"{type(exc).__name__}: {exc}")
+        with lock:
+            results.append(result)
+
+    def submitter(person: User) -> None:
+        with httpx.Client(base_url=live_app, timeout=60) as http:
+            session_for(http, person)
+            for n in range(JOBS_EACH):
+                form = {
+                    "mode": "image",
+                    "prompt": f"{person.username} harbour {n}",
+                    "model": "uni-1",
+                    "aspect_ratio": "1:1",
+                    "idempotency_key": f"{person.username}-{n}",
+                }
+                headers = {"X-CSRFToken": http.cookies["csrftoken"], "HX-Request": "true"}
+                note("submit", partial(http.post, "/", data=form, headers=headers))
+
+    def poller(number: int) -> None:
+        # One connection per request: the test server drops keep-alive connections idle for 2 s.
+        with httpx.Client(base_url=live_app, timeout=60, headers={"Connection": "close"}) as http:
+            session_for(http, people[number % SUBMITTERS])
+            rounds = 0
+            while (submitting.is_set() or unfinished()) and rounds < 400:
+                rounds += 1
+                uuids = list(Generation.objects.values_list("uuid", flat=True)[:50])
+                if uuids:
+                    note("poll", partial(http.get, f"/g/{random.choice(uuids)}/card"))
+                else:
+                    note("page", partial(http.get, "/gallery/"))
+                time.sleep(0.2)
+
+    def unfinished() -> bool:
+        return Generation.objects.exclude(state__in=TERMINAL_STATES).exists()
+
+    threads = [threading.Thread(target=poller, args=(n,)) for n in range(POLLERS)]
+    submitters = [threading.Thread(target=submitter, args=(p,)) for p in people]
+    began = time.monotonic()
+    try:
+        for thread in threads + submitters:
+            thread.start()
+        for thread in submitters:
+            thread.join(timeout=180)
+        submitting.clear()
+        wait_for(lambda: not unfinished(), "every job to finish", seconds=180, process=worker)
+        for thread in threads:
+            thread.join(timeout=180)
+    finally:
+        submitting.clear()
+        stop(worker)
+
+    loaded_for = time.monotonic() - began
+    worker_log = log.read_text(errors="replace")
+    server_errors = [r for r in results if r[1] >= 500]
+    dropped = [r for r in results if r[1] == 0]
+    locked = [r for r in results if "database is locked" in r[2]]
+    locked_in_worker = worker_log.count("database is locked")
+    submitted = sum(1 for r in results if r[0] == "submit")
+    terminal_jobs = Generation.objects.filter(state__in=TERMINAL_STATES).count()
+    figures.record(
+        "sqlite_parallel_submitters_and_pollers",
+        submitters=SUBMITTERS,
+        pollers=POLLERS,
+        requests=len(results),
+        jobs_submitted=submitted,
+        jobs_recorded=Generation.objects.count(),
+        jobs_terminal=terminal_jobs,
+        upstream_jobs=SimGeneration.objects.count(),
+        duplicates=SimGeneration.objects.count() - Generation.objects.count(),
+        server_errors=len(server_errors),
+        dropped_connections=len(dropped),
+        seconds_under_load=round(loaded_for, 1),
+        database_locked=len(locked) + locked_in_worker,
+    )
+    assert submitted == SUBMITTERS * JOBS_EACH
+    assert len(results) > submitted * 3
+    assert server_errors == []
+    assert dropped == [], dropped[:3]
+    assert locked == []
+    assert locked_in_worker == 0
+    assert Generation.objects.count() == SUBMITTERS * JOBS_EACH
+    assert terminal_jobs == SUBMITTERS * JOBS_EACH
+    assert SimGeneration.objects.count() == SUBMITTERS * JOBS_EACH
+    assert (
+        GenerationEvent.objects.filter(kind=EventKind.SUBMITTED).count() == SUBMITTERS * JOBS_EACH
+    )

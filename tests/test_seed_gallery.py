@@ -1,0 +1,116 @@
+"""`seed_gallery`: synthetic history for benchmarks, shaped like the real thing, never upstream."""
+
+from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from generations import search
+from generations.luma import schema
+from generations.luma.simulator.models import SimGeneration
+from generations.models import (
+    ArchiveState,
+    Generation,
+    GenerationEvent,
+    Lineage,
+    Output,
+    State,
+    UpstreamCallCount,
+)
+
+
+def seed(count: int) -> None:
+    call_command("seed_gallery", str(count), "--batch", "50", verbosity=0)
+
+
+def queries(client: Client, url: str, **headers: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, headers=headers)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def test_it_makes_every_kind_state_and_person_with_archived_outputs(db) -> None:
+    seed(400)
+    generations = Generation.objects.all()
+    assert generations.count() == 400
+    assert set(generations.values_list("kind", flat=True)) == set(schema.GENERATION_TYPES)
+    states = set(generations.values_list("state", flat=True))
+    assert {State.COMPLETED, State.FAILED, State.QUEUED, State.PROCESSING} <= states
+    assert generations.values("created_by").distinct().count() > 5
+    completed = generations.filter(state=State.COMPLETED)
+    assert not completed.filter(outputs__isnull=True).exists()
+    archived = Output.objects.filter(archive_state=ArchiveState.ARCHIVED)
+    assert archived.count() >= completed.count()
+    for output in archived[:20]:
+        assert all(default_storage.exists(name) for name in output.stored_files)
+    assert Output.objects.filter(kind="video", poster__gt="", preview__gt="").exists()
+    assert Output.objects.filter(layer__isnull=False).exists()
+    assert GenerationEvent.objects.count() >= 400
+
+
+def test_lineage_points_at_real_earlier_pieces(db) -> None:
+    seed(400)
+    children = Generation.objects.exclude(lineage="").select_related("parent")
+    assert {Lineage.EDIT, Lineage.ANIMATE, Lineage.LAYERS} <= set(
+        children.values_list("lineage", flat=True)
+    )
+    for child in children:
+        assert child.parent is not None
+        assert child.parent.created_at < child.created_at
+        source = child.request.get("source") or child.request.get("video", {}).get("start_frame")
+        if child.lineage not in (Lineage.RETRY, Lineage.REMIX):
+            assert source == {"generation_id": child.parent.upstream_id}
+    for retried in Generation.objects.filter(retried_as__isnull=False).select_related("retried_as"):
+        assert retried.state == State.FAILED
+        assert retried.retried_as.parent_id == retried.pk
+
+
+def test_every_seeded_request_is_one_the_api_accepts(db) -> None:
+    seed(200)
+    for request in Generation.objects.values_list("request", flat=True):
+        schema.GenerationRequest.model_validate(request)
+
+
+def test_prompt_search_finds_seeded_rows(db) -> None:
+    seed(300)
+    everything = Generation.objects.all()
+    found = search.matching(everything, "lighthouse")
+    assert found.count() == everything.filter(prompt__icontains="lighthouse").count() > 0
+
+
+def test_it_never_calls_upstream(db) -> None:
+    seed(100)
+    assert not UpstreamCallCount.objects.exists()
+    assert not SimGeneration.objects.exists()
+    # Unfinished seeded jobs have no poll scheduled, so a running worker leaves them alone.
+    assert not Generation.objects.filter(next_poll_at__isnull=False).exists()
+
+
+def test_seeding_again_adds_new_rows(db) -> None:
+    seed(60)
+    seed(60)
+    assert Generation.objects.count() == 120
+
+
+def test_page_queries_do_not_grow_with_the_gallery(db, owner_client: Client, owner: User) -> None:
+    seed(60)
+    unfinished = Generation.objects.filter(state__in=[State.QUEUED, State.PROCESSING]).first()
+    detail = Generation.objects.filter(state=State.COMPLETED, parent__isnull=False).first()
+    assert unfinished is not None
+    assert detail is not None
+    urls = {
+        "gallery": reverse("gallery"),
+        "search": f"{reverse('gallery')}?q=fox&kind=image&state=completed",
+        "detail": detail.get_absolute_url(),
+    }
+    small = {name: queries(owner_client, url) for name, url in urls.items()}
+    card = reverse("generation-card", args=[unfinished.uuid])
+    assert queries(owner_client, card, HX_Request="true") <= 2
+    seed(600)
+    large = {name: queries(owner_client, url) for name, url in urls.items()}
+    assert large == small
+    assert max(large.values()) <= 6

@@ -259,10 +259,30 @@
     draw();
   }
 
+  // --- the options the server greys out: never let an older answer undo a newer choice ---
+  function wireOptions(form) {
+    let changes = 0;
+    // Counted in the capture phase, before htmx's own listener sends the request.
+    form.addEventListener("change", function () { changes += 1; }, true);
+    document.body.addEventListener("lumaweb:timeline", function () { changes += 1; }, true);
+    // The options live inside the form, so their htmx events reach it; a replaced form's
+    // listeners go with it.
+    form.addEventListener("htmx:configRequest", function (event) {
+      if (event.detail.elt.id === "options") event.detail.elt.dataset.asked = String(changes);
+    });
+    form.addEventListener("htmx:beforeSwap", function (event) {
+      const options = event.detail.elt;
+      if (options.id === "options" && options.dataset.asked !== String(changes)) {
+        event.detail.shouldSwap = false;  // a newer request, with the newer choice, is queued
+      }
+    });
+  }
+
   function wire(root) {
     const form = root.id === "create-form" ? root : root.querySelector("#create-form");
     if (!form || form.dataset.wired) return;
     form.dataset.wired = "yes";
+    wireOptions(form);
     wireCounts(form);
     wireProgress(form);
     wireTimeline(form);

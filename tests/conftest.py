@@ -94,6 +94,8 @@ class _JoiningServer(ThreadedWSGIServer):
     # Wait for in-flight requests (a slow injected fault) before the test's database goes away.
     daemon_threads = False
     block_on_close = True
+    # socketserver's default backlog of 5 resets connections under the load tests' 120 clients.
+    request_queue_size = 256
 
 
 class _SimServerThread(LiveServerThread):

@@ -38,6 +38,7 @@ from generations.models import (
     Star,
     State,
 )
+from generations.pagecache import cached_page
 
 PAGE_SIZE = 24
 KIND_LABELS = {
@@ -201,6 +202,7 @@ def first_page(user: Any) -> GalleryPage:
 
 @require_GET
 @vary_on_headers("HX-Request")
+@cached_page
 def gallery(request: HttpRequest) -> HttpResponse:
     """Everything the team made, newest first, filtered and searched through the URL."""
     people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))

@@ -3,9 +3,12 @@
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget
@@ -14,7 +17,8 @@ from generations.archive import refresh_if_stale
 from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
-from generations.models import Generation, State
+from generations.models import ACTIVE_STATES, Generation, State
+from generations.pagecache import cached_fragment, cached_page
 from generations.throttle import submission_refusal
 
 
@@ -47,13 +51,16 @@ def home(request: HttpRequest) -> HttpResponse:
             return reswap(retarget(response, "#create-form"), "outerHTML")
     else:
         form = form_class(initial=_initial(request, form_class))
-    context = {**_create_context(form, mode), "page": _gallery(request)}
+    gallery = cached_fragment(
+        request,
+        "studio-gallery",
+        lambda: render_to_string(
+            "generations/gallery_grid.html", {"page": first_page(request.user)}, request
+        ),
+    )
+    context = {**_create_context(form, mode), "gallery": gallery}
     status = 400 if form.errors else 200
     return render(request, "generations/home.html", context, status=status)
-
-
-def _gallery(request: HttpRequest) -> Any:
-    return first_page(request.user)
 
 
 def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, Any]:
@@ -97,7 +104,15 @@ def _get_generation(uuid: str) -> Generation:
 
 @require_GET
 def card(request: HttpRequest, uuid: str) -> HttpResponse:
-    """One gallery card, polled by the page while its job runs; reads our database only."""
+    """One gallery card, polled by the page while its job runs; reads our database only.
+
+    A running card polls with the state it shows (`?seen=`). While the job is still in that
+    state the answer is 204, which htmx leaves alone: one indexed read, no render. The elapsed
+    time on the card is ticked by the browser (static/js/app.js), not by these answers.
+    """
+    seen = request.GET.get("seen")
+    if seen in ACTIVE_STATES and _state_of(uuid) == seen:
+        return HttpResponse(status=204)
     # Outputs are loaded only once the job completed: a poll of a running job is one query.
     generation = get_object_or_404(
         Generation.objects.select_related("created_by").for_viewer(request.user), uuid=uuid
@@ -113,7 +128,23 @@ def card(request: HttpRequest, uuid: str) -> HttpResponse:
     return response
 
 
+def _state_of(uuid: str) -> str | None:
+    """A job's state by its public id, read with one plain statement."""
+    field = Generation._meta.get_field("uuid")
+    try:
+        value = field.get_db_prep_value(field.to_python(uuid), connection)
+    except ValidationError:
+        return None
+    quote = connection.ops.quote_name
+    sql = f"SELECT state FROM {quote(Generation._meta.db_table)} WHERE uuid = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 @require_GET
+@cached_page
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     """Everything about one piece: the media, the prompt, how it was made."""
     generation = get_object_or_404(Generation.objects.gallery().for_viewer(request.user), uuid=uuid)

@@ -115,8 +115,10 @@ DATABASES = {
         env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'lumaweb.sqlite3'}"), conn_max_age=60
     )
 }
+# Connections are kept between requests: opening one (and, for SQLite, running its pragmas)
+# costs more than the queries of a typical page.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the worker write while pages read; IMMEDIATE avoids lock-upgrade deadlocks.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -125,8 +127,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file (not memory) so a test's worker process can share it; one per test run.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -135,6 +135,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["lumaweb.auth.UserLookupBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -216,6 +217,13 @@ else:
 # shares: Redis in scale-out mode, files under var/ on one machine.
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rendered pages, per process (generations/pagecache.py): each entry names the database's
+    # change counter it was rendered at, so no process can serve a page older than the data.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "OPTIONS": {"MAX_ENTRIES": int(env("LUMAWEB_PAGE_CACHE_ENTRIES", "300"))},
+    },
     "throttle": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     if TASKS_BACKEND == "rq"
     else {
@@ -223,6 +231,7 @@ CACHES: dict[str, dict[str, Any]] = {
         "LOCATION": str(VAR_DIR / "throttle"),
     },
 }
+LUMAWEB_PAGE_CACHE_SECONDS = env_float("LUMAWEB_PAGE_CACHE_SECONDS", 30.0)  # 0: no page cache
 LUMAWEB_LOGIN_MAX_FAILURES = int(env("LUMAWEB_LOGIN_MAX_FAILURES", "5"))  # per name and address
 LUMAWEB_LOGIN_LOCKOUT = env_float("LUMAWEB_LOGIN_LOCKOUT", 900.0)  # seconds
 LUMAWEB_SUBMIT_PER_MINUTE = int(env("LUMAWEB_SUBMIT_PER_MINUTE", "20"))  # per person; 0: off

@@ -5,6 +5,7 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 
 from generations import archive
 from generations.gallery import KIND_LABELS
@@ -34,14 +35,17 @@ def kind_label(kind: str) -> str:
 
 @register.filter
 def elapsed(generation: Generation) -> str:
-    """How long an unfinished job has been going: "8 s", "2 min 5 s", "1 h 4 min"."""
+    """How long an unfinished job has been going ("8 s", "2 min 5 s", "1 h 4 min"), as a
+    `<time>` the browser keeps ticking from its start (static/js/app.js formats it the same)."""
     started = generation.submitted_at or generation.created_at
     seconds = max(0, int((timezone.now() - started).total_seconds()))
     if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+        text = f"{seconds} s"
+    elif seconds < 3600:
+        text = f"{seconds // 60} min {seconds % 60} s"
+    else:
+        text = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return format_html('<time class="elapsed" data-since="{}">{}</time>', started.isoformat(), text)
 
 
 @register.filter

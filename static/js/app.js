@@ -18,6 +18,23 @@
     });
   }
 
+  // A running job's elapsed time ticks here; its card polls only for a change of state.
+  // Same wording as the server's `elapsed` filter (generations/templatetags/gallery.py).
+  function formatElapsed(seconds) {
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
+
+  function tick() {
+    document.querySelectorAll("time.elapsed[data-since]").forEach(function (clock) {
+      const since = Date.parse(clock.dataset.since);
+      if (Number.isNaN(since)) return;
+      clock.textContent = formatElapsed(Math.max(0, Math.floor((Date.now() - since) / 1000)));
+    });
+  }
+
+  setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", function () { wire(document); });
   document.addEventListener("htmx:afterSettle", function (event) {
     wire(event.target);

@@ -56,17 +56,26 @@ def pick_urls() -> dict[str, str]:
         "filtered": "/gallery/?q=lighthouse&kind=image&state=completed",
         "detail": detail.get_absolute_url(),
         "card": f"/g/{active.uuid}/card",
+        # What a page's card for it polls: `?seen=` the state it shows (templates/.../card.html).
+        "poll": f"/g/{active.uuid}/card?seen={active.state}",
     }
 
 
-def count_queries(url: str, headers: dict[str, str]) -> int:
-    """SQL queries of one logged-in request, the whole middleware stack included."""
+def count_queries(url: str, headers: dict[str, str], *, rendered: bool = False) -> int:
+    """SQL queries of one logged-in request, the whole middleware stack included.
+
+    As a browser asks: with the CSRF cookie its first page set, after the page was seen once
+    (a page-cache hit), or at a new address every time (`rendered`, as bench/render.lua does).
+    """
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(get_user_model().objects.get(username="bench"))
-    client.get(url, headers=headers)  # warm: the first request may fill per-process caches
+    separator = "&" if "?" in url else "?"
+    addresses = (f"{url}{separator}render={n}" if rendered else url for n in range(3))
+    client.get(next(addresses), headers=headers)  # the first page sets the CSRF cookie
+    client.get(next(addresses), headers=headers)  # seen once
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(url, headers=headers)
-    if response.status_code != 200:
+        response = client.get(next(addresses), headers=headers)
+    if response.status_code not in (200, 204):
         raise SystemExit(f"bench: {url} answered {response.status_code} in-process")
     return len(queries)
 

@@ -1,10 +1,11 @@
 """The load generators and process probes the benchmark uses: wrk, polling viewers, RSS peaks."""
 
+import html
 import re
 import shutil
 import subprocess
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +35,28 @@ def require_wrk() -> str:
     return path
 
 
+RENDER_SCRIPT = Path(__file__).with_name("render.lua")
+
+
 def wrk(
-    url: str, headers: dict[str, str], *, seconds: float, connections: int, threads: int = 2
+    url: str,
+    headers: dict[str, str],
+    *,
+    seconds: float,
+    connections: int,
+    threads: int = 2,
+    rendered: bool = False,
 ) -> Throughput:
-    """Closed-loop load on one URL; requests/s, p50 and p99 from wrk's latency distribution."""
+    """Closed-loop load on one URL; requests/s, p50 and p99 from wrk's latency distribution.
+
+    `rendered`: each request gets its own address (bench/render.lua), so none is a cache hit.
+    """
     command = [
         require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
         "--timeout", "10s",
     ]  # fmt: skip
+    if rendered:
+        command += ["-s", str(RENDER_SCRIPT)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run(  # noqa: S603
@@ -58,6 +73,10 @@ def wrk(
     return Throughput(rps, p50, p99, errors)
 
 
+HX_GET = re.compile(r'hx-get="([^"]+)"')
+STOP_POLLING = 286
+
+
 def poll_like_htmx(
     client: httpx.Client,
     url: str,
@@ -65,19 +84,25 @@ def poll_like_htmx(
     until: float,
     every: float = 1.0,
     phase: float = 0.0,
-    stop: threading.Event | None = None,
+    done: Callable[[str], bool] | None = None,
 ) -> list[tuple[float, int, str]]:
-    """Request `url` every `every` seconds (htmx's `every 1s` timer), from `phase` in.
+    """Poll a card every `every` seconds from `phase` in, as htmx's `every 1s` trigger does.
 
-    Returns (wall-clock time the answer arrived, status, body) for each request.
+    A 204 swaps nothing; a new card brings its own `hx-get` (the state it shows, `?seen=`),
+    which the next poll uses; 286 stops, and so does `done(body)`. Returns (wall-clock time the
+    answer arrived, status, body) for each request.
     """
     seen = []
     next_at = time.monotonic() + phase
-    while time.monotonic() < until and not (stop and stop.is_set()):
+    while time.monotonic() < until:
         time.sleep(max(0.0, next_at - time.monotonic()))
         next_at += every
         response = client.get(url, headers={"HX-Request": "true"})
         seen.append((time.time(), response.status_code, response.text))
+        if response.status_code == STOP_POLLING or (done and done(response.text)):
+            break
+        if response.status_code == 200 and (poll := HX_GET.search(response.text)):
+            url = html.unescape(poll.group(1))
     return seen
 
 

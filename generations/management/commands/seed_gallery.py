@@ -63,7 +63,7 @@ IMAGE_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:2")
 VIDEO_RATIOS = ("16:9", "9:16", "1:1")
 TRANSIENT = ("rate_limited", "generation_failed", "output_not_found")
 PERMANENT = ("content_moderated", "invalid_request", "image_too_large", "corrupt_input")
-ACTIVE_NEWEST = 24  # the newest rows are unfinished jobs
+ACTIVE_NEWEST = 6  # the newest rows are unfinished jobs: a team watching a few at a time
 POOL = 500  # lineage points at one of the last POOL finished pieces of its medium
 
 

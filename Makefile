@@ -38,15 +38,16 @@ test: install ## Run the whole test suite (browser tests included), then the sca
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-scaleout
 
-# The integration tests again on PostgreSQL and Redis (RQ), plus the two-worker scale-out test.
+# The integration tests again on PostgreSQL and Redis (RQ), plus the two-worker scale-out test
+# and docs/deploy.md followed in Chromium (the only browser tests here: marked scaleout).
 SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lumaweb
 SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/13
 SCALEOUT_TESTS := tests/test_scaleout.py tests/test_worker.py tests/test_client.py \
-	tests/test_security.py
+	tests/test_security.py tests/test_deploy.py
 
 test-scaleout: install ## Integration tests on PostgreSQL + Redis workers (RQ), as CI runs them
 	DATABASE_URL=$(SCALEOUT_DATABASE_URL) TASKS_BACKEND=rq REDIS_URL=$(SCALEOUT_REDIS_URL) \
-		$(PY) -m pytest -m "not browser" $(SCALEOUT_TESTS)
+		$(PY) -m pytest -m "scaleout or not browser" $(SCALEOUT_TESTS)
 
 test-fast: install ## Run the tests without the browser
 	$(PY) -m pytest -m "not browser and not scaleout"

@@ -2,11 +2,14 @@
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from signal import SIGKILL, SIGTERM
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,12 +24,13 @@ from django.db import close_old_connections
 from django.test import Client
 from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
 from django_tasks_db.management.commands.db_worker import Worker
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from generations import upstream
 from generations.luma.client import LumaClient
 from generations.models import Generation
 
+ROOT = Path(__file__).resolve().parent.parent
 SIM_URL = "http://sim.test/sim/v1"
 TEST_TOKEN = "luma-api-test-token"
 
@@ -249,44 +253,62 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture
-def worker_process(live_app: str, settings) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `manage.py run_worker` process on the test database, talking to the live app."""
+def app_env(settings) -> dict[str, str]:
+    """The environment of a `manage.py` (or gunicorn) subprocess on the test database, whose
+    upstream is the simulator the test talks to."""
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database_url = f"sqlite:///{database['NAME']}"
     else:
         database_url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "LUMA_BASE_URL": settings.LUMA_BASE_URL,
-        "LUMAWEB_POLL_INTERVAL": "0.2",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
+
+
+@pytest.fixture
+def worker_process(live_app: str, settings) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `manage.py run_worker` process on the test database, talking to the live app."""
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
+        cwd=ROOT,
+        env={**app_env(settings), "LUMAWEB_POLL_INTERVAL": "0.2"},
     )
     yield process
     process.terminate()
     process.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def checked_page(
+    browser: Browser, base_url: str, tolerated: Callable[[str], bool] = lambda text: False
+) -> Iterator[Page]:
+    """A fresh browser tab on `base_url`; any console error (a CSP violation too) fails it,
+    unless `tolerated(text)` says the test expects it."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    console: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if message.type == "error" and not tolerated(message.text):
+            console.append(message.text)
+
+    opened.on("console", record)
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert console == [], f"the browser console reported errors: {console}"
+
+
 @pytest.fixture
 def page(browser: Browser, live_app: str) -> Iterator[Page]:
     """A fresh browser tab on the live app; any console error (a CSP violation too) fails it."""
-    context = browser.new_context(base_url=live_app, viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    console: list[str] = []
-    opened.on(
-        "console",
-        lambda message: console.append(message.text) if message.type == "error" else None,
-    )
-    yield opened
-    context.close()
-    assert console == [], f"the browser console reported errors: {console}"
+    with checked_page(browser, live_app) as opened:
+        yield opened
 
 
 def log_in(page: Page, user: User) -> None:
@@ -294,4 +316,66 @@ def log_in(page: Page, user: User) -> None:
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", "pass-word-123")
     page.click("button[type=submit]")
-    page.wait_for_url("**/")
+    # The login page's own URL matches "**/": wait for the studio page itself.
+    page.wait_for_url(lambda url: urlsplit(url).path == "/")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, for a server the test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Processes:
+    """Servers a test starts (gunicorn, workers), each in its own process group so that its
+    forked children go with it; whatever still runs at teardown is stopped, pass or fail."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: dict[subprocess.Popen[bytes], str] = {}
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(  # noqa: S603
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self.running[process] = name
+        return process
+
+    def log(self, process: subprocess.Popen[bytes]) -> str:
+        return (self.logs / f"{self.running[process]}.log").read_text(errors="replace")
+
+    def wait_until_serving(self, process: subprocess.Popen[bytes], url: str) -> None:
+        """Until `url` answers at all (any status): the server has bound its port."""
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"{self.running[process]} exited:\n{self.log(process)}"
+            assert time.monotonic() < deadline, f"{url} never answered:\n{self.log(process)}"
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(url, timeout=5)
+                return
+            time.sleep(0.1)
+
+    def stop(self, process: subprocess.Popen[bytes], how: int = SIGTERM) -> None:
+        """Signal the whole group, wait for its leader, then make sure no child outlives it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, how)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, SIGKILL)
+        process.wait(timeout=5)
+        del self.running[process]
+
+    def stop_all(self) -> None:
+        for process in list(self.running):
+            self.stop(process)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    started = Processes(tmp_path)
+    yield started
+    started.stop_all()

@@ -2,8 +2,10 @@
 
 import hashlib
 import io
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import av
@@ -11,9 +13,11 @@ import httpx
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
@@ -21,8 +25,15 @@ from generations import upstream
 from generations.archive import archive_outputs, request_url_refresh
 from generations.luma import schema
 from generations.luma.simulator import engine
-from generations.luma.simulator.models import SimGeneration, SimOutput
-from generations.models import ArchiveState, EventKind, Generation, Output, State
+from generations.luma.simulator.models import SimFault, SimGeneration, SimOutput
+from generations.models import (
+    ArchiveState,
+    EventKind,
+    Generation,
+    Output,
+    State,
+    UpstreamCallCount,
+)
 from generations.presigned import presigned_expiry
 from generations.submission import start_generation
 from generations.tasks import sweep
@@ -78,6 +89,39 @@ def archived(generation: Generation) -> Callable[[], bool]:
         return bool(states) and all(state == ArchiveState.ARCHIVED for state in states)
 
     return check
+
+
+def storage_files(folder: str = "") -> set[str]:
+    """The name of every file in storage."""
+    if not default_storage.exists(folder):
+        return set()
+    folders, files = default_storage.listdir(folder)
+    found = {f"{folder}{name}" for name in files}
+    for sub in folders:
+        found |= storage_files(f"{folder}{sub}/")
+    return found
+
+
+def fault_downloads(kind: str, count: int = 1, delay: float | None = None) -> None:
+    """Make the simulator's next `count` output downloads fail as `kind` says."""
+    SimFault.objects.create(
+        kind=kind, remaining=count, method="GET", path="/sim/v1/outputs/", delay=delay
+    )
+
+
+def job_lookups() -> int:
+    """How many times the app has asked upstream for a job (a URL refresh is one)."""
+    calls = UpstreamCallCount.objects.filter(endpoint="GET /generations/{id}")
+    return calls.aggregate(total=Sum("count"))["total"] or 0
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary directory downloads are streamed into, empty and for this test alone."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 class FlakyStorage(httpx.BaseTransport):
@@ -207,6 +251,103 @@ def test_archiving_survives_a_503_on_the_first_download(owner, flaky, run_worker
     assert output.archive_attempts == 2
     assert storage.downloads == 2
     assert output.sha256 == hashlib.sha256(upstream_bytes(output)).hexdigest()
+
+
+def test_an_injected_403_on_the_download_is_survived_with_a_fresh_link(owner, scratch) -> None:
+    generation = completed(owner)
+    lookups = job_lookups()
+    fault_downloads("403")  # the store refuses a link whose signature is still good
+    archive_outputs.call(str(generation.uuid))
+    output = generation.outputs.get()
+    assert output.is_archived
+    assert output.archive_attempts == 1
+    assert job_lookups() == lookups + 1  # a fresh link, then the download again
+    assert not SimFault.objects.filter(remaining__gt=0).exists()
+    assert stored(output.file.name) == upstream_bytes(output)
+    assert storage_files() == set(output.stored_files)
+    assert not any(scratch.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["partial", "timeout"])
+def test_a_download_cut_off_midway_is_never_stored_and_the_retry_is_whole(
+    owner, run_worker, scratch, kind: str
+) -> None:
+    generation = completed(owner, prompt="waves", type="video", model="ray-3.2")
+    fault_downloads(kind, delay=0.05)  # half the video, then (after a stall) nothing
+    archive_outputs.call(str(generation.uuid))
+    output = generation.outputs.get()
+    whole = upstream_bytes(output)
+    assert output.archive_state == ArchiveState.PENDING
+    assert output.archive_error == (
+        f"The download stopped after {len(whole) // 2} of {len(whole)} bytes."
+    )
+    assert storage_files() == set()
+    assert not any(scratch.iterdir())
+    run_worker(archived(generation))
+    output.refresh_from_db()
+    assert output.archive_attempts == 2
+    assert output.size_bytes == len(whole)
+    assert stored(output.file.name) == whole
+    with av.open(default_storage.open(output.file.name)) as video:
+        assert sum(1 for _ in video.decode(video=0)) == 120  # 5 s at 24 fps, every frame
+    assert storage_files() == set(output.stored_files)
+    assert not any(scratch.iterdir())
+
+
+@pytest.mark.parametrize(("kind", "error"), [("reset", "ReadError"), ("timeout", "ReadTimeout")])
+def test_a_download_dropped_on_a_real_socket_is_retried_whole(
+    live_app, owner, run_worker, scratch, settings, kind: str, error: str
+) -> None:
+    settings.LUMAWEB_ARCHIVE_READ_TIMEOUT = 1.0
+    generation = completed(owner)
+    fault_downloads(kind, delay=3.0)  # a stall well past the read timeout
+    archive_outputs.call(str(generation.uuid))
+    output = generation.outputs.get()
+    assert output.archive_state == ArchiveState.PENDING
+    assert output.archive_error == f"The download failed: {error}"
+    assert storage_files() == set()
+    assert not any(scratch.iterdir())
+    run_worker(archived(generation))
+    output.refresh_from_db()
+    assert output.archive_attempts == 2
+    whole = upstream_bytes(output)
+    assert stored(output.file.name) == whole
+    with Image.open(default_storage.open(output.file.name)) as image:
+        image.load()
+        assert image.format == "PNG"
+    assert storage_files() == set(output.stored_files)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("403", "The link answered 403."), ("partial", "The download stopped after ")],
+)
+def test_an_output_whose_downloads_keep_failing_stays_upstream_and_flagged(
+    owner, run_worker, scratch, settings, client: Client, kind: str, reason: str
+) -> None:
+    settings.LUMAWEB_ARCHIVE_MAX_ATTEMPTS = 3
+    generation = completed(owner)
+    fault_downloads(kind, count=100)
+    archive_outputs.enqueue(str(generation.uuid))
+
+    def given_up() -> bool:
+        return generation.outputs.get().archive_state == ArchiveState.FAILED
+
+    run_worker(given_up)
+    runs = DBTaskResult.objects.filter(task_path__endswith="archive_outputs")
+    assert list(runs.values_list("status", flat=True)) == ["SUCCESSFUL"] * 3  # nothing raised
+    generation.refresh_from_db()
+    output = generation.outputs.get()
+    assert generation.state == State.COMPLETED
+    assert output.archive_attempts == 3
+    assert output.archive_error.startswith(reason)
+    assert generation.events.filter(kind=EventKind.ARCHIVE_FAILED).count() == 1
+    client.force_login(owner)
+    html = client.get(generation.get_absolute_url()).content.decode()
+    assert f'href="{escape(output.url)}"' in html  # still offered from upstream
+    assert f"<strong>Not archived.</strong> {escape(output.archive_error)}" in html
+    assert storage_files() == set()
+    assert not any(scratch.iterdir())
 
 
 def test_an_output_that_cannot_be_archived_ends_in_the_alert_state(

@@ -503,3 +503,22 @@ def test_queued_faults_never_strike_the_fault_controls(http: httpx.Client) -> No
     assert http.get("/_sim/faults").status_code == 200
     assert http.delete("/_sim/faults").status_code == 204
     assert http.get("/files").status_code == 200
+
+
+def test_an_output_url_honours_queued_faults_then_serves_normally(http: httpx.Client) -> None:
+    job = create(http, prompt="a lighthouse at dusk")
+    [output] = wait_completed(http, job["id"])["output"]
+    whole = http.get(output["url"]).content
+    http.post("/_sim/faults", json={"kind": "500"})  # no path: meant for the API alone
+    for kind in ("403", "partial"):
+        http.post("/_sim/faults", json={"kind": kind, "method": "GET", "path": "/sim/v1/outputs/"})
+    denied = http.get(output["url"])
+    assert denied.status_code == 403
+    assert denied.headers["Content-Type"] == "application/xml"
+    assert "<Code>AccessDenied</Code>" in denied.text
+    cut = http.get(output["url"])
+    assert cut.status_code == 200
+    assert cut.headers["Content-Length"] == str(len(whole))
+    assert cut.content == whole[: len(whole) // 2]
+    assert http.get(output["url"]).content == whole
+    assert http.get("/files").status_code == 500

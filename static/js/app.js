@@ -35,6 +35,24 @@
   }
 
   setInterval(tick, 1000);
+
+  // A quiet note while polls cannot reach the server (it restarts, or the network drops): htmx
+  // keeps polling and swaps nothing meanwhile, and the first answer that comes back clears it.
+  const PROXY_SAYS_DOWN = [502, 503, 504];
+
+  function connectionLost(lost) {
+    const note = document.getElementById("connection-status");
+    if (note) note.hidden = !lost;
+  }
+
+  document.addEventListener("htmx:sendError", function () { connectionLost(true); });
+  document.addEventListener("htmx:responseError", function (event) {
+    if (PROXY_SAYS_DOWN.includes(event.detail.xhr.status)) connectionLost(true);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful) connectionLost(false);
+  });
+
   document.addEventListener("DOMContentLoaded", function () { wire(document); });
   document.addEventListener("htmx:afterSettle", function (event) {
     wire(event.target);

@@ -5,17 +5,25 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import F, Q
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +43,13 @@ FAULT_KINDS = ("timeout", "reset", "malformed", "truncated", "partial", "missing
 INLINE_UPLOAD_LIMIT = 10 * 1024 * 1024
 MAX_FILE_BYTES = 5 * 1024**3
 UPLOAD_CHUNK = 1024 * 1024
+# How the object store behind the output URLs words a refusal (S3's error codes).
+STORAGE_ERRORS = {
+    403: ("AccessDenied", "Access Denied"),
+    404: ("NoSuchKey", "The specified key does not exist."),
+    500: ("InternalError", "We encountered an internal error. Please try again."),
+    503: ("SlowDown", "Please reduce your request rate."),
+}
 
 View = Callable[..., HttpResponse]
 
@@ -93,8 +108,12 @@ def _rate_limit(owner: str) -> None:
     SimCall.objects.create(owner=owner, at=now)
 
 
-def _take_fault(request: HttpRequest) -> SimFault | None:
-    """The fault this call must suffer: a one-off header, else the oldest queued match."""
+def _take_fault(request: HttpRequest, *, download: bool = False) -> SimFault | None:
+    """The fault this call must suffer: a one-off header, else the oldest queued match.
+
+    A fault's path may be given with or without the /sim/v1 prefix. Output downloads are
+    struck only by queued faults whose path names them, never by a fault meant for the API.
+    """
     if header := request.headers.get("X-Sim-Fault"):
         kind, _, after = header.partition(";")
         if not _is_fault_kind(kind.strip()):
@@ -106,7 +125,9 @@ def _take_fault(request: HttpRequest) -> SimFault | None:
     for fault in SimFault.objects.filter(remaining__gt=0):
         if fault.method and fault.method != request.method:
             continue
-        if fault.path and not path.startswith(fault.path):
+        if fault.path and not path.startswith(fault.path.removeprefix("/sim/v1")):
+            continue
+        if download and not fault.path:
             continue
         if SimFault.objects.filter(pk=fault.pk, remaining=fault.remaining).update(
             remaining=F("remaining") - 1
@@ -122,7 +143,7 @@ def _is_fault_kind(kind: str) -> bool:
 def _strike_before(fault: SimFault) -> HttpResponse:
     """A refusal before any work is done: nothing is created."""
     if fault.kind == "timeout":
-        time.sleep(fault.delay or settings.LUMA_SIM_FAULT_DELAY)
+        _stall(fault)
         raise Refusal(504, "Gateway timeout (injected).")
     if fault.kind.isdigit():
         retry_after = 1.0 if fault.kind == "429" else None
@@ -133,7 +154,7 @@ def _strike_before(fault: SimFault) -> HttpResponse:
 def _strike_after(request: HttpRequest, fault: SimFault, response: HttpResponse) -> HttpResponse:
     """The work is done (a job may exist) but the reply is lost or mangled."""
     if fault.kind == "timeout":
-        time.sleep(fault.delay or settings.LUMA_SIM_FAULT_DELAY)
+        _stall(fault)
         return response
     if fault.kind == "reset":
         _reset_connection(request)
@@ -141,6 +162,10 @@ def _strike_after(request: HttpRequest, fault: SimFault, response: HttpResponse)
     if fault.kind.isdigit():
         return JsonResponse({"detail": f"Injected {fault.kind} fault."}, status=int(fault.kind))
     return _mangled(fault.kind)
+
+
+def _stall(fault: SimFault) -> None:
+    time.sleep(fault.delay or settings.LUMA_SIM_FAULT_DELAY)
 
 
 def _mangled(kind: str) -> HttpResponse:
@@ -151,13 +176,16 @@ def _mangled(kind: str) -> HttpResponse:
     if kind == "missing_fields":
         return JsonResponse({"id": str(uuid.uuid4()), "model": "uni-1"})
     # "partial" and a reset without a reachable socket: a body shorter than its Content-Length.
-    response = HttpResponse(_cut_short(), content_type="application/json")
+    response = HttpResponse(_cut_short(b'{"id": "'), content_type="application/json")
     response["Content-Length"] = "4096"
     return response
 
 
-def _cut_short() -> Iterator[bytes]:
-    yield b'{"id": "'
+def _cut_short(head: bytes, at_cut: Callable[[], None] | None = None) -> Iterator[bytes]:
+    """A body that ends after `head`, whatever its Content-Length promised; `at_cut` runs then."""
+    yield head
+    if at_cut is not None:
+        at_cut()
 
 
 def _reset_connection(request: HttpRequest) -> None:
@@ -165,7 +193,9 @@ def _reset_connection(request: HttpRequest) -> None:
     sock = request.META.get("gunicorn.socket") or request.META.get("lumaweb.socket")
     if isinstance(sock, socket.socket):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        sock.close()
+        # Close the descriptor itself: sock.close() waits for the server's makefile() readers
+        # (wsgiref has one), so the reset would come only when the server hangs up.
+        os.close(sock.detach())
 
 
 def _json_body(request: HttpRequest) -> Any:
@@ -240,15 +270,49 @@ def output(request: HttpRequest, output_id: uuid.UUID, filename: str) -> HttpRes
         engine.check_signature(
             request.path, request.GET.get("expires", ""), request.GET.get("signature", "")
         )
+        item = SimOutput.objects.filter(pk=output_id, filename=filename).first()
+        if item is None:
+            raise Refusal(404, "No such object.")
+        fault = _take_fault(request, download=True)
     except Refusal as refusal:
         return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
-    item = SimOutput.objects.filter(pk=output_id, filename=filename).first()
-    if item is None:
-        return HttpResponse("No such object.", status=404, content_type="text/plain")
-    response = FileResponse(
-        (engine.media_dir() / item.filename).open("rb"), content_type=item.mime_type
-    )
+    path = engine.media_dir() / item.filename
+    if fault is not None:
+        return _strike_download(request, fault, path, item.mime_type)
+    response = FileResponse(path.open("rb"), content_type=item.mime_type)
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _strike_download(
+    request: HttpRequest, fault: SimFault, path: Path, mime_type: str
+) -> HttpResponseBase:
+    """A download gone wrong: the store refuses it, or the body stops halfway.
+
+    `partial` just ends the body; `reset` then drops the connection, and `timeout` stalls
+    first (a client's read timeout fires) and then ends it. The other kinds send the API's
+    mangled bodies.
+    """
+    if fault.kind.isdigit():
+        status = int(fault.kind)
+        code, message = STORAGE_ERRORS.get(status, ("InjectedFault", f"Injected {status} fault."))
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{message}</Message></Error>\n"
+        )
+        return HttpResponse(body, status=status, content_type="application/xml")
+    if fault.kind not in ("partial", "reset", "timeout"):
+        return _mangled(fault.kind)
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(size // 2)
+    at_cut: Callable[[], None] | None = None
+    if fault.kind == "reset":
+        at_cut = functools.partial(_reset_connection, request)
+    elif fault.kind == "timeout":
+        at_cut = functools.partial(_stall, fault)
+    response = StreamingHttpResponse(_cut_short(head, at_cut), content_type=mime_type)
+    response["Content-Length"] = str(size)
     return response
 
 

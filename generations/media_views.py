@@ -4,9 +4,13 @@ Whitenoise serves static files, never user media. Django streams the file itself
 single byte ranges, which video seeking needs); in production, LUMAWEB_MEDIA_ACCEL hands the
 sending to nginx (X-Accel-Redirect) or Apache (X-Sendfile) after this view allowed it, and a
 remote store (S3) gets a redirect to a short-lived signed URL. See docs/deploy.md.
+
+Nothing stored is ever shown as a page: only image and video types are sent for display, by the
+stored name's extension (a name we chose: uploads by their probed type, outputs by archive.py);
+anything else, whatever its bytes, goes as opaque bytes to be downloaded. SecurityMiddleware adds
+`X-Content-Type-Options: nosniff` to every response, so browsers keep to the type we send.
 """
 
-import mimetypes
 import os
 import posixpath
 import re
@@ -30,6 +34,17 @@ from django.views.decorators.http import require_safe
 
 # Only what the archive and uploads write; nothing else under MEDIA_ROOT is reachable.
 SERVED_PREFIXES = ("outputs/", "inputs/")
+# The only types a stored file is sent as for display (never HTML, SVG or script).
+INLINE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+}
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
@@ -41,9 +56,13 @@ def media(request: HttpRequest, name: str) -> HttpResponseBase:
 
 
 def serve(request: HttpRequest, name: str, *, download_as: str = "") -> HttpResponseBase:
-    """Send a stored file (or hand it to the web server); `download_as` makes it a download."""
+    """Send a stored file (or hand it to the web server) as an image or video to show, else as
+    a download; `download_as` makes any file a download under that name."""
     name = _checked(name)
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    content_type = INLINE_TYPES.get(posixpath.splitext(name)[1].lower())
+    if content_type is None:
+        content_type = "application/octet-stream"
+        download_as = download_as or posixpath.basename(name)
     try:
         path = default_storage.path(name)
     except NotImplementedError:
@@ -97,7 +116,7 @@ def _file_response(request: HttpRequest, path: str, content_type: str) -> HttpRe
     since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
     if since is not None and int(modified) <= since:
         handle.close()
-        return HttpResponse(status=304)
+        return HttpResponse(status=304, content_type=content_type)
     wanted = _byte_range(request.headers.get("Range", ""), size)
     if wanted is None:
         response: HttpResponseBase = FileResponse(handle, content_type=content_type)

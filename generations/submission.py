@@ -6,11 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from generations.luma import schema
 from generations.models import EventKind, Generation
 from generations.tasks import enqueue_submit
+from generations.throttle import submission_refusal
+
+
+class SubmissionRefused(Exception):
+    """A rate or budget limit refused a new job; the message says why, for the person."""
 
 
 def upstream_user_id(user: Any) -> str:
@@ -27,10 +33,15 @@ def start_generation(
     parent: Generation | None = None,
     lineage: str = "",
     submit_after: datetime | None = None,
+    check_limits: bool = False,
 ) -> tuple[Generation, bool]:
     """Record a job and enqueue its submission; a repeated idempotency key finds the first job.
 
-    `submit_after` defers the submission (an automatic retry's backoff).
+    `submit_after` defers the submission (an automatic retry's backoff). `check_limits` applies
+    the person's rate and budget limits (throttle.py) in the transaction that records the job,
+    holding a lock on their user row (PostgreSQL: SELECT … FOR UPDATE; SQLite: its IMMEDIATE
+    transactions already admit one writer at a time), so parallel submissions cannot together
+    pass a limit; a refusal raises SubmissionRefused and records nothing.
     """
     if idempotency_key:
         existing = Generation.objects.filter(idempotency_key=idempotency_key).first()
@@ -39,6 +50,10 @@ def start_generation(
     request = request.model_copy(update={"user_id": upstream_user_id(user)})
     try:
         with transaction.atomic():
+            if check_limits:
+                get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
+                if refusal := submission_refusal(user, request.type, idempotency_key):
+                    raise SubmissionRefused(refusal)
             generation = Generation.objects.create(
                 created_by=user,
                 kind=request.type,

@@ -2,7 +2,9 @@
 
 Failed logins are counted per (name, address) and per address in the "throttle" cache, which
 every web process shares (settings.CACHES). Submissions are counted from the jobs themselves,
-so the limits hold across processes and restarts, and are checked before anything goes upstream.
+so the limits hold across processes and restarts; they are checked in the transaction that
+records a job, under a lock on the person (submission.start_generation), so before anything goes
+upstream and without two parallel submissions both taking the last place.
 """
 
 import hashlib
@@ -15,13 +17,26 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
+from django.db.models import Case, IntegerField, Sum, Value, When
 from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from generations.models import Generation
 
 # One address may fail this many times more than one name from it (an office behind one NAT).
 ADDRESS_FACTOR = 10
+# What one job is estimated to cost, in credits, for LUMAWEB_DAILY_BUDGET_CREDITS. Luma's API
+# reference publishes no prices (luma-api.md), so these are our own relative weights, one credit
+# being about one image; an operator tunes the budget, not the table.
+ESTIMATED_CREDITS = {
+    "image": 1,
+    "image_edit": 1,
+    "layering": 2,
+    "video": 10,
+    "video_edit": 10,
+    "video_reframe": 10,
+}
 
 
 def _address(request: HttpRequest | None) -> str:
@@ -85,8 +100,11 @@ class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationFo
     pass
 
 
-def submission_refusal(user: Any, idempotency_key: str | None = None) -> str:
-    """Why this person may not start another job now, or "" when they may."""
+def submission_refusal(user: Any, kind: str, idempotency_key: str | None = None) -> str:
+    """Why this person may not start another job of this kind now, or "" when they may.
+
+    Automatic retries (auto_retry > 0) count against no limit: nobody pressed Generate.
+    """
     if idempotency_key and Generation.objects.filter(idempotency_key=idempotency_key).exists():
         return ""  # a double submission finds its first job; it is not a new one
     now = timezone.now()
@@ -98,12 +116,26 @@ def submission_refusal(user: Any, idempotency_key: str | None = None) -> str:
             f"You have started {per_minute} jobs in the last minute, the most allowed. "
             "Nothing was sent; wait a moment and press Generate again."
         )
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = started.filter(created_at__gte=midnight)
+    renews = f"the budget renews at midnight ({timezone.get_current_timezone_name()})."
     budget = settings.LUMAWEB_DAILY_JOB_BUDGET
-    if budget:
-        midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-        if started.filter(created_at__gte=midnight).count() >= budget:
+    if budget and today.count() >= budget:
+        return f"You have used today's budget of {budget} jobs. Nothing was sent; {renews}"
+    credits = settings.LUMAWEB_DAILY_BUDGET_CREDITS
+    if credits:
+        cost = ESTIMATED_CREDITS[kind]
+        left = max(credits - _credits_spent(today), 0)
+        if cost > left:
             return (
-                f"You have used today's budget of {budget} jobs. Nothing was sent; the budget "
-                f"renews at midnight ({timezone.get_current_timezone_name()})."
+                f"This {kind.replace('_', ' ')} job is estimated at {cost} "
+                f"credit{pluralize(cost)}, and you have {left} of today's {credits} credits "
+                f"left. Nothing was sent; {renews}"
             )
     return ""
+
+
+def _credits_spent(jobs: Any) -> int:
+    weights = [When(kind=kind, then=Value(cost)) for kind, cost in ESTIMATED_CREDITS.items()]
+    spent = Sum(Case(*weights, default=Value(0), output_field=IntegerField()))
+    return int(jobs.aggregate(spent=spent)["spent"] or 0)

@@ -2,6 +2,8 @@
 Files API by the worker (never base64 in a request body, never a whole video in memory)."""
 
 import hashlib
+import mimetypes
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.utils.text import get_valid_filename
 
@@ -21,6 +24,15 @@ from generations.models import INPUT_PLACEHOLDER, Generation, Input
 MB = 1024 * 1024
 # Where each role sits in the request; `reference` files guide style, the rest are the subject.
 REFERENCE_ROLES = {"image_ref"}
+# Markup a browser could run, looked for where content sniffers look: the first kilobyte. Real
+# images and videos never carry it there (their XMP metadata is RDF, none of these tags), so a
+# file that does is a page or a polyglot dressed as media. Later bytes are not searched: in
+# compressed data a short tag turns up by chance, and the media view never lets a browser read
+# a stored file as anything but its probed image or video type (media_views.INLINE_TYPES).
+ACTIVE_MARKUP = re.compile(
+    rb"<(!doctype|html|head|body|script|iframe|svg|object|embed|meta)\b", re.IGNORECASE
+)
+SNIFFED_BYTES = 1024
 
 
 class UploadRefused(ValueError):
@@ -40,6 +52,7 @@ class CheckedUpload:
 def check_image(upload: UploadedFile) -> CheckedUpload:
     """An image upload read from its bytes: size, real format, pixel count, completeness."""
     _check_size(upload, settings.LUMAWEB_UPLOAD_MAX_IMAGE_MB, "Images")
+    _check_not_active(upload)
     data = upload.read()
     upload.seek(0)
     try:
@@ -54,6 +67,7 @@ def check_image(upload: UploadedFile) -> CheckedUpload:
 def check_video(upload: UploadedFile, *, max_seconds: float | None = None) -> CheckedUpload:
     """A video upload probed from disk (large uploads are temporary files, not memory)."""
     _check_size(upload, settings.LUMAWEB_UPLOAD_MAX_VIDEO_MB, "Videos")
+    _check_not_active(upload)
     try:
         if isinstance(upload, TemporaryUploadedFile):
             info = sim_media.probe_video(upload.temporary_file_path())
@@ -86,11 +100,42 @@ def _check_size(upload: UploadedFile, limit_mb: float, what: str) -> None:
         )
 
 
+def _check_not_active(upload: UploadedFile) -> None:
+    """Refuse a page or script dressed as media: by the type the browser declared, or markup."""
+    declared = (upload.content_type or "").lower()
+    if declared.startswith("text/") or declared.endswith(("xml", "javascript", "ecmascript")):
+        raise UploadRefused(
+            f"{upload.name} arrived as {declared}, which browsers treat as a page or a script. "
+            "Upload the image or video file itself."
+        )
+    head = upload.read(SNIFFED_BYTES)
+    upload.seek(0)
+    if found := ACTIVE_MARKUP.search(head):
+        raise UploadRefused(
+            f"{upload.name} contains web page markup (<{found.group(1).decode().lower()}>), "
+            "which browsers could run. Only plain images and videos are accepted."
+        )
+
+
+def _shown_name(upload: UploadedFile, extension: str) -> str:
+    """The name the person gave the file, kept to letters, digits, - _ and . (or one we make)."""
+    try:
+        name = get_valid_filename(Path(upload.name or "").name)[-100:]
+    except SuspiciousFileOperation:  # nothing left of it, e.g. "<>"
+        name = ""
+    return name or f"upload{extension}"
+
+
 def store(
     checked: CheckedUpload, *, user: Any, role: str, key: uuid.UUID, generation: Generation
 ) -> Input:
-    """Keep a checked upload in storage as the job's Input under the key its request names."""
-    name = get_valid_filename(Path(checked.upload.name or "upload").name)[-100:] or "upload"
+    """Keep a checked upload in storage as the job's Input under the key its request names.
+
+    The stored name is ours (inputs/<key>/<role>.<extension of the probed type>): the name the
+    person gave is only shown and sent upstream as the file's label, never used as a path.
+    """
+    extension = mimetypes.guess_extension(checked.mime_type) or ".bin"
+    name = _shown_name(checked.upload, extension)
     item = Input(
         uuid=key,
         generation=generation,
@@ -104,7 +149,7 @@ def store(
         height=checked.height,
         duration=checked.duration,
     )
-    item.file.save(name, checked.upload, save=False)
+    item.file.save(f"{role}{extension}", checked.upload, save=False)
     item.save()
     return item
 

@@ -19,7 +19,7 @@ from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import ACTIVE_STATES, Generation, State
 from generations.pagecache import cached_fragment, cached_page
-from generations.throttle import submission_refusal
+from generations.submission import SubmissionRefused
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -30,11 +30,12 @@ def home(request: HttpRequest) -> HttpResponse:
         raise Http404("No such mode.")
     if request.method == "POST":
         form = form_class(request.POST, request.FILES)
-        key = request.POST.get("idempotency_key")
-        if form.is_valid() and (refusal := submission_refusal(request.user, key)):
-            form.add_error(None, refusal)  # a rate or budget limit, before anything goes upstream
         if form.is_valid():
-            generation, created = form.save(request.user)
+            try:
+                generation, created = form.save(request.user)
+            except SubmissionRefused as exc:
+                form.add_error(None, str(exc))  # a rate or budget limit: nothing went upstream
+        if form.is_valid():
             if request.htmx:
                 context = {
                     **_create_context(form_class(), mode),

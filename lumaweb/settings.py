@@ -236,6 +236,8 @@ LUMAWEB_LOGIN_MAX_FAILURES = int(env("LUMAWEB_LOGIN_MAX_FAILURES", "5"))  # per 
 LUMAWEB_LOGIN_LOCKOUT = env_float("LUMAWEB_LOGIN_LOCKOUT", 900.0)  # seconds
 LUMAWEB_SUBMIT_PER_MINUTE = int(env("LUMAWEB_SUBMIT_PER_MINUTE", "20"))  # per person; 0: off
 LUMAWEB_DAILY_JOB_BUDGET = int(env("LUMAWEB_DAILY_JOB_BUDGET", "0"))  # per person; 0: off
+# Per person per day, in estimated credits (generations/throttle.py ESTIMATED_CREDITS); 0: off.
+LUMAWEB_DAILY_BUDGET_CREDITS = int(env("LUMAWEB_DAILY_BUDGET_CREDITS", "0"))
 
 # How often the worker polls an unfinished job, and how the interval backs off for long jobs.
 POLL_INTERVAL = env_float("LUMAWEB_POLL_INTERVAL", 2.0)

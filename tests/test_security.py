@@ -1,26 +1,57 @@
 """Security: production settings pass Django's deploy check, logins are throttled, submissions
-are limited before anything goes upstream, and the API key never leaves the server."""
+are limited (atomically, before anything goes upstream), the API key never leaves the server,
+uploads are judged by their bytes and stored under our names, stored media is never served as a
+page, every state change needs the CSRF token, every page keeps to the strict CSP, and no URL
+someone supplies is fetched by the server."""
 
+import io
+import json
 import logging
 import os
 import secrets
+import struct
 import subprocess
 import sys
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
+import httpx
 import pytest
+from django import forms
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
-from django.urls import reverse
+from django.urls import get_resolver, resolve, reverse
 from django.utils import timezone
+from django.utils.http import http_date
+from playwright.sync_api import Page
 
+from generations.forms import MODE_FORMS, MODES
+from generations.luma import schema, sim_media
 from generations.luma.simulator.models import SimFault, SimGeneration
-from generations.models import Generation, Output, State
+from generations.models import ArchiveState, Generation, Input, Output, State
+from generations.submission import start_generation
+from generations.throttle import ESTIMATED_CREDITS
 from tests import figures
+from tests.conftest import log_in as browser_log_in
+from tests.conftest import terminal
+from tests.test_create import png
+from tests.test_views import all_url_patterns, concrete
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pass-word-123"
@@ -202,6 +233,57 @@ def test_a_daily_budget_stops_a_person_until_midnight(
     assert submit(owner_client, "c", "b4").status_code == 302
 
 
+def submit_video(client: Client, prompt: str, key: str):
+    form = {"mode": "video", "prompt": prompt, "idempotency_key": key, "kf-TOTAL_FORMS": "0"}
+    return client.post("/", {**form, "kf-INITIAL_FORMS": "0"})
+
+
+@pytest.mark.django_db
+def test_a_daily_budget_in_estimated_credits_says_what_is_left(
+    owner_client: Client, settings
+) -> None:
+    assert set(ESTIMATED_CREDITS) == set(schema.GENERATION_TYPES)  # every kind has a price
+    settings.LUMAWEB_SUBMIT_PER_MINUTE = 0
+    settings.LUMAWEB_DAILY_BUDGET_CREDITS = 12
+    assert submit_video(owner_client, "dawn", "c1").status_code == 302  # 10 credits
+    refused = submit_video(owner_client, "dusk", "c2")
+    assert refused.status_code == 400
+    assert (
+        "This video job is estimated at 10 credits, and you have 2 of today&#x27;s 12 credits "
+        "left. Nothing was sent"
+    ) in refused.content.decode()
+    assert submit(owner_client, "a", "c3").status_code == 302  # 1 credit each
+    assert submit(owner_client, "b", "c4").status_code == 302
+    refused = submit(owner_client, "c", "c5")
+    assert "estimated at 1 credit, and you have 0 of today&#x27;s 12" in refused.content.decode()
+    assert Generation.objects.count() == 3
+    Generation.objects.update(created_at=timezone.now() - timedelta(days=1))
+    assert submit_video(owner_client, "dusk", "c6").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_submissions_at_the_limit_make_exactly_the_limit(owner: User, settings) -> None:
+    settings.LUMAWEB_SUBMIT_PER_MINUTE = 3
+    # Enough at once that, without the lock, several pass the check before any job is recorded.
+    presses = 16
+    clients = [Client() for _ in range(presses)]
+    for client in clients:
+        client.force_login(owner)
+    together = threading.Barrier(presses, timeout=30)
+
+    def press_generate(number: int) -> int:
+        together.wait()
+        try:
+            return submit(clients[number], f"parallel {number}", f"p{number}").status_code
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(presses) as pool:
+        statuses = sorted(pool.map(press_generate, range(presses)))
+    assert statuses == [302] * 3 + [400] * (presses - 3)
+    assert Generation.objects.filter(created_by=owner).count() == 3
+
+
 # --- the API key stays on the server ---
 
 API_KEY = "luma-api-canary-" + secrets.token_hex(16)
@@ -274,3 +356,433 @@ def test_the_api_key_appears_in_no_page_log_error_admin_view_or_stored_request(
         pages_searched=len(pages),
         leaks=len(leaks),
     )
+
+
+# --- uploads: judged by their bytes, stored under names we make ---
+
+PAGE = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"/>'
+
+
+def png_with_text(text: bytes) -> bytes:
+    """A valid PNG that carries `text` in a tEXt chunk right after its header: a polyglot."""
+    image = png(size=(8, 8))
+    chunk = b"tEXt" + b"Comment\x00" + text
+    text_chunk = struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    return image[:33] + text_chunk + image[33:]  # signature (8) + IHDR (25), then ours
+
+
+POLYGLOT = png_with_text(b"<html><script>alert(document.cookie)</script></html>")
+
+
+@pytest.mark.parametrize(
+    ("mode", "name", "data", "declared", "message"),
+    [
+        ("layering", "page.png", PAGE, "image/png", "web page markup (<!doctype>)"),
+        ("layering", "vector.png", SVG, "image/png", "web page markup (<svg>)"),
+        ("layering", "script.png", b"alert(document.cookie)//", "image/png", "not an image"),
+        ("layering", "gif.png", b"GIF89a=alert(document.cookie)//", "image/png", "not an image"),
+        ("layering", "polyglot.png", POLYGLOT, "image/png", "web page markup (<html>)"),
+        ("layering", "photo.png", png(), "text/html", "arrived as text/html"),
+        ("layering", "photo.png", png(), "image/svg+xml", "arrived as image/svg+xml"),
+        ("video_edit", "clip.mp4", PAGE, "video/mp4", "web page markup (<!doctype>)"),
+    ],
+)
+@pytest.mark.django_db
+def test_a_page_or_script_dressed_as_media_is_refused_on_its_field(
+    owner_client: Client, mode: str, name: str, data: bytes, declared: str, message: str
+) -> None:
+    upload = SimpleUploadedFile(name, data, content_type=declared)
+    form = {"mode": mode, "prompt": "x", "idempotency_key": "u", "source": upload}
+    response = owner_client.post("/", {**form, "auto_controls": "on"})
+    assert response.status_code == 400
+    [error] = response.context["form"].errors["source"]
+    assert error.startswith(name), error
+    assert message in error, error
+    assert not Generation.objects.exists()
+    assert not Input.objects.exists()
+
+
+def test_the_polyglot_is_an_image_a_probe_alone_would_accept() -> None:
+    """So the refusal above is the markup check's doing, not the image decoder's."""
+    assert sim_media.probe_image(POLYGLOT, max_pixels=100).mime_type == "image/png"
+
+
+def multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[bytes, str]:
+    """A form as a browser would send it, with the file name exactly as given (the test
+    client would take only its last path component)."""
+    boundary = "lumaweb-" + secrets.token_hex(8)
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields.items()
+    ]
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="source"; filename="{filename}"'
+        "\r\nContent-Type: image/png\r\n\r\n"
+    )
+    parts.append(head.encode() + data + b"\r\n")
+    return b"".join([*parts, f"--{boundary}--\r\n".encode()]), boundary
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "../../etc/passwd.png",
+        "..\\..\\x.png",
+        "/etc/passwd.png",
+        "C:\\Windows\\win.png",
+        "nul\x00byte.png",
+        "x" * 300 + ".png",
+        "fotografía de un búho 日本.png",
+        "<img src=x onerror=alert(document.cookie)>.png",
+        "<>",
+        "....",
+    ],
+)
+@pytest.mark.django_db
+def test_an_upload_is_stored_under_a_name_we_make_and_shown_escaped(
+    owner_client: Client, settings, filename: str
+) -> None:
+    body, boundary = multipart(
+        {"mode": "layering", "prompt": "split it", "idempotency_key": "n"}, filename, png()
+    )
+    response = owner_client.post(
+        "/", body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 302
+    item = Input.objects.get()
+    assert item.file.name == f"inputs/{item.uuid}/source.png"
+    stored = Path(item.file.path).resolve()
+    assert stored.is_relative_to(Path(settings.MEDIA_ROOT).resolve() / "inputs")
+    assert stored.read_bytes() == png()
+    assert not set(item.original_name) & {"/", "\\", "\x00", "<", ">"}
+    assert 0 < len(item.original_name) <= 100
+    page = owner_client.get(item.generation.get_absolute_url()).content.decode()
+    assert item.original_name in page  # shown, as the person will recognise it
+    assert "<img src=x" not in page
+
+
+# --- stored media is never served as a page ---
+
+INLINE = {".png": "image/png", ".mp4": "video/mp4", ".webp": "image/webp"}
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "inputs/{uuid}/page.html",
+        "inputs/{uuid}/page.HTM",
+        "outputs/{uuid}/0.svg",
+        "outputs/{uuid}/0.xhtml",
+        "outputs/{uuid}/0.js",
+        "inputs/{uuid}/no-extension",
+        "outputs/{uuid}/0.png",
+        "outputs/{uuid}/0.PNG",
+        "outputs/{uuid}/0.mp4",
+        "outputs/{uuid}/0-thumb.webp",
+    ],
+)
+@pytest.mark.django_db
+def test_stored_media_is_sent_as_its_kind_never_as_a_page(
+    owner_client: Client, owner: User, settings, stored: str
+) -> None:
+    """Whatever a stored file holds (here a page and an SVG with scripts), it is sent as the
+    image or video its name says, or else as bytes to download; never for a browser to run."""
+    generation, _ = start_generation(owner, schema.GenerationRequest(prompt="kept"))
+    name = default_storage.save(stored.format(uuid=generation.uuid), ContentFile(PAGE + SVG))
+    generation.outputs.create(
+        index=0,
+        kind="image",
+        url="https://cdn.test/0",
+        url_expires_at=timezone.now(),
+        file=name,
+        archive_state=ArchiveState.ARCHIVED,
+    )
+    url = reverse("media", args=[name])
+    download = reverse("generation-download", args=[generation.uuid, 0])
+    inline = INLINE.get(Path(name).suffix.lower())
+    for accel in ("", "x-accel", "x-sendfile"):  # Django sends it, or nginx / Apache
+        settings.LUMAWEB_MEDIA_ACCEL = accel
+        shown = [
+            owner_client.get(url),
+            owner_client.get(url, headers={"Range": "bytes=0-9"}),
+            owner_client.get(url, headers={"If-Modified-Since": http_date(time.time() + 3600)}),
+        ]
+        downloaded = owner_client.get(download)
+        for response in [*shown, downloaded]:
+            assert response.status_code in (200, 206, 304)
+            assert response["X-Content-Type-Options"] == "nosniff"
+            assert response["Content-Type"] == (inline or "application/octet-stream")
+            attachment = response.get("Content-Disposition", "").startswith("attachment;")
+            assert attachment == (response is downloaded or inline is None)
+
+
+# --- CSRF: every state change needs the token the page's htmx sends ---
+
+
+class Markup(HTMLParser):
+    """A page's tags with their attributes, and each <script>'s attributes and inline text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.scripts: list[tuple[dict[str, str], str]] = []
+        self.in_script = False
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        self.tags.append((tag, attributes))
+        if tag == "script":
+            self.scripts.append((attributes, ""))
+            self.in_script = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self.in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_script:
+            attributes, text = self.scripts[-1]
+            self.scripts[-1] = (attributes, text + data.strip())
+
+
+def htmx_csrf_header(html: str) -> dict[str, str]:
+    """The headers the page tells htmx to send with every request (hx-headers on <body>)."""
+    [body] = [attributes for tag, attributes in Markup(html).tags if tag == "body"]
+    return json.loads(body["hx-headers"])  # type: ignore[no-any-return]
+
+
+def app_routes() -> list[str]:
+    """Every route of ours; the simulator's API (sim/v1/) stands in for Luma's, bearer-token
+    authenticated like the real one, so it is no part of the app's CSRF surface."""
+    routes = [r for r in all_url_patterns(get_resolver()) if "(?P" not in r]
+    return [r for r in routes if not r.startswith("sim/v1/")]
+
+
+def failed_job(user: User) -> Generation:
+    request = {"prompt": "csrf", "type": "image", "model": "uni-1"}
+    return Generation.objects.create(
+        created_by=user,
+        kind="image",
+        model="uni-1",
+        prompt="csrf",
+        request=request,
+        state=State.FAILED,
+        failure_code="generation_failed",
+    )
+
+
+CSRF_REFUSED = b"CSRF verification failed"
+
+
+@pytest.mark.django_db
+def test_every_state_change_needs_the_csrf_token_htmx_sends(staff: User, settings) -> None:
+    settings.LUMAWEB_SUBMIT_PER_MINUTE = 0  # the walk makes many jobs
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    token_header = htmx_csrf_header(client.get("/").content.decode())
+    assert list(token_header) == ["X-CSRFToken"]
+    form = urlencode(
+        {
+            "mode": "image",
+            "prompt": "sent with the token",
+            "model": "uni-1",
+            "aspect_ratio": "1:1",
+            "idempotency_key": "csrf",
+            "starred": "1",
+            "action": "review",
+        }
+    )
+
+    def send(method: str, url: str, headers: dict[str, str]) -> Any:
+        client.force_login(staff)  # a walked logout must not end the walk
+        return client.generic(
+            method,
+            url,
+            form,
+            content_type="application/x-www-form-urlencoded",
+            headers={"HX-Request": "true", **headers},
+        )
+
+    answered: dict[tuple[str, str], int] = {}
+    for route in app_routes():
+        if "<uuid:uuid>" in route:  # a job of its own, as one of them deletes it
+            route = route.replace("<uuid:uuid>", str(failed_job(staff).uuid))
+        # No such admin object: any POST confirms an admin delete, of this very user, say.
+        url = concrete(route.replace("<path:object_id>", "0"))
+        for method in ("POST", "DELETE"):
+            bare = send(method, url, {})
+            assert bare.status_code == 403, f"{method} {url} without the token"
+            assert CSRF_REFUSED in bare.content, f"{method} {url} without the token"
+            sent = send(method, url, token_header)
+            assert CSRF_REFUSED not in sent.content, f"{method} {url} with the token"
+            answered[method, resolve(urlsplit(url).path).view_name] = sent.status_code
+    assert len(answered) > 40
+    # With the token, the app's own state changes went through.
+    for name in ("home", "create-options", "generation-star", "generation-delete", "triage-act"):
+        assert answered["POST", name] == 200, name
+    assert answered["POST", "logout"] == 302
+    assert Generation.objects.filter(prompt="sent with the token").exists()
+
+
+# --- a strict CSP that every page keeps to ---
+
+
+def archived() -> bool:
+    return not Output.objects.filter(archive_state="pending").exists()
+
+
+def check_page_keeps_to_the_policy(url: str, response: Any) -> None:
+    policy = response["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy, url
+    assert "unsafe-eval" not in policy, url
+    assert "script-src 'self'" in policy, url
+    assert "style-src 'self'" in policy, url
+    page = Markup(response.content.decode())
+    # Nothing inline is allowed, so no script needs a nonce: each is a file of our own.
+    for attributes, text in page.scripts:
+        source = urlsplit(attributes.get("src", ""))
+        assert text == "", f"{url}: inline script {text[:80]!r}"
+        assert source.path, f"{url}: a script with no source"
+        assert source.netloc in ("", "testserver"), f"{url}: script from {source.netloc}"
+    for tag, attributes in page.tags:
+        assert tag != "style", f"{url}: a <style> element"
+        for name, value in attributes.items():
+            assert not name.startswith(("on", "hx-on")), f"{url}: <{tag} {name}>"
+            assert name != "style", f"{url}: <{tag} style={value!r}>"
+            assert not value.strip().lower().startswith("javascript:"), f"{url}: <{tag} {name}>"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_page_has_inline_script_style_or_handlers(owner: User, staff: User, run_worker) -> None:
+    person = Client()
+    person.force_login(owner)
+    picture = SimpleUploadedFile("in.png", png(), content_type="image/png")
+    person.post("/", {"mode": "layering", "prompt": "split", "source": picture})
+    job = Generation.objects.get()  # with an upload and layers, so every part of a page shows
+    run_worker(lambda: terminal(job)() and archived())
+    assert job.state == State.COMPLETED
+    broken = failed_job(owner)
+    admin_client = Client()
+    admin_client.force_login(staff)
+    checked: set[str] = set()
+    urls = [f"/?mode={mode}" for mode in MODES]
+    urls += [concrete(route.replace("<uuid:uuid>", str(job.uuid))) for route in app_routes()]
+    urls += [
+        reverse("admin:generations_generation_change", args=[pk]) for pk in (job.pk, broken.pk)
+    ]
+    pages = [(admin_client, url) for url in urls]
+    pages += [(Client(), "/accounts/login/"), (Client(), "/admin/login/")]
+    for client, url in pages:
+        response = client.get(url)
+        if response["Content-Type"].startswith("text/html") and response.content:
+            check_page_keeps_to_the_policy(url, response)
+            if response.status_code == 200:
+                checked.add(resolve(urlsplit(url).path).view_name)
+    main = {"home", "gallery", "generation-detail", "generation-card", "triage", "login"}
+    assert main | {"admin:index", "admin:generations_generation_change"} <= checked
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_pages_cause_no_csp_violation_in_a_browser(
+    page: Page, owner: User, staff: User, run_worker
+) -> None:
+    job, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet harbour"))
+    broken, _ = start_generation(
+        owner, schema.GenerationRequest(prompt="no [fail:content_moderated]")
+    )
+    run_worker(lambda: terminal(job)() and terminal(broken)() and archived())
+    # Recorded from before any page script runs (Playwright's init scripts bypass the CSP).
+    page.add_init_script(
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));"
+    )
+    page.goto("/accounts/login/")
+    assert page.evaluate("window.cspViolations") == []
+    browser_log_in(page, staff)
+    for url in [
+        "/",
+        "/?mode=video_reframe",
+        "/gallery/",
+        job.get_absolute_url(),
+        "/review/",
+        "/admin/",
+        reverse("admin:generations_generation_change", args=[broken.pk]),
+    ]:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.cspViolations") == [], url
+    # The `page` fixture then fails the test on any console error, CSP reports included.
+
+
+# --- no server-side fetch of a URL someone supplied ---
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, list[Any]]]:
+    """An HTTP server on 127.0.0.1 that records every connection made to it."""
+    connections: list[Any] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def setup(self) -> None:
+            connections.append(self.client_address)
+            super().setup()
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(png())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", connections
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_url_in_a_request_goes_upstream_as_is_and_is_never_fetched(
+    owner: User, staff: User, run_worker, listener: tuple[str, list[Any]], tmp_path: Path
+) -> None:
+    base, connections = listener
+    # The forms take no URL (people upload, or pick from the gallery); a request body with one
+    # comes from the create_generation command, and a retry or remix copies it.
+    fields = [f for form in MODE_FORMS.values() for f in form.base_fields.values()]
+    assert not [field for field in fields if isinstance(field, forms.URLField)]
+    body = {
+        "prompt": "in the style of these",
+        "type": "image_edit",
+        "source": {"url": f"{base}/source.png"},
+        "image_ref": [{"url": f"{base}/reference.png"}],
+    }
+    (tmp_path / "request.json").write_text(json.dumps(body))
+    command = ["--user", owner.username, "--json", str(tmp_path / "request.json")]
+    call_command("create_generation", *command, stdout=io.StringIO())
+    job = Generation.objects.get()
+    run_worker(lambda: terminal(job)() and archived())
+    assert job.state == State.COMPLETED
+    sent = SimGeneration.objects.get(pk=job.upstream_id).request
+    assert (sent["source"], sent["image_ref"]) == (body["source"], body["image_ref"])
+    viewer = Client()
+    viewer.force_login(staff)
+    for url in [
+        job.get_absolute_url(),
+        reverse("generation-card", args=[job.uuid]),
+        reverse("admin:generations_generation_change", args=[job.pk]),
+        "/gallery/",
+    ]:
+        response = viewer.get(url)
+        assert response.status_code == 200
+    assert f"{base}/reference.png" in viewer.get(job.get_absolute_url()).content.decode()
+    assert connections == []
+    # The listener does see a fetch when there is one.
+    assert httpx.get(f"{base}/source.png").status_code == 200
+    assert len(connections) == 1

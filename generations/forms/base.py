@@ -246,6 +246,7 @@ class CreateForm(forms.Form):
                 idempotency_key=self.cleaned_data.get("idempotency_key") or None,
                 parent=parent,
                 lineage=self.cleaned_data.get("lineage") or "",
+                check_limits=True,  # a person pressed Generate: their rate and budget apply
             )
             if created:
                 for key, checked, role in self._uploads:

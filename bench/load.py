@@ -3,8 +3,10 @@
 import html
 import re
 import shutil
+import statistics
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,16 @@ class Throughput:
     p50_ms: float
     p99_ms: float
     errors: int
+
+
+def combine(runs: list[Throughput]) -> Throughput:
+    """Several equal-length runs of one URL as one: mean rate, median p50, worst p99."""
+    return Throughput(
+        rps=statistics.fmean(run.rps for run in runs),
+        p50_ms=statistics.median(run.p50_ms for run in runs),
+        p99_ms=max(run.p99_ms for run in runs),
+        errors=sum(run.errors for run in runs),
+    )
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -49,19 +61,19 @@ def wrk(
 ) -> Throughput:
     """Closed-loop load on one URL; requests/s, p50 and p99 from wrk's latency distribution.
 
-    `rendered`: each request gets its own address (bench/render.lua), so none is a cache hit.
+    `rendered`: each request gets its own address (bench/render.lua), so none is a page-cache hit.
     """
     command = [
         require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
         "--timeout", "10s",
     ]  # fmt: skip
-    if rendered:
-        command += ["-s", str(RENDER_SCRIPT)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run(  # noqa: S603
-        [*command, url], capture_output=True, text=True, check=True
-    ).stdout
+    command.append(url)
+    if rendered:  # addresses unique across threads and runs: render=<this run>-<thread>-<n>
+        command[1:1] = ["-s", str(RENDER_SCRIPT)]
+        command += ["--", uuid.uuid4().hex]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]

@@ -243,6 +243,7 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
 
 
 SLICES = 5
+DRAIN_SECONDS = 1.0
 
 
 def measure_row(
@@ -253,6 +254,8 @@ def measure_row(
     The VM this runs on has slow spells of several seconds (both the static file and the pages
     drop to a third); alternating puts each page slice next to a baseline slice of the same
     spell, and the median of the slices' ratios leaves out a slice split across a change.
+    After a slice of rendered pages the server still works through the requests wrk had in
+    flight (8 x ~150 ms); the next static slice waits for that, or it would be slowed by it.
     """
     page_headers = {**headers, **row.headers}
     load.wrk(base + row.url, page_headers, seconds=2, connections=2, rendered=row.rendered)
@@ -272,6 +275,8 @@ def measure_row(
                 rendered=row.rendered,
             )
         )
+        if row.rendered:  # let the server finish the slow renders wrk left in flight
+            time.sleep(DRAIN_SECONDS)
     row.baseline, row.result = load.combine(statics), load.combine(pages)
     ratios = [page.rps / still.rps for still, page in zip(statics, pages, strict=True)]
     row.ratio = statistics.median(ratios)

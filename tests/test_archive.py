@@ -1,5 +1,6 @@
 """Outputs outlive the upstream: archiving, thumbnails, fresh links, the alert state."""
 
+import gzip
 import hashlib
 import io
 import tempfile
@@ -137,6 +138,46 @@ class FlakyStorage(httpx.BaseTransport):
             if self.downloads <= self.count:
                 return httpx.Response(self.status, text="Service Unavailable")
         return self.inner.handle_request(request)
+
+
+class CompressingStorage(httpx.BaseTransport):
+    """An object store that gzips downloads: when asked to, or (`always`) even when not."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, always: bool) -> None:
+        self.inner, self.always = inner, always
+        self.asked: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if "/outputs/" not in request.url.path:
+            return response
+        accepted = request.headers.get("Accept-Encoding", "")
+        self.asked.append(accepted)
+        response.read()
+        if not (self.always or "gzip" in accepted):
+            return response
+        body = gzip.compress(response.content)
+        headers = {
+            "Content-Type": response.headers["Content-Type"],
+            "Content-Encoding": "gzip",
+            "Content-Length": str(len(body)),
+        }
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+@pytest.mark.parametrize("always", [False, True], ids=["when-asked", "always"])
+def test_a_store_that_compresses_still_gives_the_exact_bytes(
+    owner, always: bool, monkeypatch
+) -> None:
+    generation = completed(owner)
+    assert upstream.transport is not None
+    store = CompressingStorage(upstream.transport, always=always)
+    monkeypatch.setattr(upstream, "transport", store)
+    archive_outputs.call(str(generation.uuid))
+    output = generation.outputs.get()
+    assert output.is_archived, output.archive_error
+    assert store.asked == ["identity"]
+    assert stored(output.file.name) == upstream_bytes(output)
 
 
 @pytest.fixture

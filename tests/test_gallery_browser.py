@@ -280,3 +280,36 @@ def test_gallery_and_detail_fit_desktop_and_phone(
     page.screenshot(path=str(shots / f"menu-{name}.png"))
     context.close()
     assert Output.objects.filter(archive_state="archived").count() >= 6
+
+
+def test_a_running_card_ticks_its_clock_and_polls_without_a_render_until_its_state_moves(
+    page: Page, live_app: str, owner: User
+) -> None:
+    job = Generation.objects.create(
+        created_by=owner,
+        kind="image",
+        model="uni-1",
+        prompt="A kettle about to boil",
+        request={"prompt": "A kettle about to boil", "type": "image", "model": "uni-1"},
+        state=State.PROCESSING,
+        submitted_at=timezone.now() - timedelta(seconds=5),
+    )
+    polls: list[int] = []
+    page.on(
+        "response", lambda r: polls.append(r.status) if f"/g/{job.uuid}/card" in r.url else None
+    )
+    log_in(page, owner)
+    page.goto("/gallery/")
+    card = page.locator(f"#card-{job.uuid}")
+    clock = card.locator(".badge time.elapsed")
+    before = int(clock.text_content().split()[0])  # type: ignore[union-attr]
+    expect(clock).to_have_text(f"{before + 2} s", timeout=5_000)  # the browser ticks it
+    assert set(polls) == {204}, "an unchanged job is not rendered again"
+
+    Generation.objects.filter(pk=job.pk).update(
+        state=State.FAILED, failure_code="content_moderated"
+    )
+    expect(card).to_have_attribute("data-state", "failed")
+    count = len(polls)
+    page.wait_for_timeout(2_500)
+    assert len(polls) == count, "a finished card stops polling"

@@ -284,6 +284,22 @@ def test_the_options_endpoint_renders_disabled_options_with_reasons(owner_client
     assert "Loop is not available for 10-second videos" in html
 
 
+@pytest.mark.parametrize("parent", [" ", "not-a-uuid", "0" * 32 + "x"])
+def test_a_broken_parent_is_never_linked_to(owner_client: Client, parent: str) -> None:
+    """Found by hypothesis: " " passed the field (stripped to nothing) and was linked raw."""
+    response = owner_client.post("/", {"mode": "image", "prompt": "", "parent": parent})
+    assert response.status_code == 400
+    assert "chain-note" not in response.content.decode()
+
+
+def test_a_real_parent_is_linked_to(owner, owner_client: Client) -> None:
+    source = Generation.objects.create(
+        created_by=owner, kind="image", model="uni-1", prompt="p", request={}
+    )
+    response = owner_client.post("/", {"mode": "image", "prompt": "", "parent": str(source.uuid)})
+    assert f'href="/g/{source.uuid}/"' in response.content.decode()
+
+
 # --- uploads refused before anything is stored or sent ---
 
 

@@ -217,6 +217,15 @@ class CreateForm(forms.Form):
             return check_video(upload, max_seconds=limit)
         return check_image(upload)
 
+    @property
+    def made_from(self) -> Any:
+        """The UUID of the piece this one is made from, as the form stands, or None: the
+        field's clean value, never its raw input (" " or a broken id links nowhere)."""
+        try:
+            return self.fields["parent"].clean(self["parent"].value())
+        except forms.ValidationError:
+            return None
+
     @classmethod
     def initial_from(cls, generation: Generation) -> dict[str, Any]:
         """The form's values for an existing job's exact request (Remix)."""

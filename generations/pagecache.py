@@ -46,7 +46,8 @@ def change_count() -> int:
 
 def _key(request: HttpRequest, part: str = "") -> str | None:
     csrf = request.COOKIES.get(settings.CSRF_COOKIE_NAME)
-    if request.method != "GET" or not csrf or _has_messages(request):
+    off = not settings.LUMAWEB_PAGE_CACHE_SECONDS
+    if off or request.method != "GET" or not csrf or _has_messages(request):
         return None
     parts = [
         part,

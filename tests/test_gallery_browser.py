@@ -17,6 +17,7 @@ from generations.luma import schema
 from generations.models import Generation, Lineage, Output, State
 from tests.conftest import log_in
 from tests.test_archive import completed
+from tests.test_gallery import make
 
 pytestmark = pytest.mark.browser
 
@@ -285,12 +286,9 @@ def test_gallery_and_detail_fit_desktop_and_phone(
 def test_a_running_card_ticks_its_clock_and_polls_without_a_render_until_its_state_moves(
     page: Page, live_app: str, owner: User
 ) -> None:
-    job = Generation.objects.create(
-        created_by=owner,
-        kind="image",
-        model="uni-1",
-        prompt="A kettle about to boil",
-        request={"prompt": "A kettle about to boil", "type": "image", "model": "uni-1"},
+    job = make(
+        owner,
+        "A kettle about to boil",
         state=State.PROCESSING,
         submitted_at=timezone.now() - timedelta(seconds=5),
     )

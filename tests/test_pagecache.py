@@ -37,6 +37,11 @@ def browser(user: User) -> Client:
     return client
 
 
+def htmx_token(page: str) -> str:
+    """The CSRF token a page hands htmx (`<body hx-headers>`)."""
+    return re.findall(r'"X-CSRFToken": "([^"]+)"', page)[0]
+
+
 def queries(client: Client, url: str, **headers: str) -> tuple[str, int]:
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url, headers=headers)
@@ -104,8 +109,7 @@ def test_a_cached_page_carries_a_csrf_token_for_its_own_browser(owner: User) -> 
     laptop, phone = browser(owner), browser(owner)  # one person, two browsers, two CSRF cookies
     for client in (laptop, phone, laptop, phone):
         page = client.get(reverse("gallery")).content.decode()
-        token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        answer = client.post(reverse("logout"), headers={"X-CSRFToken": token})
+        answer = client.post(reverse("logout"), headers={"X-CSRFToken": htmx_token(page)})
         assert answer.status_code == 302, "the page's token must match this browser's cookie"
         client.force_login(owner)
 
@@ -116,8 +120,9 @@ def test_a_flash_message_is_shown_not_hidden_behind_a_cached_page(owner: User) -
     queries(viewer, reverse("gallery"))
     queries(viewer, reverse("gallery"))
     page = viewer.get(reverse("gallery")).content.decode()
-    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    viewer.post(reverse("generation-delete", args=[job.uuid]), headers={"X-CSRFToken": token})
+    viewer.post(
+        reverse("generation-delete", args=[job.uuid]), headers={"X-CSRFToken": htmx_token(page)}
+    )
     after = viewer.get(reverse("gallery")).content.decode()
     assert "Deleted." in after
     assert f"card-{job.uuid}" not in after

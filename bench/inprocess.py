@@ -17,9 +17,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from generations.gallery import PAGE_SIZE, encode_cursor
-from generations.luma import schema, sim_media
-from generations.luma.simulator.models import SimGeneration
 from generations.models import ACTIVE_STATES, Generation, State, UpstreamCallCount
+from generations.providers.agents import schema
+from generations.simulators import media as sim_media
+from generations.simulators.models import SimGeneration
 from generations.submission import start_generation
 from generations.uploads import check_video
 

@@ -30,9 +30,9 @@ from django.utils import timezone
 from django_tasks import task
 
 from generations import renditions, upstream
-from generations.luma import errors
-from generations.luma.client import USER_AGENT
 from generations.models import ArchiveState, EventKind, Generation, Output, State
+from generations.providers import errors
+from generations.providers.agents.client import USER_AGENT
 
 logger = logging.getLogger(__name__)
 

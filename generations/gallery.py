@@ -27,7 +27,6 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from generations import search
 from generations.archive import delete_files, request_url_refresh
-from generations.luma import schema
 from generations.media_views import serve
 from generations.models import (
     ACTIVE_STATES,
@@ -39,6 +38,7 @@ from generations.models import (
     State,
 )
 from generations.pagecache import cached_page
+from generations.providers.agents import schema
 
 PAGE_SIZE = 24
 KIND_LABELS = {

@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generations.explanations import Explanation, explain
-from generations.luma import schema
 from generations.presigned import presigned_expiry
+from generations.providers.agents import schema
 
 
 class State(models.TextChoices):

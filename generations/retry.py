@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from generations.luma import schema
 from generations.models import (
     FAILURE_STATES,
     INPUT_PLACEHOLDER,
@@ -29,6 +28,7 @@ from generations.models import (
     Lineage,
     State,
 )
+from generations.providers.agents import schema
 
 logger = logging.getLogger(__name__)
 

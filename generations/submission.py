@@ -9,8 +9,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from generations.luma import schema
 from generations.models import EventKind, Generation
+from generations.providers.agents import schema
 from generations.tasks import enqueue_submit
 from generations.throttle import submission_refusal
 

@@ -13,13 +13,14 @@ from django.utils import timezone
 from django_tasks import task
 
 from generations.archive import enqueue_archive, sweep_unarchived
-from generations.luma import errors, schema
 from generations.models import (
     UPSTREAM_ACTIVE_STATES,
     EventKind,
     Generation,
     State,
 )
+from generations.providers import errors
+from generations.providers.agents import schema
 from generations.retry import after_failure
 from generations.uploads import send_inputs
 from generations.upstream import luma_client

@@ -26,7 +26,6 @@ from django_tasks import task
 
 from generations import retry
 from generations.explanations import explain
-from generations.luma import errors
 from generations.models import (
     FAILURE_STATES,
     UPSTREAM_ACTIVE_STATES,
@@ -34,6 +33,7 @@ from generations.models import (
     Generation,
     State,
 )
+from generations.providers import errors
 from generations.tasks import schedule_poll, submit_generation
 from generations.upstream import luma_client
 

@@ -17,9 +17,10 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.utils.text import get_valid_filename
 
-from generations.luma import errors, sim_media
-from generations.luma.client import LumaClient
+from generations import media_probe
 from generations.models import INPUT_PLACEHOLDER, Generation, Input
+from generations.providers import errors
+from generations.providers.agents.client import LumaClient
 
 MB = 1024 * 1024
 # Where each role sits in the request; `reference` files guide style, the rest are the subject.
@@ -56,8 +57,8 @@ def check_image(upload: UploadedFile) -> CheckedUpload:
     data = upload.read()
     upload.seek(0)
     try:
-        info = sim_media.probe_image(data, max_pixels=settings.LUMAWEB_UPLOAD_MAX_PIXELS)
-    except sim_media.MediaError as exc:
+        info = media_probe.probe_image(data, max_pixels=settings.LUMAWEB_UPLOAD_MAX_PIXELS)
+    except media_probe.MediaError as exc:
         raise UploadRefused(f"{upload.name}: {exc}") from None
     return CheckedUpload(
         upload, info.mime_type, info.width, info.height, None, hashlib.sha256(data).hexdigest()
@@ -70,11 +71,11 @@ def check_video(upload: UploadedFile, *, max_seconds: float | None = None) -> Ch
     _check_not_active(upload)
     try:
         if isinstance(upload, TemporaryUploadedFile):
-            info = sim_media.probe_video(upload.temporary_file_path())
+            info = media_probe.probe_video(upload.temporary_file_path())
         else:
-            info = sim_media.probe_video(upload.read())
+            info = media_probe.probe_video(upload.read())
             upload.seek(0)
-    except sim_media.MediaError as exc:
+    except media_probe.MediaError as exc:
         raise UploadRefused(f"{upload.name}: {exc}") from None
     if max_seconds is not None and info.duration > max_seconds:
         raise UploadRefused(

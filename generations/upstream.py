@@ -3,8 +3,8 @@
 import httpx
 from django.conf import settings
 
-from generations.luma.client import CallRecord, LumaClient
 from generations.models import UpstreamCallCount
+from generations.providers.agents.client import CallRecord, LumaClient
 
 # Tests may route the client through an in-process transport (httpx.WSGITransport).
 transport: httpx.BaseTransport | None = None

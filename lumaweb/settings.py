@@ -73,7 +73,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "generations",
-    "generations.luma.simulator",
+    "generations.simulators",
 ]
 
 MIDDLEWARE = [

@@ -27,8 +27,8 @@ from django_tasks_db.management.commands.db_worker import Worker
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from generations import upstream
-from generations.luma.client import LumaClient
 from generations.models import Generation
+from generations.providers.agents.client import LumaClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_URL = "http://sim.test/sim/v1"

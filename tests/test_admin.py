@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from generations.luma import schema
-from generations.luma.simulator.models import SimFault
 from generations.models import EventKind, Generation, Output, State, UpstreamCallCount
+from generations.providers.agents import schema
+from generations.simulators.models import SimFault
 from generations.submission import start_generation
 from tests.conftest import terminal
 

@@ -24,9 +24,6 @@ from PIL import Image
 
 from generations import upstream
 from generations.archive import archive_outputs, request_url_refresh
-from generations.luma import schema
-from generations.luma.simulator import engine
-from generations.luma.simulator.models import SimFault, SimGeneration, SimOutput
 from generations.models import (
     ArchiveState,
     EventKind,
@@ -36,6 +33,9 @@ from generations.models import (
     UpstreamCallCount,
 )
 from generations.presigned import presigned_expiry
+from generations.providers.agents import schema
+from generations.simulators.agents import engine
+from generations.simulators.models import SimFault, SimGeneration, SimOutput
 from generations.submission import start_generation
 from generations.tasks import sweep
 from generations.upstream import luma_client

@@ -9,9 +9,10 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from PIL import Image
 
-from generations.luma import errors, schema
-from generations.luma.client import CallRecord, LumaClient
-from generations.luma.simulator.models import SimFault, SimGeneration
+from generations.providers import errors
+from generations.providers.agents import schema
+from generations.providers.agents.client import CallRecord, LumaClient
+from generations.simulators.models import SimFault, SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
 
 

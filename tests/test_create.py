@@ -12,9 +12,9 @@ from django.test import Client
 from PIL import Image
 
 from generations.forms import MODE_FORMS, ImageForm, VideoForm
-from generations.luma import sim_media
-from generations.luma.simulator.models import SimGeneration
 from generations.models import Generation, Input, Lineage, State
+from generations.simulators import media as sim_media
+from generations.simulators.models import SimGeneration
 from generations.submission import upstream_user_id
 from tests.conftest import terminal
 
@@ -37,7 +37,7 @@ def post(client: Client, mode: str, **fields: Any) -> Any:
 
 def finished(owner, prompt: str, kind: str, run_worker, **request: Any) -> Generation:
     """A completed job of our own, to chain from."""
-    from generations.luma import schema
+    from generations.providers.agents import schema
     from generations.submission import start_generation
 
     generation, _ = start_generation(owner, schema.GenerationRequest(prompt=prompt, **request))

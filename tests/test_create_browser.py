@@ -8,9 +8,10 @@ from django.contrib.auth.models import User
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from generations.luma import schema, sim_media
-from generations.luma.simulator.models import SimGeneration
 from generations.models import Generation, State
+from generations.providers.agents import schema
+from generations.simulators import media as sim_media
+from generations.simulators.models import SimGeneration
 from generations.submission import start_generation
 from tests.conftest import log_in
 

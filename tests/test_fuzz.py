@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generations.forms import MODE_FORMS
-from generations.luma import errors, schema
-from generations.luma.client import LumaClient
 from generations.models import Generation
+from generations.providers import errors
+from generations.providers.agents import schema
+from generations.providers.agents.client import LumaClient
 
 FUZZ = settings(
     max_examples=25,

@@ -13,8 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from generations.archive import archive_outputs
 from generations.gallery import PAGE_SIZE
-from generations.luma import schema
 from generations.models import Generation, Lineage, Output, State
+from generations.providers.agents import schema
 from tests.conftest import log_in
 from tests.test_archive import completed
 from tests.test_gallery import make

@@ -20,8 +20,6 @@ from django.db.models import Q
 from django.test import Client
 from django.utils import timezone
 
-from generations.luma import schema
-from generations.luma.simulator.models import SimGeneration
 from generations.models import (
     TERMINAL_STATES,
     ArchiveState,
@@ -31,6 +29,8 @@ from generations.models import (
     Output,
     State,
 )
+from generations.providers.agents import schema
+from generations.simulators.models import SimGeneration
 from generations.submission import start_generation
 from tests import figures
 

@@ -15,8 +15,8 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Request, Response, Route, expect
 
-from generations.luma import schema
 from generations.models import Generation
+from generations.providers.agents import schema
 from generations.submission import start_generation
 from tests.conftest import ROOT, Processes, app_env, checked_page, free_port, log_in
 

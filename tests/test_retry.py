@@ -13,9 +13,9 @@ from django_tasks_db.models import DBTaskResult
 
 from generations import retry
 from generations.explanations import EXPLANATIONS, explain
-from generations.luma import schema
-from generations.luma.simulator.models import SimFault, SimGeneration
 from generations.models import EventKind, Generation, Lineage, State
+from generations.providers.agents import schema
+from generations.simulators.models import SimFault, SimGeneration
 from generations.submission import start_generation
 from generations.tasks import sweep
 from tests.conftest import terminal

@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 from django.db.models import Count
 
-from generations.luma import schema
-from generations.luma.simulator.models import SimGeneration
 from generations.models import (
     ArchiveState,
     EventKind,
@@ -27,6 +25,8 @@ from generations.models import (
     State,
     UpstreamCallCount,
 )
+from generations.providers.agents import schema
+from generations.simulators.models import SimGeneration
 from generations.submission import start_generation
 from tests import figures
 

@@ -1,4 +1,4 @@
-"""Tests of generations.luma.schema: the wire format and every rule of luma-api.md §1."""
+"""The Agents API wire format (generations.providers.agents.schema) and every rule of §1."""
 
 import base64
 import copy
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from generations.luma.schema import (
+from generations.providers.agents.schema import (
     ASPECT_RATIOS,
     FAILURE_CODES,
     GENERATION_TYPES,

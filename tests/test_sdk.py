@@ -7,7 +7,7 @@ import httpx
 import luma_agents
 import pytest
 
-from generations.luma import sim_media
+from generations import media_probe
 
 SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
 
@@ -56,7 +56,7 @@ def test_the_sdk_creates_every_type_and_gets_real_media(sdk: luma_agents.Luma) -
     )
     video = finish(sdk, video.id)
     [mp4] = downloaded(video)
-    info = sim_media.probe_video(mp4)
+    info = media_probe.probe_video(mp4)
     assert (info.mime_type, info.codec) == ("video/mp4", "h264")
     assert info.duration == pytest.approx(5.0, abs=0.1)
 
@@ -68,7 +68,7 @@ def test_the_sdk_creates_every_type_and_gets_real_media(sdk: luma_agents.Luma) -
         video={"edit": {"strength": "flex_2", "auto_controls": True}},
     )
     [edited] = downloaded(finish(sdk, video_edit.id))
-    assert sim_media.probe_video(edited).duration == pytest.approx(5.0, abs=0.1)
+    assert media_probe.probe_video(edited).duration == pytest.approx(5.0, abs=0.1)
 
     reframe = sdk.generations.create(
         prompt="vertical",
@@ -79,7 +79,7 @@ def test_the_sdk_creates_every_type_and_gets_real_media(sdk: luma_agents.Luma) -
         video={"source_position": {"x_norm": 0.1, "y_norm": 0.2, "w_norm": 0.8, "h_norm": 0.6}},
     )
     [vertical] = downloaded(finish(sdk, reframe.id))
-    reframed = sim_media.probe_video(vertical)
+    reframed = media_probe.probe_video(vertical)
     assert reframed.height > reframed.width
 
     layering = sdk.generations.create(

@@ -41,10 +41,11 @@ from django.utils import timezone
 from django.utils.http import http_date
 from playwright.sync_api import Page
 
+from generations import media_probe
 from generations.forms import MODE_FORMS, MODES
-from generations.luma import schema, sim_media
-from generations.luma.simulator.models import SimFault, SimGeneration
 from generations.models import ArchiveState, Generation, Input, Output, State
+from generations.providers.agents import schema
+from generations.simulators.models import SimFault, SimGeneration
 from generations.submission import start_generation
 from generations.throttle import ESTIMATED_CREDITS
 from tests import figures
@@ -405,7 +406,7 @@ def test_a_page_or_script_dressed_as_media_is_refused_on_its_field(
 
 def test_the_polyglot_is_an_image_a_probe_alone_would_accept() -> None:
     """So the refusal above is the markup check's doing, not the image decoder's."""
-    assert sim_media.probe_image(POLYGLOT, max_pixels=100).mime_type == "image/png"
+    assert media_probe.probe_image(POLYGLOT, max_pixels=100).mime_type == "image/png"
 
 
 def multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[bytes, str]:

@@ -9,8 +9,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generations import search
-from generations.luma import schema
-from generations.luma.simulator.models import SimGeneration
 from generations.models import (
     ArchiveState,
     Generation,
@@ -20,6 +18,8 @@ from generations.models import (
     State,
     UpstreamCallCount,
 )
+from generations.providers.agents import schema
+from generations.simulators.models import SimGeneration
 
 
 def seed(count: int) -> None:

@@ -12,16 +12,12 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
 
-from generations.luma import sim_media
-from generations.luma.sim_media import (
+from generations.media_probe import ImageInfo, MediaError, VideoInfo, probe_image, probe_video
+from generations.simulators import media as sim_media
+from generations.simulators.media import (
     ASPECT_RATIOS,
-    ImageInfo,
-    MediaError,
-    VideoInfo,
     canvas_size,
     frame_png,
-    probe_image,
-    probe_video,
     read_frame,
     render_image,
     render_layers,

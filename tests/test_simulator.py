@@ -11,8 +11,9 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from PIL import Image
 
-from generations.luma import sim_media
-from generations.luma.simulator.models import SimGeneration
+from generations import media_probe
+from generations.simulators import media as sim_media
+from generations.simulators.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
 from tests.test_schema import FIELD_CHECKS, RULES
 
@@ -103,7 +104,7 @@ def test_a_video_is_a_real_h264_mp4_of_the_requested_length(http: httpx.Client) 
     )
     done = wait_completed(http, job["id"])
     data = http.get(done["output"][0]["url"]).content
-    info = sim_media.probe_video(data)
+    info = media_probe.probe_video(data)
     assert info.mime_type == "video/mp4"
     assert info.duration == pytest.approx(10.0, abs=0.1)
     assert info.width < info.height

@@ -7,8 +7,8 @@ import pytest
 from django.db import close_old_connections
 from django.utils import timezone
 
-from generations.luma import schema
 from generations.models import EventKind, Generation, State
+from generations.providers.agents import schema
 
 
 def reply(state: str, **extra: object) -> schema.Generation:

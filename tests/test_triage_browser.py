@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
-from generations.luma import schema
-from generations.luma.simulator.models import SimFault
 from generations.models import Generation
+from generations.providers.agents import schema
+from generations.simulators.models import SimFault
 from generations.submission import start_generation
 from tests.conftest import log_in, terminal
 

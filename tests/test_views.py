@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from generations.luma import schema
 from generations.models import Generation, State, WorkerHeartbeat
+from generations.providers.agents import schema
 from generations.submission import start_generation
 
 pytestmark = pytest.mark.django_db

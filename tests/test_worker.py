@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from generations.luma import schema
-from generations.luma.simulator.models import SimFault, SimGeneration
 from generations.models import EventKind, Generation, State, UpstreamCallCount
+from generations.providers.agents import schema
+from generations.simulators.models import SimFault, SimGeneration
 from generations.submission import start_generation, upstream_user_id
 from generations.tasks import poll_interval, sweep
 from tests.conftest import terminal

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from pydantic import ValidationError
 
-from generations.luma import schema
 from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
+from generations.providers.agents import schema
 from generations.submission import start_generation
 from generations.uploads import CheckedUpload, UploadRefused, check_image, check_video, store
 

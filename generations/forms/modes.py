@@ -18,8 +18,8 @@ from generations.forms.base import (
     true_or_none,
     upload_field,
 )
-from generations.luma import schema
 from generations.models import Generation
+from generations.providers.agents import schema
 
 REFERENCES = Slot(
     "image_ref",

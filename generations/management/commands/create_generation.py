@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
-from generations.luma import schema
 from generations.models import Generation
+from generations.providers.agents import schema
 from generations.submission import start_generation
 
 

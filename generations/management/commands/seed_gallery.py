@@ -29,7 +29,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from generations import renditions
-from generations.luma import schema, sim_media
 from generations.models import (
     ArchiveState,
     EventKind,
@@ -40,6 +39,8 @@ from generations.models import (
     Star,
     State,
 )
+from generations.providers.agents import schema
+from generations.simulators import media as sim_media
 
 PEOPLE = ("ana", "ben", "chen", "dara", "eli", "fatima", "gus", "hana", "ivan", "jules", "kofi")
 SUBJECTS = (

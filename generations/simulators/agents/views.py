@@ -31,11 +31,12 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
-from generations.luma import schema, sim_media
+from generations import media_probe
+from generations.providers.agents import schema
+from generations.simulators.models import SimCall, SimFault, SimFile, SimGeneration, SimOutput
 
 from . import engine
 from .engine import Refusal
-from .models import SimCall, SimFault, SimFile, SimGeneration, SimOutput
 
 API_VERSION = "2026-11-01-sim"
 # Besides these, any HTTP status from 400 to 599 is a fault kind ("503", "429", ...).
@@ -391,10 +392,10 @@ def _ingest(file: SimFile) -> None:
     path = engine.file_path(file)
     try:
         if file.mime_type.startswith("video/"):
-            file.video_seconds = sim_media.probe_video(path).duration
+            file.video_seconds = media_probe.probe_video(path).duration
         else:
-            sim_media.probe_image(path.read_bytes(), max_pixels=settings.LUMA_SIM_MAX_PIXELS)
-    except sim_media.MediaError as exc:
+            media_probe.probe_image(path.read_bytes(), max_pixels=settings.LUMA_SIM_MAX_PIXELS)
+    except media_probe.MediaError as exc:
         file.failure_reason = str(exc)
     file.uploaded = True
     file.ready_at = timezone.now() + timedelta(seconds=1.0 / max(settings.LUMA_SIM_SPEED, 1e-6))

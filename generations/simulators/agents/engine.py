@@ -22,9 +22,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from generations.luma import schema, sim_media
-
-from .models import SimFile, SimGeneration, SimOutput
+from generations import media_probe
+from generations.providers.agents import schema
+from generations.simulators import media as sim_media
+from generations.simulators.models import SimFile, SimGeneration, SimOutput
 
 # (queued, processing) seconds at speed 1: images ~15 s, videos ~45 s, like a quick real day.
 BASE_TIMINGS: dict[str, tuple[float, float]] = {
@@ -269,9 +270,9 @@ def _inline(ref: schema.ImageRef, where: str) -> tuple[bytes, bool, float | None
     raw = base64.b64decode(ref.data or "")
     try:
         if (ref.media_type or "").startswith("video/"):
-            return raw, True, sim_media.probe_video(raw).duration
-        sim_media.probe_image(raw, max_pixels=settings.LUMA_SIM_MAX_PIXELS)
-    except sim_media.MediaError as exc:
+            return raw, True, media_probe.probe_video(raw).duration
+        media_probe.probe_image(raw, max_pixels=settings.LUMA_SIM_MAX_PIXELS)
+    except media_probe.MediaError as exc:
         raise Refusal(422, f"{where}: {exc}") from None
     return raw, False, None
 

@@ -31,7 +31,9 @@ from typing import IO, Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from . import errors, schema
+from generations.providers import errors
+
+from . import schema
 
 T = TypeVar("T", bound=BaseModel)
 

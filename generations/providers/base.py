@@ -1,0 +1,120 @@
+"""The one interface between the studio's core and an upstream dialect (a *provider*).
+
+The core (history and its state machine, submission, tasks, archive, retry, gallery, review)
+knows only what is here. Each provider is a package beside this module (`agents/`,
+`dream_machine/`, `proxy/`) that alone knows its wire format: a pydantic schema, an httpx client
+built on `generations.providers.http.UpstreamClient` (its retry rule: a job-creating POST whose
+outcome is unknown is never repeated), and a `Provider` subclass registered in `__init__.py`.
+docs/providers.md walks through adding one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from generations.models import Generation
+
+# The studio's states a provider maps its own onto (e.g. Dream Machine's `dreaming`).
+UPSTREAM_STATES = ("queued", "processing", "completed", "failed")
+
+
+@dataclass(frozen=True)
+class UpstreamOutput:
+    """One output of a finished job: its kind (`image`, `video`, `audio`) and presigned URL."""
+
+    kind: str
+    url: str
+    layer: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamJob:
+    """A provider's answer about one job, in the studio's words; `raw` is the answer verbatim."""
+
+    id: str
+    state: str
+    raw: dict[str, Any]
+    request_id: str = ""
+    failure_code: str = ""
+    failure_reason: str = ""
+    outputs: tuple[UpstreamOutput, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.state not in UPSTREAM_STATES:
+            raise ValueError(f"unknown studio state {self.state!r}")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the history shows of a request: its kind, model, prompt and aspect ratio."""
+
+    kind: str
+    model: str
+    prompt: str
+    aspect_ratio: str = ""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do, for forms, chain actions, the MCP tools and the detail page."""
+
+    # Studio kinds (generations.models.Kind values) this provider can make.
+    kinds: tuple[str, ...]
+    # Inputs must be URLs the upstream can fetch (no upload API): uploads need a public link.
+    public_inputs: bool = False
+    # Jobs can carry a URL the upstream calls when their state changes.
+    callbacks: bool = False
+    # Jobs can be deleted upstream.
+    delete: bool = False
+    # The account's balance can be read (`credits()`).
+    credits: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(ABC):
+    """One upstream dialect, configured. Errors are `generations.providers.errors.LumaError`s;
+    `submit` raises `OutcomeUnknown` when the upstream may or may not have the job."""
+
+    name: ClassVar[str]  # stored in Generation.provider: "agents", "dream_machine", "proxy"
+    label: ClassVar[str]  # shown to people: "Luma Agents API"
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, *, base_url: str, api_key: str, simulated: bool, label: str = "") -> None:
+        self.base_url = base_url
+        self.api_key = api_key
+        self.simulated = simulated
+        if label:
+            self.label = label
+
+    @abstractmethod
+    def summary(self, request: BaseModel) -> Summary:
+        """The history's view of a validated request model of this provider."""
+
+    @abstractmethod
+    def prepare(self, request: BaseModel, *, user_id: str) -> dict[str, Any]:
+        """The request as stored on the job (`Generation.request`) before it is sent."""
+
+    @abstractmethod
+    def submit(self, generation: Generation) -> UpstreamJob:
+        """Send a recorded job (its inputs first, where the dialect needs that) exactly once."""
+
+    @abstractmethod
+    def poll(self, upstream_id: str) -> UpstreamJob:
+        """Ask how a job is doing; a completed job's outputs come with fresh URLs."""
+
+    def delete(self, upstream_id: str) -> None:
+        """Delete the job upstream (only when `capabilities.delete`)."""
+        raise NotImplementedError(f"{self.label} cannot delete jobs")
+
+    def credits(self) -> float | None:
+        """The account's balance in US cents, when the upstream says (`capabilities.credits`)."""
+        return None
+
+    def ping(self) -> bool:
+        """Whether the upstream answers at all, for /healthz."""
+        return True

@@ -1,0 +1,5 @@
+"""Contract-faithful simulators of every upstream, one package each; installed only when on.
+
+`agents/` answers under /sim/v1/. The Django app (models, migrations) is this package; settings
+install it only in demo mode, when `LUMA_SIMULATOR` is set, or in tests.
+"""

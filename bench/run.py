@@ -534,7 +534,7 @@ def render(
         f"**{upload.web_growth_mb:.1f} MB** (HTTP {upload.web_status}; `check_video` alone took "
         f"{upload.check_seconds:.1f} s) |",
         f"| Upload, worker: the same file sent to Luma (simulator) by presigned PUT "
-        f"(`LumaClient.put_upload`) | peak RSS growth **{upload.worker_growth_mb:.1f} MB** "
+        f"(`AgentsClient.put_upload`) | peak RSS growth **{upload.worker_growth_mb:.1f} MB** "
         f"(job: {upload.outcome}) |",
         "| First gallery page, bytes on the wire without media | "
         f"**{(html + static) / 1024:.1f} KB**: HTML {html / 1024:.1f} KB "

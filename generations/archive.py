@@ -29,10 +29,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
-from generations import renditions, upstream
+from generations import providers, renditions
 from generations.models import ArchiveState, EventKind, Generation, Output, State
 from generations.providers import errors
-from generations.providers.agents.client import USER_AGENT
+from generations.providers.http import USER_AGENT
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _fetch(url: str, path: Path) -> Download:
     try:
         with (
             httpx.Client(
-                transport=upstream.transport,
+                transport=providers.transport,
                 timeout=timeout,
                 follow_redirects=True,
                 # The object's own bytes, whose length Content-Length states: no compression.
@@ -305,10 +305,9 @@ def delete_files(names: list[str]) -> None:
 
 def refresh_urls(generation: Generation) -> None:
     """Ask upstream for the job again: its reply carries newly signed output URLs."""
-    with upstream.luma_client() as client:
-        reply = client.get_generation(str(generation.upstream_id))
-    if reply.data.state == "completed":
-        generation.store_outputs(reply.data)
+    reply = providers.get(generation.provider).poll(str(generation.upstream_id))
+    if reply.state == "completed":
+        generation.store_outputs(reply)
 
 
 def request_url_refresh(generation: Generation) -> None:

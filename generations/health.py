@@ -1,5 +1,7 @@
 """Operations endpoints: /healthz for load balancers, /metrics for Prometheus."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -11,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult
 
+from generations import providers
 from generations.models import Generation, State, UpstreamCallCount, WorkerHeartbeat
 
 
@@ -19,7 +22,7 @@ from generations.models import Generation, State, UpstreamCallCount, WorkerHeart
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Database, worker and upstream status; 503 when the studio cannot do its job."""
-    checks: dict[str, str] = {}
+    checks: dict[str, Any] = {}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -29,6 +32,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["database"] = "down"
         checks["worker"] = "unknown"
     checks["upstream"] = "simulator" if settings.LUMA_SIMULATOR else "luma"
+    checks["providers"] = {
+        provider.name: "simulator" if provider.simulated else "configured"
+        for provider in providers.enabled()
+    }
     healthy = checks["database"] == "ok" and checks["worker"] == "ok"
     checks["status"] = "ok" if healthy else "degraded"
     return JsonResponse(checks, status=200 if healthy else 503)

@@ -16,9 +16,11 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from generations import providers
 from generations.explanations import Explanation, explain
 from generations.presigned import presigned_expiry
 from generations.providers.agents import schema
+from generations.providers.base import UpstreamJob
 
 
 class State(models.TextChoices):
@@ -64,9 +66,6 @@ class ArchiveState(models.TextChoices):
 
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
-    def active(self) -> "GenerationQuerySet":
-        return self.filter(state__in=ACTIVE_STATES)
-
     def needs_review(self) -> "GenerationQuerySet":
         """Failures nobody has reviewed and no retry has replaced."""
         return self.filter(
@@ -104,11 +103,14 @@ class Generation(models.Model):
     # One token per submitted form: a double click or a browser retry finds the first job.
     idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
+    # Which upstream dialect (generations/providers/) this job was sent to.
+    provider = models.CharField(max_length=24, default="agents")
     kind = models.CharField(max_length=16, choices=[(t, t) for t in schema.GENERATION_TYPES])
     model = models.CharField(max_length=32)
     prompt = models.TextField()
     aspect_ratio = models.CharField(max_length=8, blank=True)
-    # The request body exactly as sent upstream (inline media replaced by stored references).
+    # The request body exactly as sent upstream, in its provider's wire format (inline media
+    # replaced by stored references).
     request = models.JSONField()
     upstream_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
     # The latest reply from upstream, verbatim.
@@ -189,6 +191,10 @@ class Generation(models.Model):
         return self.is_active and timezone.now() - since > limit
 
     @property
+    def provider_label(self) -> str:
+        return providers.label(self.provider)
+
+    @property
     def explanation(self) -> Explanation:
         return explain(self.failure_code)
 
@@ -236,19 +242,19 @@ class Generation(models.Model):
         """Give a claimed job back: the upstream certainly did not receive it."""
         return self._transition([State.SUBMITTING], state=State.DRAFT)
 
-    def mark_submitted(self, reply: schema.Generation, request_id: str) -> bool:
+    def mark_submitted(self, reply: UpstreamJob) -> bool:
         """Record the upstream's acceptance of the job."""
         now = timezone.now()
         if not self._transition(
             [State.SUBMITTING],
             upstream_id=reply.id,
             state=State.QUEUED,
-            last_request_id=request_id,
+            last_request_id=reply.request_id,
             next_poll_at=now + timedelta(seconds=settings.POLL_INTERVAL),
         ):
             return False
-        self.log(EventKind.SUBMITTED, request_id=request_id, data=reply.model_dump(mode="json"))
-        self.apply_upstream(reply, request_id)
+        self.log(EventKind.SUBMITTED, request_id=reply.request_id, data=reply.raw)
+        self.apply_upstream(reply)
         return True
 
     def mark_outcome_unknown(self, reason: str, request_id: str = "") -> bool:
@@ -278,12 +284,12 @@ class Generation(models.Model):
             self.log(EventKind.FAILED, request_id=request_id, data={"code": code, "reason": reason})
         return done
 
-    def apply_upstream(self, reply: schema.Generation, request_id: str = "") -> bool:
+    def apply_upstream(self, reply: UpstreamJob) -> bool:
         """Move to the state an upstream reply reports, never backwards; keep its outputs."""
         new_state = State(reply.state)
         lower = [s for s, rank in STATE_RANK.items() if rank < STATE_RANK[new_state]]
         now = timezone.now()
-        changes: dict[str, Any] = {"state": new_state, "upstream": reply.model_dump(mode="json")}
+        changes: dict[str, Any] = {"state": new_state, "upstream": reply.raw}
         if new_state == State.PROCESSING:
             changes["started_at"] = now
         if new_state in TERMINAL_STATES:
@@ -291,26 +297,26 @@ class Generation(models.Model):
             changes["next_poll_at"] = None
         if new_state == State.FAILED:
             changes["failure_code"] = reply.failure_code or "generation_failed"
-            changes["failure_reason"] = reply.failure_reason or ""
+            changes["failure_reason"] = reply.failure_reason
         if not self._transition([s for s in lower if s != State.DRAFT], **changes):
             return False
         if new_state == State.COMPLETED:
             self.store_outputs(reply)
-        self.log(EventKind.STATE, request_id=request_id, data=reply.model_dump(mode="json"))
+        self.log(EventKind.STATE, request_id=reply.request_id, data=reply.raw)
         return True
 
-    def store_outputs(self, reply: schema.Generation) -> None:
+    def store_outputs(self, reply: UpstreamJob) -> None:
         """Save (or refresh) the presigned output URLs of a completed reply."""
         expires = timezone.now() + timedelta(seconds=settings.OUTPUT_URL_TTL)
-        for index, output in enumerate(reply.output):
+        for index, output in enumerate(reply.outputs):
             Output.objects.update_or_create(
                 generation=self,
                 index=index,
                 defaults={
-                    "kind": output.type,
+                    "kind": output.kind,
                     "url": output.url,
                     "url_expires_at": presigned_expiry(output.url, expires),
-                    "layer": output.layer.model_dump(mode="json") if output.layer else None,
+                    "layer": output.layer,
                 },
             )
 
@@ -352,15 +358,15 @@ class Generation(models.Model):
             self.log(EventKind.REOPENED, data={"by": user.get_username()})
         return done == 1
 
-    def refresh_upstream(self, reply: schema.Generation, request_id: str = "") -> None:
+    def refresh_upstream(self, reply: UpstreamJob) -> None:
         """Keep a fresh reply for a finished job without moving it: the reply, renewed URLs."""
         Generation.objects.filter(pk=self.pk).update(
-            upstream=reply.model_dump(mode="json"), last_request_id=request_id
+            upstream=reply.raw, last_request_id=reply.request_id
         )
         self.refresh_from_db()
         if self.state == State.COMPLETED and reply.state == "completed":
             self.store_outputs(reply)
-        self.log(EventKind.REFRESHED, request_id=request_id, data=reply.model_dump(mode="json"))
+        self.log(EventKind.REFRESHED, request_id=reply.request_id, data=reply.raw)
 
     def log(self, kind: str, *, request_id: str = "", data: Any = None) -> None:
         GenerationEvent.objects.create(

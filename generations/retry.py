@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from generations import providers
 from generations.models import (
     FAILURE_STATES,
     INPUT_PLACEHOLDER,
@@ -28,7 +29,6 @@ from generations.models import (
     Lineage,
     State,
 )
-from generations.providers.agents import schema
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +94,16 @@ def _start_retry(
         # Its uploads belong to the original and never reached Luma: the form can send them.
         raise NotRetryable("Its uploads never reached Luma: edit and resubmit it instead.")
     try:
-        request = schema.GenerationRequest.model_validate(original.request)
+        request = providers.get(original.provider).parse(original.request)
     except pydantic.ValidationError as exc:
         raise NotRetryable(f"Its stored request is no longer valid: {exc}") from exc
+    except providers.ProviderOff as exc:
+        raise NotRetryable(str(exc)) from exc
     with transaction.atomic():
         retry, created = start_generation(
             original.created_by,
             request,
+            provider=original.provider,
             idempotency_key=f"retry:{original.uuid}",
             parent=original,
             lineage=Lineage.RETRY,

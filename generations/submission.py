@@ -8,9 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from pydantic import BaseModel
 
+from generations import providers
 from generations.models import EventKind, Generation
-from generations.providers.agents import schema
 from generations.tasks import enqueue_submit
 from generations.throttle import submission_refusal
 
@@ -27,8 +28,9 @@ def upstream_user_id(user: Any) -> str:
 
 def start_generation(
     user: Any,
-    request: schema.GenerationRequest,
+    request: BaseModel,
     *,
+    provider: str = "agents",
     idempotency_key: str | None = None,
     parent: Generation | None = None,
     lineage: str = "",
@@ -36,6 +38,8 @@ def start_generation(
     check_limits: bool = False,
 ) -> tuple[Generation, bool]:
     """Record a job and enqueue its submission; a repeated idempotency key finds the first job.
+
+    `request` is a validated request model of `provider` (generations/providers/).
 
     `submit_after` defers the submission (an automatic retry's backoff). `check_limits` applies
     the person's rate and budget limits (throttle.py) in the transaction that records the job,
@@ -47,20 +51,22 @@ def start_generation(
         existing = Generation.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing, False
-    request = request.model_copy(update={"user_id": upstream_user_id(user)})
+    upstream = providers.get(provider)
+    summary = upstream.summary(request)
     try:
         with transaction.atomic():
             if check_limits:
                 get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
-                if refusal := submission_refusal(user, request.type, idempotency_key):
+                if refusal := submission_refusal(user, summary.kind, idempotency_key):
                     raise SubmissionRefused(refusal)
             generation = Generation.objects.create(
                 created_by=user,
-                kind=request.type,
-                model=request.model,
-                prompt=request.prompt,
-                aspect_ratio=request.aspect_ratio or "",
-                request=request.to_wire(),
+                provider=provider,
+                kind=summary.kind,
+                model=summary.model,
+                prompt=summary.prompt,
+                aspect_ratio=summary.aspect_ratio,
+                request=upstream.prepare(request, user_id=upstream_user_id(user)),
                 idempotency_key=idempotency_key or None,
                 parent=parent,
                 lineage=lineage,

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from generations import providers
 from generations.archive import enqueue_archive, sweep_unarchived
 from generations.models import (
     UPSTREAM_ACTIVE_STATES,
@@ -20,10 +21,7 @@ from generations.models import (
     State,
 )
 from generations.providers import errors
-from generations.providers.agents import schema
 from generations.retry import after_failure
-from generations.uploads import send_inputs
-from generations.upstream import luma_client
 
 logger = logging.getLogger(__name__)
 
@@ -68,24 +66,18 @@ def submit_generation(generation_uuid: str) -> None:
     generation = Generation.objects.filter(uuid=generation_uuid).first()
     if generation is None or not generation.claim_for_submit():
         return
-    with luma_client() as client:
-        try:
-            wire = send_inputs(generation, client, generation.request.get("user_id", ""))
-        except errors.Unprocessable as exc:
-            generation.mark_failed("upload_refused", exc.detail, exc.request_id)
-            return
-        except errors.LumaError as exc:
-            _submit_refused(generation, exc)
-            return
-        try:
-            reply = client.create_generation(schema.GenerationRequest.model_validate(wire))
-        except errors.OutcomeUnknown as exc:
-            generation.mark_outcome_unknown(exc.detail, exc.request_id)
-            return
-        except errors.LumaError as exc:
-            _submit_refused(generation, exc)
-            return
-    if generation.mark_submitted(reply.data, reply.request_id):
+    try:
+        reply = providers.get(generation.provider).submit(generation)
+    except errors.InputRefused as exc:
+        generation.mark_failed("upload_refused", exc.detail, exc.request_id)
+        return
+    except errors.OutcomeUnknown as exc:
+        generation.mark_outcome_unknown(exc.detail, exc.request_id)
+        return
+    except errors.LumaError as exc:
+        _submit_refused(generation, exc)
+        return
+    if generation.mark_submitted(reply):
         schedule_poll(generation)
 
 
@@ -116,8 +108,7 @@ def poll_generation(generation_uuid: str) -> None:
         return
     generation.refresh_from_db()
     try:
-        with luma_client() as client:
-            reply = client.get_generation(generation.upstream_id)
+        reply = providers.get(generation.provider).poll(generation.upstream_id)
     except errors.NotFound as exc:
         generation.mark_failed(
             "upstream_lost", "Luma no longer knows this job.", request_id=exc.request_id
@@ -131,7 +122,7 @@ def poll_generation(generation_uuid: str) -> None:
         schedule_poll(generation)
         return
     with transaction.atomic():
-        if generation.apply_upstream(reply.data, reply.request_id):
+        if generation.apply_upstream(reply):
             after_failure(generation)
             if generation.state == State.COMPLETED:
                 enqueue_archive(generation)

@@ -24,7 +24,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 from django_tasks import task
 
-from generations import retry
+from generations import providers, retry
 from generations.explanations import explain
 from generations.models import (
     FAILURE_STATES,
@@ -35,7 +35,6 @@ from generations.models import (
 )
 from generations.providers import errors
 from generations.tasks import schedule_poll, submit_generation
-from generations.upstream import luma_client
 
 # Rows shown per section; the admin's list has the rest.
 LIST_LIMIT = 100
@@ -240,15 +239,14 @@ def _look_up(generation: Generation) -> str:
     if not generation.upstream_id:
         return NO_UPSTREAM_ID
     try:
-        with luma_client() as client:
-            reply = client.get_generation(generation.upstream_id)
+        reply = providers.get(generation.provider).poll(generation.upstream_id)
     except errors.NotFound as exc:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
         return "Luma no longer knows this job."
     except errors.LumaError as exc:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
         return f"Luma did not answer: {exc.detail}"
-    generation.refresh_upstream(reply.data, reply.request_id)
-    if reply.data.state != generation.state:
-        return f"Luma says {reply.data.state}; we keep {generation.get_state_display().lower()}."
-    return f"Refreshed: Luma says {reply.data.state}."
+    generation.refresh_upstream(reply)
+    if reply.state != generation.state:
+        return f"Luma says {reply.state}; we keep {generation.get_state_display().lower()}."
+    return f"Refreshed: Luma says {reply.state}."

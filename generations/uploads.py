@@ -1,5 +1,5 @@
-"""Files people upload for a job: checked from their bytes, kept with the job, sent through the
-Files API by the worker (never base64 in a request body, never a whole video in memory)."""
+"""Files people upload for a job: checked from their bytes and kept with the job, for a provider
+to send (never base64 in a request body, never a whole video in memory)."""
 
 import hashlib
 import mimetypes
@@ -19,12 +19,8 @@ from django.utils.text import get_valid_filename
 
 from generations import media_probe
 from generations.models import INPUT_PLACEHOLDER, Generation, Input
-from generations.providers import errors
-from generations.providers.agents.client import LumaClient
 
 MB = 1024 * 1024
-# Where each role sits in the request; `reference` files guide style, the rest are the subject.
-REFERENCE_ROLES = {"image_ref"}
 # Markup a browser could run, looked for where content sniffers look: the first kilobyte. Real
 # images and videos never carry it there (their XMP metadata is RDF, none of these tags), so a
 # file that does is a page or a polyglot dressed as media. Later bytes are not searched: in
@@ -155,40 +151,14 @@ def store(
     return item
 
 
-def send_inputs(generation: Generation, client: LumaClient, user_id: str) -> dict[str, Any]:
-    """Upload the job's unsent inputs and return its request with their upstream file ids.
-
-    Re-uploading a file is harmless (no charge), so an upload whose outcome is unknown is
-    reported as a retryable network error.
-    """
-    for item in generation.inputs.filter(file_id=""):
-        try:
-            with local_copy(item) as path:
-                file = client.upload(
-                    path,
-                    mime_type=item.mime_type,
-                    filename=item.original_name,
-                    purpose="reference" if item.role in REFERENCE_ROLES else "input",
-                    user_id=user_id,
-                    inline_limit=settings.LUMAWEB_INLINE_UPLOAD_MB * MB,
-                )
-        except errors.OutcomeUnknown as exc:
-            raise errors.NetworkError(exc.detail, request_id=exc.request_id) from exc
-        item.file_id = file.id
-        item.save(update_fields=["file_id"])
-    file_ids = {item.placeholder: item.file_id for item in generation.inputs.all()}
-    request = _replace_placeholders(generation.request, file_ids)
-    Generation.objects.filter(pk=generation.pk).update(request=request)
-    return request  # type: ignore[no-any-return]
-
-
-def _replace_placeholders(value: Any, file_ids: dict[str, str]) -> Any:
+def replace_placeholders(value: Any, replacements: dict[str, str]) -> Any:
+    """A stored request with each input's placeholder replaced (by a file id, a public URL…)."""
     if isinstance(value, dict):
-        return {key: _replace_placeholders(item, file_ids) for key, item in value.items()}
+        return {key: replace_placeholders(item, replacements) for key, item in value.items()}
     if isinstance(value, list):
-        return [_replace_placeholders(item, file_ids) for item in value]
+        return [replace_placeholders(item, replacements) for item in value]
     if isinstance(value, str) and value.startswith(INPUT_PLACEHOLDER):
-        return file_ids[value]
+        return replacements[value]
     return value
 
 

@@ -73,7 +73,6 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "generations",
-    "generations.simulators",
 ]
 
 MIDDLEWARE = [
@@ -278,24 +277,51 @@ LUMAWEB_MEDIA_ACCEL_PREFIX = env("LUMAWEB_MEDIA_ACCEL_PREFIX", "/protected-media
 if LUMAWEB_MEDIA_ACCEL not in ("", "x-accel", "x-sendfile"):
     raise ImproperlyConfigured("LUMAWEB_MEDIA_ACCEL must be empty, x-accel or x-sendfile")
 
-# --- The upstream: Luma's Agents API, or the built-in simulator ---
+# --- The upstreams (generations/providers/): each is on when its key is set; with no key at
+# all, demo mode turns every simulator on. ---
 LUMA_AGENTS_API_KEY = env("LUMA_AGENTS_API_KEY")
-LUMA_SIMULATOR = env_bool("LUMA_SIMULATOR", default=not LUMA_AGENTS_API_KEY)
+_any_key = bool(LUMA_AGENTS_API_KEY)
+LUMA_SIMULATOR = env_bool("LUMA_SIMULATOR", default=not _any_key)
 LUMA_SIMULATOR_WITH_KEY = env_bool("LUMA_SIMULATOR_WITH_KEY")
-if LUMA_SIMULATOR and LUMA_AGENTS_API_KEY and not LUMA_SIMULATOR_WITH_KEY:
+if LUMA_SIMULATOR and _any_key and not LUMA_SIMULATOR_WITH_KEY:
     raise ImproperlyConfigured(
-        "LUMA_SIMULATOR=1 with a real LUMA_AGENTS_API_KEY set: the simulator would answer in "
-        "Luma's place. Unset one, or set LUMA_SIMULATOR_WITH_KEY=1 if you mean it."
+        "LUMA_SIMULATOR=1 with a real Luma key set: the simulator would answer in Luma's place. "
+        "Unset one, or set LUMA_SIMULATOR_WITH_KEY=1 if you mean it."
     )
+if LUMA_SIMULATOR:
+    INSTALLED_APPS.append("generations.simulators")
 HOST = env("HOST", "127.0.0.1")
 PORT = int(env("PORT", "8000"))
 _local_host = "127.0.0.1" if HOST in {"0.0.0.0", "::", ""} else HOST  # noqa: S104
-LUMA_BASE_URL = env(
-    "LUMA_BASE_URL",
-    f"http://{_local_host}:{PORT}/sim/v1" if LUMA_SIMULATOR else "https://agents.lumalabs.ai/v1",
-)
-# In demo mode the app talks to its own simulator with this token; it is not a Luma key.
-LUMA_API_TOKEN = LUMA_AGENTS_API_KEY or ("luma-sim-" + SECRET_KEY[:24])
+# Where the simulators answer: this app's own address in demo mode.
+SIMULATOR_ROOT = env("LUMA_SIMULATOR_ROOT", f"http://{_local_host}:{PORT}/sim").rstrip("/")
+SIMULATOR_PATHS = {"agents": "/v1"}
+# In demo mode the app talks to its own simulators with this token; it is not a Luma key.
+SIMULATOR_TOKEN = "luma-sim-" + SECRET_KEY[:24]
+
+
+def _provider(name: str, key: str, base_url_var: str, real_url: str) -> dict[str, Any] | None:
+    """A provider's configuration: real with its key, simulated in demo mode, else off."""
+    if LUMA_SIMULATOR:
+        return {
+            "base_url": env(base_url_var, SIMULATOR_ROOT + SIMULATOR_PATHS[name]),
+            "api_key": key or SIMULATOR_TOKEN,
+            "simulated": True,
+        }
+    if key:
+        return {"base_url": env(base_url_var, real_url), "api_key": key, "simulated": False}
+    return None
+
+
+LUMA_PROVIDERS = {
+    name: config
+    for name, config in {
+        "agents": _provider(
+            "agents", LUMA_AGENTS_API_KEY, "LUMA_BASE_URL", "https://agents.lumalabs.ai/v1"
+        ),
+    }.items()
+    if config is not None
+}
 LUMA_CONNECT_TIMEOUT = env_float("LUMA_CONNECT_TIMEOUT", 5.0)
 LUMA_READ_TIMEOUT = env_float("LUMA_READ_TIMEOUT", 30.0)
 LUMA_MAX_RETRIES = int(env("LUMA_MAX_RETRIES", "2"))

@@ -31,4 +31,4 @@ urlpatterns = [
 ]
 
 if settings.LUMA_SIMULATOR:
-    urlpatterns.append(path("sim/v1/", include("generations.simulators.agents.urls")))
+    urlpatterns.append(path("sim/", include("generations.simulators.urls")))

@@ -26,12 +26,13 @@ from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
 from django_tasks_db.management.commands.db_worker import Worker
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from generations import upstream
+from generations import providers
 from generations.models import Generation
-from generations.providers.agents.client import LumaClient
+from generations.providers.agents.client import AgentsClient
 
 ROOT = Path(__file__).resolve().parent.parent
-SIM_URL = "http://sim.test/sim/v1"
+SIM_ROOT = "http://sim.test/sim"
+SIM_URL = f"{SIM_ROOT}/v1"
 TEST_TOKEN = "luma-api-test-token"
 
 
@@ -52,10 +53,10 @@ def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
         # Failed-login counts of one test (or an earlier run) must never lock out another.
         own = {**throttle, "LOCATION": str(tmp_path / "throttle")}
         settings.CACHES = {**settings.CACHES, "throttle": own}
-    settings.LUMA_BASE_URL = SIM_URL
+    use_simulators(settings, SIM_ROOT)
     settings.POLL_INTERVAL = 0.01
     settings.LUMA_SIM_FAULT_DELAY = 1.0
-    upstream.transport = httpx.WSGITransport(app=WSGIHandler())
+    providers.transport = httpx.WSGITransport(app=WSGIHandler())
     # In-process requests must not close the test's database connection, as Django's own
     # test client arranges for its requests.
     for signal in (request_started, request_finished):
@@ -63,13 +64,22 @@ def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
     yield
     for signal in (request_started, request_finished):
         signal.connect(close_old_connections)
-    upstream.transport = None
+    providers.transport = None
+
+
+def use_simulators(settings, root: str) -> None:
+    """Point every provider at its simulator under `root` (in-process, or a live server)."""
+    settings.SIMULATOR_ROOT = root
+    settings.LUMA_PROVIDERS = {
+        name: {**config, "base_url": root + settings.SIMULATOR_PATHS[name]}
+        for name, config in settings.LUMA_PROVIDERS.items()
+    }
 
 
 @pytest.fixture
-def sim_client() -> Iterator[LumaClient]:
-    """A LumaClient talking HTTP to the simulator in-process; retries without sleeping."""
-    with LumaClient(
+def sim_client() -> Iterator[AgentsClient]:
+    """A AgentsClient talking HTTP to the simulator in-process; retries without sleeping."""
+    with AgentsClient(
         SIM_URL,
         TEST_TOKEN,
         transport=httpx.WSGITransport(app=WSGIHandler()),
@@ -126,8 +136,8 @@ def live_app(transactional_db, settings) -> Iterator[str]:
     if thread.error:
         raise thread.error
     url = f"http://127.0.0.1:{thread.port}"
-    settings.LUMA_BASE_URL = f"{url}/sim/v1"
-    upstream.transport = None
+    use_simulators(settings, f"{url}/sim")
+    providers.transport = None
     yield url
     thread.terminate()
 
@@ -264,7 +274,7 @@ def app_env(settings) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": database_url,
-        "LUMA_BASE_URL": settings.LUMA_BASE_URL,
+        "LUMA_SIMULATOR_ROOT": settings.SIMULATOR_ROOT,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
 

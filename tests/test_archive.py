@@ -22,7 +22,7 @@ from django.utils.html import escape
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
-from generations import upstream
+from generations import providers
 from generations.archive import archive_outputs, request_url_refresh
 from generations.models import (
     ArchiveState,
@@ -38,7 +38,6 @@ from generations.simulators.agents import engine
 from generations.simulators.models import SimFault, SimGeneration, SimOutput
 from generations.submission import start_generation
 from generations.tasks import sweep
-from generations.upstream import luma_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,12 +50,14 @@ def quick_retries(settings) -> None:
 def completed(user, prompt: str = "a lighthouse at dusk", **fields: object) -> Generation:
     """A job Luma finished, recorded as our poller records it, before any archiving ran."""
     request = schema.GenerationRequest(prompt=prompt, **fields)
-    with luma_client() as client:
-        reply = client.create_generation(request).data
-        for _ in range(500):
-            if reply.state == "completed":
-                break
-            reply = client.get_generation(reply.id).data
+    agents = providers.get("agents")
+    with agents.client() as client:
+        created = client.create_generation(request).data
+    reply = agents.poll(created.id)
+    for _ in range(500):
+        if reply.state == "completed":
+            break
+        reply = agents.poll(created.id)
     assert reply.state == "completed", reply
     generation = Generation.objects.create(
         created_by=user,
@@ -170,8 +171,8 @@ def test_a_store_that_compresses_still_gives_the_exact_bytes(
     owner, always: bool, monkeypatch
 ) -> None:
     generation = completed(owner)
-    assert upstream.transport is not None
-    store = CompressingStorage(upstream.transport, always=always)
+    assert providers.transport is not None
+    store = CompressingStorage(providers.transport, always=always)
     monkeypatch.setattr(upstream, "transport", store)
     archive_outputs.call(str(generation.uuid))
     output = generation.outputs.get()
@@ -182,15 +183,15 @@ def test_a_store_that_compresses_still_gives_the_exact_bytes(
 
 @pytest.fixture
 def flaky() -> Iterator[Callable[[int, int], FlakyStorage]]:
-    original = upstream.transport
+    original = providers.transport
 
     def install(status: int, count: int) -> FlakyStorage:
         assert original is not None
-        upstream.transport = FlakyStorage(original, status, count)
-        return upstream.transport
+        providers.transport = FlakyStorage(original, status, count)
+        return providers.transport
 
     yield install
-    upstream.transport = original
+    providers.transport = original
 
 
 # --- archiving ---
@@ -269,8 +270,8 @@ def test_archiving_survives_a_403_on_the_first_download(owner) -> None:
     path = urlsplit(output.url).path
     dead = engine.signed_url("http://sim.test", path, ttl=-60)
     Output.objects.filter(pk=output.pk).update(url=dead)
-    assert upstream.transport is not None
-    with httpx.Client(transport=upstream.transport) as http:
+    assert providers.transport is not None
+    with httpx.Client(transport=providers.transport) as http:
         assert http.get(dead).status_code == 403
     archive_outputs.call(str(generation.uuid))
     output.refresh_from_db()

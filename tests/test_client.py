@@ -1,4 +1,4 @@
-"""LumaClient against the simulator: each error class and the retry policy, by injected faults."""
+"""AgentsClient against the simulator: each error class and the retry policy, by injected faults."""
 
 import io
 from collections.abc import Iterator
@@ -11,7 +11,8 @@ from PIL import Image
 
 from generations.providers import errors
 from generations.providers.agents import schema
-from generations.providers.agents.client import CallRecord, LumaClient
+from generations.providers.agents.client import AgentsClient
+from generations.providers.http import CallRecord
 from generations.simulators.models import SimFault, SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
 
@@ -27,9 +28,9 @@ class Recorder:
         self.calls: list[CallRecord] = []
         self.sleeps: list[float] = []
 
-    def client(self, base_url: str = SIM_URL, **options: object) -> LumaClient:
+    def client(self, base_url: str = SIM_URL, **options: object) -> AgentsClient:
         transport = None if base_url != SIM_URL else httpx.WSGITransport(app=WSGIHandler())
-        return LumaClient(
+        return AgentsClient(
             base_url,
             TEST_TOKEN,
             on_call=self.calls.append,
@@ -61,7 +62,7 @@ def png_bytes() -> bytes:
 
 
 @pytest.mark.django_db
-def test_create_and_get_return_parsed_replies_with_request_ids(sim_client: LumaClient) -> None:
+def test_create_and_get_return_parsed_replies_with_request_ids(sim_client: AgentsClient) -> None:
     created = sim_client.create_generation(image_request())
     assert created.data.state == "queued"
     assert len(created.request_id) == 32
@@ -98,21 +99,21 @@ def test_error_statuses_become_typed_errors(
 
 @pytest.mark.django_db
 def test_a_bad_key_is_401(recorder: Recorder) -> None:
-    client = LumaClient(SIM_URL, " ", transport=httpx.WSGITransport(app=WSGIHandler()))
+    client = AgentsClient(SIM_URL, " ", transport=httpx.WSGITransport(app=WSGIHandler()))
     with client, pytest.raises(errors.AuthenticationFailed) as info:
         client.create_generation(image_request())
     assert "API key" in info.value.detail
 
 
 @pytest.mark.django_db
-def test_unknown_ids_are_not_found(sim_client: LumaClient) -> None:
+def test_unknown_ids_are_not_found(sim_client: AgentsClient) -> None:
     with pytest.raises(errors.NotFound) as info:
         sim_client.get_generation("00000000-0000-4000-8000-000000000000")
     assert info.value.status == 404
 
 
 @pytest.mark.django_db
-def test_invalid_parameters_are_400_and_refused_combinations_422(sim_client: LumaClient) -> None:
+def test_invalid_parameters_are_400_and_refused_combinations_422(sim_client: AgentsClient) -> None:
     # model_construct skips our own validation, to see what the upstream says.
     with pytest.raises(errors.BadRequest) as bad:
         sim_client.create_generation(schema.GenerationRequest.model_construct(prompt=""))
@@ -130,7 +131,7 @@ def test_invalid_parameters_are_400_and_refused_combinations_422(sim_client: Lum
 
 
 @pytest.mark.django_db
-def test_conflict_is_409(sim_client: LumaClient) -> None:
+def test_conflict_is_409(sim_client: AgentsClient) -> None:
     created = sim_client.create_presigned_upload(
         schema.FileCreateRequest(mime_type="image/png", size_bytes=100)
     ).data
@@ -144,7 +145,7 @@ def test_conflict_is_409(sim_client: LumaClient) -> None:
 
 @pytest.mark.django_db
 def test_gets_are_retried_and_succeed_after_two_503s(
-    sim_client: LumaClient, recorder: Recorder
+    sim_client: AgentsClient, recorder: Recorder
 ) -> None:
     generation_id = sim_client.create_generation(image_request()).data.id
     fault("503", count=2, method="GET")
@@ -204,7 +205,7 @@ def test_a_malformed_reply_to_a_get_is_retried(recorder: Recorder) -> None:
 
 @pytest.mark.django_db
 def test_a_reply_missing_required_fields_is_malformed(
-    sim_client: LumaClient, recorder: Recorder
+    sim_client: AgentsClient, recorder: Recorder
 ) -> None:
     generation_id = sim_client.create_generation(image_request()).data.id
     fault("missing_fields", count=3)
@@ -289,7 +290,7 @@ def test_a_get_that_times_out_is_retried(live_app: str, recorder: Recorder) -> N
 
 @pytest.mark.django_db
 def test_a_small_file_goes_inline_and_waits_until_ready(
-    sim_client: LumaClient, tmp_path: Path
+    sim_client: AgentsClient, tmp_path: Path
 ) -> None:
     path = tmp_path / "small.png"
     path.write_bytes(png_bytes())
@@ -317,7 +318,7 @@ def test_a_large_file_goes_presigned_streamed_without_the_api_key(
 
 @pytest.mark.django_db
 def test_a_file_that_fails_ingest_raises_with_the_reason(
-    sim_client: LumaClient, tmp_path: Path
+    sim_client: AgentsClient, tmp_path: Path
 ) -> None:
     path = tmp_path / "broken.png"
     path.write_bytes(b"this is not a png at all")
@@ -327,7 +328,7 @@ def test_a_file_that_fails_ingest_raises_with_the_reason(
 
 
 @pytest.mark.django_db
-def test_files_can_be_listed_and_deleted(sim_client: LumaClient, tmp_path: Path) -> None:
+def test_files_can_be_listed_and_deleted(sim_client: AgentsClient, tmp_path: Path) -> None:
     path = tmp_path / "a.png"
     path.write_bytes(png_bytes())
     file = sim_client.upload(path, mime_type="image/png", poll_every=0.01)
@@ -345,7 +346,7 @@ def anonymous_storage() -> Iterator[httpx.Client]:
 
 @pytest.mark.django_db
 def test_the_presigned_put_refuses_a_second_credential(
-    sim_client: LumaClient, anonymous_storage: httpx.Client
+    sim_client: AgentsClient, anonymous_storage: httpx.Client
 ) -> None:
     created = sim_client.create_presigned_upload(
         schema.FileCreateRequest(mime_type="image/png", size_bytes=4)

@@ -15,7 +15,7 @@ from generations.forms import MODE_FORMS
 from generations.models import Generation
 from generations.providers import errors
 from generations.providers.agents import schema
-from generations.providers.agents.client import LumaClient
+from generations.providers.agents.client import AgentsClient
 
 FUZZ = settings(
     max_examples=25,
@@ -136,7 +136,7 @@ def test_every_reply_parses_to_a_result_or_a_luma_error(
     def reply(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body.encode(), headers=headers)
 
-    client = LumaClient(
+    client = AgentsClient(
         "https://luma.test/v1",
         "luma-api-fuzz",
         transport=httpx.MockTransport(reply),

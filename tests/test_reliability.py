@@ -52,7 +52,7 @@ def spawn_worker(settings, log: Path, **env: str) -> subprocess.Popen[bytes]:
         env={
             **os.environ,
             "DATABASE_URL": url,
-            "LUMA_BASE_URL": settings.LUMA_BASE_URL,
+            "LUMA_SIMULATOR_ROOT": settings.SIMULATOR_ROOT,
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "LUMAWEB_POLL_INTERVAL": "2" if settings.TASKS_BACKEND == "rq" else "0.2",
             "PYTHONUNBUFFERED": "1",

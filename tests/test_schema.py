@@ -18,7 +18,6 @@ from generations.providers.agents.schema import (
     VIDEO_RESOLUTIONS,
     VIDEO_TYPES,
     CreateFileResponse,
-    ErrorBody,
     File,
     FileCreateRequest,
     FileList,
@@ -27,6 +26,7 @@ from generations.providers.agents.schema import (
     ImageRef,
     field_errors,
 )
+from generations.providers.http import ErrorBody
 
 IMG = "https://cdn.example.com/in.png"
 VID = "https://cdn.example.com/in.mp4"

@@ -295,7 +295,10 @@ def test_the_api_key_appears_in_no_page_log_error_admin_view_or_stored_request(
     settings, owner: User, staff: User, run_worker, caplog, capfd, tmp_path: Path
 ) -> None:
     settings.LUMA_AGENTS_API_KEY = API_KEY
-    settings.LUMA_API_TOKEN = API_KEY  # what the client sends as its bearer token
+    # What the client sends as its bearer token.
+    settings.LUMA_PROVIDERS = {
+        name: {**config, "api_key": API_KEY} for name, config in settings.LUMA_PROVIDERS.items()
+    }
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "django", "generations"):
         caplog.set_level(logging.DEBUG, logger=name)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from generations.providers.http import CallRecord
+
 if TYPE_CHECKING:
     from generations.models import Generation
 
@@ -84,16 +86,40 @@ class Provider(ABC):
     label: ClassVar[str]  # shown to people: "Luma Agents API"
     capabilities: ClassVar[Capabilities]
 
-    def __init__(self, *, base_url: str, api_key: str, simulated: bool, label: str = "") -> None:
+    def __init__(self, *, base_url: str, api_key: str, simulated: bool, name: str = "") -> None:
         self.base_url = base_url
         self.api_key = api_key
         self.simulated = simulated
-        if label:
-            self.label = label
+        # What people call this upstream here (a reseller's gateway has its own name).
+        self.display_name = name or self.label
+
+    def client_options(self) -> dict[str, Any]:
+        """The settings every provider's `UpstreamClient` is built with, and the call counter."""
+        from django.conf import settings
+
+        from generations import providers
+        from generations.models import UpstreamCallCount
+
+        def count(call: CallRecord) -> None:
+            UpstreamCallCount.record(call.endpoint, call.status)
+
+        return {
+            "connect_timeout": settings.LUMA_CONNECT_TIMEOUT,
+            "read_timeout": settings.LUMA_READ_TIMEOUT,
+            "max_retries": settings.LUMA_MAX_RETRIES,
+            "retry_after_cap": settings.LUMA_RETRY_AFTER_CAP,
+            "on_call": count,
+            "transport": providers.transport,
+        }
 
     @abstractmethod
     def summary(self, request: BaseModel) -> Summary:
         """The history's view of a validated request model of this provider."""
+
+    @abstractmethod
+    def parse(self, request: dict[str, Any]) -> BaseModel:
+        """A stored request (`Generation.request`) as this provider's validated model, for a retry
+        or a remix; raises pydantic's ValidationError when it is no longer valid."""
 
     @abstractmethod
     def prepare(self, request: BaseModel, *, user_id: str) -> dict[str, Any]:

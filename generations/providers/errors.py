@@ -122,3 +122,7 @@ def error_for_status(status: int) -> type[LumaError]:
     if status >= 500:
         return ServerError
     return STATUS_ERRORS.get(status, BadRequest)
+
+
+class InputRefused(LumaError):
+    """The upstream refused one of the job's input files (unreadable, wrong kind, too large)."""

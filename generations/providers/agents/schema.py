@@ -5,7 +5,6 @@ response models tolerate fields and failure codes they do not know yet.
 """
 
 import base64
-import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -57,7 +56,6 @@ __all__ = [
     "AspectRatio",
     "CreateFileResponse",
     "DepthControl",
-    "ErrorBody",
     "FaceControl",
     "FailureCode",
     "File",
@@ -854,15 +852,3 @@ class FileList(_Reply):
     data: list[File]
     has_more: bool
     next_cursor: str | None = None
-
-
-class ErrorBody(_Reply):
-    """The body of an error response."""
-
-    detail: str
-
-    @field_validator("detail", mode="before")
-    @classmethod
-    def _detail_as_text(cls, value: object) -> object:
-        """Keep a structured detail (a list of field errors, say) readable instead of failing."""
-        return value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,110 @@
+"""The Agents API behind the studio's provider interface."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from pydantic import BaseModel
+
+from generations.providers import errors
+from generations.providers.base import (
+    Capabilities,
+    Provider,
+    Summary,
+    UpstreamJob,
+    UpstreamOutput,
+)
+from generations.providers.http import Reply
+
+from . import schema
+from .client import AgentsClient
+
+if TYPE_CHECKING:
+    from generations.models import Generation
+
+# Input roles that guide style (Files API purpose `reference`); the rest are the subject.
+REFERENCE_ROLES = {"image_ref"}
+MB = 1024 * 1024
+
+
+class AgentsProvider(Provider):
+    name = "agents"
+    label = "Luma Agents API"
+    capabilities = Capabilities(kinds=schema.GENERATION_TYPES)
+
+    def client(self) -> AgentsClient:
+        return AgentsClient(self.base_url, self.api_key, **self.client_options())
+
+    def summary(self, request: BaseModel) -> Summary:
+        assert isinstance(request, schema.GenerationRequest)
+        return Summary(request.type, request.model, request.prompt, request.aspect_ratio or "")
+
+    def parse(self, request: dict[str, Any]) -> BaseModel:
+        return schema.GenerationRequest.model_validate(request)
+
+    def prepare(self, request: BaseModel, *, user_id: str) -> dict[str, Any]:
+        assert isinstance(request, schema.GenerationRequest)
+        return request.model_copy(update={"user_id": user_id}).to_wire()
+
+    def submit(self, generation: Generation) -> UpstreamJob:
+        with self.client() as client:
+            wire = self._send_inputs(generation, client)
+            reply = client.create_generation(schema.GenerationRequest.model_validate(wire))
+        return _job(reply)
+
+    def poll(self, upstream_id: str) -> UpstreamJob:
+        with self.client() as client:
+            return _job(client.get_generation(upstream_id))
+
+    def _send_inputs(self, generation: Generation, client: AgentsClient) -> dict[str, Any]:
+        """Upload the job's unsent inputs through the Files API; its request with their ids.
+
+        Re-uploading a file is harmless (no charge), so an upload whose outcome is unknown is
+        reported as a retryable network error; a file Luma refuses is an `InputRefused`.
+        """
+        from generations.models import Generation
+        from generations.uploads import local_copy, replace_placeholders
+
+        user_id = generation.request.get("user_id", "")
+        for item in generation.inputs.filter(file_id=""):
+            try:
+                with local_copy(item) as path:
+                    file = client.upload(
+                        path,
+                        mime_type=item.mime_type,
+                        filename=item.original_name,
+                        purpose="reference" if item.role in REFERENCE_ROLES else "input",
+                        user_id=user_id,
+                        inline_limit=int(settings.LUMAWEB_INLINE_UPLOAD_MB * MB),
+                    )
+            except errors.OutcomeUnknown as exc:
+                raise errors.NetworkError(exc.detail, request_id=exc.request_id) from exc
+            except errors.Unprocessable as exc:
+                raise errors.InputRefused(exc.detail, request_id=exc.request_id) from exc
+            item.file_id = file.id
+            item.save(update_fields=["file_id"])
+        file_ids = {item.placeholder: item.file_id for item in generation.inputs.all()}
+        request: dict[str, Any] = replace_placeholders(generation.request, file_ids)
+        Generation.objects.filter(pk=generation.pk).update(request=request)
+        return request
+
+
+def _job(reply: Reply[schema.Generation]) -> UpstreamJob:
+    data = reply.data
+    return UpstreamJob(
+        id=data.id,
+        state=data.state,
+        raw=data.model_dump(mode="json"),
+        request_id=reply.request_id,
+        failure_code=data.failure_code or ("generation_failed" if data.state == "failed" else ""),
+        failure_reason=data.failure_reason or "",
+        outputs=tuple(
+            UpstreamOutput(
+                output.type,
+                output.url,
+                output.layer.model_dump(mode="json") if output.layer else None,
+            )
+            for output in data.output
+        ),
+    )

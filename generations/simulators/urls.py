@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+# Each simulator under its own prefix, as its upstream's base URL ends (settings.SIMULATOR_PATHS).
+urlpatterns = [
+    path("v1/", include("generations.simulators.agents.urls")),
+]

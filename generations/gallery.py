@@ -37,7 +37,6 @@ from generations.models import (
     Star,
     State,
 )
-from generations.pagecache import cached_page
 from generations.providers.agents import schema
 
 PAGE_SIZE = 24
@@ -202,7 +201,6 @@ def first_page(user: Any) -> GalleryPage:
 
 @require_GET
 @vary_on_headers("HX-Request")
-@cached_page
 def gallery(request: HttpRequest) -> HttpResponse:
     """Everything the team made, newest first, filtered and searched through the URL."""
     people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))

@@ -614,17 +614,3 @@ class WorkerHeartbeat(models.Model):
     def alive(cls) -> "models.QuerySet[WorkerHeartbeat]":
         cutoff = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_TIMEOUT)
         return cls.objects.filter(seen_at__gte=cutoff)
-
-
-class ChangeCounter(models.Model):
-    """One row whose value grows whenever something a page shows changes.
-
-    Database triggers (migration 0005) bump it on every insert, delete and visible update of
-    jobs, outputs, inputs, events, stars and people, whoever writes: `save()`, a conditional
-    `update()`, the admin or a shell. Cached pages are keyed by it (generations/pagecache.py).
-    """
-
-    value = models.BigIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"change {self.value}"

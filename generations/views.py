@@ -4,11 +4,9 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.db import connection
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget
@@ -18,7 +16,6 @@ from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import ACTIVE_STATES, Generation, State
-from generations.pagecache import cached_fragment, cached_page
 from generations.submission import SubmissionRefused
 
 
@@ -52,14 +49,7 @@ def home(request: HttpRequest) -> HttpResponse:
             return reswap(retarget(response, "#create-form"), "outerHTML")
     else:
         form = form_class(initial=_initial(request, form_class))
-    gallery = cached_fragment(
-        request,
-        "studio-gallery",
-        lambda: render_to_string(
-            "generations/gallery_grid.html", {"page": first_page(request.user)}, request
-        ),
-    )
-    context = {**_create_context(form, mode), "gallery": gallery}
+    context = {**_create_context(form, mode), "page": first_page(request.user)}
     status = 400 if form.errors else 200
     return render(request, "generations/home.html", context, status=status)
 
@@ -130,18 +120,11 @@ def card(request: HttpRequest, uuid: UUID) -> HttpResponse:
 
 
 def _state_of(uuid: UUID) -> str | None:
-    """A job's state by its public id (the URL converter made it a UUID), in one statement."""
-    value = Generation._meta.get_field("uuid").get_db_prep_value(uuid, connection)
-    quote = connection.ops.quote_name
-    sql = f"SELECT state FROM {quote(Generation._meta.db_table)} WHERE uuid = %s"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value])
-        row = cursor.fetchone()
-    return row[0] if row else None
+    """A job's state by its public id, in one indexed read."""
+    return Generation.objects.filter(uuid=uuid).values_list("state", flat=True).first()
 
 
 @require_GET
-@cached_page
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     """Everything about one piece: the media, the prompt, how it was made."""
     generation = get_object_or_404(Generation.objects.gallery().for_viewer(request.user), uuid=uuid)

@@ -134,7 +134,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["lumaweb.auth.UserLookupBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -216,13 +215,6 @@ else:
 # shares: Redis in scale-out mode, files under var/ on one machine.
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Rendered pages, per process (generations/pagecache.py): each entry names the database's
-    # change counter it was rendered at, so no process can serve a page older than the data.
-    "pages": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "pages",
-        "OPTIONS": {"MAX_ENTRIES": int(env("LUMAWEB_PAGE_CACHE_ENTRIES", "300"))},
-    },
     "throttle": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     if TASKS_BACKEND == "rq"
     else {
@@ -230,7 +222,6 @@ CACHES: dict[str, dict[str, Any]] = {
         "LOCATION": str(VAR_DIR / "throttle"),
     },
 }
-LUMAWEB_PAGE_CACHE_SECONDS = env_float("LUMAWEB_PAGE_CACHE_SECONDS", 30.0)  # 0: no page cache
 LUMAWEB_LOGIN_MAX_FAILURES = int(env("LUMAWEB_LOGIN_MAX_FAILURES", "5"))  # per name and address
 LUMAWEB_LOGIN_LOCKOUT = env_float("LUMAWEB_LOGIN_LOCKOUT", 900.0)  # seconds
 LUMAWEB_SUBMIT_PER_MINUTE = int(env("LUMAWEB_SUBMIT_PER_MINUTE", "20"))  # per person; 0: off
@@ -335,6 +326,10 @@ LUMA_SIM_DIR = Path(env("LUMA_SIM_DIR", str(VAR_DIR / "sim")))
 LUMA_SIM_FAULT_DELAY = env_float("LUMA_SIM_FAULT_DELAY", 35.0)
 LUMA_SIM_MAX_PIXELS = int(env("LUMA_SIM_MAX_PIXELS", str(50_000_000)))
 LUMA_SIM_REFRAME_1080P = env_bool("LUMA_SIM_REFRAME_1080P", default=True)
+# Hosts besides the studio's own a simulator may call or fetch from (simulators/guard.py).
+LUMA_SIM_ALLOWED_HOSTS = env_list("LUMA_SIM_ALLOWED_HOSTS", "")
+# Largest upload a simulator accepts (the studio's own limit for videos is 1 GiB).
+LUMA_SIM_MAX_FILE_MB = env_float("LUMA_SIM_MAX_FILE_MB", 1100.0)
 
 LOGGING = {
     "version": 1,

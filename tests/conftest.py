@@ -16,7 +16,6 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.contrib.staticfiles.handlers import StaticFilesHandler
-from django.core.cache import caches
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer
 from django.core.signals import request_finished, request_started
@@ -166,12 +165,6 @@ def owner_client(owner: User) -> Client:
     client = Client()
     client.force_login(owner)
     return client
-
-
-@pytest.fixture(autouse=True)
-def empty_page_cache() -> None:
-    """A test's database starts over, and with it the change counter the page cache keys on."""
-    caches["pages"].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,9 @@ from django_tasks_db.models import DBTaskResult
 
 from generations.models import EventKind, Generation, Output, State, UpstreamCallCount
 from generations.providers.agents import schema
-from generations.simulators.models import SimFault
 from generations.submission import start_generation
 from tests.conftest import terminal
+from tests.factories import sim_fault
 
 CHANGELIST = reverse("admin:generations_generation_changelist")
 TRIAGE = reverse("triage")
@@ -318,7 +318,7 @@ def test_bulk_refresh_asks_in_the_background_never_in_the_request(
 def test_retry_from_the_change_page_returns_there_and_a_double_click_makes_one(
     staff_client: Client, owner: User, run_worker
 ) -> None:
-    SimFault.objects.create(kind="402", method="POST", path="/generations")
+    sim_fault("402", method="POST", path="/generations")
     job = start(owner, "a quiet harbour")
     run_worker(terminal(job))
     form = {"action": "retry", "next": change_url(job)}

@@ -38,6 +38,7 @@ from generations.simulators.agents import engine
 from generations.simulators.models import SimFault, SimGeneration, SimOutput
 from generations.submission import start_generation
 from generations.tasks import sweep
+from tests.factories import sim_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,9 +107,7 @@ def storage_files(folder: str = "") -> set[str]:
 
 def fault_downloads(kind: str, count: int = 1, delay: float | None = None) -> None:
     """Make the simulator's next `count` output downloads fail as `kind` says."""
-    SimFault.objects.create(
-        kind=kind, remaining=count, method="GET", path="/sim/v1/outputs/", delay=delay
-    )
+    sim_fault(kind, remaining=count, method="GET", path="/sim/v1/outputs/", delay=delay)
 
 
 def job_lookups() -> int:
@@ -173,7 +172,7 @@ def test_a_store_that_compresses_still_gives_the_exact_bytes(
     generation = completed(owner)
     assert providers.transport is not None
     store = CompressingStorage(providers.transport, always=always)
-    monkeypatch.setattr(upstream, "transport", store)
+    monkeypatch.setattr(providers, "transport", store)
     archive_outputs.call(str(generation.uuid))
     output = generation.outputs.get()
     assert output.is_archived, output.archive_error

@@ -13,8 +13,9 @@ from generations.providers import errors
 from generations.providers.agents import schema
 from generations.providers.agents.client import AgentsClient
 from generations.providers.http import CallRecord
-from generations.simulators.models import SimFault, SimGeneration
+from generations.simulators.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
+from tests.factories import sim_fault
 
 
 def image_request(prompt: str = "a quiet harbour") -> schema.GenerationRequest:
@@ -49,7 +50,7 @@ def recorder() -> Recorder:
 
 
 def fault(kind: str, count: int = 1, **extra: object) -> None:
-    SimFault.objects.create(kind=kind, remaining=count, **extra)
+    sim_fault(kind, token=TEST_TOKEN, remaining=count, **extra)
 
 
 def png_bytes() -> bytes:

@@ -94,12 +94,13 @@ def test_a_worker_killed_mid_poll_and_mid_archive_resumes_every_job_archiving_ea
 ) -> None:
     log = tmp_path / "worker.log"
     fast_sweep = {"LUMAWEB_SWEEP_INTERVAL": "0.5", "LUMAWEB_SWEEP_GRACE": "1"}
-    settings.LUMA_SIM_SPEED = 4.0  # images take ~3.5 s upstream: long enough to be mid-poll
+    # Jobs are created upstream when the worker submits them: images then take ~3.5 s there,
+    # long enough to be caught mid-poll, and videos ~11 s.
+    settings.LUMA_SIM_SPEED = 4.0
     images = [
         start_generation(owner, schema.GenerationRequest(prompt=f"harbour {n}"))[0]
         for n in range(5)
     ]
-    settings.LUMA_SIM_SPEED = 40.0  # videos, whose archiving (poster, preview) takes a while
     videos = [
         start_generation(
             owner,

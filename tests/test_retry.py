@@ -15,10 +15,11 @@ from generations import retry
 from generations.explanations import EXPLANATIONS, explain
 from generations.models import EventKind, Generation, Lineage, State
 from generations.providers.agents import schema
-from generations.simulators.models import SimFault, SimGeneration
+from generations.simulators.models import SimGeneration
 from generations.submission import start_generation
 from generations.tasks import sweep
 from tests.conftest import terminal
+from tests.factories import sim_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,7 +128,7 @@ def test_a_refusal_before_acceptance_is_retried_and_the_retry_succeeds(
 ) -> None:
     settings.LUMA_MAX_RETRIES = 0  # one HTTP call per submission attempt
     # Five 503s: every in-task attempt at sending the original is refused, nothing is created.
-    SimFault.objects.create(kind="503", remaining=5, method="POST", path="/generations")
+    sim_fault("503", remaining=5, method="POST", path="/generations")
     original = start(owner, "a quiet harbour")
     run_worker(chain_finished(original, 2))
     original, again = chain_of(original)
@@ -139,7 +140,7 @@ def test_a_refusal_before_acceptance_is_retried_and_the_retry_succeeds(
 
 
 def test_an_unknown_outcome_is_never_retried_automatically(owner, run_worker) -> None:
-    SimFault.objects.create(kind="502", method="POST", path="/generations", after=True)
+    sim_fault("502", method="POST", path="/generations", after=True)
     original = start(owner, "a quiet harbour")
     run_worker(terminal(original))
     run_worker(idle)
@@ -191,7 +192,7 @@ def test_the_submitters_card_says_a_retry_is_on_its_way(
 
 
 def test_an_admin_retry_is_linked_and_marks_the_original_reviewed(owner, staff, run_worker) -> None:
-    SimFault.objects.create(kind="402", method="POST", path="/generations")
+    sim_fault("402", method="POST", path="/generations")
     original = start(owner, "a quiet harbour")
     run_worker(terminal(original))
     assert original.failure_code == "budget_exhausted"

@@ -45,12 +45,13 @@ from generations import media_probe
 from generations.forms import MODE_FORMS, MODES
 from generations.models import ArchiveState, Generation, Input, Output, State
 from generations.providers.agents import schema
-from generations.simulators.models import SimFault, SimGeneration
+from generations.simulators.models import SimGeneration
 from generations.submission import start_generation
 from generations.throttle import ESTIMATED_CREDITS
 from tests import figures
 from tests.conftest import log_in as browser_log_in
 from tests.conftest import terminal
+from tests.factories import sim_fault
 from tests.test_create import png
 from tests.test_views import all_url_patterns, concrete
 
@@ -308,11 +309,11 @@ def test_the_api_key_appears_in_no_page_log_error_admin_view_or_stored_request(
     submit(person, "a lighthouse at dusk", "s1")
     submit(person, "flagged [fail:content_moderated]", "s2")
     run_worker(lambda: Generation.objects.filter(state__in=["completed", "failed"]).count() == 2)
-    SimFault.objects.create(kind="502", method="POST", path="/generations", after=True)
+    sim_fault("502", method="POST", path="/generations", after=True)
     submit(person, "lost reply", "s3")
     run_worker(lambda: Generation.objects.filter(state=State.UNKNOWN).count() == 1)
-    SimFault.objects.create(kind="401", method="GET", path="/generations")
-    SimFault.objects.create(kind="403", method="GET", path="/generations")
+    sim_fault("401", method="GET", path="/generations")
+    sim_fault("403", method="GET", path="/generations")
     submit(person, "polled through refusals", "s4")
     run_worker(lambda: Generation.objects.filter(state__in=["completed", "failed"]).count() == 3)
     run_worker(lambda: not Output.objects.filter(archive_state="pending").exists())

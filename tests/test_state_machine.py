@@ -9,10 +9,13 @@ from django.utils import timezone
 
 from generations.models import EventKind, Generation, State
 from generations.providers.agents import schema
+from generations.providers.agents.provider import as_job
+from generations.providers.base import UpstreamJob
+from generations.providers.http import Reply
 
 
-def reply(state: str, **extra: object) -> schema.Generation:
-    return schema.Generation.model_validate(
+def reply(state: str, request_id: str = "req-1", **extra: object) -> UpstreamJob:
+    data = schema.Generation.model_validate(
         {
             "id": "5f0c7d2e-8a51-4c39-9a57-2f1d6f0b9e11",
             "created_at": "2026-11-21T10:00:00Z",
@@ -22,6 +25,7 @@ def reply(state: str, **extra: object) -> schema.Generation:
             **extra,
         }
     )
+    return as_job(Reply(data, request_id))
 
 
 COMPLETED = reply("completed", output=[{"type": "image", "url": "https://cdn.test/out.png"}])
@@ -37,7 +41,7 @@ def job(owner) -> Generation:
 @pytest.fixture
 def submitted(job: Generation) -> Generation:
     assert job.claim_for_submit()
-    assert job.mark_submitted(reply("queued"), "req-1")
+    assert job.mark_submitted(reply("queued"))
     return job
 
 

@@ -10,9 +10,9 @@ from playwright.sync_api import Page, expect
 
 from generations.models import Generation
 from generations.providers.agents import schema
-from generations.simulators.models import SimFault
 from generations.submission import start_generation
 from tests.conftest import log_in, terminal
+from tests.factories import sim_fault
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,7 @@ def test_staff_find_a_failed_job_read_why_retry_it_and_see_the_retry_finish(
     page: Page, staff: User, owner: User, teammate: User
 ) -> None:
     # The account is out of credit for one request: Luma refuses it with a 402.
-    SimFault.objects.create(kind="402", method="POST", path="/generations")
+    sim_fault("402", method="POST", path="/generations")
     broke = start(owner, "a lighthouse on a cliff at dusk")
     wait_for(terminal(broke))
     flagged = start(teammate, "something forbidden [fail:content_moderated]")

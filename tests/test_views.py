@@ -232,6 +232,7 @@ def test_healthz_is_503_when_no_worker_is_alive(client: Client) -> None:
         "database": "ok",
         "worker": "down",
         "upstream": "simulator",
+        "providers": {"agents": "simulator"},
         "status": "degraded",
     }
 

@@ -8,10 +8,11 @@ from django_tasks_db.models import DBTaskResult
 
 from generations.models import EventKind, Generation, State, UpstreamCallCount
 from generations.providers.agents import schema
-from generations.simulators.models import SimFault, SimGeneration
+from generations.simulators.models import SimGeneration
 from generations.submission import start_generation, upstream_user_id
 from generations.tasks import poll_interval, sweep
 from tests.conftest import terminal
+from tests.factories import sim_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +74,7 @@ def test_an_upstream_refusal_fails_the_job_plainly_without_retrying(owner, run_w
 def test_a_submit_refused_with_503_is_retried_and_creates_one_upstream_job(
     owner, run_worker
 ) -> None:
-    SimFault.objects.create(kind="503", remaining=4, method="POST", path="/generations")
+    sim_fault("503", remaining=4, method="POST", path="/generations")
     generation = start(owner)
     run_worker(terminal(generation))
     assert generation.state == State.COMPLETED
@@ -81,7 +82,7 @@ def test_a_submit_refused_with_503_is_retried_and_creates_one_upstream_job(
 
 
 def test_a_submit_with_an_unknown_outcome_is_held_and_never_resent(owner, run_worker) -> None:
-    SimFault.objects.create(kind="502", method="POST", path="/generations", after=True)
+    sim_fault("502", method="POST", path="/generations", after=True)
     generation = start(owner)
     run_worker(terminal(generation))
     assert generation.state == State.UNKNOWN
@@ -95,7 +96,7 @@ def test_a_submit_with_an_unknown_outcome_is_held_and_never_resent(owner, run_wo
 
 
 def test_poll_errors_are_survived(owner, run_worker) -> None:
-    SimFault.objects.create(kind="500", remaining=6, method="GET")
+    sim_fault("500", remaining=6, method="GET")
     generation = start(owner)
     run_worker(terminal(generation))
     assert generation.state == State.COMPLETED

@@ -98,6 +98,8 @@ class SimFile(models.Model):
 class SimFault(models.Model):
     """An injected fault: the next `remaining` matching calls misbehave as `kind` says."""
 
+    # The customer (a hash of the bearer token) whose calls this fault strikes.
+    owner = models.CharField(max_length=64, db_index=True, default="")
     kind = models.CharField(max_length=16)
     remaining = models.PositiveIntegerField(default=1)
     method = models.CharField(max_length=8, blank=True)

@@ -51,11 +51,11 @@ class AgentsProvider(Provider):
         with self.client() as client:
             wire = self._send_inputs(generation, client)
             reply = client.create_generation(schema.GenerationRequest.model_validate(wire))
-        return _job(reply)
+        return as_job(reply)
 
     def poll(self, upstream_id: str) -> UpstreamJob:
         with self.client() as client:
-            return _job(client.get_generation(upstream_id))
+            return as_job(client.get_generation(upstream_id))
 
     def _send_inputs(self, generation: Generation, client: AgentsClient) -> dict[str, Any]:
         """Upload the job's unsent inputs through the Files API; its request with their ids.
@@ -90,7 +90,8 @@ class AgentsProvider(Provider):
         return request
 
 
-def _job(reply: Reply[schema.Generation]) -> UpstreamJob:
+def as_job(reply: Reply[schema.Generation]) -> UpstreamJob:
+    """An Agents API answer in the studio's words."""
     data = reply.data
     return UpstreamJob(
         id=data.id,

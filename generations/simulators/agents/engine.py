@@ -25,6 +25,7 @@ from django.utils import timezone
 from generations import media_probe
 from generations.providers.agents import schema
 from generations.simulators import media as sim_media
+from generations.simulators.api import Refusal
 from generations.simulators.models import SimFile, SimGeneration, SimOutput
 
 # (queued, processing) seconds at speed 1: images ~15 s, videos ~45 s, like a quick real day.
@@ -51,20 +52,6 @@ FAILURE_REASONS = {
 }
 # Aspect ratios ray-3.2 renders; the image models take all twelve (inferred, see docs).
 VIDEO_ASPECT_RATIOS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
-
-
-class Refusal(Exception):
-    """A request the simulated API refuses with an HTTP status and a `detail`."""
-
-    def __init__(self, status: int, detail: str, retry_after: float | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.retry_after = retry_after
-
-
-def owner_of(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def media_dir() -> Path:

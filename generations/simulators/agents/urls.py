@@ -1,5 +1,7 @@
 from django.urls import path
 
+from generations.simulators.api import faults
+
 from . import views
 
 app_name = "luma_sim"
@@ -12,5 +14,5 @@ urlpatterns = [
     path("files/<uuid:file_id>/complete", views.file_complete, name="file-complete"),
     path("uploads/<uuid:file_id>", views.upload, name="upload"),
     path("outputs/<uuid:output_id>/<str:filename>", views.output, name="output"),
-    path("_sim/faults", views.faults, name="faults"),
+    path("_sim/faults", faults, name="faults"),
 ]

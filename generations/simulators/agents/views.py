@@ -5,18 +5,15 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import os
-import socket
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import F, Q
+from django.db.models import Q
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -33,16 +30,24 @@ from pydantic import ValidationError
 
 from generations import media_probe
 from generations.providers.agents import schema
-from generations.simulators.models import SimCall, SimFault, SimFile, SimGeneration, SimOutput
+from generations.simulators.api import (
+    Refusal,
+    api,
+    caller,
+    cut_short,
+    json_body,
+    mangled,
+    reset_connection,
+    stall,
+    take_fault,
+)
+from generations.simulators.models import SimFault, SimFile, SimGeneration, SimOutput
 
 from . import engine
-from .engine import Refusal
 
-API_VERSION = "2026-11-01-sim"
-# Besides these, any HTTP status from 400 to 599 is a fault kind ("503", "429", ...).
-FAULT_KINDS = ("timeout", "reset", "malformed", "truncated", "partial", "missing_fields")
 INLINE_UPLOAD_LIMIT = 10 * 1024 * 1024
-MAX_FILE_BYTES = 5 * 1024**3
+# A presigned upload never completed within this long is deleted, bytes and all.
+STALE_UPLOAD = timedelta(hours=1)
 UPLOAD_CHUNK = 1024 * 1024
 # How the object store behind the output URLs words a refusal (S3's error codes).
 STORAGE_ERRORS = {
@@ -51,159 +56,6 @@ STORAGE_ERRORS = {
     500: ("InternalError", "We encountered an internal error. Please try again."),
     503: ("SlowDown", "Please reduce your request rate."),
 }
-
-View = Callable[..., HttpResponse]
-
-
-def api(view: View) -> View:
-    """Wrap an API view: bearer auth, rate limits, injected faults, JSON errors, headers."""
-
-    @csrf_exempt
-    @login_not_required
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        try:
-            fault = _take_fault(request)
-            if fault is not None and not fault.after:
-                response = _strike_before(fault)
-            else:
-                owner = _authenticate(request)
-                _rate_limit(owner)
-                request.sim_owner = owner  # type: ignore[attr-defined]
-                response = view(request, *args, **kwargs)
-                if fault is not None:
-                    response = _strike_after(request, fault, response)
-        except Refusal as refusal:
-            response = JsonResponse({"detail": refusal.detail}, status=refusal.status)
-            if refusal.retry_after is not None:
-                response["Retry-After"] = str(max(1, round(refusal.retry_after)))
-        response["X-Request-Id"] = request_id
-        response["X-API-Version"] = API_VERSION
-        return response
-
-    return wrapper
-
-
-def _authenticate(request: HttpRequest) -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Refusal(401, "Missing or invalid API key. Send Authorization: Bearer <key>.")
-    return engine.owner_of(token.strip())
-
-
-def _rate_limit(owner: str) -> None:
-    rpm = settings.LUMA_SIM_RPM
-    if not rpm:
-        return
-    now = timezone.now()
-    window = now - timedelta(seconds=60)
-    SimCall.objects.filter(at__lt=window).delete()
-    calls = SimCall.objects.filter(owner=owner, at__gte=window).order_by("at")
-    if (count := calls.count()) >= rpm:
-        oldest = calls.values_list("at", flat=True)[0]
-        wait = (oldest + timedelta(seconds=60) - now).total_seconds()
-        raise Refusal(
-            429, f"Rate limit exceeded: {count} of {rpm} requests per minute.", retry_after=wait
-        )
-    SimCall.objects.create(owner=owner, at=now)
-
-
-def _take_fault(request: HttpRequest, *, download: bool = False) -> SimFault | None:
-    """The fault this call must suffer: a one-off header, else the oldest queued match.
-
-    A fault's path may be given with or without the /sim/v1 prefix. Output downloads are
-    struck only by queued faults whose path names them, never by a fault meant for the API.
-    """
-    if header := request.headers.get("X-Sim-Fault"):
-        kind, _, after = header.partition(";")
-        if not _is_fault_kind(kind.strip()):
-            raise Refusal(400, f"X-Sim-Fault: {kind.strip()!r} is not a fault kind.")
-        return SimFault(kind=kind.strip(), after=after.strip() == "after")
-    path = request.path.removeprefix("/sim/v1")
-    if path.startswith("/_sim/"):
-        return None  # the controls themselves never misbehave
-    for fault in SimFault.objects.filter(remaining__gt=0):
-        if fault.method and fault.method != request.method:
-            continue
-        if fault.path and not path.startswith(fault.path.removeprefix("/sim/v1")):
-            continue
-        if download and not fault.path:
-            continue
-        if SimFault.objects.filter(pk=fault.pk, remaining=fault.remaining).update(
-            remaining=F("remaining") - 1
-        ):
-            return fault
-    return None
-
-
-def _is_fault_kind(kind: str) -> bool:
-    return kind in FAULT_KINDS or (kind.isdigit() and 400 <= int(kind) <= 599)
-
-
-def _strike_before(fault: SimFault) -> HttpResponse:
-    """A refusal before any work is done: nothing is created."""
-    if fault.kind == "timeout":
-        _stall(fault)
-        raise Refusal(504, "Gateway timeout (injected).")
-    if fault.kind.isdigit():
-        retry_after = 1.0 if fault.kind == "429" else None
-        raise Refusal(int(fault.kind), f"Injected {fault.kind} fault.", retry_after=retry_after)
-    return _mangled(fault.kind)
-
-
-def _strike_after(request: HttpRequest, fault: SimFault, response: HttpResponse) -> HttpResponse:
-    """The work is done (a job may exist) but the reply is lost or mangled."""
-    if fault.kind == "timeout":
-        _stall(fault)
-        return response
-    if fault.kind == "reset":
-        _reset_connection(request)
-        return _mangled("partial")
-    if fault.kind.isdigit():
-        return JsonResponse({"detail": f"Injected {fault.kind} fault."}, status=int(fault.kind))
-    return _mangled(fault.kind)
-
-
-def _stall(fault: SimFault) -> None:
-    time.sleep(fault.delay or settings.LUMA_SIM_FAULT_DELAY)
-
-
-def _mangled(kind: str) -> HttpResponse:
-    if kind == "malformed":
-        return HttpResponse(b"<html>upstream error</html>", content_type="application/json")
-    if kind == "truncated":
-        return HttpResponse(b'{"id": "3f1c', content_type="application/json")
-    if kind == "missing_fields":
-        return JsonResponse({"id": str(uuid.uuid4()), "model": "uni-1"})
-    # "partial" and a reset without a reachable socket: a body shorter than its Content-Length.
-    response = HttpResponse(_cut_short(b'{"id": "'), content_type="application/json")
-    response["Content-Length"] = "4096"
-    return response
-
-
-def _cut_short(head: bytes, at_cut: Callable[[], None] | None = None) -> Iterator[bytes]:
-    """A body that ends after `head`, whatever its Content-Length promised; `at_cut` runs then."""
-    yield head
-    if at_cut is not None:
-        at_cut()
-
-
-def _reset_connection(request: HttpRequest) -> None:
-    """Drop the TCP connection under the request, when the server lets us reach it."""
-    sock = request.META.get("gunicorn.socket") or request.META.get("lumaweb.socket")
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        # Close the descriptor itself: sock.close() waits for the server's makefile() readers
-        # (wsgiref has one), so the reset would come only when the server hangs up.
-        os.close(sock.detach())
-
-
-def _json_body(request: HttpRequest) -> Any:
-    try:
-        return json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Refusal(400, "The body is not valid JSON.") from None
 
 
 def _validation_refusal(exc: ValidationError) -> Refusal:
@@ -221,10 +73,6 @@ def _base_url(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
-def _owner(request: HttpRequest) -> str:
-    return request.sim_owner  # type: ignore[attr-defined,no-any-return]
-
-
 # --- /generations ---
 
 
@@ -233,10 +81,10 @@ def generations(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         raise Refusal(405, "Method not allowed.")
     try:
-        body = schema.GenerationRequest.model_validate(_json_body(request))
+        body = schema.GenerationRequest.model_validate(json_body(request))
     except ValidationError as exc:
         raise _validation_refusal(exc) from None
-    owner = _owner(request)
+    owner = caller(request)
     limit = settings.LUMA_SIM_MAX_CONCURRENT
     if limit and _unfinished(owner) >= limit:
         raise Refusal(429, f"Too many unfinished generations: {limit} at a time.", retry_after=2.0)
@@ -257,7 +105,7 @@ def _unfinished(owner: str) -> int:
 def generation(request: HttpRequest, generation_id: uuid.UUID) -> HttpResponse:
     if request.method != "GET":
         raise Refusal(405, "Method not allowed.")
-    gen = SimGeneration.objects.filter(pk=generation_id, owner=_owner(request)).first()
+    gen = SimGeneration.objects.filter(pk=generation_id, owner=caller(request)).first()
     if gen is None:
         raise Refusal(404, f"Generation {generation_id} not found.")
     return JsonResponse(engine.as_reply(gen, _base_url(request)))
@@ -274,7 +122,7 @@ def output(request: HttpRequest, output_id: uuid.UUID, filename: str) -> HttpRes
         item = SimOutput.objects.filter(pk=output_id, filename=filename).first()
         if item is None:
             raise Refusal(404, "No such object.")
-        fault = _take_fault(request, download=True)
+        fault = take_fault(request, item.generation.owner, download=True)
     except Refusal as refusal:
         return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
     path = engine.media_dir() / item.filename
@@ -303,16 +151,16 @@ def _strike_download(
         )
         return HttpResponse(body, status=status, content_type="application/xml")
     if fault.kind not in ("partial", "reset", "timeout"):
-        return _mangled(fault.kind)
+        return mangled(fault.kind)
     size = path.stat().st_size
     with path.open("rb") as handle:
         head = handle.read(size // 2)
     at_cut: Callable[[], None] | None = None
     if fault.kind == "reset":
-        at_cut = functools.partial(_reset_connection, request)
+        at_cut = functools.partial(reset_connection, request)
     elif fault.kind == "timeout":
-        at_cut = functools.partial(_stall, fault)
-    response = StreamingHttpResponse(_cut_short(head, at_cut), content_type=mime_type)
+        at_cut = functools.partial(stall, fault)
+    response = StreamingHttpResponse(cut_short(head, at_cut), content_type=mime_type)
     response["Content-Length"] = str(size)
     return response
 
@@ -329,12 +177,16 @@ def files(request: HttpRequest) -> HttpResponse:
     if request.content_type == "multipart/form-data":
         return _upload_inline(request)
     try:
-        body = schema.FileCreateRequest.model_validate(_json_body(request))
+        body = schema.FileCreateRequest.model_validate(json_body(request))
     except ValidationError as exc:
         raise _validation_refusal(exc) from None
     _check_mime(body.mime_type)
+    limit = int(settings.LUMA_SIM_MAX_FILE_MB * 1024 * 1024)
+    if body.size_bytes > limit:
+        raise Refusal(413, f"Files are limited to {limit // 2**20} MiB here.")
+    _delete_stale_uploads()
     file = SimFile.objects.create(
-        owner=_owner(request),
+        owner=caller(request),
         mime_type=body.mime_type,
         size_bytes=body.size_bytes,
         filename=body.filename or "",
@@ -350,6 +202,19 @@ def files(request: HttpRequest) -> HttpResponse:
         "expires_at": (timezone.now() + timedelta(hours=1)).isoformat(),
     }
     return JsonResponse(_file_created(file, upload), status=201)
+
+
+def _awaited_by_a_job(file: SimFile) -> bool:
+    unrendered = SimGeneration.objects.filter(owner=file.owner, outputs__isnull=True)
+    return any(str(file.id) in json.dumps(gen.request) for gen in unrendered)
+
+
+def _delete_stale_uploads() -> None:
+    """Presigned uploads nobody completed: their bytes must not pile up on disk."""
+    stale = SimFile.objects.filter(uploaded=False, created_at__lt=timezone.now() - STALE_UPLOAD)
+    for file in stale:
+        engine.file_path(file).unlink(missing_ok=True)
+    stale.delete()
 
 
 def _check_mime(mime_type: str) -> None:
@@ -373,7 +238,7 @@ def _upload_inline(request: HttpRequest) -> HttpResponse:
     if purpose not in schema.FILE_PURPOSES:
         raise Refusal(400, "purpose must be one of " + ", ".join(schema.FILE_PURPOSES) + ".")
     file = SimFile.objects.create(
-        owner=_owner(request),
+        owner=caller(request),
         mime_type=mime_type,
         size_bytes=part.size,
         filename=request.POST.get("filename") or part.name or "",
@@ -431,7 +296,7 @@ def _list_files(request: HttpRequest) -> HttpResponse:
         raise Refusal(400, "limit must be an integer from 1 to 100.") from None
     if not 1 <= limit <= 100:
         raise Refusal(400, "limit must be an integer from 1 to 100.")
-    query = SimFile.objects.filter(owner=_owner(request))
+    query = SimFile.objects.filter(owner=caller(request))
     if purpose := request.GET.get("purpose"):
         query = query.filter(purpose=purpose)
     if cursor := request.GET.get("cursor"):
@@ -467,13 +332,17 @@ def _decode_cursor(cursor: str) -> Q:
 
 @api
 def file_detail(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
-    file = SimFile.objects.filter(pk=file_id, owner=_owner(request)).first()
+    file = SimFile.objects.filter(pk=file_id, owner=caller(request)).first()
     if file is None:
         raise Refusal(404, f"File {file_id} not found.")
     if request.method == "DELETE":
         if not file.deleted_at:
             file.deleted_at = timezone.now()
             file.save(update_fields=["deleted_at"])
+        # Soft-deleted for the API (GET still answers `deleted`); its bytes go as soon as no
+        # accepted job still has to render from them.
+        if not _awaited_by_a_job(file):
+            engine.file_path(file).unlink(missing_ok=True)
         return HttpResponse(status=204)
     if request.method != "GET":
         raise Refusal(405, "Method not allowed.")
@@ -484,7 +353,7 @@ def file_detail(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
 def file_complete(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
     if request.method != "POST":
         raise Refusal(405, "Method not allowed.")
-    file = SimFile.objects.filter(pk=file_id, owner=_owner(request)).first()
+    file = SimFile.objects.filter(pk=file_id, owner=caller(request)).first()
     if file is None:
         raise Refusal(404, f"File {file_id} not found.")
     if not file.uploaded:
@@ -536,33 +405,3 @@ def upload(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
                 )
             out.write(chunk)
     return HttpResponse(status=200)
-
-
-# --- fault injection controls (simulator only) ---
-
-
-@api
-def faults(request: HttpRequest) -> HttpResponse:
-    if request.method == "DELETE":
-        SimFault.objects.all().delete()
-        return HttpResponse(status=204)
-    if request.method == "GET":
-        return JsonResponse({"data": list(SimFault.objects.filter(remaining__gt=0).values())})
-    if request.method != "POST":
-        raise Refusal(405, "Method not allowed.")
-    body = _json_body(request)
-    if not isinstance(body, dict) or not _is_fault_kind(str(body.get("kind"))):
-        raise Refusal(
-            400, "kind must be an HTTP status from 400 to 599 or one of " + ", ".join(FAULT_KINDS)
-        )
-    fault = SimFault.objects.create(
-        kind=body["kind"],
-        remaining=int(body.get("count", 1)),
-        method=str(body.get("method", "")).upper(),
-        path=str(body.get("path", "")),
-        after=bool(body.get("after", False)),
-        delay=body.get("delay"),
-    )
-    return JsonResponse(
-        {"id": fault.pk, "kind": fault.kind, "remaining": fault.remaining}, status=201
-    )

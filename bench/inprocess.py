@@ -113,7 +113,7 @@ def upstream_gets(uuid: str) -> int:
 
 
 def poll_interval() -> float:
-    return float(settings.POLL_INTERVAL)
+    return float(settings.LUMAWEB_POLL_INTERVAL)
 
 
 def upstream_finished_at(uuid: str) -> float:

@@ -74,7 +74,7 @@ class StuckFilter(admin.SimpleListFilter):
     parameter_name = "stuck"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", f"Stuck (unfinished over {settings.STUCK_AFTER / 60:g} min)")]
+        return [("yes", f"Stuck (unfinished over {settings.LUMAWEB_STUCK_AFTER / 60:g} min)")]
 
     def queryset(self, request: HttpRequest, queryset: GenerationQuerySet) -> Any:
         return queryset.stuck() if self.value() == "yes" else queryset
@@ -289,7 +289,7 @@ class GenerationAdmin(admin.ModelAdmin):
                     obj.get_lineage_display() or "From",
                     _change_url(obj.parent),
                     obj.parent.prompt[:60],
-                    f" (automatic retry {obj.auto_retry} of {settings.AUTO_RETRY_MAX})"
+                    f" (automatic retry {obj.auto_retry} of {settings.LUMAWEB_AUTO_RETRY_MAX})"
                     if obj.auto_retry
                     else "",
                 )

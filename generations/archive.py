@@ -73,7 +73,7 @@ def enqueue_archive(generation: Generation) -> None:
 
 def sweep_unarchived(now: datetime) -> int:
     """Re-enqueue outputs nobody is archiving (after a crash); return how many jobs."""
-    stale = now - timedelta(seconds=settings.SWEEP_GRACE)
+    stale = now - timedelta(seconds=settings.LUMAWEB_SWEEP_GRACE)
     overdue = Output.objects.filter(
         Q(archive_next_at__isnull=True, generation__finished_at__lt=stale)
         | Q(archive_next_at__lt=stale),

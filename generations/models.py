@@ -73,8 +73,8 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         )
 
     def stuck(self, now: datetime | None = None) -> "GenerationQuerySet":
-        """Unreviewed jobs unfinished for longer than STUCK_AFTER (a deferred one: once due)."""
-        cutoff = (now or timezone.now()) - timedelta(seconds=settings.STUCK_AFTER)
+        """Unreviewed jobs unfinished for over LUMAWEB_STUCK_AFTER (a deferred one: once due)."""
+        cutoff = (now or timezone.now()) - timedelta(seconds=settings.LUMAWEB_STUCK_AFTER)
         return self.filter(
             state__in=ACTIVE_STATES, created_at__lt=cutoff, reviewed_at__isnull=True
         ).exclude(submit_after__gt=cutoff)
@@ -185,9 +185,9 @@ class Generation(models.Model):
 
     @property
     def is_stuck(self) -> bool:
-        """Unfinished for longer than STUCK_AFTER (a deferred job counts from when it is due)."""
+        """Unfinished for over LUMAWEB_STUCK_AFTER (a deferred job counts from when it is due)."""
         since = max(self.created_at, self.submit_after or self.created_at)
-        limit = timedelta(seconds=settings.STUCK_AFTER)
+        limit = timedelta(seconds=settings.LUMAWEB_STUCK_AFTER)
         return self.is_active and timezone.now() - since > limit
 
     @property
@@ -207,7 +207,7 @@ class Generation(models.Model):
         if not retry.auto_retry:
             return "Retried by an admin"
         verb = "Retrying automatically" if retry.is_active else "Retried automatically"
-        return f"{verb} ({retry.auto_retry} of {settings.AUTO_RETRY_MAX})"
+        return f"{verb} ({retry.auto_retry} of {settings.LUMAWEB_AUTO_RETRY_MAX})"
 
     @property
     def parameters(self) -> list[tuple[str, str]]:
@@ -250,7 +250,7 @@ class Generation(models.Model):
             upstream_id=reply.id,
             state=State.QUEUED,
             last_request_id=reply.request_id,
-            next_poll_at=now + timedelta(seconds=settings.POLL_INTERVAL),
+            next_poll_at=now + timedelta(seconds=settings.LUMAWEB_POLL_INTERVAL),
         ):
             return False
         self.log(EventKind.SUBMITTED, request_id=reply.request_id, data=reply.raw)
@@ -307,7 +307,7 @@ class Generation(models.Model):
 
     def store_outputs(self, reply: UpstreamJob) -> None:
         """Save (or refresh) the presigned output URLs of a completed reply."""
-        expires = timezone.now() + timedelta(seconds=settings.OUTPUT_URL_TTL)
+        expires = timezone.now() + timedelta(seconds=settings.LUMAWEB_OUTPUT_URL_TTL)
         for index, output in enumerate(reply.outputs):
             Output.objects.update_or_create(
                 generation=self,
@@ -612,5 +612,5 @@ class WorkerHeartbeat(models.Model):
 
     @classmethod
     def alive(cls) -> "models.QuerySet[WorkerHeartbeat]":
-        cutoff = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_TIMEOUT)
+        cutoff = timezone.now() - timedelta(seconds=settings.LUMAWEB_WORKER_HEARTBEAT_TIMEOUT)
         return cls.objects.filter(seen_at__gte=cutoff)

@@ -5,9 +5,9 @@ attempt stays in the history. A job is retried at most once, by its own idempote
 click, a duplicated poll or an admin racing the policy all find the same retry. To try again after
 a retry failed, retry the retry.
 
-The automatic policy: only transient failure codes, at most AUTO_RETRY_MAX retries in a chain,
-each sent after AUTO_RETRY_BACKOFF seconds, doubling. A job whose outcome is unknown is never
-retried automatically: Luma may already have made, and charged, it.
+The automatic policy: only transient failure codes, at most LUMAWEB_AUTO_RETRY_MAX retries in a
+chain, each sent after LUMAWEB_AUTO_RETRY_BACKOFF seconds, doubling. A job whose outcome is unknown
+is never retried automatically: Luma may already have made, and charged, it.
 """
 
 import json
@@ -49,7 +49,7 @@ def is_transient(code: str) -> bool:
 
 def backoff(attempt: int, wait: float | None = None) -> float:
     """Seconds before automatic retry number `attempt` (1, 2, …) is sent; at least `wait`."""
-    return max(settings.AUTO_RETRY_BACKOFF * 2 ** (attempt - 1), wait or 0.0)
+    return max(settings.LUMAWEB_AUTO_RETRY_BACKOFF * 2 ** (attempt - 1), wait or 0.0)
 
 
 def after_failure(generation: Generation, wait: float | None = None) -> Generation | None:
@@ -60,7 +60,7 @@ def after_failure(generation: Generation, wait: float | None = None) -> Generati
     if generation.state != State.FAILED or not is_transient(generation.failure_code):
         return None
     attempt = generation.auto_retry + 1
-    if attempt > settings.AUTO_RETRY_MAX:
+    if attempt > settings.LUMAWEB_AUTO_RETRY_MAX:
         return None
     due = timezone.now() + timedelta(seconds=backoff(attempt, wait))
     try:

@@ -52,12 +52,13 @@ def schedule_poll(generation: Generation, when: datetime | None = None) -> None:
 
 
 def poll_interval(generation: Generation, now: datetime) -> float:
-    """Every POLL_INTERVAL seconds at first; long jobs back off, doubling each minute."""
+    """Every LUMAWEB_POLL_INTERVAL seconds at first; long jobs back off, doubling each minute."""
     started = generation.submitted_at or generation.created_at
-    overtime = (now - started).total_seconds() - settings.POLL_BACKOFF_AFTER
+    overtime = (now - started).total_seconds() - settings.LUMAWEB_POLL_BACKOFF_AFTER
     if overtime <= 0:
-        return float(settings.POLL_INTERVAL)
-    return float(min(settings.POLL_INTERVAL_MAX, settings.POLL_INTERVAL * 2 ** (overtime / 60)))
+        return float(settings.LUMAWEB_POLL_INTERVAL)
+    interval = settings.LUMAWEB_POLL_INTERVAL * 2 ** (overtime / 60)
+    return float(min(settings.LUMAWEB_POLL_INTERVAL_MAX, interval))
 
 
 @task()
@@ -86,7 +87,7 @@ def _submit_refused(generation: Generation, exc: errors.LumaError) -> None:
     generation.log(EventKind.ERROR, request_id=exc.request_id, data=_error_data(exc))
     attempts = generation.events.filter(kind=EventKind.ERROR).count()
     if exc.retryable and attempts < MAX_SUBMIT_ATTEMPTS and generation.release_submit():
-        delay = exc.retry_after or settings.POLL_INTERVAL * 2**attempts
+        delay = exc.retry_after or settings.LUMAWEB_POLL_INTERVAL * 2**attempts
         submit_generation.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(
             str(generation.uuid)
         )
@@ -138,7 +139,7 @@ def _error_data(exc: errors.LumaError) -> dict[str, object]:
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Re-enqueue work nobody is doing (after a crash or restart); return what it found."""
     now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.SWEEP_GRACE)
+    stale = now - timedelta(seconds=settings.LUMAWEB_SWEEP_GRACE)
     found = {"drafts": 0, "polls": 0, "unknown": 0}
     # A deferred draft (an automatic retry waiting out its backoff) is orphaned only once due.
     drafts = Generation.objects.filter(state=State.DRAFT, created_at__lt=stale)

@@ -73,14 +73,14 @@ def triage(request: HttpRequest) -> HttpResponse:
         "groups": _groups(needing, totals),
         "needing_total": sum(totals.values()),
         "stuck": list(rows.stuck(now).order_by("created_at")[:LIST_LIMIT]),
-        "stuck_minutes": round(settings.STUCK_AFTER / 60),
+        "stuck_minutes": round(settings.LUMAWEB_STUCK_AFTER / 60),
         "reviewed": list(
             rows.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]
         ),
         "counts": _counts(since),
         "days": COUNT_DAYS,
         "auto_retries": Generation.objects.filter(auto_retry__gt=0, created_at__gte=since).count(),
-        "auto_retry_max": settings.AUTO_RETRY_MAX,
+        "auto_retry_max": settings.LUMAWEB_AUTO_RETRY_MAX,
         "admin_needs_url": admin_list_url(review="needs"),
         "admin_stuck_url": admin_list_url(stuck="yes"),
         "admin_reviewed_url": admin_list_url(review="yes"),

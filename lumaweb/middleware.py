@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 def media_sources() -> str:
     """Where output media may load from: us, plus the upstream's presigned URLs."""
     if settings.LUMA_SIMULATOR:
-        parts = urlsplit(settings.SIMULATOR_ROOT)
+        parts = urlsplit(settings.LUMA_SIMULATOR_ROOT)
         return f"'self' {parts.scheme}://{parts.netloc}"
     return "'self' https:"
 

@@ -230,21 +230,21 @@ LUMAWEB_DAILY_JOB_BUDGET = int(env("LUMAWEB_DAILY_JOB_BUDGET", "0"))  # per pers
 LUMAWEB_DAILY_BUDGET_CREDITS = int(env("LUMAWEB_DAILY_BUDGET_CREDITS", "0"))
 
 # How often the worker polls an unfinished job, and how the interval backs off for long jobs.
-POLL_INTERVAL = env_float("LUMAWEB_POLL_INTERVAL", 2.0)
-POLL_INTERVAL_MAX = env_float("LUMAWEB_POLL_INTERVAL_MAX", 10.0)
-POLL_BACKOFF_AFTER = env_float("LUMAWEB_POLL_BACKOFF_AFTER", 60.0)
+LUMAWEB_POLL_INTERVAL = env_float("LUMAWEB_POLL_INTERVAL", 2.0)
+LUMAWEB_POLL_INTERVAL_MAX = env_float("LUMAWEB_POLL_INTERVAL_MAX", 10.0)
+LUMAWEB_POLL_BACKOFF_AFTER = env_float("LUMAWEB_POLL_BACKOFF_AFTER", 60.0)
 # The sweep re-enqueues jobs nobody is working on (after a worker crash or restart).
-SWEEP_INTERVAL = env_float("LUMAWEB_SWEEP_INTERVAL", 15.0)
-SWEEP_GRACE = env_float("LUMAWEB_SWEEP_GRACE", 30.0)
-WORKER_HEARTBEAT_TIMEOUT = env_float("LUMAWEB_WORKER_HEARTBEAT_TIMEOUT", 30.0)
+LUMAWEB_SWEEP_INTERVAL = env_float("LUMAWEB_SWEEP_INTERVAL", 15.0)
+LUMAWEB_SWEEP_GRACE = env_float("LUMAWEB_SWEEP_GRACE", 30.0)
+LUMAWEB_WORKER_HEARTBEAT_TIMEOUT = env_float("LUMAWEB_WORKER_HEARTBEAT_TIMEOUT", 30.0)
 # Automatic retries of transient failures (generations/retry.py): how many in a chain, and the
 # wait before the first one, doubling for each next one.
-AUTO_RETRY_MAX = int(env("LUMAWEB_AUTO_RETRY_MAX", "2"))
-AUTO_RETRY_BACKOFF = env_float("LUMAWEB_AUTO_RETRY_BACKOFF", 30.0)
+LUMAWEB_AUTO_RETRY_MAX = int(env("LUMAWEB_AUTO_RETRY_MAX", "2"))
+LUMAWEB_AUTO_RETRY_BACKOFF = env_float("LUMAWEB_AUTO_RETRY_BACKOFF", 30.0)
 # An unfinished job older than this shows as stuck on the triage page.
-STUCK_AFTER = env_float("LUMAWEB_STUCK_AFTER", 900.0)
+LUMAWEB_STUCK_AFTER = env_float("LUMAWEB_STUCK_AFTER", 900.0)
 # How long an upstream output URL is trusted after we fetched it (Luma: one hour).
-OUTPUT_URL_TTL = env_float("LUMAWEB_OUTPUT_URL_TTL", 3600.0)
+LUMAWEB_OUTPUT_URL_TTL = env_float("LUMAWEB_OUTPUT_URL_TTL", 3600.0)
 
 # Uploads: checked from their bytes before anything is stored or sent.
 LUMAWEB_UPLOAD_MAX_IMAGE_MB = env_float("LUMAWEB_UPLOAD_MAX_IMAGE_MB", 50)
@@ -285,18 +285,18 @@ HOST = env("HOST", "127.0.0.1")
 PORT = int(env("PORT", "8000"))
 _local_host = "127.0.0.1" if HOST in {"0.0.0.0", "::", ""} else HOST  # noqa: S104
 # Where the simulators answer: this app's own address in demo mode.
-SIMULATOR_ROOT = env("LUMA_SIMULATOR_ROOT", f"http://{_local_host}:{PORT}/sim").rstrip("/")
-SIMULATOR_PATHS = {"agents": "/v1"}
+LUMA_SIMULATOR_ROOT = env("LUMA_SIMULATOR_ROOT", f"http://{_local_host}:{PORT}/sim").rstrip("/")
+LUMA_SIMULATOR_PATHS = {"agents": "/v1"}
 # In demo mode the app talks to its own simulators with this token; it is not a Luma key.
-SIMULATOR_TOKEN = "luma-sim-" + SECRET_KEY[:24]
+LUMA_SIMULATOR_TOKEN = "luma-sim-" + SECRET_KEY[:24]
 
 
 def _provider(name: str, key: str, base_url_var: str, real_url: str) -> dict[str, Any] | None:
     """A provider's configuration: real with its key, simulated in demo mode, else off."""
     if LUMA_SIMULATOR:
         return {
-            "base_url": env(base_url_var, SIMULATOR_ROOT + SIMULATOR_PATHS[name]),
-            "api_key": key or SIMULATOR_TOKEN,
+            "base_url": env(base_url_var, LUMA_SIMULATOR_ROOT + LUMA_SIMULATOR_PATHS[name]),
+            "api_key": key or LUMA_SIMULATOR_TOKEN,
             "simulated": True,
         }
     if key:

@@ -53,7 +53,7 @@ def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
         own = {**throttle, "LOCATION": str(tmp_path / "throttle")}
         settings.CACHES = {**settings.CACHES, "throttle": own}
     use_simulators(settings, SIM_ROOT)
-    settings.POLL_INTERVAL = 0.01
+    settings.LUMAWEB_POLL_INTERVAL = 0.01
     settings.LUMA_SIM_FAULT_DELAY = 1.0
     providers.transport = httpx.WSGITransport(app=WSGIHandler())
     # In-process requests must not close the test's database connection, as Django's own
@@ -68,9 +68,9 @@ def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
 
 def use_simulators(settings, root: str) -> None:
     """Point every provider at its simulator under `root` (in-process, or a live server)."""
-    settings.SIMULATOR_ROOT = root
+    settings.LUMA_SIMULATOR_ROOT = root
     settings.LUMA_PROVIDERS = {
-        name: {**config, "base_url": root + settings.SIMULATOR_PATHS[name]}
+        name: {**config, "base_url": root + settings.LUMA_SIMULATOR_PATHS[name]}
         for name, config in settings.LUMA_PROVIDERS.items()
     }
 
@@ -267,7 +267,7 @@ def app_env(settings) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": database_url,
-        "LUMA_SIMULATOR_ROOT": settings.SIMULATOR_ROOT,
+        "LUMA_SIMULATOR_ROOT": settings.LUMA_SIMULATOR_ROOT,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
 

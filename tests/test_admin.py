@@ -112,7 +112,7 @@ def test_the_list_shows_the_columns_that_matter(
 def test_the_filters_find_failures_by_every_dimension(
     staff_client: Client, owner: User, teammate: User, settings
 ) -> None:
-    settings.STUCK_AFTER = 600
+    settings.LUMAWEB_STUCK_AFTER = 600
     old = timezone.now() - timedelta(days=3)
     day = timezone.localtime(old).replace(hour=0, minute=0, second=0, microsecond=0)
     moderated = make(owner, failure_code="content_moderated")
@@ -477,7 +477,7 @@ def test_the_triage_counts_are_by_code_model_person_and_day_and_link_to_the_admi
 def test_stuck_jobs_show_with_refresh_and_retry(
     staff_client: Client, owner: User, settings
 ) -> None:
-    settings.STUCK_AFTER = 600
+    settings.LUMAWEB_STUCK_AFTER = 600
     stuck = make(
         owner,
         State.PROCESSING,
@@ -506,7 +506,7 @@ def test_stuck_jobs_show_with_refresh_and_retry(
 def test_the_triage_page_queries_do_not_grow(
     staff_client: Client, owner: User, teammate: User, django_assert_max_num_queries, settings
 ) -> None:
-    settings.STUCK_AFTER = 60
+    settings.LUMAWEB_STUCK_AFTER = 60
     old = timezone.now() - timedelta(hours=1)
 
     def add(count: int) -> None:

@@ -52,7 +52,7 @@ def spawn_worker(settings, log: Path, **env: str) -> subprocess.Popen[bytes]:
         env={
             **os.environ,
             "DATABASE_URL": url,
-            "LUMA_SIMULATOR_ROOT": settings.SIMULATOR_ROOT,
+            "LUMA_SIMULATOR_ROOT": settings.LUMA_SIMULATOR_ROOT,
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "LUMAWEB_POLL_INTERVAL": "2" if settings.TASKS_BACKEND == "rq" else "0.2",
             "PYTHONUNBUFFERED": "1",
@@ -234,7 +234,7 @@ def test_a_job_stuck_processing_upstream_shows_as_stuck(
     assert generation.state == State.PROCESSING
     assert not generation.is_stuck
     Generation.objects.filter(pk=generation.pk).update(
-        created_at=timezone.now() - timedelta(seconds=settings.STUCK_AFTER + 60)
+        created_at=timezone.now() - timedelta(seconds=settings.LUMAWEB_STUCK_AFTER + 60)
     )
     generation.refresh_from_db()
     assert generation.is_stuck

@@ -36,8 +36,8 @@ NEVER_RETRIED = [
 
 @pytest.fixture(autouse=True)
 def quick_retries(settings) -> None:
-    settings.AUTO_RETRY_MAX = 2
-    settings.AUTO_RETRY_BACKOFF = 0.01
+    settings.LUMAWEB_AUTO_RETRY_MAX = 2
+    settings.LUMAWEB_AUTO_RETRY_BACKOFF = 0.01
 
 
 def start(user, prompt: str) -> Generation:
@@ -106,7 +106,7 @@ def test_a_failure_that_cannot_pass_is_never_retried_automatically(
 def test_a_moderated_job_is_never_retried_even_with_a_generous_policy(
     owner, run_worker, settings
 ) -> None:
-    settings.AUTO_RETRY_MAX = 10
+    settings.LUMAWEB_AUTO_RETRY_MAX = 10
     original = start(owner, "something forbidden [fail:content_moderated]")
     run_worker(terminal(original))
     run_worker(idle)
@@ -116,7 +116,7 @@ def test_a_moderated_job_is_never_retried_even_with_a_generous_policy(
 
 
 def test_the_cap_is_configurable(owner, run_worker, settings) -> None:
-    settings.AUTO_RETRY_MAX = 0
+    settings.LUMAWEB_AUTO_RETRY_MAX = 0
     original = start(owner, "a harbour [fail:generation_failed]")
     run_worker(terminal(original))
     run_worker(idle)
@@ -151,7 +151,7 @@ def test_an_unknown_outcome_is_never_retried_automatically(owner, run_worker) ->
 
 
 def test_an_automatic_retry_waits_its_backoff(owner, run_worker, settings) -> None:
-    settings.AUTO_RETRY_BACKOFF = 600
+    settings.LUMAWEB_AUTO_RETRY_BACKOFF = 600
     original = start(owner, "a harbour [fail:generation_failed]")
     run_worker(terminal(original))
     run_worker(idle)
@@ -172,7 +172,7 @@ def test_an_automatic_retry_waits_its_backoff(owner, run_worker, settings) -> No
 
 
 def test_the_backoff_doubles_and_honours_the_upstreams_wait(settings) -> None:
-    settings.AUTO_RETRY_BACKOFF = 30
+    settings.LUMAWEB_AUTO_RETRY_BACKOFF = 30
     assert [retry.backoff(n) for n in (1, 2, 3)] == [30, 60, 120]
     assert retry.backoff(1, wait=45) == 45
     assert retry.backoff(2, wait=5) == 60
@@ -181,7 +181,7 @@ def test_the_backoff_doubles_and_honours_the_upstreams_wait(settings) -> None:
 def test_the_submitters_card_says_a_retry_is_on_its_way(
     owner, owner_client: Client, run_worker, settings
 ) -> None:
-    settings.AUTO_RETRY_BACKOFF = 600
+    settings.LUMAWEB_AUTO_RETRY_BACKOFF = 600
     original = start(owner, "a harbour [fail:generation_failed]")
     run_worker(terminal(original))
     html = owner_client.get(f"/g/{original.uuid}/card").content.decode()
@@ -221,7 +221,7 @@ def test_a_double_click_on_retry_makes_one_retry(owner, staff, run_worker) -> No
 
 
 def test_retrying_a_retry_continues_the_chain(owner, staff, run_worker, settings) -> None:
-    settings.AUTO_RETRY_MAX = 0
+    settings.LUMAWEB_AUTO_RETRY_MAX = 0
     original = start(owner, "a harbour [fail:generation_failed]")
     run_worker(terminal(original))
     first, _ = retry.retry_now(original, staff)
@@ -244,7 +244,7 @@ def test_only_failed_unknown_or_stuck_jobs_can_be_retried(owner, staff, state: s
 
 
 def test_a_stuck_job_can_be_retried(owner, staff, settings) -> None:
-    settings.STUCK_AFTER = 60
+    settings.LUMAWEB_STUCK_AFTER = 60
     generation = Generation.objects.create(
         created_by=owner,
         kind="image",

@@ -60,7 +60,7 @@ def start_workers(live_app: str, settings, logs: Path, count: int) -> list[subpr
         **os.environ,
         "DATABASE_URL": database_url(settings),
         "TASKS_BACKEND": "rq",
-        "LUMA_SIMULATOR_ROOT": settings.SIMULATOR_ROOT,
+        "LUMA_SIMULATOR_ROOT": settings.LUMA_SIMULATOR_ROOT,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         # RQ's scheduler keeps whole seconds; claim_poll tolerates 1 s early from 2 s polls up.
         "LUMAWEB_POLL_INTERVAL": "2",

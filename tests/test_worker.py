@@ -154,9 +154,9 @@ def test_the_sweep_marks_a_job_stuck_while_sending_as_unknown(owner) -> None:
 
 
 def test_polling_backs_off_for_long_jobs(owner, settings) -> None:
-    settings.POLL_INTERVAL = 2.0
-    settings.POLL_INTERVAL_MAX = 10.0
-    settings.POLL_BACKOFF_AFTER = 60.0
+    settings.LUMAWEB_POLL_INTERVAL = 2.0
+    settings.LUMAWEB_POLL_INTERVAL_MAX = 10.0
+    settings.LUMAWEB_POLL_BACKOFF_AFTER = 60.0
     generation = start(owner)
     now = generation.created_at
     assert poll_interval(generation, now + timedelta(seconds=30)) == 2.0

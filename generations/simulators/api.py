@@ -126,7 +126,7 @@ def _rate_limit(owner: str) -> None:
 def _relative(path: str) -> str:
     """A path without the simulators' mount point and its simulator's prefix (/sim/v1, …)."""
     path = path.removeprefix("/sim")
-    for prefix in sorted(settings.SIMULATOR_PATHS.values(), key=len, reverse=True):
+    for prefix in sorted(settings.LUMA_SIMULATOR_PATHS.values(), key=len, reverse=True):
         if path.startswith(prefix + "/"):
             return path.removeprefix(prefix)
     return path

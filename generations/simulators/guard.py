@@ -18,5 +18,5 @@ def may_call(url: str) -> bool:
         return False
     if parts.scheme not in ("http", "https") or not host:
         return False
-    own = (urlsplit(settings.SIMULATOR_ROOT).hostname or "").lower()
+    own = (urlsplit(settings.LUMA_SIMULATOR_ROOT).hostname or "").lower()
     return host == own or host in {h.lower() for h in settings.LUMA_SIM_ALLOWED_HOSTS}

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
-# Each simulator under its own prefix, as its upstream's base URL ends (settings.SIMULATOR_PATHS).
+# Each simulator under its own prefix, as its upstream's base URL ends
+# (settings.LUMA_SIMULATOR_PATHS).
 urlpatterns = [
     path("v1/", include("generations.simulators.agents.urls")),
 ]

@@ -88,7 +88,7 @@ class Command(BaseCommand):
         while not generation.is_terminal:
             if time.monotonic() > deadline:
                 raise CommandError(f"Still {generation.state} after {timeout:g} s.")
-            time.sleep(min(1.0, settings.POLL_INTERVAL))
+            time.sleep(min(1.0, settings.LUMAWEB_POLL_INTERVAL))
             generation.refresh_from_db()
         return generation
 

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             )
 
     def keep_alive(self, worker_id: str) -> None:
-        """Beat every few seconds; sweep every SWEEP_INTERVAL. Errors never kill the worker."""
+        """Beat every few seconds, sweep every LUMAWEB_SWEEP_INTERVAL; errors never kill it."""
         last_sweep = 0.0
         while True:
             try:
@@ -60,10 +60,10 @@ class Command(BaseCommand):
                         "seen_at": timezone.now(),
                     },
                 )
-                if time.monotonic() - last_sweep >= settings.SWEEP_INTERVAL:
+                if time.monotonic() - last_sweep >= settings.LUMAWEB_SWEEP_INTERVAL:
                     sweep()
                     last_sweep = time.monotonic()
             except DatabaseError as exc:
                 self.stderr.write(f"heartbeat: {exc}")
                 connection.close()
-            time.sleep(min(HEARTBEAT_EVERY, settings.SWEEP_INTERVAL))
+            time.sleep(min(HEARTBEAT_EVERY, settings.LUMAWEB_SWEEP_INTERVAL))

@@ -21,7 +21,7 @@ from generations.models import ACTIVE_STATES, Generation, State, UpstreamCallCou
 from generations.providers.agents import schema
 from generations.simulators import media as sim_media
 from generations.simulators.models import SimGeneration
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from generations.uploads import check_video
 
 DEEP_PAGE = 200

@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
-from generations import retry, triage
+from generations import retry, tasks
 from generations.explanations import explain
 from generations.models import Generation, GenerationQuerySet, Output
 
@@ -414,7 +414,7 @@ class GenerationAdmin(admin.ModelAdmin):
         sent = already = refused = 0
         for generation in queryset:
             try:
-                _, created = retry.retry_now(generation, request.user)
+                _, created = tasks.retry_now(generation, request.user)
             except retry.NotRetryable:
                 refused += 1
                 continue
@@ -431,7 +431,7 @@ class GenerationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refresh from upstream", permissions=["change"])
     def refresh_jobs(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
-        outcomes = Counter(triage.refresh_later(generation) for generation in queryset)
+        outcomes = Counter(tasks.refresh_later(generation) for generation in queryset)
         said = [f"{message} ({n} job{'s' if n != 1 else ''})" for message, n in outcomes.items()]
         self.message_user(request, " ".join(said) or "Nothing to do.")
 

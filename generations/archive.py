@@ -23,11 +23,9 @@ import httpx
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks import task
 
 from generations import providers, renditions
 from generations.models import ArchiveState, EventKind, Generation, Output, State
@@ -63,16 +61,11 @@ class Download:
     mime_type: str
 
 
-# --- when things happen ---
+# --- what the worker runs (generations/tasks.py enqueues it) ---
 
 
-def enqueue_archive(generation: Generation) -> None:
-    key = str(generation.uuid)
-    transaction.on_commit(lambda: archive_outputs.enqueue(key))
-
-
-def sweep_unarchived(now: datetime) -> int:
-    """Re-enqueue outputs nobody is archiving (after a crash); return how many jobs."""
+def unarchived_due(now: datetime) -> list[str]:
+    """Claim outputs nobody is archiving (after a crash); return their jobs' ids, once each."""
     stale = now - timedelta(seconds=settings.LUMAWEB_SWEEP_GRACE)
     overdue = Output.objects.filter(
         Q(archive_next_at__isnull=True, generation__finished_at__lt=stale)
@@ -80,26 +73,18 @@ def sweep_unarchived(now: datetime) -> int:
         archive_state=ArchiveState.PENDING,
         generation__state=State.COMPLETED,
     ).select_related("generation")
-    enqueued: set[str] = set()
+    due: dict[str, None] = {}
     for output in overdue[:500]:
         # Moving archive_next_at to now keeps the next sweep off it.
         moved = Output.objects.filter(pk=output.pk, archive_next_at=output.archive_next_at)
-        key = str(output.generation.uuid)
-        if moved.update(archive_next_at=now) and key not in enqueued:
-            archive_outputs.enqueue(key)
-            enqueued.add(key)
-    return len(enqueued)
+        if moved.update(archive_next_at=now):
+            due[str(output.generation.uuid)] = None
+    return list(due)
 
 
-# --- archiving ---
-
-
-@task()
-def archive_outputs(generation_uuid: str) -> None:
-    """Copy a completed job's unarchived outputs into storage; safe to run twice."""
-    generation = Generation.objects.filter(uuid=generation_uuid, state=State.COMPLETED).first()
-    if generation is None:
-        return
+def archive_pending(generation: Generation) -> float | None:
+    """Archive a completed job's unarchived outputs (safe to run twice); return the delay before
+    another try when some could not be archived yet."""
     lease = settings.LUMAWEB_ARCHIVE_TIMEOUT + 60
     retry_in: float | None = None
     for output in generation.outputs.filter(archive_state=ArchiveState.PENDING):
@@ -108,9 +93,7 @@ def archive_outputs(generation_uuid: str) -> None:
         delay = archive_output(generation, output)
         if delay is not None:
             retry_in = delay if retry_in is None else min(retry_in, delay)
-    if retry_in is not None:
-        run_after = timezone.now() + timedelta(seconds=retry_in)
-        archive_outputs.using(run_after=run_after).enqueue(generation_uuid)
+    return retry_in
 
 
 def archive_output(generation: Generation, output: Output) -> float | None:
@@ -310,28 +293,24 @@ def refresh_urls(generation: Generation) -> None:
         generation.store_outputs(reply)
 
 
-def request_url_refresh(generation: Generation) -> None:
-    """Start one refresh of a job's output URLs, however many people are looking at it."""
+def claim_url_refresh(generation: Generation) -> bool:
+    """Claim the one refresh of a job's output URLs, however many people are looking at it."""
     now = timezone.now()
-    claimed = Generation.objects.filter(
-        Q(url_refresh_claimed_at__isnull=True)
-        | Q(url_refresh_claimed_at__lt=now - timedelta(seconds=REFRESH_LEASE)),
-        pk=generation.pk,
-    ).update(url_refresh_claimed_at=now)
-    if claimed:
-        key = str(generation.uuid)
-        transaction.on_commit(lambda: refresh_output_urls.enqueue(key))
+    return bool(
+        Generation.objects.filter(
+            Q(url_refresh_claimed_at__isnull=True)
+            | Q(url_refresh_claimed_at__lt=now - timedelta(seconds=REFRESH_LEASE)),
+            pk=generation.pk,
+        ).update(url_refresh_claimed_at=now)
+    )
 
 
-@task()
-def refresh_output_urls(generation_uuid: str) -> None:
-    generation = Generation.objects.filter(uuid=generation_uuid, state=State.COMPLETED).first()
-    if generation is None or not generation.upstream_id:
-        return
+def refresh_claimed_urls(generation: Generation) -> None:
+    """Do a claimed refresh; on failure the claim lapses after REFRESH_LEASE and the next viewer
+    starts another try."""
     try:
         refresh_urls(generation)
     except errors.LumaError as exc:
-        # The claim lapses after REFRESH_LEASE; the next viewer starts another try.
         logger.warning("could not refresh the URLs of %s: %s", generation.uuid, exc)
         return
     Generation.objects.filter(pk=generation.pk).update(url_refresh_claimed_at=None)
@@ -371,16 +350,3 @@ def media_src(output: Output, rendition: str = "original") -> str:
 
 def needs_refresh(output: Output) -> bool:
     return not output.is_archived and not output.url_is_fresh
-
-
-def refresh_if_stale(generation: Generation) -> bool:
-    """Called by views about to show a completed job: start a refresh if a URL is dying.
-
-    Returns whether the page must wait (poll) for fresh URLs.
-    """
-    if generation.state != State.COMPLETED:
-        return False
-    if any(needs_refresh(output) for output in generation.outputs.all()):
-        request_url_refresh(generation)
-        return True
-    return False

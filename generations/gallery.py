@@ -25,8 +25,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from generations import search
-from generations.archive import delete_files, request_url_refresh
+from generations import search, tasks
+from generations.archive import delete_files
 from generations.media_views import serve
 from generations.models import (
     ACTIVE_STATES,
@@ -282,7 +282,7 @@ def download(request: HttpRequest, uuid: str, index: int) -> HttpResponseBase:
         return serve(request, output.file.name, download_as=download_name(output))
     if output.url_is_fresh:
         return redirect(output.url)
-    request_url_refresh(output.generation)
+    tasks.request_url_refresh(output.generation)
     response = HttpResponse(
         "This file's link is being renewed; try again in a few seconds.",
         status=503,

@@ -1,4 +1,4 @@
-"""Retries: by an admin's hand, or automatically for failures that may pass on a second try.
+"""Retry policy: which jobs may be retried, when, and with what request (tasks.py acts on it).
 
 A retry is a new job with the original's request, linked to it (lineage "retry"), so every
 attempt stays in the history. A job is retried at most once, by its own idempotency key: a double
@@ -11,26 +11,15 @@ is never retried automatically: Luma may already have made, and charged, it.
 """
 
 import json
-import logging
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 import pydantic
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
+from pydantic import BaseModel
 
 from generations import providers
-from generations.models import (
-    FAILURE_STATES,
-    INPUT_PLACEHOLDER,
-    EventKind,
-    Generation,
-    Lineage,
-    State,
-)
-
-logger = logging.getLogger(__name__)
+from generations.models import FAILURE_STATES, INPUT_PLACEHOLDER, Generation, State
 
 # Failures that may pass on a second try. Everything else fails the same way again, or (outcome
 # unknown) may already have been charged.
@@ -52,8 +41,10 @@ def backoff(attempt: int, wait: float | None = None) -> float:
     return max(settings.LUMAWEB_AUTO_RETRY_BACKOFF * 2 ** (attempt - 1), wait or 0.0)
 
 
-def after_failure(generation: Generation, wait: float | None = None) -> Generation | None:
-    """Retry a job that has just failed if the policy allows it; return the scheduled retry.
+def automatic_retry(
+    generation: Generation, wait: float | None = None
+) -> tuple[int, datetime] | None:
+    """Whether the policy retries a job that has just failed: (attempt number, when to send it).
 
     `wait` is how long the upstream asked us to wait (a 429's Retry-After), if it said.
     """
@@ -62,67 +53,23 @@ def after_failure(generation: Generation, wait: float | None = None) -> Generati
     attempt = generation.auto_retry + 1
     if attempt > settings.LUMAWEB_AUTO_RETRY_MAX:
         return None
-    due = timezone.now() + timedelta(seconds=backoff(attempt, wait))
-    try:
-        retry, _ = _start_retry(generation, attempt=attempt, submit_after=due)
-    except NotRetryable as exc:
-        logger.warning("not retrying %s automatically: %s", generation.uuid, exc)
-        return None
-    return retry
+    return attempt, timezone.now() + timedelta(seconds=backoff(attempt, wait))
 
 
-def retry_now(generation: Generation, user: Any) -> tuple[Generation, bool]:
-    """An admin's retry, sent at once; the original counts as reviewed.
-
-    Returns the retry and whether it is new (False: the job had been retried already).
-    """
+def check_manual(generation: Generation) -> None:
+    """Raise NotRetryable unless a person may retry this job now (failed, unknown or stuck)."""
     if not (generation.state in FAILURE_STATES or generation.is_stuck):
         raise NotRetryable("Only failed, unknown or stuck jobs can be retried.")
-    retry, created = _start_retry(generation, attempt=0, by=user)
-    if created:
-        generation.mark_reviewed(user, f"Retried as {retry.uuid}.")
-    return retry, created
 
 
-def _start_retry(
-    original: Generation, *, attempt: int, submit_after: Any = None, by: Any = None
-) -> tuple[Generation, bool]:
-    # submission imports tasks, which imports this module for its failure hook.
-    from generations.submission import start_generation
-
+def retry_request(original: Generation) -> BaseModel:
+    """The original's request, validated again by its provider; NotRetryable when it cannot be."""
     if INPUT_PLACEHOLDER in json.dumps(original.request):
         # Its uploads belong to the original and never reached Luma: the form can send them.
         raise NotRetryable("Its uploads never reached Luma: edit and resubmit it instead.")
     try:
-        request = providers.get(original.provider).parse(original.request)
+        return providers.get(original.provider).parse(original.request)
     except pydantic.ValidationError as exc:
         raise NotRetryable(f"Its stored request is no longer valid: {exc}") from exc
     except providers.ProviderOff as exc:
         raise NotRetryable(str(exc)) from exc
-    with transaction.atomic():
-        retry, created = start_generation(
-            original.created_by,
-            request,
-            provider=original.provider,
-            idempotency_key=f"retry:{original.uuid}",
-            parent=original,
-            lineage=Lineage.RETRY,
-            submit_after=submit_after,
-        )
-        if not created:
-            return retry, False
-        Generation.objects.filter(pk=retry.pk).update(auto_retry=attempt)
-        Generation.objects.filter(pk=original.pk).update(retried_as=retry)
-        retry.auto_retry = attempt
-        original.retried_as = retry
-        original.log(
-            EventKind.RETRIED,
-            data={
-                "retry": str(retry.uuid),
-                "automatic": attempt > 0,
-                "attempt": attempt,
-                "by": by.get_username() if by else "",
-                "submit_after": submit_after.isoformat() if submit_after else None,
-            },
-        )
-    return retry, True

@@ -1,4 +1,4 @@
-"""Starting a job: record it first, then hand it to the worker."""
+"""Recording a job (and a retry of one) before anything is sent; tasks.py hands it to the worker."""
 
 import hashlib
 import hmac
@@ -10,9 +10,8 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel
 
-from generations import providers
-from generations.models import EventKind, Generation
-from generations.tasks import enqueue_submit
+from generations import providers, retry
+from generations.models import EventKind, Generation, Lineage
 from generations.throttle import submission_refusal
 
 
@@ -26,7 +25,7 @@ def upstream_user_id(user: Any) -> str:
     return "u_" + hmac.new(key, str(user.pk).encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def start_generation(
+def record_generation(
     user: Any,
     request: BaseModel,
     *,
@@ -37,7 +36,7 @@ def start_generation(
     submit_after: datetime | None = None,
     check_limits: bool = False,
 ) -> tuple[Generation, bool]:
-    """Record a job and enqueue its submission; a repeated idempotency key finds the first job.
+    """Record a job as a draft; a repeated idempotency key finds the first job.
 
     `request` is a validated request model of `provider` (generations/providers/).
 
@@ -73,8 +72,44 @@ def start_generation(
                 submit_after=submit_after,
             )
             generation.log(EventKind.CREATED, data=generation.request)
-            enqueue_submit(generation)
     except IntegrityError:
         # Two requests with one key raced; the other one won.
         return Generation.objects.get(idempotency_key=idempotency_key), False
     return generation, True
+
+
+def record_retry(
+    original: Generation, *, attempt: int, submit_after: datetime | None = None, by: Any = None
+) -> tuple[Generation, bool]:
+    """Record the retry of a job (at most one, by its idempotency key), linked to the original.
+
+    Returns the retry and whether it is new; raises retry.NotRetryable when it cannot be made.
+    """
+    request = retry.retry_request(original)
+    with transaction.atomic():
+        new, created = record_generation(
+            original.created_by,
+            request,
+            provider=original.provider,
+            idempotency_key=f"retry:{original.uuid}",
+            parent=original,
+            lineage=Lineage.RETRY,
+            submit_after=submit_after,
+        )
+        if not created:
+            return new, False
+        Generation.objects.filter(pk=new.pk).update(auto_retry=attempt)
+        Generation.objects.filter(pk=original.pk).update(retried_as=new)
+        new.auto_retry = attempt
+        original.retried_as = new
+        original.log(
+            EventKind.RETRIED,
+            data={
+                "retry": str(new.uuid),
+                "automatic": attempt > 0,
+                "attempt": attempt,
+                "by": by.get_username() if by else "",
+                "submit_after": submit_after.isoformat() if submit_after else None,
+            },
+        )
+    return new, True

@@ -1,4 +1,7 @@
-"""Background work, through Django's Tasks API: send jobs, poll them, sweep up orphans.
+"""Every job's life after it is recorded, through Django's Tasks API: each `@task` and each
+enqueue of the studio lives here. Start a job (record it, then send it), poll it, retry it by
+policy (retry.py) or by hand, archive its outputs (archive.py), refresh it from upstream, and
+sweep up orphans.
 
 Whatever runs these (the database worker or RQ), each task is safe to run twice: the model's
 conditional transitions decide who does the work.
@@ -6,14 +9,15 @@ conditional transitions decide who does the work.
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
+from pydantic import BaseModel
 
-from generations import providers
-from generations.archive import enqueue_archive, sweep_unarchived
+from generations import archive, providers, retry
 from generations.models import (
     UPSTREAM_ACTIVE_STATES,
     EventKind,
@@ -21,7 +25,7 @@ from generations.models import (
     State,
 )
 from generations.providers import errors
-from generations.retry import after_failure
+from generations.submission import record_generation, record_retry
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,53 @@ REFUSAL_CODES: dict[type[errors.LumaError], str] = {
     errors.Forbidden: "upstream_refused",
     errors.RateLimited: "rate_limited",
 }
+
+
+NO_UPSTREAM_ID = "Luma never gave us an id for this job, so there is nothing to ask."
+
+
+# --- starting and retrying jobs ---
+
+
+def start_generation(user: Any, request: BaseModel, **options: Any) -> tuple[Generation, bool]:
+    """Record a job (submission.record_generation, same options) and send it once committed."""
+    generation, created = record_generation(user, request, **options)
+    if created:
+        enqueue_submit(generation)
+    return generation, created
+
+
+def retry_now(generation: Generation, user: Any) -> tuple[Generation, bool]:
+    """A person's retry, sent at once; the original counts as reviewed.
+
+    Returns the retry and whether it is new (False: the job had been retried already); raises
+    retry.NotRetryable when it cannot be retried.
+    """
+    retry.check_manual(generation)
+    new, created = record_retry(generation, attempt=0, by=user)
+    if created:
+        generation.mark_reviewed(user, f"Retried as {new.uuid}.")
+        enqueue_submit(new)
+    return new, created
+
+
+def after_failure(generation: Generation, wait: float | None = None) -> Generation | None:
+    """Retry a job that has just failed if the policy allows it; return the scheduled retry."""
+    planned = retry.automatic_retry(generation, wait)
+    if planned is None:
+        return None
+    attempt, due = planned
+    try:
+        new, created = record_retry(generation, attempt=attempt, submit_after=due)
+    except retry.NotRetryable as exc:
+        logger.warning("not retrying %s automatically: %s", generation.uuid, exc)
+        return None
+    if created:
+        enqueue_submit(new)
+    return new
+
+
+# --- sending and polling ---
 
 
 def enqueue_submit(generation: Generation) -> None:
@@ -162,7 +213,115 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             "The worker stopped while sending this job; Luma may or may not have it."
         ):
             found["unknown"] += 1
-    found["archives"] = sweep_unarchived(now)
+    due = archive.unarchived_due(now)
+    for key in due:
+        archive_outputs.enqueue(key)
+    found["archives"] = len(due)
     if any(found.values()):
         logger.info("sweep re-enqueued %s", found)
     return found
+
+
+# --- archiving outputs, and fresh links until then ---
+
+
+def enqueue_archive(generation: Generation) -> None:
+    key = str(generation.uuid)
+    transaction.on_commit(lambda: archive_outputs.enqueue(key))
+
+
+@task()
+def archive_outputs(generation_uuid: str) -> None:
+    """Copy a completed job's unarchived outputs into storage; safe to run twice."""
+    generation = Generation.objects.filter(uuid=generation_uuid, state=State.COMPLETED).first()
+    if generation is None:
+        return
+    retry_in = archive.archive_pending(generation)
+    if retry_in is not None:
+        run_after = timezone.now() + timedelta(seconds=retry_in)
+        archive_outputs.using(run_after=run_after).enqueue(generation_uuid)
+
+
+def request_url_refresh(generation: Generation) -> None:
+    """Start one refresh of a job's output URLs, however many people are looking at it."""
+    if archive.claim_url_refresh(generation):
+        key = str(generation.uuid)
+        transaction.on_commit(lambda: refresh_output_urls.enqueue(key))
+
+
+def refresh_if_stale(generation: Generation) -> bool:
+    """Called by views about to show a completed job: start a refresh if a URL is dying.
+
+    Returns whether the page must wait (poll) for fresh URLs.
+    """
+    if generation.state != State.COMPLETED:
+        return False
+    if any(archive.needs_refresh(output) for output in generation.outputs.all()):
+        request_url_refresh(generation)
+        return True
+    return False
+
+
+@task()
+def refresh_output_urls(generation_uuid: str) -> None:
+    generation = Generation.objects.filter(uuid=generation_uuid, state=State.COMPLETED).first()
+    if generation is not None and generation.upstream_id:
+        archive.refresh_claimed_urls(generation)
+
+
+# --- refreshing from upstream (staff: the Review page and the admin) ---
+
+
+def refresh(generation: Generation) -> str:
+    """Ask the upstream about one job now: a poll for a running job, a look for a finished one."""
+    if generation.is_terminal:
+        return look_up(generation)
+    return refresh_later(generation)
+
+
+def refresh_later(generation: Generation) -> str:
+    """Like `refresh`, but never calls the upstream in this request: for many jobs at once."""
+    if generation.state == State.DRAFT:
+        # A deferred retry waiting for its backoff is sent now.
+        Generation.objects.filter(pk=generation.pk, state=State.DRAFT).update(submit_after=None)
+        submit_generation.enqueue(str(generation.uuid))
+        return "Sending it to Luma now."
+    if generation.state == State.SUBMITTING:
+        return "It is being sent right now; if the worker died, the sweep will flag it."
+    if generation.state in UPSTREAM_ACTIVE_STATES:
+        now = timezone.now()
+        Generation.objects.filter(pk=generation.pk, state__in=UPSTREAM_ACTIVE_STATES).update(
+            next_poll_at=now
+        )
+        schedule_poll(generation, now)
+        return "Asking Luma now; the answer shows in a moment."
+    if not generation.upstream_id:
+        return NO_UPSTREAM_ID
+    refresh_generation.enqueue(str(generation.uuid))
+    return "Asking Luma in the background."
+
+
+@task()
+def refresh_generation(generation_uuid: str) -> None:
+    """Ask the upstream about one job, from the worker (the admin's bulk refresh)."""
+    generation = Generation.objects.filter(uuid=generation_uuid).first()
+    if generation is not None:
+        refresh(generation)
+
+
+def look_up(generation: Generation) -> str:
+    """A finished job's reply asked again (fresh URLs, the upstream's view), without moving it."""
+    if not generation.upstream_id:
+        return NO_UPSTREAM_ID
+    try:
+        reply = providers.get(generation.provider).poll(generation.upstream_id)
+    except errors.NotFound as exc:
+        generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
+        return "Luma no longer knows this job."
+    except errors.LumaError as exc:
+        generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
+        return f"Luma did not answer: {exc.detail}"
+    generation.refresh_upstream(reply)
+    if reply.state != generation.state:
+        return f"Luma says {reply.state}; we keep {generation.get_state_display().lower()}."
+    return f"Refreshed: Luma says {reply.state}."

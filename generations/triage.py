@@ -22,25 +22,18 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
-from django_tasks import task
 
-from generations import providers, retry
+from generations import retry, tasks
 from generations.explanations import explain
 from generations.models import (
     FAILURE_STATES,
-    UPSTREAM_ACTIVE_STATES,
-    EventKind,
     Generation,
-    State,
 )
-from generations.providers import errors
-from generations.tasks import schedule_poll, submit_generation
 
 # Rows shown per section; the admin's list has the rest.
 LIST_LIMIT = 100
 COUNT_DAYS = 14
 RECENTLY_REVIEWED = 10
-NO_UPSTREAM_ID = "Luma never gave us an id for this job, so there is nothing to ask."
 
 
 def _require_staff(request: HttpRequest) -> None:
@@ -147,7 +140,7 @@ def act(request: HttpRequest, uuid: str) -> HttpResponse:
     if action == "retry":
         level, message = _retry(generation, request.user)
     elif action == "refresh":
-        level, message = messages.INFO, refresh(generation)
+        level, message = messages.INFO, tasks.refresh(generation)
     elif action == "review":
         level, message = _review(generation, request.user, request.POST.get("note", ""))
     elif action == "reopen":
@@ -167,7 +160,7 @@ def act(request: HttpRequest, uuid: str) -> HttpResponse:
 
 def _retry(generation: Generation, user: Any) -> tuple[int, str | SafeString]:
     try:
-        new, created = retry.retry_now(generation, user)
+        new, created = tasks.retry_now(generation, user)
     except retry.NotRetryable as exc:
         return messages.ERROR, str(exc)
     if created:
@@ -193,60 +186,3 @@ def _next_url(request: HttpRequest) -> str:
     ):
         return target
     return reverse("triage")
-
-
-# --- refreshing from upstream ---
-
-
-def refresh(generation: Generation) -> str:
-    """Ask Luma about one job now: a poll for a running job, a direct look for a finished one."""
-    if generation.is_terminal:
-        return _look_up(generation)
-    return refresh_later(generation)
-
-
-def refresh_later(generation: Generation) -> str:
-    """Like `refresh`, but never calls Luma in this request: for many jobs at once."""
-    if generation.state == State.DRAFT:
-        # A deferred retry waiting for its backoff is sent now.
-        Generation.objects.filter(pk=generation.pk, state=State.DRAFT).update(submit_after=None)
-        submit_generation.enqueue(str(generation.uuid))
-        return "Sending it to Luma now."
-    if generation.state == State.SUBMITTING:
-        return "It is being sent right now; if the worker died, the sweep will flag it."
-    if generation.state in UPSTREAM_ACTIVE_STATES:
-        now = timezone.now()
-        Generation.objects.filter(pk=generation.pk, state__in=UPSTREAM_ACTIVE_STATES).update(
-            next_poll_at=now
-        )
-        schedule_poll(generation, now)
-        return "Asking Luma now; the answer shows in a moment."
-    if not generation.upstream_id:
-        return NO_UPSTREAM_ID
-    refresh_generation.enqueue(str(generation.uuid))
-    return "Asking Luma in the background."
-
-
-@task()
-def refresh_generation(generation_uuid: str) -> None:
-    """Ask Luma about one job, from the worker (the admin's bulk refresh)."""
-    generation = Generation.objects.filter(uuid=generation_uuid).first()
-    if generation is not None:
-        refresh(generation)
-
-
-def _look_up(generation: Generation) -> str:
-    if not generation.upstream_id:
-        return NO_UPSTREAM_ID
-    try:
-        reply = providers.get(generation.provider).poll(generation.upstream_id)
-    except errors.NotFound as exc:
-        generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
-        return "Luma no longer knows this job."
-    except errors.LumaError as exc:
-        generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
-        return f"Luma did not answer: {exc.detail}"
-    generation.refresh_upstream(reply)
-    if reply.state != generation.state:
-        return f"Luma says {reply.state}; we keep {generation.get_state_display().lower()}."
-    return f"Refreshed: Luma says {reply.state}."

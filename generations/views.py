@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget
 
-from generations.archive import refresh_if_stale
 from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import ACTIVE_STATES, Generation, State
 from generations.submission import SubmissionRefused
+from generations.tasks import refresh_if_stale
 
 
 def home(request: HttpRequest) -> HttpResponse:

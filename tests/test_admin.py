@@ -16,7 +16,7 @@ from django_tasks_db.models import DBTaskResult
 
 from generations.models import EventKind, Generation, Output, State, UpstreamCallCount
 from generations.providers.agents import schema
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from tests.conftest import terminal
 from tests.factories import sim_fault
 

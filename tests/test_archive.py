@@ -23,7 +23,6 @@ from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from generations import providers
-from generations.archive import archive_outputs, request_url_refresh
 from generations.models import (
     ArchiveState,
     EventKind,
@@ -36,8 +35,7 @@ from generations.presigned import presigned_expiry
 from generations.providers.agents import schema
 from generations.simulators.agents import engine
 from generations.simulators.models import SimFault, SimGeneration, SimOutput
-from generations.submission import start_generation
-from generations.tasks import sweep
+from generations.tasks import archive_outputs, request_url_refresh, start_generation, sweep
 from tests.factories import sim_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -38,7 +38,7 @@ def post(client: Client, mode: str, **fields: Any) -> Any:
 def finished(owner, prompt: str, kind: str, run_worker, **request: Any) -> Generation:
     """A completed job of our own, to chain from."""
     from generations.providers.agents import schema
-    from generations.submission import start_generation
+    from generations.tasks import start_generation
 
     generation, _ = start_generation(owner, schema.GenerationRequest(prompt=prompt, **request))
     run_worker(terminal(generation))

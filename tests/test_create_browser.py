@@ -12,7 +12,7 @@ from generations.models import Generation, State
 from generations.providers.agents import schema
 from generations.simulators import media as sim_media
 from generations.simulators.models import SimGeneration
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from tests.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker_process")]

@@ -11,10 +11,10 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from generations.archive import archive_outputs
 from generations.gallery import PAGE_SIZE
 from generations.models import Generation, Lineage, Output, State
 from generations.providers.agents import schema
+from generations.tasks import archive_outputs
 from tests.conftest import log_in
 from tests.test_archive import completed
 from tests.test_gallery import make

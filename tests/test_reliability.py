@@ -31,7 +31,7 @@ from generations.models import (
 )
 from generations.providers.agents import schema
 from generations.simulators.models import SimGeneration
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from tests import figures
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Request, Response, Route, expect
 
 from generations.models import Generation
 from generations.providers.agents import schema
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from tests.conftest import ROOT, Processes, app_env, checked_page, free_port, log_in
 
 pytestmark = pytest.mark.browser

@@ -11,13 +11,12 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from generations import retry
+from generations import retry, tasks
 from generations.explanations import EXPLANATIONS, explain
 from generations.models import EventKind, Generation, Lineage, State
 from generations.providers.agents import schema
 from generations.simulators.models import SimGeneration
-from generations.submission import start_generation
-from generations.tasks import sweep
+from generations.tasks import start_generation, sweep
 from tests.conftest import terminal
 from tests.factories import sim_fault
 
@@ -110,7 +109,7 @@ def test_a_moderated_job_is_never_retried_even_with_a_generous_policy(
     original = start(owner, "something forbidden [fail:content_moderated]")
     run_worker(terminal(original))
     run_worker(idle)
-    assert retry.after_failure(original) is None, "not even when asked directly"
+    assert tasks.after_failure(original) is None, "not even when asked directly"
     assert Generation.objects.count() == 1
     assert not original.events.filter(kind=EventKind.RETRIED).exists()
 
@@ -145,7 +144,7 @@ def test_an_unknown_outcome_is_never_retried_automatically(owner, run_worker) ->
     run_worker(terminal(original))
     run_worker(idle)
     assert original.state == State.UNKNOWN
-    assert retry.after_failure(original) is None
+    assert tasks.after_failure(original) is None
     assert Generation.objects.count() == 1
     assert SimGeneration.objects.count() == 1
 
@@ -196,7 +195,7 @@ def test_an_admin_retry_is_linked_and_marks_the_original_reviewed(owner, staff, 
     original = start(owner, "a quiet harbour")
     run_worker(terminal(original))
     assert original.failure_code == "budget_exhausted"
-    again, created = retry.retry_now(original, staff)
+    again, created = tasks.retry_now(original, staff)
     assert created
     run_worker(terminal(again))
     original.refresh_from_db()
@@ -212,8 +211,8 @@ def test_an_admin_retry_is_linked_and_marks_the_original_reviewed(owner, staff, 
 def test_a_double_click_on_retry_makes_one_retry(owner, staff, run_worker) -> None:
     original = start(owner, "a harbour [fail:invalid_request]")
     run_worker(terminal(original))
-    first, created = retry.retry_now(original, staff)
-    second, created_again = retry.retry_now(Generation.objects.get(pk=original.pk), staff)
+    first, created = tasks.retry_now(original, staff)
+    second, created_again = tasks.retry_now(Generation.objects.get(pk=original.pk), staff)
     assert created
     assert not created_again
     assert second == first
@@ -224,9 +223,9 @@ def test_retrying_a_retry_continues_the_chain(owner, staff, run_worker, settings
     settings.LUMAWEB_AUTO_RETRY_MAX = 0
     original = start(owner, "a harbour [fail:generation_failed]")
     run_worker(terminal(original))
-    first, _ = retry.retry_now(original, staff)
+    first, _ = tasks.retry_now(original, staff)
     run_worker(terminal(first))
-    second, created = retry.retry_now(first, staff)
+    second, created = tasks.retry_now(first, staff)
     assert created
     assert [g.pk for g in chain_of(original)] == [original.pk, first.pk, second.pk]
 
@@ -239,7 +238,7 @@ def test_only_failed_unknown_or_stuck_jobs_can_be_retried(owner, staff, state: s
     Generation.objects.filter(pk=generation.pk).update(state=state)
     generation.refresh_from_db()
     with pytest.raises(retry.NotRetryable):
-        retry.retry_now(generation, staff)
+        tasks.retry_now(generation, staff)
     assert Generation.objects.count() == 1
 
 
@@ -256,7 +255,7 @@ def test_a_stuck_job_can_be_retried(owner, staff, settings) -> None:
     )
     assert generation.is_stuck
     assert list(Generation.objects.stuck()) == [generation]
-    again, created = retry.retry_now(generation, staff)
+    again, created = tasks.retry_now(generation, staff)
     assert created
     assert again.parent == generation
 

@@ -27,7 +27,7 @@ from generations.models import (
 )
 from generations.providers.agents import schema
 from generations.simulators.models import SimGeneration
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from tests import figures
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
@@ -153,7 +153,7 @@ def test_two_rq_workers_share_a_queue_of_200_jobs_and_do_each_one_once(
     # More submit tasks than jobs is fine: the sweep re-enqueues drafts still waiting in a long
     # queue, and the extra tasks find the job already claimed (claim_for_submit) and do nothing.
     assert tasks["generations.tasks.submit_generation"] >= JOBS
-    assert tasks["generations.archive.archive_outputs"] >= JOBS
+    assert tasks["generations.tasks.archive_outputs"] >= JOBS
     assert duplicates == 0
     figures.record(
         "scaleout_two_rq_workers",

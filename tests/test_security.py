@@ -46,7 +46,7 @@ from generations.forms import MODE_FORMS, MODES
 from generations.models import ArchiveState, Generation, Input, Output, State
 from generations.providers.agents import schema
 from generations.simulators.models import SimGeneration
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from generations.throttle import ESTIMATED_CREDITS
 from tests import figures
 from tests.conftest import log_in as browser_log_in

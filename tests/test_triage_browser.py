@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from generations.models import Generation
 from generations.providers.agents import schema
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from tests.conftest import log_in, terminal
 from tests.factories import sim_fault
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from generations.models import Generation, State, WorkerHeartbeat
 from generations.providers.agents import schema
-from generations.submission import start_generation
+from generations.tasks import start_generation
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django_tasks_db.models import DBTaskResult
 from generations.models import EventKind, Generation, State, UpstreamCallCount
 from generations.providers.agents import schema
 from generations.simulators.models import SimGeneration
-from generations.submission import start_generation, upstream_user_id
-from generations.tasks import poll_interval, sweep
+from generations.submission import upstream_user_id
+from generations.tasks import poll_interval, start_generation, sweep
 from tests.conftest import terminal
 from tests.factories import sim_fault
 

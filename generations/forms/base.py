@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
 from generations.providers.agents import schema
-from generations.submission import start_generation
+from generations.tasks import start_generation
 from generations.uploads import CheckedUpload, UploadRefused, check_image, check_video, store
 
 MODES = {

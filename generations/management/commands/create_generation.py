@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from generations.models import Generation
 from generations.providers.agents import schema
-from generations.submission import start_generation
+from generations.tasks import start_generation
 
 
 class Command(BaseCommand):

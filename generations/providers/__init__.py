@@ -7,17 +7,22 @@ package knows its wire format.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import import_module
+from typing import Any
 
 import httpx
 from django.conf import settings
 
 from generations.providers import errors
 from generations.providers.base import Provider
+from generations.providers.http import CallRecord
 
 # Tests may route every provider's HTTP through an in-process transport (httpx.WSGITransport).
 transport: httpx.BaseTransport | None = None
+# Told of every exchange with an upstream; the app counts them for /metrics (apps.py).
+on_call: Callable[[CallRecord], None] | None = None
 
 # Each provider's class, by the name a job records.
 CLASSES = {
@@ -41,7 +46,19 @@ def get(name: str) -> Provider:
     config = settings.LUMA_PROVIDERS.get(name)
     if config is None or name not in CLASSES:
         raise ProviderOff(f"The {name} upstream is not configured here.")
-    return _class(name)(**config)
+    return _class(name)(**config, client_options=client_options())
+
+
+def client_options() -> dict[str, Any]:
+    """The options every provider's HTTP client is built with."""
+    return {
+        "connect_timeout": settings.LUMA_CONNECT_TIMEOUT,
+        "read_timeout": settings.LUMA_READ_TIMEOUT,
+        "max_retries": settings.LUMA_MAX_RETRIES,
+        "retry_after_cap": settings.LUMA_RETRY_AFTER_CAP,
+        "on_call": on_call,
+        "transport": transport,
+    }
 
 
 def enabled() -> list[Provider]:

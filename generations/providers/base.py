@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from generations.providers.http import CallRecord
-
 if TYPE_CHECKING:
     from generations.models import Generation
 
@@ -86,31 +84,26 @@ class Provider(ABC):
     label: ClassVar[str]  # shown to people: "Luma Agents API"
     capabilities: ClassVar[Capabilities]
 
-    def __init__(self, *, base_url: str, api_key: str, simulated: bool, name: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        simulated: bool,
+        name: str = "",
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
         self.base_url = base_url
         self.api_key = api_key
         self.simulated = simulated
         # What people call this upstream here (a reseller's gateway has its own name).
         self.display_name = name or self.label
+        self._client_options = client_options or {}
 
     def client_options(self) -> dict[str, Any]:
-        """The settings every provider's `UpstreamClient` is built with, and the call counter."""
-        from django.conf import settings
-
-        from generations import providers
-        from generations.models import UpstreamCallCount
-
-        def count(call: CallRecord) -> None:
-            UpstreamCallCount.record(call.endpoint, call.status)
-
-        return {
-            "connect_timeout": settings.LUMA_CONNECT_TIMEOUT,
-            "read_timeout": settings.LUMA_READ_TIMEOUT,
-            "max_retries": settings.LUMA_MAX_RETRIES,
-            "retry_after_cap": settings.LUMA_RETRY_AFTER_CAP,
-            "on_call": count,
-            "transport": providers.transport,
-        }
+        """What every provider's `UpstreamClient` is built with: timeouts, retries, the call
+        counter and (in tests) the transport; `generations.providers.get` supplies them."""
+        return dict(self._client_options)
 
     @abstractmethod
     def summary(self, request: BaseModel) -> Summary:

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from generations import search, tasks
+from generations import providers, search, tasks
 from generations.archive import delete_files
 from generations.media_views import serve
 from generations.models import (
@@ -37,7 +37,6 @@ from generations.models import (
     Star,
     State,
 )
-from generations.providers.agents import schema
 
 PAGE_SIZE = 24
 KIND_LABELS = {
@@ -76,9 +75,8 @@ class GalleryFilters(forms.Form):
         ),
     )
     kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *KIND_LABELS.items()])
-    model = forms.ChoiceField(
-        required=False, choices=[("", "Any model"), *((m, m) for m in schema.MODELS)]
-    )
+    provider = forms.ChoiceField(required=False, label="Upstream")
+    model = forms.ChoiceField(required=False)
     state = forms.ChoiceField(
         required=False,
         choices=[
@@ -89,11 +87,7 @@ class GalleryFilters(forms.Form):
         ],
     )
     person = forms.ChoiceField(required=False)
-    ratio = forms.ChoiceField(
-        required=False,
-        label="Aspect ratio",
-        choices=[("", "Any shape"), *((r, r) for r in schema.ASPECT_RATIOS)],
-    )
+    ratio = forms.ChoiceField(required=False, label="Aspect ratio")
     since = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -105,6 +99,15 @@ class GalleryFilters(forms.Form):
     def __init__(self, data: Any, *, people: list[str]) -> None:
         super().__init__(data)
         self.fields["person"].choices = [("", "Anyone"), *((p, p) for p in people)]
+        known = providers.every()
+        self.fields["provider"].choices = [
+            ("", "Any upstream"),
+            *((p.name, p.label) for p in known),
+        ]
+        models = dict.fromkeys(m for p in known for m in p.capabilities.models)
+        self.fields["model"].choices = [("", "Any model"), *((m, m) for m in models)]
+        ratios = dict.fromkeys(r for p in known for r in p.capabilities.aspect_ratios)
+        self.fields["ratio"].choices = [("", "Any shape"), *((r, r) for r in ratios)]
 
     def apply(self, queryset: GenerationQuerySet) -> GenerationQuerySet:
         """Narrow the (viewer-annotated) queryset by every valid filter; bad ones are ignored."""
@@ -112,6 +115,8 @@ class GalleryFilters(forms.Form):
         data = {key: value for key, value in self.cleaned_data.items() if value}
         if "kind" in data:
             queryset = queryset.filter(kind=data["kind"])
+        if "provider" in data:
+            queryset = queryset.filter(provider=data["provider"])
         if "model" in data:
             queryset = queryset.filter(model=data["model"])
         if "state" in data:

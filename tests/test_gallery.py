@@ -640,3 +640,18 @@ def test_every_page_polls_for_toasts(owner_client: Client) -> None:
     html = owner_client.get(reverse("gallery")).content.decode()
     assert 'id="toast-poller"' in html
     assert 'hx-trigger="every 5s"' in html
+
+
+def test_the_upstream_filter_and_the_detail_page_name_each_jobs_provider(
+    owner_client: Client, owner: User
+) -> None:
+    ours = make(owner, "from the agents api")
+    other = make(owner, "from another upstream", provider="retired_gateway")
+    html = owner_client.get(f"{reverse('gallery')}?provider=agents").content.decode()
+    assert f'id="card-{ours.uuid}"' in html
+    assert f'id="card-{other.uuid}"' not in html
+    assert '<option value="agents" selected>Luma Agents API</option>' in html
+    detail = owner_client.get(ours.get_absolute_url()).content.decode()
+    assert "<dt>Upstream</dt><dd>Luma Agents API (simulator)</dd>" in detail
+    # A job of an upstream this installation no longer knows still shows, by its name.
+    assert "<dd>retired_gateway</dd>" in owner_client.get(other.get_absolute_url()).content.decode()

@@ -66,6 +66,15 @@ def enabled() -> list[Provider]:
     return [get(name) for name in CLASSES if name in settings.LUMA_PROVIDERS]
 
 
+def every() -> list[type[Provider]]:
+    """Every provider the studio knows, on or not: old jobs keep theirs (the gallery's filters)."""
+    return [_class(name) for name in CLASSES]
+
+
 def label(name: str) -> str:
-    """A provider's name for people, whether or not it is on (old jobs keep theirs)."""
+    """A provider's name for people, whether or not it is on (old jobs keep theirs); a simulated
+    one says so."""
+    if name in settings.LUMA_PROVIDERS and name in CLASSES:
+        provider = get(name)
+        return provider.display_name + (" (simulator)" if provider.simulated else "")
     return _class(name).label if name in CLASSES else name

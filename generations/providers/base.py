@@ -65,6 +65,9 @@ class Capabilities:
 
     # Studio kinds (generations.models.Kind values) this provider can make.
     kinds: tuple[str, ...]
+    # The models and aspect ratios its jobs may name (the gallery's filters offer them).
+    models: tuple[str, ...] = ()
+    aspect_ratios: tuple[str, ...] = ()
     # Inputs must be URLs the upstream can fetch (no upload API): uploads need a public link.
     public_inputs: bool = False
     # Jobs can carry a URL the upstream calls when their state changes.

@@ -31,7 +31,9 @@ MB = 1024 * 1024
 class AgentsProvider(Provider):
     name = "agents"
     label = "Luma Agents API"
-    capabilities = Capabilities(kinds=schema.GENERATION_TYPES)
+    capabilities = Capabilities(
+        kinds=schema.GENERATION_TYPES, models=schema.MODELS, aspect_ratios=schema.ASPECT_RATIOS
+    )
 
     def client(self) -> AgentsClient:
         return AgentsClient(self.base_url, self.api_key, **self.client_options())

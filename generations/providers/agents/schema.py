@@ -43,7 +43,6 @@ __all__ = [
     "OUTPUT_FORMATS",
     "POSE_STRENGTHS",
     "PROMPT_MAX",
-    "RETRYABLE_FAILURE_CODES",
     "SOURCE_TYPES",
     "STYLES",
     "USER_ID_MAX",
@@ -163,8 +162,6 @@ LAYERING_PROMPT_MAX = 500
 MAX_KEYFRAMES = 64
 USER_ID_MAX = 256
 MAX_FILE_BYTES = 5 * 1024**3
-# Luma's guides; rate_limited after a wait.
-RETRYABLE_FAILURE_CODES = frozenset({"generation_failed", "output_not_found", "rate_limited"})
 
 # Edit keyframes sit on the source's frame grid, whose length is unknown here: bound it by the
 # longest source Luma accepts (18 s at 24 fps).
@@ -785,7 +782,7 @@ class Generation(_Reply):
     model: str
     type: GenerationType
     state: GenerationState
-    # Plain str for the same reason; compare with FAILURE_CODES via is_known_failure.
+    # Plain str for the same reason (FAILURE_CODES are the documented ones).
     failure_code: str | None = None
     failure_reason: str | None = None
     output: list[GenerationOutput] = Field(default_factory=list)
@@ -800,16 +797,6 @@ class Generation(_Reply):
     def is_terminal(self) -> bool:
         """True once the generation has completed or failed: polling can stop."""
         return self.state in ("completed", "failed")
-
-    @property
-    def is_known_failure(self) -> bool:
-        """True if failure_code is one of the documented FAILURE_CODES."""
-        return self.failure_code in FAILURE_CODES
-
-    @property
-    def is_retryable(self) -> bool:
-        """True if the failure is one Luma's guides call worth submitting again."""
-        return self.failure_code in RETRYABLE_FAILURE_CODES
 
 
 class File(_Reply):

@@ -320,14 +320,13 @@ class Generation(models.Model):
                 },
             )
 
-    def claim_poll(self, interval: float) -> bool:
-        """Reserve the next poll; a duplicate poller finds nothing due and stops."""
+    def claim_poll(self, due: datetime, interval: float) -> bool:
+        """Reserve the poll scheduled for `due`; a duplicate or superseded poller finds the job
+        scheduled for another time and stops."""
         now = timezone.now()
-        # RQ's scheduler keeps whole seconds, so a poll may start up to a second early.
-        early = timedelta(seconds=min(1.0, interval / 2))
         return (
             Generation.objects.filter(
-                pk=self.pk, state__in=UPSTREAM_ACTIVE_STATES, next_poll_at__lte=now + early
+                pk=self.pk, state__in=UPSTREAM_ACTIVE_STATES, next_poll_at=due
             ).update(
                 next_poll_at=now + timedelta(seconds=interval),
                 last_polled_at=now,

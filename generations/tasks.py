@@ -98,8 +98,13 @@ def enqueue_submit(generation: Generation) -> None:
 
 
 def schedule_poll(generation: Generation, when: datetime | None = None) -> None:
-    run_after = when or generation.next_poll_at or timezone.now()
-    poll_generation.using(run_after=run_after).enqueue(str(generation.uuid))
+    """Poll the job at its `next_poll_at` (or `when`, which the caller has just stored there).
+
+    The task carries that time: a poll started early (RQ's scheduler keeps whole seconds) waits
+    for it, and one whose time was superseded (a duplicate, a sweep) does nothing.
+    """
+    due = when or generation.next_poll_at or timezone.now()
+    poll_generation.using(run_after=due).enqueue(str(generation.uuid), due.isoformat())
 
 
 def poll_interval(generation: Generation, now: datetime) -> float:
@@ -151,12 +156,16 @@ def _submit_refused(generation: Generation, exc: errors.LumaError) -> None:
 
 
 @task()
-def poll_generation(generation_uuid: str) -> None:
+def poll_generation(generation_uuid: str, due: str) -> None:
     """Ask the upstream once how a job is doing, then schedule the next poll if needed."""
     generation = Generation.objects.filter(uuid=generation_uuid).first()
     if generation is None or not generation.upstream_id:
         return
-    if not generation.claim_poll(poll_interval(generation, timezone.now())):
+    scheduled = datetime.fromisoformat(due)
+    if generation.next_poll_at == scheduled and scheduled > timezone.now():
+        poll_generation.using(run_after=scheduled).enqueue(generation_uuid, due)  # too early
+        return
+    if not generation.claim_poll(scheduled, poll_interval(generation, timezone.now())):
         return
     generation.refresh_from_db()
     try:

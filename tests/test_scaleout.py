@@ -62,7 +62,7 @@ def start_workers(live_app: str, settings, logs: Path, count: int) -> list[subpr
         "TASKS_BACKEND": "rq",
         "LUMA_SIMULATOR_ROOT": settings.LUMA_SIMULATOR_ROOT,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        # RQ's scheduler keeps whole seconds; claim_poll tolerates 1 s early from 2 s polls up.
+        # RQ's scheduler keeps whole seconds: a poll started early waits for its time.
         "LUMAWEB_POLL_INTERVAL": "2",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",

@@ -106,12 +106,22 @@ def test_outcome_unknown_only_from_submitting(job: Generation) -> None:
 
 
 def test_a_due_poll_is_claimed_once(submitted: Generation) -> None:
-    Generation.objects.filter(pk=submitted.pk).update(next_poll_at=timezone.now())
-    assert submitted.claim_poll(2.0)
-    assert not submitted.claim_poll(2.0)
+    due = timezone.now()
+    Generation.objects.filter(pk=submitted.pk).update(next_poll_at=due)
+    assert submitted.claim_poll(due, 2.0)
+    assert not submitted.claim_poll(due, 2.0)
     submitted.refresh_from_db()
     assert submitted.poll_count == 1
     assert submitted.next_poll_at > timezone.now() + timedelta(seconds=1)
+
+
+def test_a_poll_for_another_time_or_a_finished_job_is_not_claimed(submitted: Generation) -> None:
+    due = timezone.now()
+    Generation.objects.filter(pk=submitted.pk).update(next_poll_at=due)
+    assert not submitted.claim_poll(due - timedelta(seconds=5), 2.0)  # superseded
+    assert submitted.apply_upstream(COMPLETED)
+    assert not submitted.claim_poll(due, 2.0)  # nothing to poll any more
+    assert Generation.objects.get(pk=submitted.pk).poll_count == 0
 
 
 @pytest.mark.django_db(transaction=True)

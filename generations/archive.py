@@ -24,7 +24,6 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from generations import providers, renditions
@@ -314,39 +313,3 @@ def refresh_claimed_urls(generation: Generation) -> None:
         logger.warning("could not refresh the URLs of %s: %s", generation.uuid, exc)
         return
     Generation.objects.filter(pk=generation.pk).update(url_refresh_claimed_at=None)
-
-
-# --- what pages show ---
-
-
-def media_url(name: str) -> str:
-    return reverse("media", args=[name])
-
-
-def media_src(output: Output, rendition: str = "original") -> str:
-    """The address a page may use for an output, or "" when there is none safe to show.
-
-    `rendition` is "thumb" (grid), "large" (detail page), "poster", "preview" or "original".
-    Archived: our own copy (a missing rendition falls back to the original where that works).
-    Not archived: the presigned URL while it is fresh, never one about to die.
-    """
-    if output.is_archived:
-        chosen = {
-            "thumb": output.thumb,
-            "large": output.thumb_large,
-            "poster": output.poster,
-            "preview": output.preview,
-            "original": output.file,
-        }[rendition]
-        if chosen.name:
-            return media_url(chosen.name)
-        still = rendition in ("poster", "thumb", "large")
-        return "" if output.is_video and still else media_url(output.file.name)
-    # Stills of a video exist only once archived; a presigned URL only while it is fresh.
-    if not output.url_is_fresh or (output.is_video and rendition in ("poster", "thumb", "large")):
-        return ""
-    return output.url
-
-
-def needs_refresh(output: Output) -> bool:
-    return not output.is_archived and not output.url_is_fresh

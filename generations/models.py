@@ -394,6 +394,11 @@ def _human(value: Any) -> str:
     return str(value)
 
 
+def media_url(name: str) -> str:
+    """The protected address of a file in our storage (generations/media_views.py serves it)."""
+    return reverse("media", args=[name])
+
+
 class Output(models.Model):
     """One output of a completed job: an image, a video, or one layer."""
 
@@ -453,6 +458,35 @@ class Output(models.Model):
         """The presigned URL outlives a page showing it, by LUMAWEB_URL_SAFETY_MARGIN at least."""
         margin = timedelta(seconds=settings.LUMAWEB_URL_SAFETY_MARGIN)
         return self.url_expires_at > timezone.now() + margin
+
+    @property
+    def needs_refresh(self) -> bool:
+        """Neither our copy nor a fresh presigned URL: a page must wait for a new one."""
+        return not self.is_archived and not self.url_is_fresh
+
+    def src(self, rendition: str = "original") -> str:
+        """The address a page may use for this output, or "" when there is none safe to show.
+
+        `rendition` is "thumb" (grid), "large" (detail page), "poster", "preview" or "original".
+        Archived: our own copy (a missing rendition falls back to the original where that works).
+        Not archived: the presigned URL while it is fresh, never one about to die.
+        """
+        if self.is_archived:
+            chosen = {
+                "thumb": self.thumb,
+                "large": self.thumb_large,
+                "poster": self.poster,
+                "preview": self.preview,
+                "original": self.file,
+            }[rendition]
+            if chosen.name:
+                return media_url(chosen.name)
+            still = rendition in ("poster", "thumb", "large")
+            return "" if self.is_video and still else media_url(self.file.name)
+        # Stills of a video exist only once archived; a presigned URL only while it is fresh.
+        if not self.url_is_fresh or (self.is_video and rendition in ("poster", "thumb", "large")):
+            return ""
+        return self.url
 
     @property
     def stored_files(self) -> list[str]:

@@ -265,7 +265,7 @@ def refresh_if_stale(generation: Generation) -> bool:
     """
     if generation.state != State.COMPLETED:
         return False
-    if any(archive.needs_refresh(output) for output in generation.outputs.all()):
+    if any(output.needs_refresh for output in generation.outputs.all()):
         request_url_refresh(generation)
         return True
     return False

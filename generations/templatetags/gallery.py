@@ -7,17 +7,16 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from generations import archive
 from generations.gallery import KIND_LABELS
-from generations.models import Generation, Output, State
+from generations.models import Generation, Output, State, media_url
 
 register = template.Library()
 
 
 @register.filter
 def media_src(output: Output | None, rendition: str = "original") -> str:
-    """Our copy, or a presigned URL that is not about to die, or "" (see archive.media_src)."""
-    return archive.media_src(output, rendition) if output else ""
+    """Our copy, or a presigned URL that is not about to die, or "" (see Output.src)."""
+    return output.src(rendition) if output else ""
 
 
 @register.filter
@@ -25,7 +24,7 @@ def needs_refresh(generation: Generation) -> bool:
     """A completed job with an output that has neither our copy nor a fresh URL."""
     if generation.state != State.COMPLETED:
         return False
-    return any(archive.needs_refresh(output) for output in generation.outputs.all())
+    return any(output.needs_refresh for output in generation.outputs.all())
 
 
 @register.filter
@@ -51,7 +50,7 @@ def elapsed(generation: Generation) -> str:
 @register.filter
 def stored_url(name: str) -> str:
     """The protected address of a file in our storage."""
-    return archive.media_url(name) if name else ""
+    return media_url(name) if name else ""
 
 
 @register.filter

@@ -339,7 +339,7 @@ class InputShown:
 
 def detail_context(generation: Generation) -> dict[str, Any]:
     """What the piece was made from and what was made from it, in at most three queries."""
-    refs = list(references(generation.request))
+    refs = providers.references(generation.provider, generation.request)
     chained = {ref["generation_id"] for _, ref in refs if ref.get("generation_id")}
     related_query = Q(parent=generation) | Q(upstream_id__in=chained)
     if generation.parent_id:
@@ -374,27 +374,3 @@ def detail_context(generation: Generation) -> dict[str, Any]:
         child.child_label = CHILD_LABELS.get(child.lineage, "Made from it")  # type: ignore[attr-defined]
     parent = next((g for g in related if g.pk == generation.parent_id), None)
     return {"inputs": inputs, "children": children, "parent": parent}
-
-
-def references(request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every media reference of a stored request, with a label a person understands."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    if isinstance(request.get("source"), dict):
-        found.append(("Source", request["source"]))
-    for number, ref in enumerate(request.get("image_ref") or [], start=1):
-        found.append((f"Reference {number}", ref))
-    video = request.get("video") or {}
-    for key, label in (("start_frame", "Start frame"), ("end_frame", "End frame")):
-        if isinstance(video.get(key), dict):
-            found.append((label, video[key]))
-    found += _keyframes(video, "Keyframe")
-    found += _keyframes(video.get("edit") or {}, "Edit keyframe")
-    return [(label, ref) for label, ref in found if isinstance(ref, dict)]
-
-
-def _keyframes(options: dict[str, Any], label: str) -> list[tuple[str, dict[str, Any]]]:
-    indexes = options.get("keyframe_indexes") or []
-    return [
-        (f"{label} at frame {indexes[n]}" if n < len(indexes) else label, ref)
-        for n, ref in enumerate(options.get("keyframes") or [])
-    ]

@@ -71,6 +71,11 @@ def every() -> list[type[Provider]]:
     return [_class(name) for name in CLASSES]
 
 
+def references(name: str, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The labelled media inputs of a job's stored request (the detail page shows them)."""
+    return _class(name).references(request) if name in CLASSES else []
+
+
 def label(name: str) -> str:
     """A provider's name for people, whether or not it is on (old jobs keep theirs); a simulated
     one says so."""

@@ -129,6 +129,12 @@ class Provider(ABC):
     def poll(self, upstream_id: str) -> UpstreamJob:
         """Ask how a job is doing; a completed job's outputs come with fresh URLs."""
 
+    @classmethod
+    def references(cls, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Every media input of a stored request, labelled for people ("Start frame"), each a
+        dict with one of `generation_id` (an upstream job id), `file_id` or `url`."""
+        return []
+
     def delete(self, upstream_id: str) -> None:
         """Delete the job upstream (only when `capabilities.delete`)."""
         raise NotImplementedError(f"{self.label} cannot delete jobs")

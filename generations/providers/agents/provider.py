@@ -49,6 +49,21 @@ class AgentsProvider(Provider):
         assert isinstance(request, schema.GenerationRequest)
         return request.model_copy(update={"user_id": user_id}).to_wire()
 
+    @classmethod
+    def references(cls, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        found: list[tuple[str, dict[str, Any]]] = []
+        if isinstance(request.get("source"), dict):
+            found.append(("Source", request["source"]))
+        for number, ref in enumerate(request.get("image_ref") or [], start=1):
+            found.append((f"Reference {number}", ref))
+        video = request.get("video") or {}
+        for key, label in (("start_frame", "Start frame"), ("end_frame", "End frame")):
+            if isinstance(video.get(key), dict):
+                found.append((label, video[key]))
+        found += _keyframes(video, "Keyframe")
+        found += _keyframes(video.get("edit") or {}, "Edit keyframe")
+        return [(label, ref) for label, ref in found if isinstance(ref, dict)]
+
     def submit(self, generation: Generation) -> UpstreamJob:
         with self.client() as client:
             wire = self._send_inputs(generation, client)
@@ -111,3 +126,11 @@ def as_job(reply: Reply[schema.Generation]) -> UpstreamJob:
             for output in data.output
         ),
     )
+
+
+def _keyframes(options: dict[str, Any], label: str) -> list[tuple[str, dict[str, Any]]]:
+    indexes = options.get("keyframe_indexes") or []
+    return [
+        (f"{label} at frame {indexes[n]}" if n < len(indexes) else label, ref)
+        for n, ref in enumerate(options.get("keyframes") or [])
+    ]

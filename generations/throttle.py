@@ -98,7 +98,8 @@ def submission_refusal(user: Any, kind: str, idempotency_key: str | None = None)
 
     Automatic retries (auto_retry > 0) count against no limit: nobody pressed Generate.
     """
-    if idempotency_key and Generation.objects.filter(idempotency_key=idempotency_key).exists():
+    mine = Generation.objects.filter(created_by=user, idempotency_key=idempotency_key)
+    if idempotency_key and mine.exists():
         return ""  # a double submission finds its first job; it is not a new one
     now = timezone.now()
     started = Generation.objects.filter(created_by=user, auto_retry=0)

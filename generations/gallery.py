@@ -4,7 +4,7 @@ downloads, deletes, the lineage on a piece's page, and toasts when your own jobs
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 from django.db.models import Prefetch, Q, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -63,6 +64,11 @@ CHILD_LABELS = {
 }
 
 
+# Dates a filter may name: "until 9999-12-31" would overflow the day after it (and far years
+# any time zone's offset), so such a filter is ignored like any other bad one.
+DATE_RANGE = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(9000, 12, 31))]
+
+
 class GalleryFilters(forms.Form):
     """What the gallery shows; every field is a URL parameter, so a view can be shared."""
 
@@ -89,10 +95,16 @@ class GalleryFilters(forms.Form):
     person = forms.ChoiceField(required=False)
     ratio = forms.ChoiceField(required=False, label="Aspect ratio")
     since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_RANGE,
     )
     until = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_RANGE,
     )
     starred = forms.BooleanField(required=False, label="Starred by me")
 
@@ -166,8 +178,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, uuid = raw.split("|")
         return datetime.fromtimestamp(float(stamp), tz=UTC), UUID(uuid)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
+    except (ValueError, OverflowError, OSError, binascii.Error, UnicodeDecodeError):
+        return None  # not a cursor we made (a time no clock reaches, say): the first page
 
 
 def after_cursor(queryset: GenerationQuerySet, cursor: str) -> GenerationQuerySet:

@@ -86,7 +86,7 @@ def serve(request: HttpRequest, name: str, *, download_as: str = "") -> HttpResp
 
 def _checked(name: str) -> str:
     normal = posixpath.normpath(name)
-    if normal != name or not name.startswith(SERVED_PREFIXES) or "\\" in name:
+    if normal != name or not name.startswith(SERVED_PREFIXES) or "\\" in name or "\0" in name:
         raise Http404("No such file.")
     return name
 

@@ -100,8 +100,9 @@ class Generation(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
     lineage = models.CharField(max_length=16, choices=Lineage.choices, blank=True)
-    # One token per submitted form: a double click or a browser retry finds the first job.
-    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # One token per submitted form: a double click or a browser retry finds the first job. Keys
+    # are the person's own (unique per person), and "retry:…" is only ever written by retry.py.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (none: no key)
 
     # Which upstream dialect (generations/providers/) this job was sent to.
     provider = models.CharField(max_length=24, default="agents")
@@ -146,11 +147,22 @@ class Generation(models.Model):
     auto_retry = models.PositiveSmallIntegerField(default=0)
     # A deferred submission (an automatic retry's backoff) is not due before this.
     submit_after = models.DateTimeField(null=True, blank=True)
+    # In the trash since then, put there by this person (generations/trash.py); purged with its
+    # files LUMAWEB_TRASH_DAYS later.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"], name="one_key_per_person"
+            )
+        ]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="gen_newest"),
             models.Index(fields=["created_by", "-created_at", "-id"], name="gen_by_person"),
@@ -166,6 +178,9 @@ class Generation(models.Model):
                 fields=["-created_at", "-id"],
                 name="gen_needs_review",
                 condition=Q(state__in=["failed", "unknown"], reviewed_at__isnull=True),
+            ),
+            models.Index(
+                fields=["deleted_at"], name="gen_trash", condition=Q(deleted_at__isnull=False)
             ),
         ]
 
@@ -539,8 +554,10 @@ class Input(models.Model):
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # A purged job leaves behind the inputs other jobs still use (their retries and remixes
+    # refer to the same upstream file): those are kept, with no job (generations/trash.py).
     generation = models.ForeignKey(
-        Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="inputs"
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="inputs"
     )
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     role = models.CharField(max_length=24)

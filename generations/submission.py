@@ -38,6 +38,8 @@ def record_generation(
 ) -> tuple[Generation, bool]:
     """Record a job as a draft; a repeated idempotency key finds the first job.
 
+    Keys are the person's own: the same key from someone else is another job.
+
     `request` is a validated request model of `provider` (generations/providers/).
 
     `submit_after` defers the submission (an automatic retry's backoff). `check_limits` applies
@@ -47,7 +49,9 @@ def record_generation(
     pass a limit; a refusal raises SubmissionRefused and records nothing.
     """
     if idempotency_key:
-        existing = Generation.objects.filter(idempotency_key=idempotency_key).first()
+        existing = Generation.objects.filter(
+            created_by=user, idempotency_key=idempotency_key
+        ).first()
         if existing is not None:
             return existing, False
     upstream = providers.get(provider)
@@ -74,7 +78,7 @@ def record_generation(
             generation.log(EventKind.CREATED, data=generation.request)
     except IntegrityError:
         # Two requests with one key raced; the other one won.
-        return Generation.objects.get(idempotency_key=idempotency_key), False
+        return Generation.objects.get(created_by=user, idempotency_key=idempotency_key), False
     return generation, True
 
 

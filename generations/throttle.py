@@ -1,31 +1,35 @@
-"""Limits that protect the team's account and its bill: login throttling and submission rates.
+"""Limits that protect the team's account and its bill: failed logins and submission rates.
 
-Failed logins are counted per (name, address) and per address in the "throttle" cache, which
-every web process shares (settings.CACHES). Submissions are counted from the jobs themselves,
+Failed logins are django-axes's: counted in the database every web process shares, per name and
+address together, so a stranger guessing names locks out nobody else, and an office behind one
+address shares no lock. The address comes from the proxies in front as configured
+(LUMAWEB_PROXY_COUNT, `client_address`). Axes checks every authenticate(): both login pages and
+the old password of a password change (urls.py). An admin lifts a lock in the admin's Access
+attempts, or with `python manage.py axes_reset_username NAME` (docs/security.md).
+
+Submissions are counted from the jobs themselves,
 so the limits hold across processes and restarts; they are checked in the transaction that
 records a job, under a lock on the person (submission.start_generation), so before anything goes
 upstream and without two parallel submissions both taking the last place.
 """
 
-import hashlib
+import ipaddress
 import math
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import caches
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Sum, Value, When
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from generations.models import Generation
 
-# One address may fail this many times more than one name from it (an office behind one NAT).
-ADDRESS_FACTOR = 10
 # What one job is estimated to cost, in credits, for LUMAWEB_DAILY_BUDGET_CREDITS. Luma's API
 # reference publishes no prices (luma-api.md), so these are our own relative weights, one credit
 # being about one image; an operator tunes the budget, not the table.
@@ -39,65 +43,54 @@ ESTIMATED_CREDITS = {
 }
 
 
-def _address(request: HttpRequest | None) -> str:
-    return str(request.META.get("REMOTE_ADDR", "")) if request is not None else ""
+def client_address(request: HttpRequest) -> str:
+    """Where a request came from. Each of the LUMAWEB_PROXY_COUNT proxies in front appends the
+    address it was reached from to X-Forwarded-For, so the client is that many entries from the
+    right; anything further left was written by the client itself and is not believed."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    count = settings.LUMAWEB_PROXY_COUNT
+    if count <= 0:
+        return remote
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    if len(hops) < count:
+        return remote  # not through all the proxies: only the connection is known
+    try:
+        return str(ipaddress.ip_address(hops[-count]))
+    except ValueError:
+        return remote
 
 
-def _counters(username: str, address: str) -> list[tuple[str, int]]:
-    name = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    limit = settings.LUMAWEB_LOGIN_MAX_FAILURES
-    return [
-        (f"login:{name}:{address}", limit),
-        (f"login-address:{address}", limit * ADDRESS_FACTOR),
-    ]
+def login_failure_limit(request: HttpRequest, credentials: Any) -> int:
+    return settings.LUMAWEB_LOGIN_MAX_FAILURES
 
 
-def login_locked(username: str, address: str) -> bool:
-    cache = caches["throttle"]
-    return any(cache.get(key, 0) >= limit for key, limit in _counters(username, address))
+def login_cool_off(request: HttpRequest | None = None) -> timedelta:
+    return timedelta(seconds=settings.LUMAWEB_LOGIN_LOCKOUT)
 
 
-def record_login_failure(username: str, address: str) -> None:
-    cache = caches["throttle"]
-    for key, _ in _counters(username, address):
-        # get + set rather than incr: incr would reset the timeout to the cache's default.
-        cache.set(key, cache.get(key, 0) + 1, settings.LUMAWEB_LOGIN_LOCKOUT)
+def locked_out(request: HttpRequest, response: Any = None, credentials: Any = None) -> HttpResponse:
+    """What a locked name and address get instead of a login (or a password change)."""
+    minutes = math.ceil(settings.LUMAWEB_LOGIN_LOCKOUT / 60)
+    context = {"minutes": minutes}
+    return render(request, "registration/locked_out.html", context, status=429)
 
 
-def forget_login_failures(username: str, address: str) -> None:
-    caches["throttle"].delete(_counters(username, address)[0][0])
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """The old password is checked through authenticate(), so guesses count as failed logins."""
 
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
 
-class LoginThrottleMixin:
-    """For a login form: refuse a name and address after repeated failures."""
-
-    request: HttpRequest | None
-    cleaned_data: dict[str, Any]
-    throttled_message = "Too many failed attempts to log in. Try again in %(minutes)d minutes."
-
-    def clean(self) -> dict[str, Any]:
-        username = self.cleaned_data.get("username") or ""
-        address = _address(self.request)
-        if login_locked(username, address):
-            minutes = math.ceil(settings.LUMAWEB_LOGIN_LOCKOUT / 60)
+    def clean_old_password(self) -> str:
+        old_password: str = self.cleaned_data["old_password"]
+        name = self.user.get_username()
+        if authenticate(self.request, username=name, password=old_password) is None:
             raise ValidationError(
-                self.throttled_message, code="throttled", params={"minutes": minutes}
+                self.error_messages["password_incorrect"], code="password_incorrect"
             )
-        try:
-            cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
-        except ValidationError:
-            record_login_failure(username, address)
-            raise
-        forget_login_failures(username, address)
-        return cleaned
-
-
-class ThrottledAuthenticationForm(LoginThrottleMixin, AuthenticationForm):
-    pass
-
-
-class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationForm):
-    pass
+        return old_password
 
 
 def submission_refusal(user: Any, kind: str, idempotency_key: str | None = None) -> str:
@@ -105,7 +98,8 @@ def submission_refusal(user: Any, kind: str, idempotency_key: str | None = None)
 
     Automatic retries (auto_retry > 0) count against no limit: nobody pressed Generate.
     """
-    if idempotency_key and Generation.objects.filter(idempotency_key=idempotency_key).exists():
+    mine = Generation.objects.filter(created_by=user, idempotency_key=idempotency_key)
+    if idempotency_key and mine.exists():
         return ""  # a double submission finds its first job; it is not a new one
     now = timezone.now()
     started = Generation.objects.filter(created_by=user, auto_retry=0)

@@ -90,7 +90,12 @@ def create_options(request: HttpRequest) -> HttpResponse:
 
 
 def _get_generation(uuid: str) -> Generation:
-    return get_object_or_404(Generation.objects.gallery(), uuid=uuid)
+    """A piece named in the query string; a malformed id is as missing as an unknown one."""
+    try:
+        wanted = UUID(uuid)
+    except ValueError:
+        raise Http404("No such piece.") from None
+    return get_object_or_404(Generation.objects.gallery(), uuid=wanted)
 
 
 @require_GET

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "generations",
 ]
 
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "lumaweb.middleware.ContentSecurityPolicyMiddleware",
+    # Last, so it turns a lockout anywhere (a login, a password change) into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "lumaweb.urls"
@@ -134,6 +137,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# django-axes checks every authenticate() (both login pages, the password change) first.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -176,8 +184,9 @@ if env("AWS_STORAGE_BUCKET_NAME"):
 WHITENOISE_MAX_AGE = 3600
 
 # --- Security ---
-# Signed-cookie sessions spare every request a session query (docs/deploy.md: the trade-off).
-SESSION_ENGINE = env("SESSION_ENGINE", "django.contrib.sessions.backends.signed_cookies")
+# Sessions live in the database, so logging out ends them for every copy of the cookie
+# (docs/deploy.md#sessions).
+SESSION_ENGINE = env("SESSION_ENGINE", "django.contrib.sessions.backends.db")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
@@ -211,19 +220,22 @@ elif TASKS_BACKEND == "immediate":
 else:
     raise ImproperlyConfigured("TASKS_BACKEND must be one of db, rq, immediate")
 
-# Limits (generations/throttle.py). Failed logins are counted in a cache every web process
-# shares: Redis in scale-out mode, files under var/ on one machine.
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "throttle": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    if TASKS_BACKEND == "rq"
-    else {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": str(VAR_DIR / "throttle"),
-    },
 }
+# Failed logins (generations/throttle.py, django-axes): counted in the database every web process
+# shares, per name and address, the address taken from the proxies as configured.
 LUMAWEB_LOGIN_MAX_FAILURES = int(env("LUMAWEB_LOGIN_MAX_FAILURES", "5"))  # per name and address
 LUMAWEB_LOGIN_LOCKOUT = env_float("LUMAWEB_LOGIN_LOCKOUT", 900.0)  # seconds
+# How many reverse proxies in front of the app append to X-Forwarded-For (nginx: 1); 0: none, the
+# client is the connection's own address. More than there are lets clients choose their address.
+LUMAWEB_PROXY_COUNT = int(env("LUMAWEB_PROXY_COUNT", "0"))
+AXES_FAILURE_LIMIT = "generations.throttle.login_failure_limit"
+AXES_COOLOFF_TIME = "generations.throttle.login_cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "generations.throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "generations.throttle.locked_out"
+AXES_RESET_ON_SUCCESS = True
 LUMAWEB_SUBMIT_PER_MINUTE = int(env("LUMAWEB_SUBMIT_PER_MINUTE", "20"))  # per person; 0: off
 LUMAWEB_DAILY_JOB_BUDGET = int(env("LUMAWEB_DAILY_JOB_BUDGET", "0"))  # per person; 0: off
 # Per person per day, in estimated credits (generations/throttle.py ESTIMATED_CREDITS); 0: off.
@@ -337,5 +349,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # every failed login, not every check
+    },
 }

@@ -47,11 +47,6 @@ def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
     settings.LUMA_SIM_SPEED = 1000.0
     settings.LUMA_SIM_DIR = tmp_path / "sim"
     settings.MEDIA_ROOT = tmp_path / "media"  # archived outputs and uploads
-    throttle = settings.CACHES["throttle"]
-    if throttle["BACKEND"].endswith("FileBasedCache"):
-        # Failed-login counts of one test (or an earlier run) must never lock out another.
-        own = {**throttle, "LOCATION": str(tmp_path / "throttle")}
-        settings.CACHES = {**settings.CACHES, "throttle": own}
     use_simulators(settings, SIM_ROOT)
     settings.LUMAWEB_POLL_INTERVAL = 0.01
     settings.LUMA_SIM_FAULT_DELAY = 1.0

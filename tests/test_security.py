@@ -59,18 +59,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pass-word-123"
 
 
-@pytest.fixture(autouse=True)
-def own_throttle_cache(settings) -> None:
-    """Failed logins counted here stay here (not in var/throttle, shared by every run)."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "throttle": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"throttle-{secrets.token_hex(4)}",
-        },
-    }
-
-
 def manage(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """`manage.py` in a fresh process with exactly these settings from the environment."""
     # Nothing inherited that the test run set (the browser tests allow async-unsafe calls).
@@ -139,10 +127,11 @@ def test_login_is_refused_after_repeated_failures_even_with_the_right_password(
 ) -> None:
     settings.LUMAWEB_LOGIN_MAX_FAILURES = 5
     client = Client()
-    for _ in range(5):
+    for _ in range(4):
         response = log_in(client, owner.username, "wrong")
         assert response.status_code == 200
         assert "correct username and password" in response.content.decode()
+    assert log_in(client, owner.username, "wrong").status_code == 429  # the fifth locks
     refused = log_in(client, owner.username, PASSWORD)
     assert "Too many failed attempts" in refused.content.decode()
     assert "_auth_user_id" not in client.session
@@ -174,17 +163,7 @@ def test_the_admin_login_is_throttled_too(staff: User, settings) -> None:
         log_in(client, staff.username, "wrong", url="/admin/login/")
     refused = log_in(client, staff.username, PASSWORD, url="/admin/login/")
     assert "Too many failed attempts" in refused.content.decode()
-    assert log_in(client, staff.username, PASSWORD).status_code == 200  # shared count
-
-
-@pytest.mark.django_db
-def test_one_address_trying_many_names_is_throttled(owner: User, settings) -> None:
-    settings.LUMAWEB_LOGIN_MAX_FAILURES = 2  # so 20 failures from one address
-    client = Client()
-    for number in range(20):
-        log_in(client, f"guess-{number}", "wrong")
-    refused = log_in(client, owner.username, PASSWORD)
-    assert "Too many failed attempts" in refused.content.decode()
+    assert log_in(client, staff.username, PASSWORD).status_code == 429  # shared count
 
 
 # --- submission limits, before anything goes upstream ---

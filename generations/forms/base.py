@@ -6,6 +6,7 @@ messages back onto its own fields, and asks the schema which options the current
 rules out (`disabled_options`), so the page can grey them out with the same words.
 """
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from pydantic import ValidationError
 
+from generations.chaining import fits
 from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
 from generations.providers.agents import schema
 from generations.tasks import start_generation
@@ -46,6 +48,9 @@ VIDEO_RATIOS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
 IMAGE_KINDS = ("image", "image_edit", "layering")
 VIDEO_KINDS = ("video", "video_edit", "video_reframe")
 PICK_LIMIT = 60
+# What the form's own idempotency token (secrets.token_urlsafe) is made of: so never retry.py's
+# "retry:<uuid>", which only a retry may carry.
+FORM_KEY = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -148,6 +153,7 @@ class CreateForm(forms.Form):
                     label = f"{older.prompt[:60]} ({older.kind})"
                     field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]
         self.upstream_request: schema.GenerationRequest | None = None
+        self.parent_job: Generation | None = None
         self._uploads: list[tuple[uuid.UUID, CheckedUpload, str]] = []
 
     PLACEHOLDER: ClassVar[str] = "Describe what you want…"
@@ -163,6 +169,8 @@ class CreateForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if not FORM_KEY.fullmatch(data.get("idempotency_key") or ""):
+            self.add_error(None, "This form is out of date: reload the page and try again.")
         if self.errors:
             return data
         refs = self._slot_refs(data)
@@ -174,7 +182,21 @@ class CreateForm(forms.Form):
             for path, messages in schema.field_errors(exc).items():
                 for message in messages:
                     self.add_error(self.FIELD_FOR_PATH.get(path), message)
+            return data
+        self.parent_job = self._parent(data, self.upstream_request)
         return data
+
+    def _parent(self, data: dict[str, Any], request: schema.GenerationRequest) -> Generation | None:
+        """The piece this job is made from, if it really is (chaining.fits): a link the hidden
+        fields claim but the request does not bear out is dropped, and the job made unlinked."""
+        if not data.get("parent"):
+            return None
+        parent = Generation.objects.filter(uuid=data["parent"]).first()
+        lineage = data.get("lineage") or ""
+        body = request.model_dump(mode="json", exclude_none=True)
+        if parent is None or not fits(parent, self.KIND, lineage, body):
+            return None
+        return parent
 
     def _slot_refs(self, data: dict[str, Any]) -> dict[str, Any]:
         """References for every slot: gallery picks by generation id, uploads as placeholders."""
@@ -245,16 +267,14 @@ class CreateForm(forms.Form):
     def save(self, user: Any) -> tuple[Generation, bool]:
         """Record the job and its uploads together, then hand it to the worker."""
         assert self.upstream_request is not None
-        parent = None
-        if self.cleaned_data.get("parent"):
-            parent = Generation.objects.filter(uuid=self.cleaned_data["parent"]).first()
+        parent = self.parent_job
         with transaction.atomic():
             generation, created = start_generation(
                 user,
                 self.upstream_request,
                 idempotency_key=self.cleaned_data.get("idempotency_key") or None,
                 parent=parent,
-                lineage=self.cleaned_data.get("lineage") or "",
+                lineage=(self.cleaned_data.get("lineage") or Lineage.REMIX) if parent else "",
                 check_limits=True,  # a person pressed Generate: their rate and budget apply
             )
             if created:

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from generations.gallery import references
+from generations import providers
 from generations.models import Generation, Lineage, State
 
 IMAGE_KINDS = ("image", "image_edit")
@@ -68,7 +68,9 @@ def chain_actions(generation: Generation) -> list[ChainAction]:
     return actions
 
 
-def fits(parent: Generation, mode: str, lineage: str, request: dict[str, Any]) -> bool:
+def fits(
+    parent: Generation, mode: str, lineage: str, request: dict[str, Any], provider: str
+) -> bool:
     """Whether a job of `mode` with this request may be recorded as `lineage` of `parent`.
 
     A retry is made only by retry.py, never from a form. A remix is another request of the same
@@ -86,4 +88,5 @@ def fits(parent: Generation, mode: str, lineage: str, request: dict[str, Any]) -
         for link in LINKS
     ):
         return False
-    return any(ref.get("generation_id") == parent.upstream_id for _, ref in references(request))
+    refs = providers.references(provider, request)
+    return any(ref.get("generation_id") == parent.upstream_id for _, ref in refs)

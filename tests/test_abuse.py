@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from generations import retry
+from generations import tasks
 from generations.gallery import GalleryFilters
 from generations.models import Generation, State
 
@@ -146,7 +146,7 @@ def test_the_retry_namespace_is_never_taken_from_a_form(
     assert refused.status_code == 400
     assert "reload the page" in refused.content.decode()
     assert Generation.objects.count() == 1
-    retried, created = retry.retry_now(theirs, staff)
+    retried, created = tasks.retry_now(theirs, staff)
     assert created
     assert retried.created_by == teammate
     assert retried.parent == theirs

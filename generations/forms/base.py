@@ -194,7 +194,7 @@ class CreateForm(forms.Form):
         parent = Generation.objects.filter(uuid=data["parent"]).first()
         lineage = data.get("lineage") or ""
         body = request.model_dump(mode="json", exclude_none=True)
-        if parent is None or not fits(parent, self.KIND, lineage, body):
+        if parent is None or not fits(parent, self.KIND, lineage, body, "agents"):
             return None
         return parent
 

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from pydantic import BaseModel
 
 from generations import providers
-from generations.models import EventKind, Generation
+from generations.models import EventKind, Generation, Via
 from generations.tasks import enqueue_submit
 from generations.throttle import submission_refusal
 
@@ -36,6 +36,7 @@ def start_generation(
     lineage: str = "",
     submit_after: datetime | None = None,
     check_limits: bool = False,
+    via: str = Via.WEB,
 ) -> tuple[Generation, bool]:
     """Record a job and enqueue its submission; a repeated idempotency key finds the first job.
 
@@ -45,7 +46,8 @@ def start_generation(
     the person's rate and budget limits (throttle.py) in the transaction that records the job,
     holding a lock on their user row (PostgreSQL: SELECT … FOR UPDATE; SQLite: its IMMEDIATE
     transactions already admit one writer at a time), so parallel submissions cannot together
-    pass a limit; a refusal raises SubmissionRefused and records nothing.
+    pass a limit; a refusal raises SubmissionRefused and records nothing. `via` records where
+    the job was started (the pages, or an agent through /mcp).
     """
     if idempotency_key:
         existing = Generation.objects.filter(idempotency_key=idempotency_key).first()
@@ -71,6 +73,7 @@ def start_generation(
                 parent=parent,
                 lineage=lineage,
                 submit_after=submit_after,
+                via=via,
             )
             generation.log(EventKind.CREATED, data=generation.request)
             enqueue_submit(generation)

@@ -73,7 +73,7 @@ class Pong(BaseModel):
 def media_link(output: Output, base_url: str) -> MediaLink:
     """A signed link to one output that works for LUMAWEB_MCP_LINK_TTL seconds, no login needed."""
     signed = signing.TimestampSigner(salt=MEDIA_SALT).sign(
-        f"{output.generation.uuid}/{output.index}"
+        f"{output.generation.uuid}_{output.index}"
     )
     return MediaLink(
         kind=output.kind,
@@ -91,7 +91,7 @@ def unsign_media(signed: str) -> tuple[str, int] | None:
         )
     except signing.BadSignature:
         return None
-    uuid, _, index = value.partition("/")
+    uuid, _, index = value.partition("_")
     return uuid, int(index)
 
 

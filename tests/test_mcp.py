@@ -41,16 +41,19 @@ NEW_TOOLS = {
 class Agent:
     """An MCP client acting with one person's token; each call is one client session."""
 
-    def __init__(self, url: str, user: User) -> None:
+    def __init__(self, url: str, user: User, mode: str = "auto") -> None:
         self.url = f"{url}/mcp"
         self.user = user
+        self.mode = mode
         _, self.token = issue_token(user, f"{user.username}'s agent")
 
     async def _session(self, work: Callable[[Client], Any]) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"}
         async with (
             httpx2.AsyncClient(headers=headers, timeout=90) as http,
-            Client(streamable_http_client(self.url, http_client=http), cache=None) as client,
+            Client(
+                streamable_http_client(self.url, http_client=http), cache=None, mode=self.mode
+            ) as client,
         ):
             return await work(client)
 
@@ -116,6 +119,13 @@ def test_ping_says_who_the_agent_acts_as(agent: Agent) -> None:
     pong = agent.ok("ping")
     assert pong["user"] == "olivia"
     assert pong["providers"] == ["Luma Agents API"]
+
+
+def test_clients_of_the_older_handshake_are_served_too(live_app: str, owner: User) -> None:
+    """Claude Desktop's bridge and older SDKs open with `initialize`, not `server/discover`."""
+    legacy = Agent(live_app, owner, mode="legacy")
+    assert {tool.name for tool in legacy.tools().tools} == SEED_TOOLS | NEW_TOOLS
+    assert legacy.ok("ping")["user"] == "olivia"
 
 
 def test_an_image_is_made_waited_for_and_opened_without_a_login(

@@ -158,3 +158,14 @@ def test_a_token_is_never_a_login(owner: User) -> None:
         assert response["Location"].startswith(reverse("login"))
     assert post_mcp(client, token).status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_malformed_requests_get_json_rpc_errors_never_a_crash(owner: User) -> None:
+    _, token = issue_token(owner, "agent")
+    client = Client(headers={"authorization": f"Bearer {token}"})
+    accept = {"accept": "application/json, text/event-stream"}
+    broken = client.post("/mcp", "{not json", content_type="application/json", headers=accept)
+    assert broken.status_code == 400
+    assert broken.json()["error"]["message"].startswith("Parse error")
+    assert client.get("/mcp").status_code == 406  # no event stream: answers are JSON
+    assert client.delete("/mcp").status_code == 405  # stateless: no session to end

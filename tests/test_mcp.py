@@ -247,7 +247,7 @@ def test_pieces_are_made_from_finished_jobs_with_their_lineage(
     assert edited.request["source"] == {"generation_id": image.upstream_id}
     remixed = Generation.objects.get(uuid=remix["id"])
     assert (remixed.prompt, remixed.request["aspect_ratio"]) == ("a lighthouse at dawn", "16:9")
-    assert "is a image; this needs a video" in agent.refused(
+    assert "is an image (image); this needs a video." in agent.refused(
         "edit_video", prompt="x", source=str(image.uuid)
     )
 

@@ -153,14 +153,23 @@ def finished_job(generation_id: str, argument: str, kinds: tuple[str, ...]) -> G
     """A completed job of one of `kinds`, to make something from."""
     job = find_job(generation_id, argument)
     if job.kind not in kinds:
-        wanted = " or ".join(sorted({"an image" if k in IMAGE_KINDS else "a video" for k in kinds}))
-        raise AskRefused(f"{argument}: job {job.uuid} is a {job.kind}; this needs {wanted}.")
+        wanted = " or ".join(sorted({_media_word(kind) for kind in kinds}))
+        raise AskRefused(
+            f"{argument}: job {job.uuid} is {_media_word(job.kind)} ({job.kind}); "
+            f"this needs {wanted}."
+        )
     if job.state != State.COMPLETED:
         raise AskRefused(
             f"{argument}: job {job.uuid} is {job.get_state_display().lower()}; it can be used "
             "once completed (wait_for_generation)."
         )
     return job
+
+
+def _media_word(kind: str) -> str:
+    if kind in IMAGE_KINDS:
+        return "an image"
+    return "a video" if kind in VIDEO_KINDS else "a layer split"
 
 
 def media(value: str, argument: str, kinds: tuple[str, ...]) -> Media:

@@ -1,5 +1,6 @@
 """The MCP server end to end: the official `mcp` client over Streamable HTTP against a live app."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -7,11 +8,14 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.core import signing
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, ListToolsResult
 
+from generations.mcp import answers
 from generations.mcp.tokens import issue_token
 from generations.models import Generation, Lineage, State, Via
 from tests.conftest import terminal
@@ -351,3 +355,12 @@ def test_the_gallery_shows_a_job_came_via_mcp(agent: Agent, owner_client) -> Non
     job_id = agent.ok("generate_image", prompt="from an agent")["id"]
     card = owner_client.get(f"/g/{job_id}/card").content.decode()
     assert "via MCP" in card
+
+
+def test_a_media_link_stops_working_when_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    signed = signing.TimestampSigner(salt=answers.MEDIA_SALT).sign("job_0")
+    assert answers.unsign_media(signed) == ("job", 0)
+    later = time.time() + django_settings.LUMAWEB_MCP_LINK_TTL + 1
+    monkeypatch.setattr(signing.time, "time", lambda: later)
+    assert answers.unsign_media(signed) is None
+    assert answers.unsign_media(signed.replace("job", "other")) is None

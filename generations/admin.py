@@ -125,6 +125,7 @@ class GenerationAdmin(admin.ModelAdmin):
         FailureCodeFilter,
         "kind",
         "model",
+        "via",
         ("created_by", admin.RelatedOnlyFieldListFilter),
         ReviewFilter,
         StuckFilter,

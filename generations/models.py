@@ -59,6 +59,11 @@ class Lineage(models.TextChoices):
     RETRY = "retry", "Retry of"
 
 
+class Via(models.TextChoices):
+    WEB = "web", "the studio"
+    MCP = "mcp", "MCP"
+
+
 class ArchiveState(models.TextChoices):
     PENDING = "pending", "Not archived yet"
     ARCHIVED = "archived", "Archived"
@@ -153,6 +158,8 @@ class Generation(models.Model):
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Where the job was started: the studio's pages, or an agent through /mcp (generations/mcp/).
+    via = models.CharField(max_length=8, choices=Via.choices, default=Via.WEB)
 
     objects = GenerationQuerySet.as_manager()
 
@@ -664,3 +671,59 @@ class WorkerHeartbeat(models.Model):
     def alive(cls) -> "models.QuerySet[WorkerHeartbeat]":
         cutoff = timezone.now() - timedelta(seconds=settings.LUMAWEB_WORKER_HEARTBEAT_TIMEOUT)
         return cls.objects.filter(seen_at__gte=cutoff)
+
+
+class AccessTokenQuerySet(models.QuerySet["AccessToken"]):
+    def active(self) -> "AccessTokenQuerySet":
+        return self.filter(revoked_at__isnull=True)
+
+
+class AccessToken(models.Model):
+    """A person's personal access token for the MCP endpoint (generations/mcp/), never a login.
+
+    The token is shown once when made; only its SHA-256 digest is kept (it is 256 random bits,
+    so a slow password hash would add nothing but a cost on every call). `key_id`, the public
+    part of the token, finds the row; the digests are compared in constant time.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    name = models.CharField(max_length=80)
+    key_id = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = AccessTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def shown_as(self) -> str:
+        """How the token is recognised once its secret is gone: its public start."""
+        return f"{TOKEN_PREFIX}{self.key_id}_…"
+
+    def revoke(self, by: Any) -> bool:
+        """Stop the token working; whoever revokes it first is recorded."""
+        done = AccessToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=by
+        )
+        if done:
+            self.refresh_from_db()
+        return done == 1
+
+
+TOKEN_PREFIX = "lwmcp_"  # noqa: S105 (not a secret: the public start of every token)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from pydantic import BaseModel
 
 from generations import providers, retry
-from generations.models import EventKind, Generation, Lineage
+from generations.models import EventKind, Generation, Lineage, Via
 from generations.throttle import submission_refusal
 
 
@@ -35,6 +35,7 @@ def record_generation(
     lineage: str = "",
     submit_after: datetime | None = None,
     check_limits: bool = False,
+    via: str = Via.WEB,
 ) -> tuple[Generation, bool]:
     """Record a job as a draft; a repeated idempotency key finds the first job.
 
@@ -46,7 +47,8 @@ def record_generation(
     the person's rate and budget limits (throttle.py) in the transaction that records the job,
     holding a lock on their user row (PostgreSQL: SELECT … FOR UPDATE; SQLite: its IMMEDIATE
     transactions already admit one writer at a time), so parallel submissions cannot together
-    pass a limit; a refusal raises SubmissionRefused and records nothing.
+    pass a limit; a refusal raises SubmissionRefused and records nothing. `via` records where
+    the job was started (the pages, or an agent through /mcp).
     """
     if idempotency_key:
         existing = Generation.objects.filter(
@@ -74,6 +76,7 @@ def record_generation(
                 parent=parent,
                 lineage=lineage,
                 submit_after=submit_after,
+                via=via,
             )
             generation.log(EventKind.CREATED, data=generation.request)
     except IntegrityError:

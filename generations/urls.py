@@ -1,6 +1,8 @@
 from django.urls import path
 
 from . import gallery, health, media_views, triage, views
+from .mcp import pages as mcp_pages
+from .mcp import views as mcp_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +17,10 @@ urlpatterns = [
     path("media/<path:name>", media_views.media, name="media"),
     path("review/", triage.triage, name="triage"),
     path("review/<uuid:uuid>", triage.act, name="triage-act"),
+    path("mcp", mcp_views.endpoint, name="mcp"),
+    path("mcp/media/<str:signed>", mcp_views.media, name="mcp-media"),
+    path("tokens/", mcp_pages.tokens, name="mcp-tokens"),
+    path("tokens/<str:key_id>/revoke", mcp_pages.revoke, name="mcp-token-revoke"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics, name="metrics"),
 ]

@@ -257,6 +257,8 @@ LUMAWEB_AUTO_RETRY_BACKOFF = env_float("LUMAWEB_AUTO_RETRY_BACKOFF", 30.0)
 LUMAWEB_STUCK_AFTER = env_float("LUMAWEB_STUCK_AFTER", 900.0)
 # How long an upstream output URL is trusted after we fetched it (Luma: one hour).
 LUMAWEB_OUTPUT_URL_TTL = env_float("LUMAWEB_OUTPUT_URL_TTL", 3600.0)
+# The MCP endpoint (generations/mcp/): how long its signed media links work.
+LUMAWEB_MCP_LINK_TTL = int(env("LUMAWEB_MCP_LINK_TTL", "3600"))
 
 # Uploads: checked from their bytes before anything is stored or sent.
 LUMAWEB_UPLOAD_MAX_IMAGE_MB = env_float("LUMAWEB_UPLOAD_MAX_IMAGE_MB", 50)
@@ -353,5 +355,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # every failed login, not every check
+        # /mcp starts and stops one session manager per request (generations/mcp/views.py).
+        "mcp.server.streamable_http_manager": {"level": "WARNING"},
     },
 }

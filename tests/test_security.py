@@ -539,10 +539,11 @@ def htmx_csrf_header(html: str) -> dict[str, str]:
 
 def app_routes() -> list[str]:
     """Every route of ours; the simulator's API (sim/v1/) stands in for Luma's, bearer-token
-    authenticated like the real one, so it is no part of the app's CSRF surface. With the RQ
+    authenticated like the real one, so it is no part of the app's CSRF surface, nor is /mcp,
+    which takes a bearer token and never a cookie (tests/test_mcp_tokens.py). With the RQ
     backend, django_rq's admin model is a link to its dashboard with no table behind it."""
     routes = [r for r in all_url_patterns(get_resolver()) if "(?P" not in r]
-    return [r for r in routes if not r.startswith(("sim/v1/", "admin/django_rq/"))]
+    return [r for r in routes if not r.startswith(("sim/v1/", "admin/django_rq/")) and r != "mcp"]
 
 
 def failed_job(user: User) -> Generation:

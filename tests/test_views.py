@@ -16,8 +16,9 @@ from generations.tasks import start_generation
 pytestmark = pytest.mark.django_db
 
 # Reachable without logging in: the login page, health checks and Prometheus (token or staff),
-# and the simulator's API, which demands a bearer token as the real one does.
-PUBLIC_PREFIXES = ("accounts/login/", "admin/login/", "healthz", "metrics", "sim/v1/")
+# the simulator's API, which demands a bearer token as the real one does, and the MCP endpoint
+# (a personal access token; tests/test_mcp_tokens.py) with its signed media links.
+PUBLIC_PREFIXES = ("accounts/login/", "admin/login/", "healthz", "metrics", "sim/v1/", "mcp")
 
 
 def all_url_patterns(resolver: URLResolver, prefix: str = "") -> list[str]:

@@ -1,0 +1,171 @@
+"""Personal access tokens for /mcp: made and shown once, kept hashed, revoked, never a login."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+
+from generations.mcp.tokens import check_token, issue_token
+from generations.models import AccessToken
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "pytest", "version": "1"},
+    },
+}
+
+
+def post_mcp(client: Client, token: str | None = None) -> object:
+    headers = {"accept": "application/json, text/event-stream"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    return client.post(
+        "/mcp", json.dumps(INITIALIZE), content_type="application/json", headers=headers
+    )
+
+
+def test_a_token_is_kept_only_as_a_digest_and_checks_out(owner: User) -> None:
+    record, token = issue_token(owner, "laptop")
+    stored = AccessToken.objects.get(pk=record.pk)
+    assert token not in (stored.digest, stored.key_id, stored.name)
+    assert token.startswith(stored.shown_as.removesuffix("…"))
+    found = check_token(token)
+    assert found is not None
+    assert found.user == owner
+    assert found.last_used_at is not None
+    assert check_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert check_token("lwmcp_" + stored.key_id) is None
+    assert check_token("") is None
+
+
+def test_a_revoked_token_or_a_deactivated_person_no_longer_checks_out(owner: User) -> None:
+    record, token = issue_token(owner, "laptop")
+    assert record.revoke(owner)
+    assert not record.revoke(owner)  # the first revocation stands
+    assert check_token(token) is None
+    _, second = issue_token(owner, "desktop")
+    owner.is_active = False
+    owner.save()
+    assert check_token(second) is None
+
+
+def test_the_command_prints_the_token_alone_on_its_last_line(owner: User) -> None:
+    out, err = StringIO(), StringIO()
+    call_command("mcp_token", owner.username, "--name", "CI agent", stdout=out, stderr=err)
+    token = out.getvalue().strip().splitlines()[-1]
+    assert out.getvalue().strip() == token
+    record = check_token(token)
+    assert record is not None
+    assert (record.user, record.name) == (owner, "CI agent")
+    with pytest.raises(CommandError, match="No user is called 'nobody'"):
+        call_command("mcp_token", "nobody", stdout=out, stderr=err)
+
+
+def test_the_page_shows_a_new_token_once_and_lists_it_by_name(owner_client: Client) -> None:
+    response = owner_client.post(reverse("mcp-tokens"), {"name": "Claude Desktop"})
+    assert response.status_code == 201
+    token = response.context["new_token"]
+    assert token in response.content.decode()
+    assert check_token(token) is not None
+    again = owner_client.get(reverse("mcp-tokens"))
+    page = again.content.decode()
+    assert token not in page
+    assert "Claude Desktop" in page
+    assert "never used" not in page  # check_token above used it
+    assert "http://testserver/mcp" in page
+
+
+def test_a_token_needs_a_name(owner_client: Client) -> None:
+    response = owner_client.post(reverse("mcp-tokens"), {"name": "  "})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert not AccessToken.objects.exists()
+
+
+def test_people_revoke_their_own_tokens_and_not_a_teammates(
+    owner: User, owner_client: Client, teammate: User
+) -> None:
+    mine, my_token = issue_token(owner, "mine")
+    theirs, their_token = issue_token(teammate, "theirs")
+    refused = owner_client.post(reverse("mcp-token-revoke", args=[theirs.key_id]))
+    assert refused.status_code == 404
+    assert check_token(their_token) is not None
+    assert "theirs" not in owner_client.get(reverse("mcp-tokens")).content.decode()
+    done = owner_client.post(reverse("mcp-token-revoke", args=[mine.key_id]), follow=True)
+    assert "Revoked “mine”" in done.content.decode()
+    assert check_token(my_token) is None
+    mine.refresh_from_db()
+    assert mine.revoked_by == owner
+
+
+def test_staff_see_and_revoke_anyones_token(staff: User, owner: User) -> None:
+    record, token = issue_token(owner, "olivia's agent")
+    client = Client()
+    client.force_login(staff)
+    page = client.get(reverse("mcp-tokens")).content.decode()
+    assert "olivia&#x27;s agent" in page
+    assert "Everyone else" in page
+    client.post(reverse("mcp-token-revoke", args=[record.key_id]))
+    assert check_token(token) is None
+    record.refresh_from_db()
+    assert record.revoked_by == staff
+
+
+def test_mcp_without_a_token_is_401_with_a_bearer_challenge(db: None) -> None:
+    response = post_mcp(Client())
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="lumaweb"'
+    assert "Authorization: Bearer" in response.json()["error"]
+
+
+@pytest.mark.parametrize("token", ["lwmcp_0123456789ab_wrong", "not-even-a-token", ""])
+def test_mcp_with_a_wrong_token_is_401_invalid_token(db: None, token: str) -> None:
+    response = post_mcp(Client(), token)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer realm="lumaweb"')
+    if token:
+        assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+def test_mcp_with_a_revoked_token_is_401(owner: User) -> None:
+    record, token = issue_token(owner, "old")
+    assert post_mcp(Client(), token).status_code == 200
+    record.revoke(owner)
+    response = post_mcp(Client(), token)
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+def test_a_session_is_not_enough_for_mcp(owner_client: Client) -> None:
+    assert post_mcp(owner_client).status_code == 401
+
+
+def test_a_token_is_never_a_login(owner: User) -> None:
+    _, token = issue_token(owner, "agent")
+    client = Client(headers={"authorization": f"Bearer {token}"})
+    for page in (reverse("home"), reverse("gallery"), reverse("mcp-tokens")):
+        response = client.get(page)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    assert post_mcp(client, token).status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_malformed_requests_get_json_rpc_errors_never_a_crash(owner: User) -> None:
+    _, token = issue_token(owner, "agent")
+    client = Client(headers={"authorization": f"Bearer {token}"})
+    accept = {"accept": "application/json, text/event-stream"}
+    broken = client.post("/mcp", "{not json", content_type="application/json", headers=accept)
+    assert broken.status_code == 400
+    assert broken.json()["error"]["message"].startswith("Parse error")
+    assert client.get("/mcp").status_code == 406  # no event stream: answers are JSON
+    assert client.delete("/mcp").status_code == 405  # stateless: no session to end

@@ -553,6 +553,7 @@ class EventKind(models.TextChoices):
     REVIEWED = "reviewed", "Reviewed"
     REOPENED = "reopened", "Reopened"
     REFRESHED = "refreshed", "Refreshed from upstream"
+    HOOK = "hook", "Notified by upstream"
 
 
 class GenerationEvent(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import gallery, health, media_views, triage, views
+from . import gallery, health, hooks, media_views, public, triage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("media/<path:name>", media_views.media, name="media"),
     path("review/", triage.triage, name="triage"),
     path("review/<uuid:uuid>", triage.act, name="triage-act"),
+    path("hooks/<str:token>", hooks.hook, name="upstream-hook"),
+    path("public/<str:token>", public.public_media, name="public-media"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics, name="metrics"),
 ]

@@ -16,8 +16,18 @@ from generations.submission import start_generation
 pytestmark = pytest.mark.django_db
 
 # Reachable without logging in: the login page, health checks and Prometheus (token or staff),
-# and the simulator's API, which demands a bearer token as the real one does.
-PUBLIC_PREFIXES = ("accounts/login/", "admin/login/", "healthz", "metrics", "sim/v1/")
+# the simulators' APIs, which demand a bearer token as the real ones do, and an upstream's doors
+# (a job's hook, an input's link), each of which demands its own signature (tests/test_proxy.py).
+PUBLIC_PREFIXES = (
+    "accounts/login/",
+    "admin/login/",
+    "healthz",
+    "metrics",
+    "sim/v1/",
+    "sim/proxy/",
+    "hooks/",
+    "public/",
+)
 
 
 def all_url_patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
@@ -232,7 +242,8 @@ def test_healthz_is_503_when_no_worker_is_alive(client: Client) -> None:
         "database": "ok",
         "worker": "down",
         "upstream": "simulator",
-        "providers": {"agents": "simulator"},
+        "providers": {"agents": "simulator", "proxy": "simulator"},
+        "provider_names": {"agents": "Luma Agents API", "proxy": "Luma proxy"},
         "status": "degraded",
     }
 

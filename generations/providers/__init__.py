@@ -22,6 +22,7 @@ transport: httpx.BaseTransport | None = None
 # Each provider's class, by the name a job records.
 CLASSES = {
     "agents": "generations.providers.agents.provider.AgentsProvider",
+    "proxy": "generations.providers.proxy.provider.ProxyProvider",
 }
 
 

@@ -3,8 +3,11 @@
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.urls import reverse
 
+from generations import providers
+from generations.forms import MODE_FORMS
 from generations.models import Generation, Lineage, State
 
 IMAGE_KINDS = ("image", "image_edit")
@@ -23,6 +26,14 @@ def _link(generation: Generation, mode: str, role: str, lineage: str) -> str:
     return f"{reverse('home')}?{urlencode(query)}#create-form"
 
 
+def remix_mode(generation: Generation) -> str:
+    """The creation mode that made this job: its provider's form for its kind."""
+    for mode, form in MODE_FORMS.items():
+        if generation.provider == form.PROVIDER and generation.kind == form.KIND:
+            return mode
+    return generation.kind
+
+
 def chain_actions(generation: Generation) -> list[ChainAction]:
     """The actions that make something new from this piece; Remix for any finished request."""
     actions: list[ChainAction] = []
@@ -37,6 +48,15 @@ def chain_actions(generation: Generation) -> list[ChainAction]:
             ChainAction("Split into layers", _link(generation, "layering", "source",
                         Lineage.LAYERS), "Separate subject and background"),
         ]  # fmt: skip
+    proxy_on = "proxy" in settings.LUMA_PROVIDERS
+    if generation.state == State.COMPLETED and generation.kind in IMAGE_KINDS and proxy_on:
+        gateway = providers.get("proxy").display_name
+        actions += [
+            ChainAction(f"Animate via {gateway}", _link(generation, "proxy", "image_url",
+                        Lineage.ANIMATE), "A gateway video that starts here"),
+            ChainAction(f"End frame via {gateway}", _link(generation, "proxy", "image_end_url",
+                        Lineage.ANIMATE), "A gateway video that ends here"),
+        ]  # fmt: skip
     if generation.state == State.COMPLETED and generation.kind in VIDEO_KINDS:
         actions += [
             ChainAction("Extend", _link(generation, "video", "start_frame", Lineage.EXTEND),
@@ -46,6 +66,8 @@ def chain_actions(generation: Generation) -> list[ChainAction]:
             ChainAction("Reframe", _link(generation, "video_reframe", "source", Lineage.REFRAME),
                         "Another aspect ratio"),
         ]  # fmt: skip
-    remix = f"{reverse('home')}?{urlencode({'mode': generation.kind, 'remix': generation.uuid})}"
+    remix = (
+        f"{reverse('home')}?{urlencode({'mode': remix_mode(generation), 'remix': generation.uuid})}"
+    )
     actions.append(ChainAction("Remix", f"{remix}#create-form", "The same request, to adjust"))
     return actions

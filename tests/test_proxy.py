@@ -220,7 +220,9 @@ def test_answer_shapes_are_read_and_kept_verbatim(body: dict[str, Any], state, v
 def test_an_unknown_state_is_kept_and_the_job_goes_on() -> None:
     with answering({"id": "a", "state": "upscaling", "eta": 12}) as client:
         job = client.get_generation("a").data
-    assert (job.state, job.upstream_state, job.known_state) == ("processing", "upscaling", False)
+    assert (job.state, job.upstream_state) == ("processing", "upscaling")
+    assert schema.unknown_state(job.raw) == "upscaling"
+    assert schema.unknown_state({"code": 0, "data": {"id": "a", "status": "pending"}}) == ""
 
 
 def test_completed_without_a_video_is_a_plain_failure() -> None:
@@ -429,3 +431,121 @@ def test_the_simulators_faults_strike_the_gateway_too(gateway: ProxyClient, faul
         with pytest.raises(error):
             gateway.create_generation(request)
     assert SimGeneration.objects.count() == 1
+
+
+# --- the studio's form, chaining and pages ---
+
+
+def finished_image(owner, run_worker) -> Generation:
+    from generations.providers.agents import schema as agents
+
+    piece, _ = start_generation(owner, agents.GenerationRequest(prompt="a red kite"))
+    run_worker(terminal(piece))
+    assert piece.state == State.COMPLETED
+    return piece
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_form_sends_the_dialects_options_and_an_upload(owner, owner_client, run_worker) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    page = owner_client.get("/?mode=proxy").content.decode()
+    assert "Video · Luma proxy" in page
+    assert "Let the gateway improve my prompt" in page
+    assert "Keyframe timeline" not in page  # only the dialect's options
+    response = owner_client.post(
+        "/",
+        {
+            "mode": "proxy",
+            "idempotency_key": "k-proxy",
+            "prompt": "waves at night",
+            "expand_prompt": "on",
+            "loop": "on",
+            "aspect_ratio": "9:16",
+            "image_url": SimpleUploadedFile("start.png", png(), content_type="image/png"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    generation = Generation.objects.get()
+    assert generation.provider == "proxy"
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED, generation.failure_reason
+    sent = SimGeneration.objects.get(pk=generation.upstream_id).request
+    image = sent.pop("image_url")
+    assert sent == {
+        "user_prompt": "waves at night",
+        "expand_prompt": True,
+        "loop": True,
+        "aspect_ratio": "9:16",
+    }
+    assert base64.b64decode(image.split(",", 1)[1]) == png()
+    assert generation.inputs.get().role == "image_url"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ratio_the_dialect_lacks_is_refused_on_its_field(owner_client) -> None:
+    response = owner_client.post(
+        "/", {"mode": "proxy", "prompt": "x", "aspect_ratio": "21:9", "idempotency_key": "k"}
+    )
+    assert response.status_code == 400
+    assert "21:9 is not one of the available choices" in response.content.decode()
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_animate_an_image_through_the_gateway(owner, owner_client, run_worker) -> None:
+    piece = finished_image(owner, run_worker)
+    detail = owner_client.get(piece.get_absolute_url()).content.decode()
+    assert "Animate via Luma proxy" in detail
+    form = owner_client.get(f"/?mode=proxy&from={piece.uuid}&as=image_end_url&lineage=animate")
+    assert f'<option value="{piece.uuid}" selected' in form.content.decode()
+    owner_client.post(
+        "/",
+        {
+            "mode": "proxy",
+            "idempotency_key": "k-animate",
+            "prompt": "it flies away",
+            "image_end_url_pick": str(piece.uuid),
+            "parent": str(piece.uuid),
+            "lineage": "animate",
+        },
+    )
+    video = Generation.objects.get(provider="proxy")
+    assert video.request["image_end_url"] == f"{schema.PIECE_REFERENCE}{piece.uuid}"
+    run_worker(terminal(video))
+    assert video.state == State.COMPLETED, video.failure_reason
+    assert (video.parent, video.lineage) == (piece, "animate")
+    page = owner_client.get(video.get_absolute_url()).content.decode()
+    assert "a piece from the gallery" in page
+    assert "Luma proxy" in page
+    remix = owner_client.get(f"/?remix={video.uuid}").content.decode()
+    assert 'name="mode" value="proxy"' in remix
+    assert f'<option value="{piece.uuid}" selected' in remix
+
+
+@pytest.mark.django_db
+def test_an_unknown_state_is_shown_on_the_page(owner, owner_client, settings) -> None:
+    settings.LUMA_PROVIDERS = {
+        **settings.LUMA_PROVIDERS,
+        "proxy": {**settings.LUMA_PROVIDERS["proxy"], "name": "Acme Gateway"},
+    }
+    generation = Generation.objects.create(
+        created_by=owner, provider="proxy", kind="video", model="m", prompt="x", request={},
+        state=State.PROCESSING, upstream_id="gw-2",
+        upstream={"code": 0, "data": {"id": "gw-2", "state": "upscaling"}},
+    )  # fmt: skip
+    page = owner_client.get(generation.get_absolute_url()).content.decode()
+    assert "“upscaling”" in page
+    assert "Acme Gateway" in page
+    card = owner_client.get(f"/g/{generation.uuid}/card").content.decode()
+    assert "Acme Gateway" in card
+    assert Client().get("/healthz").json()["provider_names"]["proxy"] == "Acme Gateway"
+
+
+@pytest.mark.django_db
+def test_with_only_a_gateway_the_studio_opens_on_its_form(owner_client, settings) -> None:
+    settings.LUMA_PROVIDERS = {"proxy": settings.LUMA_PROVIDERS["proxy"]}
+    page = owner_client.get("/").content.decode()
+    assert 'name="mode" value="proxy"' in page
+    assert "?mode=image" not in page
+    assert owner_client.get("/?mode=image").status_code == 404

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.db import transaction
 from django.db.models import QuerySet
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
 from generations.providers.agents import schema
@@ -28,6 +28,7 @@ MODES = {
     "video_edit": "Edit video",
     "video_reframe": "Reframe video",
     "layering": "Layers",
+    "proxy": "Video",  # through a reseller's gateway: the page adds the gateway's name
 }
 MODEL_LABELS = {"uni-1": "uni-1 (fast)", "uni-1-max": "uni-1-max (best quality)"}
 STRENGTH_LABELS = {
@@ -104,6 +105,9 @@ class CreateForm(forms.Form):
     """What every mode shares: the prompt, the double-submit token, chaining and the slots."""
 
     KIND: ClassVar[str]
+    # The upstream (generations/providers/) the job goes to, and its request model.
+    PROVIDER: ClassVar[str] = "agents"
+    REQUEST: ClassVar[type[BaseModel]] = schema.GenerationRequest
     SLOTS: ClassVar[tuple[Slot, ...]] = ()
     # Schema path (dotted, no list indexes) → form field showing its messages.
     FIELD_FOR_PATH: ClassVar[dict[str, str]] = {}
@@ -147,7 +151,7 @@ class CreateForm(forms.Form):
                 if older is not None:
                     label = f"{older.prompt[:60]} ({older.kind})"
                     field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]
-        self.upstream_request: schema.GenerationRequest | None = None
+        self.upstream_request: BaseModel | None = None
         self._uploads: list[tuple[uuid.UUID, CheckedUpload, str]] = []
 
     PLACEHOLDER: ClassVar[str] = "Describe what you want…"
@@ -169,7 +173,7 @@ class CreateForm(forms.Form):
         if self.errors:
             return data
         try:
-            self.upstream_request = schema.GenerationRequest.model_validate(self.body(data, refs))
+            self.upstream_request = self.REQUEST.model_validate(self.body(data, refs))
         except ValidationError as exc:
             for path, messages in schema.field_errors(exc).items():
                 for message in messages:
@@ -186,15 +190,15 @@ class CreateForm(forms.Form):
             refs[slot.name] = found if slot.multiple else (found[0] if found else None)
         return refs
 
-    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[schema.ImageRef]:
+    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[Any]:
         """The references one slot (or one keyframe) names; problems go on its field."""
-        found: list[schema.ImageRef] = []
+        found: list[Any] = []
         if pick:
             picked = Generation.objects.filter(uuid=pick, state=State.COMPLETED).first()
             if picked is None or picked.upstream_id is None:
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
             else:
-                found.append(schema.ImageRef(generation_id=picked.upstream_id))
+                found.append(self.pick_ref(picked))
         for upload in uploads if isinstance(uploads, list) else [uploads]:
             if not upload:
                 continue
@@ -205,10 +209,16 @@ class CreateForm(forms.Form):
                 continue
             key = uuid.uuid4()
             self._uploads.append((key, checked, slot.role))
-            found.append(
-                schema.ImageRef(file_id=f"{INPUT_PLACEHOLDER}{key}", media_type=checked.mime_type)
-            )
+            found.append(self.upload_ref(f"{INPUT_PLACEHOLDER}{key}", checked))
         return found
+
+    def pick_ref(self, picked: Generation) -> Any:
+        """How the request names a finished piece picked from the gallery."""
+        return schema.ImageRef(generation_id=picked.upstream_id)
+
+    def upload_ref(self, placeholder: str, checked: CheckedUpload) -> Any:
+        """How the request names an upload until it is sent (the placeholder of its Input)."""
+        return schema.ImageRef(file_id=placeholder, media_type=checked.mime_type)
 
     def _check(self, upload: Any, slot: Slot) -> CheckedUpload:
         # Uploads into a "frame" slot are images; prior videos come as gallery picks.
@@ -252,6 +262,7 @@ class CreateForm(forms.Form):
             generation, created = start_generation(
                 user,
                 self.upstream_request,
+                provider=self.PROVIDER,
                 idempotency_key=self.cleaned_data.get("idempotency_key") or None,
                 parent=parent,
                 lineage=self.cleaned_data.get("lineage") or "",

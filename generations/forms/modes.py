@@ -18,6 +18,7 @@ from generations.forms.base import (
     true_or_none,
     upload_field,
 )
+from generations.forms.proxy import ProxyVideoForm
 from generations.models import Generation
 from generations.providers.agents import schema
 
@@ -436,4 +437,5 @@ MODE_FORMS: dict[str, type[CreateForm]] = {
     "video_edit": VideoEditForm,
     "video_reframe": ReframeForm,
     "layering": LayersForm,
+    "proxy": ProxyVideoForm,
 }

@@ -51,5 +51,8 @@ def enabled() -> list[Provider]:
 
 
 def label(name: str) -> str:
-    """A provider's name for people, whether or not it is on (old jobs keep theirs)."""
+    """A provider's name for people (a gateway's own name when it is on), whether or not it is
+    on (old jobs keep theirs)."""
+    if name in settings.LUMA_PROVIDERS and name in CLASSES:
+        return get(name).display_name
     return _class(name).label if name in CLASSES else name

@@ -141,6 +141,11 @@ class Provider(ABC):
         """The account's balance in US cents, when the upstream says (`capabilities.credits`)."""
         return None
 
+    def upstream_state(self, raw: dict[str, Any]) -> str:
+        """The upstream's own word for a job's state in a kept answer (`UpstreamJob.raw`) when
+        the studio's states leave it out (a state the provider does not know), else ""."""
+        return ""
+
     def ping(self) -> bool:
         """Whether the upstream answers at all, for /healthz."""
         return True

@@ -71,6 +71,9 @@ class ProxyProvider(Provider):
         with self.client() as client:
             return as_job(client.get_generation(upstream_id))
 
+    def upstream_state(self, raw: dict[str, Any]) -> str:
+        return schema.unknown_state(raw)
+
     def _image(self, value: str, field: str) -> str:
         """An image field as sent: a URL or base64 as given; a studio reference resolved to a
         public link when the studio has a public address, else inline as base64."""

@@ -139,10 +139,6 @@ class ProxyJob(BaseModel):
     failure_reason: str = ""
     raw: dict[str, Any]
 
-    @property
-    def known_state(self) -> bool:
-        return self.upstream_state.lower() in STATES
-
 
 def read_answer(answer: dict[str, Any]) -> ProxyJob:
     """Read a gateway's answer about one job, flat or wrapped; AnswerProblem says what is wrong."""
@@ -172,6 +168,18 @@ def read_answer(answer: dict[str, Any]) -> ProxyJob:
         failure_reason=reason if isinstance(reason, str) else str(reason),
         raw=answer,
     )
+
+
+def unknown_state(answer: dict[str, Any]) -> str:
+    """The gateway's word for a job's state in a kept answer when it is none the studio knows."""
+    try:
+        job = unwrap(answer)
+    except AnswerProblem:
+        return ""
+    word = job.get("state", job.get("status"))
+    if isinstance(word, str) and word.strip().lower() not in STATES:
+        return word
+    return ""
 
 
 def unwrap(answer: dict[str, Any]) -> dict[str, Any]:

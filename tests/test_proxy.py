@@ -2,6 +2,7 @@
 shape the provider claims to handle, inputs as links or inline, hooks, and jobs end to end."""
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -549,3 +550,30 @@ def test_with_only_a_gateway_the_studio_opens_on_its_form(owner_client, settings
     assert 'name="mode" value="proxy"' in page
     assert "?mode=image" not in page
     assert owner_client.get("/?mode=image").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_twin_sends_a_gateway_video(owner, run_worker, capsys) -> None:
+    from django.core.management import CommandError, call_command
+
+    piece = finished_image(owner, run_worker)
+    call_command(
+        "create_generation",
+        *("--provider", "proxy", "--user", owner.username, "--prompt", "the kite dives"),
+        *("--aspect-ratio", "1:1", "--source", str(piece.uuid)),
+    )
+    printed = json.loads(capsys.readouterr().out)
+    generation = Generation.objects.get(uuid=printed["id"])
+    assert generation.request == {
+        "user_prompt": "the kite dives",
+        "aspect_ratio": "1:1",
+        "image_url": f"{schema.PIECE_REFERENCE}{piece.uuid}",
+    }
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED
+    with pytest.raises(CommandError, match="aspect_ratio"):
+        call_command(
+            "create_generation",
+            *("--provider", "proxy", "--user", owner.username, "--prompt", "x"),
+            *("--aspect-ratio", "21:9"),
+        )

@@ -37,7 +37,9 @@ def remix_mode(generation: Generation) -> str:
 def chain_actions(generation: Generation) -> list[ChainAction]:
     """The actions that make something new from this piece; Remix for any finished request."""
     actions: list[ChainAction] = []
-    if generation.state == State.COMPLETED and generation.kind in IMAGE_KINDS:
+    # Agents requests name a piece by its Agents id: only the Agents API's own pieces chain there.
+    agents = generation.provider == "agents"
+    if generation.state == State.COMPLETED and generation.kind in IMAGE_KINDS and agents:
         actions += [
             ChainAction("Edit", _link(generation, "image_edit", "source", Lineage.EDIT),
                         "Change it with a prompt"),
@@ -57,7 +59,7 @@ def chain_actions(generation: Generation) -> list[ChainAction]:
             ChainAction(f"End frame via {gateway}", _link(generation, "proxy", "image_end_url",
                         Lineage.ANIMATE), "A gateway video that ends here"),
         ]  # fmt: skip
-    if generation.state == State.COMPLETED and generation.kind in VIDEO_KINDS:
+    if generation.state == State.COMPLETED and generation.kind in VIDEO_KINDS and agents:
         actions += [
             ChainAction("Extend", _link(generation, "video", "start_frame", Lineage.EXTEND),
                         "Continue from its last frame"),

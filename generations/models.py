@@ -222,7 +222,7 @@ class Generation(models.Model):
         """The request's settings in human terms, for the detail page."""
         shown = {"prompt", "user_prompt", "type", "model", "user_id", "notify_hook"}
         return [
-            (name.replace("_", " ").capitalize(), _human(value))
+            (_PARAMETER_NAMES.get(name) or name.replace("_", " ").capitalize(), _human(value))
             for name, value in self.request.items()
             if name not in shown
         ]
@@ -382,6 +382,12 @@ class Generation(models.Model):
         )
 
 
+# Request fields whose own names say little to people (the proxy dialect's).
+_PARAMETER_NAMES = {
+    "image_url": "Start image",
+    "image_end_url": "End image",
+    "expand_prompt": "Gateway improves the prompt",
+}
 # How a media reference reads on the detail page (whose Inputs section shows the media itself).
 _REFERENCE_WORDS = {
     "generation_id": "a piece from the gallery",

@@ -517,8 +517,12 @@ def test_animate_an_image_through_the_gateway(owner, owner_client, run_worker) -
     assert video.state == State.COMPLETED, video.failure_reason
     assert (video.parent, video.lineage) == (piece, "animate")
     page = owner_client.get(video.get_absolute_url()).content.decode()
-    assert "a piece from the gallery" in page
+    assert "<dt>End image</dt><dd>a piece from the gallery</dd>" in page
     assert "Luma proxy" in page
+    # Agents requests name pieces by their Agents id: a gateway's video is not offered there.
+    assert "Extend" not in page
+    agents_form = owner_client.get("/?mode=video_edit").content.decode()
+    assert f'<option value="{video.uuid}"' not in agents_form
     remix = owner_client.get(f"/?remix={video.uuid}").content.decode()
     assert 'name="mode" value="proxy"' in remix
     assert f'<option value="{piece.uuid}" selected' in remix

@@ -93,11 +93,15 @@ def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[
 PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS + VIDEO_KINDS}
 
 
-def pick_choices(media: str) -> list[tuple[str, str]]:
-    """The team's recent finished pieces of one media kind, newest first, for a gallery pick."""
-    recent: QuerySet[Generation] = Generation.objects.filter(
+def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """The team's recent finished pieces of one media kind, newest first, for a gallery pick;
+    only those `providers` made, when the request names pieces by their upstream's id."""
+    found: QuerySet[Generation] = Generation.objects.filter(
         state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
-    ).only("uuid", "prompt", "kind")[:PICK_LIMIT]
+    )
+    if providers is not None:
+        found = found.filter(provider__in=providers)
+    recent = found.only("uuid", "prompt", "kind")[:PICK_LIMIT]
     return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
 
 
@@ -108,6 +112,9 @@ class CreateForm(forms.Form):
     # The upstream (generations/providers/) the job goes to, and its request model.
     PROVIDER: ClassVar[str] = "agents"
     REQUEST: ClassVar[type[BaseModel]] = schema.GenerationRequest
+    # Whose pieces the gallery picks offer (None: anyone's); Agents requests name a piece by
+    # its Agents id, so only the Agents API's own pieces.
+    PICKS_FROM: ClassVar[tuple[str, ...] | None] = ("agents",)
     SLOTS: ClassVar[tuple[Slot, ...]] = ()
     # Schema path (dotted, no list indexes) → form field showing its messages.
     FIELD_FOR_PATH: ClassVar[dict[str, str]] = {}
@@ -136,7 +143,7 @@ class CreateForm(forms.Form):
         self.fields["prompt"].widget.attrs["placeholder"] = self.PLACEHOLDER
         for slot in self.SLOTS:
             field = self.fields[f"{slot.name}_pick"]
-            field.choices = pick_choices(slot.media)  # type: ignore[attr-defined]
+            field.choices = pick_choices(slot.media, self.PICKS_FROM)  # type: ignore[attr-defined]
             chosen = self.initial.get(f"{slot.name}_pick") or self.data.get(f"{slot.name}_pick")
             if chosen and chosen not in dict(field.choices):  # type: ignore[attr-defined]
                 # A piece older than the list: still pickable when a chain link names it.
@@ -195,7 +202,7 @@ class CreateForm(forms.Form):
         found: list[Any] = []
         if pick:
             picked = Generation.objects.filter(uuid=pick, state=State.COMPLETED).first()
-            if picked is None or picked.upstream_id is None:
+            if picked is None or picked.upstream_id is None or not self._may_pick(picked):
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
             else:
                 found.append(self.pick_ref(picked))
@@ -211,6 +218,9 @@ class CreateForm(forms.Form):
             self._uploads.append((key, checked, slot.role))
             found.append(self.upload_ref(f"{INPUT_PLACEHOLDER}{key}", checked))
         return found
+
+    def _may_pick(self, picked: Generation) -> bool:
+        return self.PICKS_FROM is None or picked.provider in self.PICKS_FROM
 
     def pick_ref(self, picked: Generation) -> Any:
         """How the request names a finished piece picked from the gallery."""

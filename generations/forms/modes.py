@@ -191,7 +191,7 @@ class VideoForm(CreateForm):
         self.timeline = KeyframeFormSet(
             self.data or None, self.files or None, prefix="kf", form_kwargs={}
         )
-        choices = pick_choices("image")
+        choices = pick_choices("image", self.PICKS_FROM)
         for form in [*self.timeline.forms, self.timeline.empty_form]:
             form.fields["pick"].choices = choices
 

@@ -21,6 +21,7 @@ class ProxyVideoForm(CreateForm):
     KIND = "video"
     PROVIDER = "proxy"
     REQUEST = schema.ProxyRequest
+    PICKS_FROM = None  # a piece goes as its archived file or its URL, whoever made it
     PROMPT_MAX = schema.PROMPT_MAX
     START = Slot("image_url", "image", "image_url", label="Start image", help="The first frame.")
     END = Slot("image_end_url", "image", "image_end_url", label="End image", help="The last frame.")

@@ -90,15 +90,17 @@ def _start_retry(
     # submission imports tasks, which imports this module for its failure hook.
     from generations.submission import start_generation
 
-    if INPUT_PLACEHOLDER in json.dumps(original.request):
-        # Its uploads belong to the original and never reached Luma: the form can send them.
-        raise NotRetryable("Its uploads never reached Luma: edit and resubmit it instead.")
     try:
-        request = providers.get(original.provider).parse(original.request)
+        upstream = providers.get(original.provider)
+        request = upstream.parse(original.request)
     except pydantic.ValidationError as exc:
         raise NotRetryable(f"Its stored request is no longer valid: {exc}") from exc
     except providers.ProviderOff as exc:
         raise NotRetryable(str(exc)) from exc
+    pending = INPUT_PLACEHOLDER in json.dumps(original.request)
+    if pending and not upstream.capabilities.resends_uploads:
+        # Its uploads belong to the original and never reached Luma: the form can send them.
+        raise NotRetryable("Its uploads never reached Luma: edit and resubmit it instead.")
     with transaction.atomic():
         retry, created = start_generation(
             original.created_by,

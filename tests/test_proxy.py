@@ -581,3 +581,17 @@ def test_the_command_twin_sends_a_gateway_video(owner, run_worker, capsys) -> No
             *("--provider", "proxy", "--user", owner.username, "--prompt", "x"),
             *("--aspect-ratio", "21:9"),
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transient_failure_is_retried_with_the_same_upload(owner, run_worker) -> None:
+    item = stored_input(owner, png())
+    request = schema.ProxyRequest(
+        user_prompt="a moth [fail:generation_failed]", image_url=item.placeholder
+    )
+    generation, _ = start_generation(owner, request, provider="proxy")
+    run_worker(terminal(generation))
+    assert (generation.state, generation.failure_code) == (State.FAILED, "generation_failed")
+    retry = generation.retried_as
+    assert retry is not None  # each send reads the upload again: nothing was used up
+    assert (retry.provider, retry.request["image_url"]) == ("proxy", item.placeholder)

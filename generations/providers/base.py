@@ -71,6 +71,9 @@ class Capabilities:
     public_inputs: bool = False
     # Jobs can carry a URL the upstream calls when their state changes.
     callbacks: bool = False
+    # Every send reads the job's uploads from the studio's storage again (nothing is uploaded
+    # ahead), so a retry may reuse the uploads of the job it retries.
+    resends_uploads: bool = False
     # Jobs can be deleted upstream.
     delete: bool = False
     # The account's balance can be read (`credits()`).

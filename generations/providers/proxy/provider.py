@@ -33,7 +33,7 @@ MODEL = "luma (gateway)"
 class ProxyProvider(Provider):
     name = "proxy"
     label = "Luma proxy"
-    capabilities = Capabilities(kinds=("video",), callbacks=True)
+    capabilities = Capabilities(kinds=("video",), callbacks=True, resends_uploads=True)
 
     def client(self) -> ProxyClient:
         return ProxyClient(self.base_url, self.api_key, **self.client_options())

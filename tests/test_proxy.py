@@ -251,6 +251,12 @@ def test_a_200_that_reports_an_error_is_refused_in_plain_words(body, error, word
     assert words in str(raised.value)
 
 
+def test_an_accepted_job_without_a_state_is_pending() -> None:
+    with answering({"code": 0, "data": {"task_id": "t-9"}}) as client:
+        job = client.create_generation(schema.ProxyRequest(user_prompt="x")).data
+    assert (job.id, job.state, job.upstream_state) == ("t-9", "queued", "pending")
+
+
 def test_an_unreadable_poll_is_malformed_not_fatal() -> None:
     with answering({"id": "a"}) as client, pytest.raises(errors.MalformedResponse) as raised:
         client.get_generation("a")

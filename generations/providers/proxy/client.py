@@ -42,7 +42,7 @@ class ProxyClient(UpstreamClient):
 
 def _read(reply: Reply[schema.JSONObject], *, creates: bool) -> schema.ProxyJob:
     try:
-        return schema.read_answer(reply.data.model_dump(mode="json"))
+        return schema.read_answer(reply.data.model_dump(mode="json"), accepted=creates)
     except schema.AnswerProblem as problem:
         if problem.reported:
             # The gateway says the call failed: a refusal like the HTTP status it names.

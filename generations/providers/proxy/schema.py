@@ -140,13 +140,18 @@ class ProxyJob(BaseModel):
     raw: dict[str, Any]
 
 
-def read_answer(answer: dict[str, Any]) -> ProxyJob:
-    """Read a gateway's answer about one job, flat or wrapped; AnswerProblem says what is wrong."""
+def read_answer(answer: dict[str, Any], *, accepted: bool = False) -> ProxyJob:
+    """Read a gateway's answer about one job, flat or wrapped; AnswerProblem says what is wrong.
+
+    The answer to a submission (`accepted`) with a job id but no state is a job just accepted.
+    """
     job = unwrap(answer)
     job_id = job.get("id") or job.get("task_id") or job.get("generation_id")
     if not isinstance(job_id, str | int) or isinstance(job_id, bool) or not str(job_id).strip():
         raise AnswerProblem(f"The answer has no job id (keys: {_keys(job)}).")
     word = job.get("state", job.get("status"))
+    if word is None and accepted:
+        word = "pending"
     if not isinstance(word, str) or not word.strip():
         raise AnswerProblem(f"The answer has no state (keys: {_keys(job)}).")
     state = STATES.get(word.strip().lower(), "processing")

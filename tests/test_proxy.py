@@ -296,7 +296,10 @@ def start(user, **fields: Any) -> Generation:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_job_with_an_uploaded_start_image_completes_and_is_archived(owner, run_worker) -> None:
+def test_a_job_with_an_uploaded_start_image_completes_and_is_archived(
+    owner, run_worker, settings
+) -> None:
+    settings.LUMAWEB_PUBLIC_URL = ""  # the gateway cannot reach the studio: inline, no hook
     data = png()
     item = stored_input(owner, data)
     generation = start(owner, image_url=item.placeholder, expand_prompt=True)
@@ -348,6 +351,7 @@ def test_a_gallery_piece_goes_as_a_public_link_with_a_hook(owner, run_worker, se
 
 @pytest.mark.django_db(transaction=True)
 def test_an_inline_image_over_the_limit_is_refused_plainly(owner, run_worker, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = ""
     settings.LUMA_PROXY_INLINE_MAX_MB = 0.001
     generation = start(owner, image_url=stored_input(owner, png()).placeholder)
     run_worker(terminal(generation))
@@ -453,9 +457,12 @@ def finished_image(owner, run_worker) -> Generation:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_form_sends_the_dialects_options_and_an_upload(owner, owner_client, run_worker) -> None:
+def test_the_form_sends_the_dialects_options_and_an_upload(
+    owner, owner_client, run_worker, settings
+) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    settings.LUMAWEB_PUBLIC_URL = ""  # the upload goes inline
     page = owner_client.get("/?mode=proxy").content.decode()
     assert "Video · Luma proxy" in page
     assert "Let the gateway improve my prompt" in page
@@ -601,3 +608,25 @@ def test_a_transient_failure_is_retried_with_the_same_upload(owner, run_worker) 
     retry = generation.retried_as
     assert retry is not None  # each send reads the upload again: nothing was used up
     assert (retry.provider, retry.request["image_url"]) == ("proxy", item.placeholder)
+
+
+@pytest.mark.django_db
+def test_the_detail_page_learns_a_requests_images(owner) -> None:
+    from generations.providers.proxy.provider import ProxyProvider
+
+    piece = Generation.objects.create(
+        created_by=owner, kind="image", model="uni-1", prompt="x", request={},
+        state=State.COMPLETED, upstream_id="up-7",
+    )  # fmt: skip
+    request = {
+        "user_prompt": "x",
+        "image_url": "lumaweb-input:1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed",
+        "image_end_url": f"{schema.PIECE_REFERENCE}{piece.uuid}",
+    }
+    assert ProxyProvider.references(request) == [
+        ("Start image", {"file_id": request["image_url"]}),
+        ("End image", {"generation_id": "up-7"}),
+    ]
+    assert ProxyProvider.references({"image_url": "https://x.test/a.png"}) == [
+        ("Start image", {"url": "https://x.test/a.png"})
+    ]

@@ -71,6 +71,28 @@ class ProxyProvider(Provider):
         with self.client() as client:
             return as_job(client.get_generation(upstream_id))
 
+    @classmethod
+    def references(cls, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The start and end images of a stored request, for the detail page: an upload by its
+        placeholder, a gallery piece by its upstream id, a URL as given (inline data: none)."""
+        from generations.models import Generation
+
+        found: list[tuple[str, dict[str, Any]]] = []
+        for field, what in schema.IMAGE_FIELDS.items():
+            value = request.get(field)
+            label = what.capitalize()
+            if not isinstance(value, str):
+                continue
+            if value.startswith(schema.INPUT_REFERENCE):
+                found.append((label, {"file_id": value}))
+            elif value.startswith(schema.PIECE_REFERENCE):
+                piece = Generation.objects.filter(uuid=_uuid(value, schema.PIECE_REFERENCE, what))
+                if upstream_id := piece.values_list("upstream_id", flat=True).first():
+                    found.append((label, {"generation_id": upstream_id}))
+            elif value.startswith(("http://", "https://")):
+                found.append((label, {"url": value}))
+        return found
+
     def upstream_state(self, raw: dict[str, Any]) -> str:
         return schema.unknown_state(raw)
 

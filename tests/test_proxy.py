@@ -630,3 +630,33 @@ def test_the_detail_page_learns_a_requests_images(owner) -> None:
     assert ProxyProvider.references({"image_url": "https://x.test/a.png"}) == [
         ("Start image", {"url": "https://x.test/a.png"})
     ]
+
+
+@pytest.mark.django_db
+def test_a_hook_for_a_job_that_is_gone_is_a_404(owner, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "https://studio.example"
+    generation = Generation.objects.create(
+        created_by=owner, provider="proxy", kind="video", model="m", prompt="x", request={}
+    )
+    url = hook_url(generation)
+    assert url is not None
+    generation.delete()
+    response = Client().post(url.removeprefix("https://studio.example"))
+    assert response.status_code == 404
+
+
+def test_a_gateway_key_without_its_base_url_is_refused_at_startup() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "LUMA_PROXY_API_KEY": "gw-token", "DJANGO_SETTINGS_MODULE": ""}
+    env.pop("LUMA_PROXY_BASE_URL", None)
+    started = subprocess.run(
+        [sys.executable, "-c", "import lumaweb.settings"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert started.returncode != 0
+    assert "LUMA_PROXY_BASE_URL is needed with the proxy key" in started.stderr

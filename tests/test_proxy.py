@@ -264,11 +264,14 @@ def test_an_unreadable_poll_is_malformed_not_fatal() -> None:
     assert raised.value.retryable
 
 
-def test_http_errors_keep_the_gateway_detail() -> None:
-    client = answering({"detail": "Invalid token"}, status=401)
+@pytest.mark.parametrize(
+    "body", [{"detail": "Invalid token"}, {"code": 401, "message": "Invalid token", "data": None}]
+)
+def test_http_errors_keep_the_gateway_detail(body: dict[str, Any]) -> None:
+    client = answering(body, status=401)
     with client, pytest.raises(errors.AuthenticationFailed) as raised:
         client.get_generation("a")
-    assert "Invalid token" in str(raised.value)
+    assert str(raised.value) == "HTTP 401: Invalid token"
 
 
 # --- inputs, hooks and jobs in the studio ---

@@ -2,9 +2,10 @@
 really was made from the piece its form names as its parent."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.urls import reverse
 
 from generations import providers
@@ -23,7 +24,13 @@ class ChainAction:
 
 @dataclass(frozen=True)
 class Link:
-    """One way to make something new from a finished piece: which form, which slot it fills."""
+    """One way to make something new from a finished piece: which form, which slot it fills.
+
+    `provider` is the upstream of the form the link opens; it is offered only while that one is
+    on, and `{upstream}` in its label is that provider's name. `from_providers` are the upstreams
+    whose pieces the form can take (an Agents request names a piece by its Agents id); None: any
+    (a gateway takes an image by its URL).
+    """
 
     label: str
     mode: str
@@ -31,6 +38,8 @@ class Link:
     lineage: str
     hint: str
     from_kinds: tuple[str, ...]
+    provider: str = "agents"
+    from_providers: tuple[str, ...] | None = ("agents",)
 
 
 LINKS = (
@@ -41,6 +50,10 @@ LINKS = (
          IMAGE_KINDS),
     Link("Split into layers", "layering", "source", Lineage.LAYERS,
          "Separate subject and background", IMAGE_KINDS),
+    Link("Animate via {upstream}", "proxy", "image_url", Lineage.ANIMATE,
+         "A gateway video that starts here", IMAGE_KINDS, "proxy", None),
+    Link("End frame via {upstream}", "proxy", "image_end_url", Lineage.ANIMATE,
+         "A gateway video that ends here", IMAGE_KINDS, "proxy", None),
     Link("Extend", "video", "start_frame", Lineage.EXTEND, "Continue from its last frame",
          VIDEO_KINDS),
     Link("Edit video", "video_edit", "source", Lineage.EDIT, "Restyle or change it", VIDEO_KINDS),
@@ -49,29 +62,43 @@ LINKS = (
 )  # fmt: skip
 
 
+def _takes(link: Link, piece: Generation) -> bool:
+    """Whether the link's form takes this piece in its slot."""
+    return piece.kind in link.from_kinds and (
+        link.from_providers is None or piece.provider in link.from_providers
+    )
+
+
 def _link(generation: Generation, link: Link) -> str:
     query = {"mode": link.mode, "from": generation.uuid, "as": link.role, "lineage": link.lineage}
     return f"{reverse('home')}?{urlencode(query)}#create-form"
 
 
-def chain_actions(generation: Generation) -> list[ChainAction]:
-    """The actions that make something new from this piece; Remix for any finished request."""
+def chain_actions(generation: Generation, remix_mode: str) -> list[ChainAction]:
+    """The actions that make something new from this piece; Remix (in `remix_mode`, the form
+    that made it) for any finished request."""
     actions: list[ChainAction] = []
     if generation.state == State.COMPLETED:
-        actions += [
-            ChainAction(link.label, _link(generation, link), link.hint)
-            for link in LINKS
-            if generation.kind in link.from_kinds
-        ]
-    remix = f"{reverse('home')}?{urlencode({'mode': generation.kind, 'remix': generation.uuid})}"
+        for link in LINKS:
+            if _takes(link, generation) and link.provider in settings.LUMA_PROVIDERS:
+                label = link.label.format(upstream=providers.get(link.provider).display_name)
+                actions.append(ChainAction(label, _link(generation, link), link.hint))
+    query = urlencode({"mode": remix_mode, "remix": generation.uuid})
+    remix = f"{reverse('home')}?{query}"
     actions.append(ChainAction("Remix", f"{remix}#create-form", "The same request, to adjust"))
     return actions
 
 
-def fits(
-    parent: Generation, mode: str, lineage: str, request: dict[str, Any], provider: str
-) -> bool:
-    """Whether a job of `mode` with this request may be recorded as `lineage` of `parent`.
+class Made(Protocol):
+    """What a create form says of the jobs it makes (generations.forms.CreateForm)."""
+
+    MODE: str
+    KIND: str
+    PROVIDER: str
+
+
+def fits(parent: Generation, form: Made, lineage: str, request: dict[str, Any]) -> bool:
+    """Whether a job of `form` with this request may be recorded as `lineage` of `parent`.
 
     A retry is made only by retry.py, never from a form. A remix is another request of the same
     kind. Any other link is one of LINKS from a finished piece of the right kind, which the
@@ -80,13 +107,13 @@ def fits(
     if parent.deleted_at is not None or lineage == Lineage.RETRY:
         return False
     if lineage in ("", Lineage.REMIX):
-        return parent.kind == mode
+        return parent.kind == form.KIND
     if parent.state != State.COMPLETED or not parent.upstream_id:
         return False
     if not any(
-        link.mode == mode and link.lineage == lineage and parent.kind in link.from_kinds
+        link.mode == form.MODE and link.lineage == lineage and _takes(link, parent)
         for link in LINKS
     ):
         return False
-    refs = providers.references(provider, request)
+    refs = providers.references(form.PROVIDER, request)
     return any(ref.get("generation_id") == parent.upstream_id for _, ref in refs)

@@ -32,10 +32,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["database"] = "down"
         checks["worker"] = "unknown"
     checks["upstream"] = "simulator" if settings.LUMA_SIMULATOR else "luma"
+    enabled = providers.enabled()
     checks["providers"] = {
-        provider.name: "simulator" if provider.simulated else "configured"
-        for provider in providers.enabled()
+        provider.name: "simulator" if provider.simulated else "configured" for provider in enabled
     }
+    # What people here call each upstream (a reseller's gateway goes by its own name).
+    checks["provider_names"] = {provider.name: provider.display_name for provider in enabled}
     healthy = checks["database"] == "ok" and checks["worker"] == "ok"
     checks["status"] = "ok" if healthy else "degraded"
     return JsonResponse(checks, status=200 if healthy else 503)

@@ -21,6 +21,7 @@ from generations.explanations import Explanation, explain
 from generations.presigned import presigned_expiry
 from generations.providers.agents import schema
 from generations.providers.base import UpstreamJob
+from generations.providers.proxy import schema as proxy_schema
 
 
 class State(models.TextChoices):
@@ -217,6 +218,13 @@ class Generation(models.Model):
         return providers.label(self.provider)
 
     @property
+    def upstream_state_note(self) -> str:
+        """The upstream's own word for this job's state when the studio's words leave it out."""
+        if not isinstance(self.upstream, dict) or self.provider not in settings.LUMA_PROVIDERS:
+            return ""
+        return providers.get(self.provider).upstream_state(self.upstream)
+
+    @property
     def explanation(self) -> Explanation:
         return explain(self.failure_code)
 
@@ -234,9 +242,9 @@ class Generation(models.Model):
     @property
     def parameters(self) -> list[tuple[str, str]]:
         """The request's settings in human terms, for the detail page."""
-        shown = {"prompt", "type", "model", "user_id"}
+        shown = {"prompt", "user_prompt", "type", "model", "user_id", "notify_hook"}
         return [
-            (name.replace("_", " ").capitalize(), _human(value))
+            (_PARAMETER_NAMES.get(name) or name.replace("_", " ").capitalize(), _human(value))
             for name, value in self.request.items()
             if name not in shown
         ]
@@ -395,6 +403,12 @@ class Generation(models.Model):
         )
 
 
+# Request fields whose own names say little to people (the proxy dialect's).
+_PARAMETER_NAMES = {
+    "image_url": "Start image",
+    "image_end_url": "End image",
+    "expand_prompt": "Gateway improves the prompt",
+}
 # How a media reference reads on the detail page (whose Inputs section shows the media itself).
 _REFERENCE_WORDS = {
     "generation_id": "a piece from the gallery",
@@ -405,6 +419,10 @@ _REFERENCE_WORDS = {
 
 
 def _human(value: Any) -> str:
+    if isinstance(value, str) and (
+        word := next((w for p, w in _REFERENCE_PREFIXES.items() if value.startswith(p)), "")
+    ):
+        return word
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict) and (ref := next((k for k in _REFERENCE_WORDS if k in value), "")):
@@ -596,6 +614,12 @@ class Input(models.Model):
 
 
 INPUT_PLACEHOLDER = "lumaweb-input:"
+# A reference a request stores as a plain string (the proxy dialect's image fields).
+_REFERENCE_PREFIXES = {
+    INPUT_PLACEHOLDER: "an upload",
+    proxy_schema.PIECE_REFERENCE: "a piece from the gallery",
+    "data:": "an inline image",
+}
 
 
 class EventKind(models.TextChoices):
@@ -610,6 +634,7 @@ class EventKind(models.TextChoices):
     REVIEWED = "reviewed", "Reviewed"
     REOPENED = "reopened", "Reopened"
     REFRESHED = "refreshed", "Refreshed from upstream"
+    HOOK = "hook", "Notified by upstream"
 
 
 class GenerationEvent(models.Model):

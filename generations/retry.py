@@ -64,12 +64,17 @@ def check_manual(generation: Generation) -> None:
 
 def retry_request(original: Generation) -> BaseModel:
     """The original's request, validated again by its provider; NotRetryable when it cannot be."""
-    if INPUT_PLACEHOLDER in json.dumps(original.request):
-        # Its uploads belong to the original and never reached Luma: the form can send them.
-        raise NotRetryable("Its uploads never reached Luma: edit and resubmit it instead.")
     try:
-        return providers.get(original.provider).parse(original.request)
+        upstream = providers.get(original.provider)
+        request = upstream.parse(original.request)
     except pydantic.ValidationError as exc:
         raise NotRetryable(f"Its stored request is no longer valid: {exc}") from exc
     except providers.ProviderOff as exc:
         raise NotRetryable(str(exc)) from exc
+    if (
+        INPUT_PLACEHOLDER in json.dumps(original.request)
+        and not upstream.capabilities.resends_uploads
+    ):
+        # Its uploads belong to the original and never reached Luma: the form can send them.
+        raise NotRetryable("Its uploads never reached Luma: edit and resubmit it instead.")
+    return request

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import gallery, health, media_views, triage, views
+from . import gallery, health, hooks, media_views, public, triage, views
 from .mcp import pages as mcp_pages
 from .mcp import views as mcp_views
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("mcp/media/<str:signed>", mcp_views.media, name="mcp-media"),
     path("tokens/", mcp_pages.tokens, name="mcp-tokens"),
     path("tokens/<str:key_id>/revoke", mcp_pages.revoke, name="mcp-token-revoke"),
+    path("hooks/<str:token>", hooks.hook, name="upstream-hook"),
+    path("public/<str:token>", public.public_media, name="public-media"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics, name="metrics"),
 ]

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget
 
+from generations import providers
 from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
@@ -19,10 +20,22 @@ from generations.submission import SubmissionRefused
 from generations.tasks import refresh_if_stale
 
 
+def available_modes() -> dict[str, str]:
+    """The modes whose upstream is on here, by name; another upstream's carry its name."""
+    names = {provider.name: provider.display_name for provider in providers.enabled()}
+    return {
+        mode: label if MODE_FORMS[mode].PROVIDER == "agents" else f"{label} · {names[provider]}"
+        for mode, label in MODES.items()
+        if (provider := MODE_FORMS[mode].PROVIDER) in names
+    }
+
+
 def home(request: HttpRequest) -> HttpResponse:
     """The creation form (one mode at a time) and, below it, the team's gallery."""
-    mode = request.POST.get("mode") or request.GET.get("mode") or "image"
-    form_class = MODE_FORMS.get(mode)
+    modes = available_modes()
+    mode = request.POST.get("mode") or request.GET.get("mode") or _remix_mode(request)
+    mode = mode or next(iter(modes), "image")
+    form_class = MODE_FORMS.get(mode) if mode in modes else None
     if form_class is None:
         raise Http404("No such mode.")
     if request.method == "POST":
@@ -54,6 +67,20 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "generations/home.html", context, status=status)
 
 
+def remix_mode(generation: Generation) -> str:
+    """The creation mode that made this job: its provider's form for its kind."""
+    for mode, form in MODE_FORMS.items():
+        if generation.provider == form.PROVIDER and generation.kind == form.KIND:
+            return mode
+    return generation.kind
+
+
+def _remix_mode(request: HttpRequest) -> str:
+    """An "Edit and resubmit" link names only the job: its own mode."""
+    remix = request.GET.get("remix")
+    return remix_mode(_get_generation(remix)) if remix and request.method == "GET" else ""
+
+
 def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, Any]:
     """Prefill from a chain link (`from`, `as`, `lineage`) or a Remix (`remix`)."""
     if remix := request.GET.get("remix"):
@@ -73,7 +100,7 @@ def _create_context(form: CreateForm, mode: str) -> dict[str, Any]:
     return {
         "form": form,
         "mode": mode,
-        "modes": MODES,
+        "modes": available_modes(),
         "options": option_rows(form, disabled),
     }
 
@@ -81,11 +108,12 @@ def _create_context(form: CreateForm, mode: str) -> dict[str, Any]:
 @require_POST
 def create_options(request: HttpRequest) -> HttpResponse:
     """The options of the form as it stands, with what its combination rules out greyed."""
-    form_class = MODE_FORMS.get(request.POST.get("mode", ""))
+    mode = request.POST.get("mode", "")
+    form_class = MODE_FORMS.get(mode) if mode in available_modes() else None
     if form_class is None:
         raise Http404("No such mode.")
     form = form_class(request.POST)
-    context = _create_context(form, request.POST["mode"])
+    context = _create_context(form, mode)
     return render(request, "generations/create_panel.html#options", context)
 
 
@@ -135,7 +163,7 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.gallery().for_viewer(request.user), uuid=uuid)
     context = {
         "generation": generation,
-        "actions": chain_actions(generation),
+        "actions": chain_actions(generation, remix_mode(generation)),
         "refreshing": refresh_if_stale(generation),
         **detail_context(generation),
     }

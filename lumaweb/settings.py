@@ -282,10 +282,20 @@ LUMAWEB_MEDIA_ACCEL_PREFIX = env("LUMAWEB_MEDIA_ACCEL_PREFIX", "/protected-media
 if LUMAWEB_MEDIA_ACCEL not in ("", "x-accel", "x-sendfile"):
     raise ImproperlyConfigured("LUMAWEB_MEDIA_ACCEL must be empty, x-accel or x-sendfile")
 
+# Where the outside world (an upstream fetching an input, or calling a job's hook) reaches the
+# studio, e.g. https://studio.example.com; empty: inputs go inline and no hooks are given.
+LUMAWEB_PUBLIC_URL = env("LUMAWEB_PUBLIC_URL").rstrip("/")
+
 # --- The upstreams (generations/providers/): each is on when its key is set; with no key at
 # all, demo mode turns every simulator on. ---
 LUMA_AGENTS_API_KEY = env("LUMA_AGENTS_API_KEY")
-_any_key = bool(LUMA_AGENTS_API_KEY)
+# A reseller's gateway speaking the "Luma proxy" dialect (luma-api.md §3): its base URL (no
+# default: each reseller has its own), its token, and the name people here know it by.
+LUMA_PROXY_API_KEY = env("LUMA_PROXY_API_KEY")
+LUMA_PROXY_NAME = env("LUMA_PROXY_NAME")
+# Without LUMAWEB_PUBLIC_URL, input images go to the gateway inline as base64, up to this size.
+LUMA_PROXY_INLINE_MAX_MB = env_float("LUMA_PROXY_INLINE_MAX_MB", 10.0)
+_any_key = bool(LUMA_AGENTS_API_KEY or LUMA_PROXY_API_KEY)
 LUMA_SIMULATOR = env_bool("LUMA_SIMULATOR", default=not _any_key)
 LUMA_SIMULATOR_WITH_KEY = env_bool("LUMA_SIMULATOR_WITH_KEY")
 if LUMA_SIMULATOR and _any_key and not LUMA_SIMULATOR_WITH_KEY:
@@ -300,21 +310,27 @@ PORT = int(env("PORT", "8000"))
 _local_host = "127.0.0.1" if HOST in {"0.0.0.0", "::", ""} else HOST  # noqa: S104
 # Where the simulators answer: this app's own address in demo mode.
 LUMA_SIMULATOR_ROOT = env("LUMA_SIMULATOR_ROOT", f"http://{_local_host}:{PORT}/sim").rstrip("/")
-LUMA_SIMULATOR_PATHS = {"agents": "/v1"}
+LUMA_SIMULATOR_PATHS = {"agents": "/v1", "proxy": "/proxy"}
 # In demo mode the app talks to its own simulators with this token; it is not a Luma key.
 LUMA_SIMULATOR_TOKEN = "luma-sim-" + SECRET_KEY[:24]
 
 
-def _provider(name: str, key: str, base_url_var: str, real_url: str) -> dict[str, Any] | None:
+def _provider(
+    provider: str, key: str, base_url_var: str, real_url: str, **extra: str
+) -> dict[str, Any] | None:
     """A provider's configuration: real with its key, simulated in demo mode, else off."""
     if LUMA_SIMULATOR:
         return {
-            "base_url": env(base_url_var, LUMA_SIMULATOR_ROOT + LUMA_SIMULATOR_PATHS[name]),
+            "base_url": env(base_url_var, LUMA_SIMULATOR_ROOT + LUMA_SIMULATOR_PATHS[provider]),
             "api_key": key or LUMA_SIMULATOR_TOKEN,
             "simulated": True,
+            **extra,
         }
     if key:
-        return {"base_url": env(base_url_var, real_url), "api_key": key, "simulated": False}
+        base_url = env(base_url_var, real_url)
+        if not base_url:
+            raise ImproperlyConfigured(f"{base_url_var} is needed with the {provider} key: set it.")
+        return {"base_url": base_url, "api_key": key, "simulated": False, **extra}
     return None
 
 
@@ -323,6 +339,9 @@ LUMA_PROVIDERS = {
     for name, config in {
         "agents": _provider(
             "agents", LUMA_AGENTS_API_KEY, "LUMA_BASE_URL", "https://agents.lumalabs.ai/v1"
+        ),
+        "proxy": _provider(
+            "proxy", LUMA_PROXY_API_KEY, "LUMA_PROXY_BASE_URL", "", name=LUMA_PROXY_NAME
         ),
     }.items()
     if config is not None
@@ -344,6 +363,10 @@ LUMA_SIM_REFRAME_1080P = env_bool("LUMA_SIM_REFRAME_1080P", default=True)
 LUMA_SIM_ALLOWED_HOSTS = env_list("LUMA_SIM_ALLOWED_HOSTS", "")
 # Largest upload a simulator accepts (the studio's own limit for videos is 1 GiB).
 LUMA_SIM_MAX_FILE_MB = env_float("LUMA_SIM_MAX_FILE_MB", 1100.0)
+# How the simulated gateway answers (generations/simulators/proxy): "flat" as the seed shows,
+# "wrapped" in {code, message, data} with video.download_url, or "clone" (extra fields, the
+# video at video_raw.url); a request's X-Sim-Shape header overrides it.
+LUMA_SIM_PROXY_SHAPE = env("LUMA_SIM_PROXY_SHAPE", "flat")
 
 LOGGING = {
     "version": 1,

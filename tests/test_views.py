@@ -16,9 +16,20 @@ from generations.tasks import start_generation
 pytestmark = pytest.mark.django_db
 
 # Reachable without logging in: the login page, health checks and Prometheus (token or staff),
-# the simulator's API, which demands a bearer token as the real one does, and the MCP endpoint
-# (a personal access token; tests/test_mcp_tokens.py) with its signed media links.
-PUBLIC_PREFIXES = ("accounts/login/", "admin/login/", "healthz", "metrics", "sim/v1/", "mcp")
+# the simulators' APIs, which demand a bearer token as the real ones do, an upstream's doors (a
+# job's hook, an input's link), each of which demands its own signature (tests/test_proxy.py),
+# and the MCP endpoint (a personal access token; tests/test_mcp_tokens.py) with its signed links.
+PUBLIC_PREFIXES = (
+    "accounts/login/",
+    "admin/login/",
+    "healthz",
+    "metrics",
+    "sim/v1/",
+    "sim/proxy/",
+    "hooks/",
+    "public/",
+    "mcp",
+)
 
 
 def all_url_patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
@@ -233,7 +244,8 @@ def test_healthz_is_503_when_no_worker_is_alive(client: Client) -> None:
         "database": "ok",
         "worker": "down",
         "upstream": "simulator",
-        "providers": {"agents": "simulator"},
+        "providers": {"agents": "simulator", "proxy": "simulator"},
+        "provider_names": {"agents": "Luma Agents API", "proxy": "Luma proxy"},
         "status": "degraded",
     }
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.db import transaction
 from django.db.models import QuerySet
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from generations.chaining import fits
 from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
@@ -30,6 +30,7 @@ MODES = {
     "video_edit": "Edit video",
     "video_reframe": "Reframe video",
     "layering": "Layers",
+    "proxy": "Video",  # through a reseller's gateway: the page adds the gateway's name
 }
 MODEL_LABELS = {"uni-1": "uni-1 (fast)", "uni-1-max": "uni-1-max (best quality)"}
 STRENGTH_LABELS = {
@@ -97,11 +98,15 @@ def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[
 PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS + VIDEO_KINDS}
 
 
-def pick_choices(media: str) -> list[tuple[str, str]]:
-    """The team's recent finished pieces of one media kind, newest first, for a gallery pick."""
-    recent: QuerySet[Generation] = Generation.objects.filter(
+def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """The team's recent finished pieces of one media kind, newest first, for a gallery pick;
+    only those `providers` made, when the request names pieces by their upstream's id."""
+    found: QuerySet[Generation] = Generation.objects.filter(
         state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
-    ).only("uuid", "prompt", "kind")[:PICK_LIMIT]
+    )
+    if providers is not None:
+        found = found.filter(provider__in=providers)
+    recent = found.only("uuid", "prompt", "kind")[:PICK_LIMIT]
     return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
 
 
@@ -109,6 +114,14 @@ class CreateForm(forms.Form):
     """What every mode shares: the prompt, the double-submit token, chaining and the slots."""
 
     KIND: ClassVar[str]
+    # Its name in the studio's mode switch and URLs (`?mode=`), a key of MODE_FORMS.
+    MODE: ClassVar[str]
+    # The upstream (generations/providers/) the job goes to, and its request model.
+    PROVIDER: ClassVar[str] = "agents"
+    REQUEST: ClassVar[type[BaseModel]] = schema.GenerationRequest
+    # Whose pieces the gallery picks offer (None: anyone's); Agents requests name a piece by
+    # its Agents id, so only the Agents API's own pieces.
+    PICKS_FROM: ClassVar[tuple[str, ...] | None] = ("agents",)
     SLOTS: ClassVar[tuple[Slot, ...]] = ()
     # Schema path (dotted, no list indexes) → form field showing its messages.
     FIELD_FOR_PATH: ClassVar[dict[str, str]] = {}
@@ -137,7 +150,7 @@ class CreateForm(forms.Form):
         self.fields["prompt"].widget.attrs["placeholder"] = self.PLACEHOLDER
         for slot in self.SLOTS:
             field = self.fields[f"{slot.name}_pick"]
-            field.choices = pick_choices(slot.media)  # type: ignore[attr-defined]
+            field.choices = pick_choices(slot.media, self.PICKS_FROM)  # type: ignore[attr-defined]
             chosen = self.initial.get(f"{slot.name}_pick") or self.data.get(f"{slot.name}_pick")
             if chosen and chosen not in dict(field.choices):  # type: ignore[attr-defined]
                 # A piece older than the list: still pickable when a chain link names it.
@@ -152,7 +165,7 @@ class CreateForm(forms.Form):
                 if older is not None:
                     label = f"{older.prompt[:60]} ({older.kind})"
                     field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]
-        self.upstream_request: schema.GenerationRequest | None = None
+        self.upstream_request: BaseModel | None = None
         self.parent_job: Generation | None = None
         self._uploads: list[tuple[uuid.UUID, CheckedUpload, str]] = []
 
@@ -177,7 +190,7 @@ class CreateForm(forms.Form):
         if self.errors:
             return data
         try:
-            self.upstream_request = schema.GenerationRequest.model_validate(self.body(data, refs))
+            self.upstream_request = self.REQUEST.model_validate(self.body(data, refs))
         except ValidationError as exc:
             for path, messages in schema.field_errors(exc).items():
                 for message in messages:
@@ -186,7 +199,7 @@ class CreateForm(forms.Form):
         self.parent_job = self._parent(data, self.upstream_request)
         return data
 
-    def _parent(self, data: dict[str, Any], request: schema.GenerationRequest) -> Generation | None:
+    def _parent(self, data: dict[str, Any], request: BaseModel) -> Generation | None:
         """The piece this job is made from, if it really is (chaining.fits): a link the hidden
         fields claim but the request does not bear out is dropped, and the job made unlinked."""
         if not data.get("parent"):
@@ -194,7 +207,7 @@ class CreateForm(forms.Form):
         parent = Generation.objects.filter(uuid=data["parent"]).first()
         lineage = data.get("lineage") or ""
         body = request.model_dump(mode="json", exclude_none=True)
-        if parent is None or not fits(parent, self.KIND, lineage, body, "agents"):
+        if parent is None or not fits(parent, self, lineage, body):
             return None
         return parent
 
@@ -208,15 +221,15 @@ class CreateForm(forms.Form):
             refs[slot.name] = found if slot.multiple else (found[0] if found else None)
         return refs
 
-    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[schema.ImageRef]:
+    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[Any]:
         """The references one slot (or one keyframe) names; problems go on its field."""
-        found: list[schema.ImageRef] = []
+        found: list[Any] = []
         if pick:
             picked = Generation.objects.filter(uuid=pick, state=State.COMPLETED).first()
-            if picked is None or picked.upstream_id is None:
+            if picked is None or picked.upstream_id is None or not self._may_pick(picked):
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
             else:
-                found.append(schema.ImageRef(generation_id=picked.upstream_id))
+                found.append(self.pick_ref(picked))
         for upload in uploads if isinstance(uploads, list) else [uploads]:
             if not upload:
                 continue
@@ -227,10 +240,19 @@ class CreateForm(forms.Form):
                 continue
             key = uuid.uuid4()
             self._uploads.append((key, checked, slot.role))
-            found.append(
-                schema.ImageRef(file_id=f"{INPUT_PLACEHOLDER}{key}", media_type=checked.mime_type)
-            )
+            found.append(self.upload_ref(f"{INPUT_PLACEHOLDER}{key}", checked))
         return found
+
+    def _may_pick(self, picked: Generation) -> bool:
+        return self.PICKS_FROM is None or picked.provider in self.PICKS_FROM
+
+    def pick_ref(self, picked: Generation) -> Any:
+        """How the request names a finished piece picked from the gallery."""
+        return schema.ImageRef(generation_id=picked.upstream_id)
+
+    def upload_ref(self, placeholder: str, checked: CheckedUpload) -> Any:
+        """How the request names an upload until it is sent (the placeholder of its Input)."""
+        return schema.ImageRef(file_id=placeholder, media_type=checked.mime_type)
 
     def _check(self, upload: Any, slot: Slot) -> CheckedUpload:
         # Uploads into a "frame" slot are images; prior videos come as gallery picks.
@@ -272,6 +294,7 @@ class CreateForm(forms.Form):
             generation, created = start_generation(
                 user,
                 self.upstream_request,
+                provider=self.PROVIDER,
                 idempotency_key=self.cleaned_data.get("idempotency_key") or None,
                 parent=parent,
                 lineage=(self.cleaned_data.get("lineage") or Lineage.REMIX) if parent else "",

@@ -18,6 +18,7 @@ from generations.forms.base import (
     true_or_none,
     upload_field,
 )
+from generations.forms.proxy import ProxyVideoForm
 from generations.models import Generation
 from generations.providers.agents import schema
 
@@ -33,6 +34,7 @@ REFERENCES = Slot(
 
 class ImageForm(CreateForm):
     KIND = "image"
+    MODE = "image"
     SLOTS = (REFERENCES,)
     PLACEHOLDER = "Describe the image…"
     FIELD_FOR_PATH = {
@@ -76,6 +78,7 @@ class ImageForm(CreateForm):
 
 class ImageEditForm(CreateForm):
     KIND = "image_edit"
+    MODE = "image_edit"
     SOURCE = Slot("source", "image", "source", label="Image to edit")
     REFS = Slot(
         "image_ref",
@@ -143,6 +146,7 @@ class KeyframeForm(forms.Form):
 
 class VideoForm(CreateForm):
     KIND = "video"
+    MODE = "video"
     # A frame may be an image, or a prior video (its last frame: extend; first: lead into it).
     START = Slot(
         "start_frame",
@@ -190,7 +194,7 @@ class VideoForm(CreateForm):
         self.timeline = KeyframeFormSet(
             self.data or None, self.files or None, prefix="kf", form_kwargs={}
         )
-        choices = pick_choices("image")
+        choices = pick_choices("image", self.PICKS_FROM)
         for form in [*self.timeline.forms, self.timeline.empty_form]:
             form.fields["pick"].choices = choices
 
@@ -257,6 +261,7 @@ KeyframeFormSet = forms.formset_factory(
 
 class VideoEditForm(CreateForm):
     KIND = "video_edit"
+    MODE = "video_edit"
     SOURCE = Slot(
         "source",
         "video",
@@ -346,6 +351,7 @@ class VideoEditForm(CreateForm):
 
 class ReframeForm(CreateForm):
     KIND = "video_reframe"
+    MODE = "video_reframe"
     SOURCE = Slot("source", "video", "source", label="Video to reframe")
     SLOTS = (SOURCE,)
     PLACEHOLDER = "Anything to add to the new parts of the frame?"
@@ -399,6 +405,7 @@ class ReframeForm(CreateForm):
 
 class LayersForm(CreateForm):
     KIND = "layering"
+    MODE = "layering"
     SOURCE = Slot("source", "image", "source", label="Image to split")
     SLOTS = (SOURCE,)
     PROMPT_MAX = schema.LAYERING_PROMPT_MAX
@@ -436,4 +443,5 @@ MODE_FORMS: dict[str, type[CreateForm]] = {
     "video_edit": VideoEditForm,
     "video_reframe": ReframeForm,
     "layering": LayersForm,
+    "proxy": ProxyVideoForm,
 }

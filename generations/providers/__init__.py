@@ -27,6 +27,7 @@ on_call: Callable[[CallRecord], None] | None = None
 # Each provider's class, by the name a job records.
 CLASSES = {
     "agents": "generations.providers.agents.provider.AgentsProvider",
+    "proxy": "generations.providers.proxy.provider.ProxyProvider",
 }
 
 
@@ -77,8 +78,8 @@ def references(name: str, request: dict[str, Any]) -> list[tuple[str, dict[str, 
 
 
 def label(name: str) -> str:
-    """A provider's name for people, whether or not it is on (old jobs keep theirs); a simulated
-    one says so."""
+    """A provider's name for people (a gateway's own name when it is on), whether or not it is
+    on (old jobs keep theirs); a simulated one says so."""
     if name in settings.LUMA_PROVIDERS and name in CLASSES:
         provider = get(name)
         return provider.display_name + (" (simulator)" if provider.simulated else "")

@@ -72,6 +72,9 @@ class Capabilities:
     public_inputs: bool = False
     # Jobs can carry a URL the upstream calls when their state changes.
     callbacks: bool = False
+    # Every send reads the job's uploads from the studio's storage again (nothing is uploaded
+    # ahead), so a retry may reuse the uploads of the job it retries.
+    resends_uploads: bool = False
     # Jobs can be deleted upstream.
     delete: bool = False
     # The account's balance can be read (`credits()`).
@@ -142,6 +145,11 @@ class Provider(ABC):
     def credits(self) -> float | None:
         """The account's balance in US cents, when the upstream says (`capabilities.credits`)."""
         return None
+
+    def upstream_state(self, raw: dict[str, Any]) -> str:
+        """The upstream's own word for a job's state in a kept answer (`UpstreamJob.raw`) when
+        the studio's states leave it out (a state the provider does not know), else ""."""
+        return ""
 
     def ping(self) -> bool:
         """Whether the upstream answers at all, for /healthz."""

@@ -257,8 +257,17 @@ def _detail(response: httpx.Response) -> str:
     try:
         return ErrorBody.model_validate_json(response.content).detail
     except ValidationError:
-        text = response.text.strip()
-        return text[:200] if text else response.reason_phrase or f"HTTP {response.status_code}"
+        pass
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    # Resellers' gateways wrap errors as {code, message} (or msg, error) instead.
+    for key in ("message", "msg", "error"):
+        if isinstance(body, dict) and isinstance(body.get(key), str) and body[key].strip():
+            return str(body[key])
+    text = response.text.strip()
+    return text[:200] if text else response.reason_phrase or f"HTTP {response.status_code}"
 
 
 def _retry_after(value: str | None) -> float | None:

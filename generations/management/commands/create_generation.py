@@ -11,8 +11,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
+from generations import providers
 from generations.models import Generation
 from generations.providers.agents import schema
+from generations.providers.proxy import schema as proxy_schema
 from generations.tasks import start_generation
 
 
@@ -24,6 +26,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--user", required=True, help="Username the job is recorded under.")
+        parser.add_argument(
+            "--provider",
+            choices=sorted(providers.CLASSES),
+            default="agents",
+            help="The upstream: agents (default), or proxy (a reseller's gateway: video only; "
+            "--source is then its start image).",
+        )
         parser.add_argument("--json", help="A file with the request body, or - for stdin.")
         parser.add_argument("--prompt")
         parser.add_argument("--type", choices=schema.GENERATION_TYPES)
@@ -41,9 +50,11 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["user"]).first()
         if user is None:
             raise CommandError(f"No user {options['user']!r}.")
-        body = self._body(options)
+        proxy = options["provider"] == "proxy"
+        body = self._proxy_body(options) if proxy else self._body(options)
+        model = proxy_schema.ProxyRequest if proxy else schema.GenerationRequest
         try:
-            request = schema.GenerationRequest.model_validate(body)
+            request = model.model_validate(body)
         except ValidationError as exc:
             problems = schema.field_errors(exc)
             lines = [f"  {path}: {' '.join(msgs)}" for path, msgs in problems.items()]
@@ -51,21 +62,44 @@ class Command(BaseCommand):
         parent = None
         if options["source"]:
             parent = Generation.objects.filter(uuid=options["source"]).first()
-        generation, _ = start_generation(user, request, parent=parent)
+        try:
+            generation, _ = start_generation(
+                user, request, provider=options["provider"], parent=parent
+            )
+        except providers.ProviderOff as exc:
+            raise CommandError(str(exc)) from None
         if options["wait"]:
             generation = self._wait(generation, options["timeout"])
         self.stdout.write(json.dumps(_summary(generation), indent=2))
         if generation.state in ("failed", "unknown"):
             sys.exit(1)
 
+    def _json(self, options: dict[str, Any]) -> dict[str, Any]:
+        if not options["json"]:
+            return {}
+        text = sys.stdin.read() if options["json"] == "-" else Path(options["json"]).read_text()
+        try:
+            body: dict[str, Any] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--json is not valid JSON: {exc}") from None
+        return body
+
+    def _proxy_body(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The gateway's body: the prompt is its user_prompt, a --source piece its start image."""
+        body = self._json(options)
+        if options["prompt"]:
+            body["user_prompt"] = options["prompt"]
+        if options["aspect_ratio"]:
+            body["aspect_ratio"] = options["aspect_ratio"]
+        if options["source"]:
+            source = Generation.objects.filter(uuid=options["source"], kind="image").first()
+            if source is None:
+                raise CommandError(f"No finished image {options['source']} to start from.")
+            body["image_url"] = f"{proxy_schema.PIECE_REFERENCE}{source.uuid}"
+        return body
+
     def _body(self, options: dict[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if options["json"]:
-            text = sys.stdin.read() if options["json"] == "-" else Path(options["json"]).read_text()
-            try:
-                body = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise CommandError(f"--json is not valid JSON: {exc}") from None
+        body = self._json(options)
         for flag, key in (("prompt", "prompt"), ("type", "type"), ("model", "model")):
             if options[flag]:
                 body[key] = options[flag]

@@ -1,0 +1,1 @@
+"""The resellers' "Luma proxy" dialect (luma-api.md §3, seed 003)."""

@@ -1,0 +1,1 @@
+"""The simulated reseller gateway ("Luma proxy" dialect), under /sim/proxy/."""

@@ -1,0 +1,665 @@
+"""The resellers' "Luma proxy" dialect: its simulator, the defensive reading of every answer
+shape the provider claims to handle, inputs as links or inline, hooks, and jobs end to end."""
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.core.files.base import ContentFile
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import Client
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from generations import providers
+from generations.hooks import hook_url
+from generations.models import ArchiveState, EventKind, Generation, Input, State
+from generations.providers import errors
+from generations.providers.proxy import schema
+from generations.providers.proxy.client import ProxyClient
+from generations.simulators import media as sim_media
+from generations.simulators.models import SimGeneration
+from generations.tasks import start_generation
+from tests.conftest import SIM_ROOT, TEST_TOKEN, terminal
+from tests.factories import sim_fault
+
+PROXY_URL = f"{SIM_ROOT}/proxy"
+# The seed's own example request (seeds/003), byte for byte in meaning.
+SEED_BODY = {
+    "user_prompt": "cat dance",
+    "expand_prompt": True,
+    "image_url": "https://example.com/reference.png",
+    "image_end_url": "https://example.com/keyframe.png",
+    "notify_hook": "https://example.com/hook",
+    "loop": True,
+    "aspect_ratio": "16:9",
+}
+
+
+def sim_http() -> httpx.Client:
+    return httpx.Client(
+        base_url=PROXY_URL,
+        transport=httpx.WSGITransport(app=WSGIHandler()),
+        headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+    )
+
+
+@pytest.fixture
+def gateway(db) -> Iterator[ProxyClient]:
+    """A ProxyClient talking HTTP to the simulated gateway in-process; retries without sleeping."""
+    with ProxyClient(
+        PROXY_URL,
+        TEST_TOKEN,
+        transport=httpx.WSGITransport(app=WSGIHandler()),
+        sleep=lambda seconds: None,
+    ) as client:
+        yield client
+
+
+def answering(*bodies: Any, status: int = 200) -> ProxyClient:
+    """A ProxyClient whose gateway answers each call with the next of `bodies` (JSON)."""
+    queue = list(bodies)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=queue.pop(0))
+
+    return ProxyClient(
+        "https://gateway.test", "token", transport=httpx.MockTransport(handler), max_retries=0
+    )
+
+
+def png(colour: str = "red") -> bytes:
+    return sim_media.render_image(f"a {colour} square", aspect_ratio="1:1", long_side=64)
+
+
+# --- the simulator ---
+
+
+@pytest.mark.django_db
+def test_the_seed_example_body_is_accepted_verbatim() -> None:
+    assert schema.ProxyRequest.model_validate(SEED_BODY).to_wire() == SEED_BODY
+    with sim_http() as http:
+        response = http.post("/luma/generations", json=SEED_BODY)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"id", "state", "created_at", "request"}
+    assert body["state"] == "pending"
+    assert body["request"] == {"prompt": "cat dance", "aspect_ratio": "16:9"}
+    assert SimGeneration.objects.get(pk=body["id"]).request == SEED_BODY
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("call", "status", "detail"),
+    [
+        (lambda h: h.post("/luma/generations", json={"loop": True}), 400, "user_prompt"),
+        (
+            lambda h: h.post(
+                "/luma/generations", json={"user_prompt": "x", "aspect_ratio": "21:9"}
+            ),
+            400,
+            "21:9",
+        ),
+        (
+            lambda h: h.post("/luma/generations", json={"user_prompt": "x", "image_url": "zz!"}),
+            400,
+            "image_url",
+        ),
+        (
+            lambda h: h.get("/luma/generations/1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed"),
+            404,
+            "not found",
+        ),
+        (
+            lambda h: h.get(
+                "/luma/generations/1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed",
+                headers={"X-Sim-Shape": "sideways"},
+            ),
+            400,
+            "X-Sim-Shape",
+        ),
+    ],
+)
+def test_the_simulator_refuses_with_a_detail(
+    call: Callable[[httpx.Client], httpx.Response], status: int, detail: str
+) -> None:
+    with sim_http() as http:
+        response = call(http)
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_the_simulator_wants_a_token() -> None:
+    with sim_http() as http:
+        response = http.post("/luma/generations", json=SEED_BODY, headers={"Authorization": ""})
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
+# --- every shape the provider claims to read, from the simulator itself ---
+
+
+def wait_done(gateway: ProxyClient, job_id: str) -> schema.ProxyJob:
+    for _ in range(200):
+        job = gateway.get_generation(job_id).data
+        if job.state in ("completed", "failed"):
+            return job
+    raise AssertionError("the simulated job never finished")
+
+
+@pytest.mark.parametrize("shape", ["flat", "wrapped", "clone"])
+def test_every_simulated_shape_is_read_to_a_real_mp4(gateway: ProxyClient, settings, shape) -> None:
+    settings.LUMA_SIM_PROXY_SHAPE = shape
+    request = schema.ProxyRequest(
+        user_prompt="a lighthouse", aspect_ratio="9:16", image_url=base64.b64encode(png()).decode()
+    )
+    accepted = gateway.create_generation(request).data
+    assert (accepted.state, accepted.upstream_state) == ("queued", "pending")
+    job = wait_done(gateway, accepted.id)
+    assert job.state == "completed"
+    where = {"flat": "video.url", "wrapped": "data.video.download_url", "clone": "video_raw.url"}
+    kept: Any = job.raw
+    for key in where[shape].split("."):
+        kept = kept[key]
+    assert kept == job.video_url  # read from where this shape puts it, the answer kept whole
+    with httpx.Client(transport=httpx.WSGITransport(app=WSGIHandler())) as http:
+        video = http.get(job.video_url)
+    assert video.status_code == 200
+    assert video.content[4:8] == b"ftyp"
+
+
+def test_a_failed_simulated_job_says_why(gateway: ProxyClient) -> None:
+    accepted = gateway.create_generation(
+        schema.ProxyRequest(user_prompt="a storm [fail:content_moderated]")
+    ).data
+    job = wait_done(gateway, accepted.id)
+    assert (job.state, job.failure_code) == ("failed", "generation_failed")
+    assert "moderation" in job.failure_reason
+
+
+# --- odd answers from gateways, read defensively ---
+
+VIDEO = "https://cdn.gateway.test/v/abc.mp4?sig=1"
+
+
+@pytest.mark.parametrize(
+    ("body", "state", "video"),
+    [
+        ({"id": "a", "state": "completed", "video": {"url": VIDEO}}, "completed", VIDEO),
+        ({"id": "a", "state": "completed", "video": {"download_url": VIDEO}}, "completed", VIDEO),
+        (
+            {
+                "code": 200,
+                "message": "ok",
+                "data": {
+                    "id": "a",
+                    "state": "completed",
+                    "video": {"url": None, "download_url": VIDEO},
+                },
+            },
+            "completed",
+            VIDEO,
+        ),
+        ({"id": "a", "state": "completed", "video_raw": {"url": VIDEO}}, "completed", VIDEO),
+        ({"id": "a", "status": "succeeded", "result": [{"file": VIDEO}]}, "completed", VIDEO),
+        ({"id": 42, "state": "dreaming", "model_name": "ray-2", "x": [1]}, "processing", ""),
+        ({"id": "a", "state": "pending", "thumbnail": None}, "queued", ""),
+        ({"id": "a", "state": "failed", "failure_reason": "nsfw"}, "failed", ""),
+    ],
+)
+def test_answer_shapes_are_read_and_kept_verbatim(body: dict[str, Any], state, video) -> None:
+    with answering(body) as client:
+        job = client.get_generation("a").data
+    assert (job.state, job.video_url) == (state, video)
+    assert job.raw == body
+
+
+def test_an_unknown_state_is_kept_and_the_job_goes_on() -> None:
+    with answering({"id": "a", "state": "upscaling", "eta": 12}) as client:
+        job = client.get_generation("a").data
+    assert (job.state, job.upstream_state) == ("processing", "upscaling")
+    assert schema.unknown_state(job.raw) == "upscaling"
+    assert schema.unknown_state({"code": 0, "data": {"id": "a", "status": "pending"}}) == ""
+
+
+def test_completed_without_a_video_is_a_plain_failure() -> None:
+    with answering({"id": "a", "state": "completed", "video": {"url": None}}) as client:
+        job = client.get_generation("a").data
+    assert (job.state, job.failure_code) == ("failed", "output_not_found")
+    assert "no video URL" in job.failure_reason
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "words"),
+    [
+        ({"code": 1001, "message": "insufficient quota", "data": None}, errors.BadRequest, "quota"),
+        ({"code": 429, "message": "slow down", "data": None}, errors.RateLimited, "slow down"),
+        ({"success": False, "msg": "bad token"}, errors.BadRequest, "bad token"),
+        ({"detail": "model overloaded"}, errors.BadRequest, "overloaded"),
+        ({"code": 500, "message": "upstream died", "data": {}}, errors.OutcomeUnknown, "died"),
+        ({"state": "pending"}, errors.OutcomeUnknown, "no job id"),
+        ([1, 2], errors.OutcomeUnknown, "should be an object"),
+    ],
+)
+def test_a_200_that_reports_an_error_is_refused_in_plain_words(body, error, words) -> None:
+    with answering(body) as client, pytest.raises(error) as raised:
+        client.create_generation(schema.ProxyRequest(user_prompt="x"))
+    assert words in str(raised.value)
+
+
+def test_an_accepted_job_without_a_state_is_pending() -> None:
+    with answering({"code": 0, "data": {"task_id": "t-9"}}) as client:
+        job = client.create_generation(schema.ProxyRequest(user_prompt="x")).data
+    assert (job.id, job.state, job.upstream_state) == ("t-9", "queued", "pending")
+
+
+def test_an_unreadable_poll_is_malformed_not_fatal() -> None:
+    with answering({"id": "a"}) as client, pytest.raises(errors.MalformedResponse) as raised:
+        client.get_generation("a")
+    assert "no state" in str(raised.value)
+    assert raised.value.retryable
+
+
+@pytest.mark.parametrize(
+    "body", [{"detail": "Invalid token"}, {"code": 401, "message": "Invalid token", "data": None}]
+)
+def test_http_errors_keep_the_gateway_detail(body: dict[str, Any]) -> None:
+    client = answering(body, status=401)
+    with client, pytest.raises(errors.AuthenticationFailed) as raised:
+        client.get_generation("a")
+    assert str(raised.value) == "HTTP 401: Invalid token"
+
+
+# --- inputs, hooks and jobs in the studio ---
+
+
+def stored_input(user, data: bytes) -> Input:
+    item = Input(
+        uploaded_by=user,
+        role="image_url",
+        original_name="start.png",
+        mime_type="image/png",
+        size_bytes=len(data),
+        sha256="0" * 64,
+    )
+    item.file.save("image_url.png", ContentFile(data), save=False)
+    item.save()
+    return item
+
+
+def start(user, **fields: Any) -> Generation:
+    request = schema.ProxyRequest(user_prompt="a paper boat", aspect_ratio="4:3", **fields)
+    generation, created = start_generation(user, request, provider="proxy")
+    assert created
+    return generation
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_with_an_uploaded_start_image_completes_and_is_archived(
+    owner, run_worker, settings
+) -> None:
+    settings.LUMAWEB_PUBLIC_URL = ""  # the gateway cannot reach the studio: inline, no hook
+    data = png()
+    item = stored_input(owner, data)
+    generation = start(owner, image_url=item.placeholder, expand_prompt=True)
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED, generation.failure_reason
+    assert (generation.provider, generation.kind) == ("proxy", "video")
+    sent = SimGeneration.objects.get(pk=generation.upstream_id).request
+    assert sent["image_url"] == "data:image/png;base64," + base64.b64encode(data).decode()
+    assert "notify_hook" not in sent  # no LUMAWEB_PUBLIC_URL: no hook
+    assert generation.request["image_url"] == item.placeholder  # never the bytes
+    [output] = generation.outputs.all()
+
+    def archived() -> bool:
+        output.refresh_from_db()
+        return output.archive_state == ArchiveState.ARCHIVED
+
+    run_worker(archived)
+    assert output.mime_type == "video/mp4"
+    assert output.file.read()[4:8] == b"ftyp"
+    answers = generation.events.filter(kind__in=[EventKind.SUBMITTED, EventKind.STATE])
+    assert answers.first().data["state"] == "pending"  # the gateway's own words, verbatim
+    assert answers.last().data["video"]["url"] == output.url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gallery_piece_goes_as_a_public_link_with_a_hook(owner, run_worker, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
+    piece = Generation.objects.create(
+        created_by=owner, kind="image", model="uni-1", prompt="x", request={},
+        state=State.COMPLETED, upstream_id="piece-1",
+    )  # fmt: skip
+    output = piece.outputs.create(
+        index=0, kind="image", url="https://expired.test/x.png", url_expires_at=timezone.now(),
+        archive_state=ArchiveState.ARCHIVED, mime_type="image/png", size_bytes=len(png("blue")),
+    )  # fmt: skip
+    output.file.save("outputs/piece/0.png", ContentFile(png("blue")))
+    generation = start(owner, image_end_url=f"{schema.PIECE_REFERENCE}{piece.uuid}")
+    run_worker(lambda: Generation.objects.get(pk=generation.pk).upstream_id is not None)
+    sent = SimGeneration.objects.get(pk=Generation.objects.get(pk=generation.pk).upstream_id)
+    link = sent.request["image_end_url"]
+    assert link.startswith("http://sim.test/public/")
+    assert sent.request["notify_hook"] == hook_url(generation)
+    anonymous = Client()
+    fetched = anonymous.get(link.removeprefix("http://sim.test"))
+    assert fetched.status_code == 200
+    assert b"".join(fetched.streaming_content) == png("blue")
+    assert anonymous.get(link.removeprefix("http://sim.test")[:-3] + "abc").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_inline_image_over_the_limit_is_refused_plainly(owner, run_worker, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = ""
+    settings.LUMA_PROXY_INLINE_MAX_MB = 0.001
+    generation = start(owner, image_url=stored_input(owner, png()).placeholder)
+    run_worker(terminal(generation))
+    assert (generation.state, generation.failure_code) == (State.FAILED, "upload_refused")
+    assert "LUMAWEB_PUBLIC_URL" in generation.failure_reason
+    assert not SimGeneration.objects.exists()  # nothing went to the gateway
+
+
+@pytest.mark.django_db
+def test_a_hook_hastens_a_poll_and_is_never_taken_as_state(owner, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "https://studio.example"
+    generation = Generation.objects.create(
+        created_by=owner, provider="proxy", kind="video", model="m", prompt="x", request={},
+        state=State.PROCESSING, upstream_id="gw-1",
+        next_poll_at=timezone.now() + timezone.timedelta(minutes=5),
+    )  # fmt: skip
+    url = hook_url(generation)
+    assert url is not None
+    assert url.startswith("https://studio.example/hooks/")
+    path = url.removeprefix("https://studio.example")
+    gateway = Client()
+    lie = {"id": "gw-1", "state": "completed", "video": {"url": "https://evil.test/x.mp4"}}
+    response = gateway.post(path, lie, content_type="application/json")
+    assert (response.status_code, response.json()) == (202, {"polling": True})
+    generation.refresh_from_db()
+    assert generation.state == State.PROCESSING  # a hint, never the state
+    assert not generation.outputs.exists()
+    assert generation.next_poll_at <= timezone.now()
+    polls = DBTaskResult.objects.filter(task_path__endswith=".poll_generation")
+    assert polls.count() == 1
+    assert generation.events.get(kind=EventKind.HOOK).data["payload"] == lie
+    # Another one at once changes nothing: no flood of polls upstream.
+    assert gateway.post(path, lie, content_type="application/json").json() == {"polling": False}
+    assert polls.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("token", ["forged", "abc:def"])
+def test_a_forged_hook_is_refused(owner, settings, token: str) -> None:
+    response = Client().post(f"/hooks/{token}", {}, content_type="application/json")
+    assert response.status_code == 403
+    assert "signature" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_hook_signed_for_another_purpose_is_refused(owner, settings) -> None:
+    from django.core import signing
+
+    token = signing.Signer(salt="lumaweb.public-media").sign(str(owner.pk))
+    assert Client().post(f"/hooks/{token}").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hook_finishes_a_job_long_before_its_next_poll(
+    owner, live_app: str, run_worker, settings
+) -> None:
+    settings.LUMAWEB_PUBLIC_URL = live_app
+    settings.LUMAWEB_POLL_INTERVAL = 600.0  # only the hook can bring the poll forward
+    generation = start(owner)
+    run_worker(terminal(generation), timeout=30)
+    assert generation.state == State.COMPLETED
+    assert generation.poll_count == 1
+    hook = generation.events.get(kind=EventKind.HOOK)
+    assert hook.data["payload"] == {"id": generation.upstream_id, "state": "completed"}
+
+
+def test_the_provider_is_registered_with_its_display_name(settings) -> None:
+    settings.LUMA_PROVIDERS = {
+        **settings.LUMA_PROVIDERS,
+        "proxy": {**settings.LUMA_PROVIDERS["proxy"], "name": "Acme Gateway"},
+    }
+    provider = providers.get("proxy")
+    assert (provider.label, provider.display_name) == ("Luma proxy", "Acme Gateway")
+    assert provider.capabilities.callbacks
+    assert provider.capabilities.kinds == ("video",)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [({"kind": "500", "after": True}, errors.OutcomeUnknown), ({"kind": "503"}, None)],
+)
+def test_the_simulators_faults_strike_the_gateway_too(gateway: ProxyClient, fault, error) -> None:
+    sim_fault(token=TEST_TOKEN, method="POST", path="/luma/generations", **fault)
+    request = schema.ProxyRequest(user_prompt="a kite")
+    if error is None:  # refused before any work: retried, and only one job is made
+        assert gateway.create_generation(request).data.state == "queued"
+    else:  # the job exists but the answer is lost: never repeated
+        with pytest.raises(error):
+            gateway.create_generation(request)
+    assert SimGeneration.objects.count() == 1
+
+
+# --- the studio's form, chaining and pages ---
+
+
+def finished_image(owner, run_worker) -> Generation:
+    from generations.providers.agents import schema as agents
+
+    piece, _ = start_generation(owner, agents.GenerationRequest(prompt="a red kite"))
+    run_worker(terminal(piece))
+    assert piece.state == State.COMPLETED
+    return piece
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_form_sends_the_dialects_options_and_an_upload(
+    owner, owner_client, run_worker, settings
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.LUMAWEB_PUBLIC_URL = ""  # the upload goes inline
+    page = owner_client.get("/?mode=proxy").content.decode()
+    assert "Video · Luma proxy" in page
+    assert "Let the gateway improve my prompt" in page
+    assert "Keyframe timeline" not in page  # only the dialect's options
+    response = owner_client.post(
+        "/",
+        {
+            "mode": "proxy",
+            "idempotency_key": "k-proxy",
+            "prompt": "waves at night",
+            "expand_prompt": "on",
+            "loop": "on",
+            "aspect_ratio": "9:16",
+            "image_url": SimpleUploadedFile("start.png", png(), content_type="image/png"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    generation = Generation.objects.get()
+    assert generation.provider == "proxy"
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED, generation.failure_reason
+    sent = SimGeneration.objects.get(pk=generation.upstream_id).request
+    image = sent.pop("image_url")
+    assert sent == {
+        "user_prompt": "waves at night",
+        "expand_prompt": True,
+        "loop": True,
+        "aspect_ratio": "9:16",
+    }
+    assert base64.b64decode(image.split(",", 1)[1]) == png()
+    assert generation.inputs.get().role == "image_url"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ratio_the_dialect_lacks_is_refused_on_its_field(owner_client) -> None:
+    response = owner_client.post(
+        "/", {"mode": "proxy", "prompt": "x", "aspect_ratio": "21:9", "idempotency_key": "k"}
+    )
+    assert response.status_code == 400
+    assert "21:9 is not one of the available choices" in response.content.decode()
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_animate_an_image_through_the_gateway(owner, owner_client, run_worker) -> None:
+    piece = finished_image(owner, run_worker)
+    detail = owner_client.get(piece.get_absolute_url()).content.decode()
+    assert "Animate via Luma proxy" in detail
+    form = owner_client.get(f"/?mode=proxy&from={piece.uuid}&as=image_end_url&lineage=animate")
+    assert f'<option value="{piece.uuid}" selected' in form.content.decode()
+    owner_client.post(
+        "/",
+        {
+            "mode": "proxy",
+            "idempotency_key": "k-animate",
+            "prompt": "it flies away",
+            "image_end_url_pick": str(piece.uuid),
+            "parent": str(piece.uuid),
+            "lineage": "animate",
+        },
+    )
+    video = Generation.objects.get(provider="proxy")
+    assert video.request["image_end_url"] == f"{schema.PIECE_REFERENCE}{piece.uuid}"
+    run_worker(terminal(video))
+    assert video.state == State.COMPLETED, video.failure_reason
+    assert (video.parent, video.lineage) == (piece, "animate")
+    page = owner_client.get(video.get_absolute_url()).content.decode()
+    assert "<dt>End image</dt><dd>a piece from the gallery</dd>" in page
+    assert "Luma proxy" in page
+    # Agents requests name pieces by their Agents id: a gateway's video is not offered there.
+    assert "Extend" not in page
+    agents_form = owner_client.get("/?mode=video_edit").content.decode()
+    assert f'<option value="{video.uuid}"' not in agents_form
+    remix = owner_client.get(f"/?remix={video.uuid}").content.decode()
+    assert 'name="mode" value="proxy"' in remix
+    assert f'<option value="{piece.uuid}" selected' in remix
+
+
+@pytest.mark.django_db
+def test_an_unknown_state_is_shown_on_the_page(owner, owner_client, settings) -> None:
+    settings.LUMA_PROVIDERS = {
+        **settings.LUMA_PROVIDERS,
+        "proxy": {**settings.LUMA_PROVIDERS["proxy"], "name": "Acme Gateway"},
+    }
+    generation = Generation.objects.create(
+        created_by=owner, provider="proxy", kind="video", model="m", prompt="x", request={},
+        state=State.PROCESSING, upstream_id="gw-2",
+        upstream={"code": 0, "data": {"id": "gw-2", "state": "upscaling"}},
+    )  # fmt: skip
+    page = owner_client.get(generation.get_absolute_url()).content.decode()
+    assert "“upscaling”" in page
+    assert "Acme Gateway" in page
+    card = owner_client.get(f"/g/{generation.uuid}/card").content.decode()
+    assert "Acme Gateway" in card
+    assert Client().get("/healthz").json()["provider_names"]["proxy"] == "Acme Gateway"
+
+
+@pytest.mark.django_db
+def test_with_only_a_gateway_the_studio_opens_on_its_form(owner_client, settings) -> None:
+    settings.LUMA_PROVIDERS = {"proxy": settings.LUMA_PROVIDERS["proxy"]}
+    page = owner_client.get("/").content.decode()
+    assert 'name="mode" value="proxy"' in page
+    assert "?mode=image" not in page
+    assert owner_client.get("/?mode=image").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_twin_sends_a_gateway_video(owner, run_worker, capsys) -> None:
+    from django.core.management import CommandError, call_command
+
+    piece = finished_image(owner, run_worker)
+    call_command(
+        "create_generation",
+        *("--provider", "proxy", "--user", owner.username, "--prompt", "the kite dives"),
+        *("--aspect-ratio", "1:1", "--source", str(piece.uuid)),
+    )
+    printed = json.loads(capsys.readouterr().out)
+    generation = Generation.objects.get(uuid=printed["id"])
+    assert generation.request == {
+        "user_prompt": "the kite dives",
+        "aspect_ratio": "1:1",
+        "image_url": f"{schema.PIECE_REFERENCE}{piece.uuid}",
+    }
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED
+    with pytest.raises(CommandError, match="aspect_ratio"):
+        call_command(
+            "create_generation",
+            *("--provider", "proxy", "--user", owner.username, "--prompt", "x"),
+            *("--aspect-ratio", "21:9"),
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transient_failure_is_retried_with_the_same_upload(owner, run_worker) -> None:
+    item = stored_input(owner, png())
+    request = schema.ProxyRequest(
+        user_prompt="a moth [fail:generation_failed]", image_url=item.placeholder
+    )
+    generation, _ = start_generation(owner, request, provider="proxy")
+    run_worker(terminal(generation))
+    assert (generation.state, generation.failure_code) == (State.FAILED, "generation_failed")
+    retry = generation.retried_as
+    assert retry is not None  # each send reads the upload again: nothing was used up
+    assert (retry.provider, retry.request["image_url"]) == ("proxy", item.placeholder)
+
+
+@pytest.mark.django_db
+def test_the_detail_page_learns_a_requests_images(owner) -> None:
+    from generations.providers.proxy.provider import ProxyProvider
+
+    piece = Generation.objects.create(
+        created_by=owner, kind="image", model="uni-1", prompt="x", request={},
+        state=State.COMPLETED, upstream_id="up-7",
+    )  # fmt: skip
+    request = {
+        "user_prompt": "x",
+        "image_url": "lumaweb-input:1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed",
+        "image_end_url": f"{schema.PIECE_REFERENCE}{piece.uuid}",
+    }
+    assert ProxyProvider.references(request) == [
+        ("Start image", {"file_id": request["image_url"]}),
+        ("End image", {"generation_id": "up-7"}),
+    ]
+    assert ProxyProvider.references({"image_url": "https://x.test/a.png"}) == [
+        ("Start image", {"url": "https://x.test/a.png"})
+    ]
+
+
+@pytest.mark.django_db
+def test_a_hook_for_a_job_that_is_gone_is_a_404(owner, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "https://studio.example"
+    generation = Generation.objects.create(
+        created_by=owner, provider="proxy", kind="video", model="m", prompt="x", request={}
+    )
+    url = hook_url(generation)
+    assert url is not None
+    generation.delete()
+    response = Client().post(url.removeprefix("https://studio.example"))
+    assert response.status_code == 404
+
+
+def test_a_gateway_key_without_its_base_url_is_refused_at_startup() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "LUMA_PROXY_API_KEY": "gw-token", "DJANGO_SETTINGS_MODULE": ""}
+    env.pop("LUMA_PROXY_BASE_URL", None)
+    started = subprocess.run(
+        [sys.executable, "-c", "import lumaweb.settings"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert started.returncode != 0
+    assert "LUMA_PROXY_BASE_URL is needed with the proxy key" in started.stderr

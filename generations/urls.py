@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import gallery, health, media_views, triage, views
+from . import boards, gallery, health, media_views, selection, triage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,12 @@ urlpatterns = [
     path("g/<uuid:uuid>/star", gallery.star, name="generation-star"),
     path("g/<uuid:uuid>/delete", gallery.delete, name="generation-delete"),
     path("g/<uuid:uuid>/download/<int:index>", gallery.download, name="generation-download"),
+    path("g/<uuid:uuid>/boards", boards.piece_boards, name="generation-boards"),
+    path("boards/", boards.boards, name="boards"),
+    path("boards/<uuid:uuid>/", boards.board, name="board"),
+    path("boards/<uuid:uuid>/edit", boards.edit, name="board-edit"),
+    path("boards/<uuid:uuid>/download", boards.download, name="board-download"),
+    path("selection/", selection.selection, name="selection"),
     path("toasts", gallery.toasts, name="toasts"),
     path("media/<path:name>", media_views.media, name="media"),
     path("review/", triage.triage, name="triage"),

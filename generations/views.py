@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget
 
 from generations.archive import refresh_if_stale
+from generations.boards import boards_of
 from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
@@ -132,6 +133,7 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
         "generation": generation,
         "actions": chain_actions(generation),
         "refreshing": refresh_if_stale(generation),
+        "boards": boards_of(generation),
         **detail_context(generation),
     }
     return render(request, "generations/detail.html", context)

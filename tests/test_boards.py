@@ -2,6 +2,8 @@
 
 import io
 import json
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -10,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from generations.models import Board, BoardPiece, Generation, Star
+from tests.conftest import ROOT
 from tests.factories import archived_file, piece
 
 
@@ -265,3 +268,15 @@ def test_a_board_downloads_whole(owner_client: Client, owner: User, board: Board
     archive = _zip(response)
     assert len(archive.namelist()) == 4
     assert json.loads(archive.read("manifest.json"))["title"] == "Spring campaign"
+
+
+def test_a_2_gb_board_downloads_with_flat_memory() -> None:
+    """bench/zip_download.py in its own process: its peak RSS (/proc) hardly moves."""
+    finished = subprocess.run(
+        [sys.executable, "bench/zip_download.py", "--gb", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    measured = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert measured["complete"]
+    assert measured["gigabytes"] >= 2
+    assert measured["rss_growth_mb"] < 32, measured

@@ -88,7 +88,7 @@ def _start_retry(
     original: Generation, *, attempt: int, submit_after: Any = None, by: Any = None
 ) -> tuple[Generation, bool]:
     # submission imports tasks, which imports this module for its failure hook.
-    from generations.submission import start_generation
+    from generations.submission import SubmissionRefused, start_generation
 
     if INPUT_PLACEHOLDER in json.dumps(original.request):
         # Its uploads belong to the original and never reached Luma: the form can send them.
@@ -100,15 +100,20 @@ def _start_retry(
     except providers.ProviderOff as exc:
         raise NotRetryable(str(exc)) from exc
     with transaction.atomic():
-        retry, created = start_generation(
-            original.created_by,
-            request,
-            provider=original.provider,
-            idempotency_key=f"retry:{original.uuid}",
-            parent=original,
-            lineage=Lineage.RETRY,
-            submit_after=submit_after,
-        )
+        try:
+            # A retry is the team's spend: its monthly budget applies, not the person's.
+            retry, created = start_generation(
+                original.created_by,
+                request,
+                provider=original.provider,
+                idempotency_key=f"retry:{original.uuid}",
+                parent=original,
+                lineage=Lineage.RETRY,
+                submit_after=submit_after,
+                team_budget=True,
+            )
+        except SubmissionRefused as exc:
+            raise NotRetryable(str(exc)) from exc
         if not created:
             return retry, False
         Generation.objects.filter(pk=retry.pk).update(auto_retry=attempt)

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel
 
-from generations import providers
+from generations import providers, spend
 from generations.models import EventKind, Generation
 from generations.tasks import enqueue_submit
 from generations.throttle import submission_refusal
@@ -36,6 +36,7 @@ def start_generation(
     lineage: str = "",
     submit_after: datetime | None = None,
     check_limits: bool = False,
+    team_budget: bool = False,
 ) -> tuple[Generation, bool]:
     """Record a job and enqueue its submission; a repeated idempotency key finds the first job.
 
@@ -53,11 +54,16 @@ def start_generation(
             return existing, False
     upstream = providers.get(provider)
     summary = upstream.summary(request)
+    cost = spend.estimate(provider, summary)
     try:
         with transaction.atomic():
-            if check_limits:
+            if check_limits or team_budget:
                 get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
-                if refusal := submission_refusal(user, summary.kind, idempotency_key):
+                if check_limits:
+                    refusal = submission_refusal(user, cost, idempotency_key)
+                else:
+                    refusal = spend.budget_refusal(user, cost, person=False)
+                if refusal:
                     raise SubmissionRefused(refusal)
             generation = Generation.objects.create(
                 created_by=user,
@@ -71,6 +77,7 @@ def start_generation(
                 parent=parent,
                 lineage=lineage,
                 submit_after=submit_after,
+                estimated_cents=cost,
             )
             generation.log(EventKind.CREATED, data=generation.request)
             enqueue_submit(generation)

@@ -10,6 +10,7 @@ upstream and without two parallel submissions both taking the last place.
 import hashlib
 import math
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -17,26 +18,14 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Sum, Value, When
 from django.http import HttpRequest
-from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from generations.models import Generation
+from generations.spend import budget_refusal
 
 # One address may fail this many times more than one name from it (an office behind one NAT).
 ADDRESS_FACTOR = 10
-# What one job is estimated to cost, in credits, for LUMAWEB_DAILY_BUDGET_CREDITS. Luma's API
-# reference publishes no prices (luma-api.md), so these are our own relative weights, one credit
-# being about one image; an operator tunes the budget, not the table.
-ESTIMATED_CREDITS = {
-    "image": 1,
-    "image_edit": 1,
-    "layering": 2,
-    "video": 10,
-    "video_edit": 10,
-    "video_reframe": 10,
-}
 
 
 def _address(request: HttpRequest | None) -> str:
@@ -100,10 +89,11 @@ class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationFo
     pass
 
 
-def submission_refusal(user: Any, kind: str, idempotency_key: str | None = None) -> str:
-    """Why this person may not start another job of this kind now, or "" when they may.
+def submission_refusal(user: Any, cost: Decimal | None, idempotency_key: str | None = None) -> str:
+    """Why this person may not start another job (estimated at `cost` US cents) now, or "" when
+    they may: the rate, the daily job budget, then the monthly money budgets (spend.py).
 
-    Automatic retries (auto_retry > 0) count against no limit: nobody pressed Generate.
+    Automatic retries (auto_retry > 0) count against no rate or job limit: nobody pressed Generate.
     """
     if idempotency_key and Generation.objects.filter(idempotency_key=idempotency_key).exists():
         return ""  # a double submission finds its first job; it is not a new one
@@ -118,24 +108,8 @@ def submission_refusal(user: Any, kind: str, idempotency_key: str | None = None)
         )
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     today = started.filter(created_at__gte=midnight)
-    renews = f"the budget renews at midnight ({timezone.get_current_timezone_name()})."
     budget = settings.LUMAWEB_DAILY_JOB_BUDGET
     if budget and today.count() >= budget:
+        renews = f"the budget renews at midnight ({timezone.get_current_timezone_name()})."
         return f"You have used today's budget of {budget} jobs. Nothing was sent; {renews}"
-    credits = settings.LUMAWEB_DAILY_BUDGET_CREDITS
-    if credits:
-        cost = ESTIMATED_CREDITS[kind]
-        left = max(credits - _credits_spent(today), 0)
-        if cost > left:
-            return (
-                f"This {kind.replace('_', ' ')} job is estimated at {cost} "
-                f"credit{pluralize(cost)}, and you have {left} of today's {credits} credits "
-                f"left. Nothing was sent; {renews}"
-            )
-    return ""
-
-
-def _credits_spent(jobs: Any) -> int:
-    weights = [When(kind=kind, then=Value(cost)) for kind, cost in ESTIMATED_CREDITS.items()]
-    spent = Sum(Case(*weights, default=Value(0), output_field=IntegerField()))
-    return int(jobs.aggregate(spent=spent)["spent"] or 0)
+    return budget_refusal(user, cost)

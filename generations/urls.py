@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import boards, gallery, health, media_views, selection, triage, views
+from . import boards, gallery, health, media_views, selection, triage, usage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("boards/<uuid:uuid>/edit", boards.edit, name="board-edit"),
     path("boards/<uuid:uuid>/download", boards.download, name="board-download"),
     path("selection/", selection.selection, name="selection"),
+    path("usage/", usage.usage, name="usage"),
     path("toasts", gallery.toasts, name="toasts"),
     path("media/<path:name>", media_views.media, name="media"),
     path("review/", triage.triage, name="triage"),

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from generations.models import Generation
 from generations.providers.agents import schema
-from generations.submission import start_generation
+from generations.submission import SubmissionRefused, start_generation
 
 
 class Command(BaseCommand):
@@ -51,7 +51,11 @@ class Command(BaseCommand):
         parent = None
         if options["source"]:
             parent = Generation.objects.filter(uuid=options["source"]).first()
-        generation, _ = start_generation(user, request, parent=parent)
+        try:
+            # The person's rate and budget limits hold here as on the form.
+            generation, _ = start_generation(user, request, parent=parent, check_limits=True)
+        except SubmissionRefused as exc:
+            raise CommandError(str(exc)) from None
         if options["wait"]:
             generation = self._wait(generation, options["timeout"])
         self.stdout.write(json.dumps(_summary(generation), indent=2))

@@ -5,6 +5,7 @@ Staff see everyone; everybody else sees their own jobs only.
 """
 
 import csv
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -180,7 +181,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         return _csv(rows, field, by, since, until)
     series, colours = _series(rows, field)
     bars, top = _bars(rows, field, period, colours)
-    every = max(1, len(bars) // 10)  # at most about ten labels under the bars
+    every = max(1, math.ceil(len(bars) / 7))  # at most seven labels: they fit on a phone too
     context = {
         "filters": filters,
         "period": period,

@@ -220,6 +220,14 @@ def test_an_empty_or_forged_selection_does_nothing(owner_client: Client, owner: 
     assert Generation.objects.count() == 1
 
 
+def test_an_empty_selection_in_the_dialog_says_what_to_do(owner_client: Client) -> None:
+    response = owner_client.post(
+        "/selection/", {"action": "star", "next": "/gallery/"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert "Nothing selected" in response.content.decode()
+
+
 def _zip(response) -> zipfile.ZipFile:  # type: ignore[no-untyped-def]
     body = b"".join(response.streaming_content)
     assert int(response["Content-Length"]) == len(body)

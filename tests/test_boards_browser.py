@@ -199,6 +199,8 @@ def test_screenshots_of_a_board_and_the_usage_page(
     checkbox(page, pieces[2]).click(modifiers=["Shift"])
     expect(page.locator("[data-selection-count]")).to_have_text("3 pieces selected")
     _shoot(page, "board")
+    page.goto("/boards/")
+    _shoot(page, "boards")
     with checked_page(browser, live_app) as staff_page:
         log_in(staff_page, staff)
         staff_page.goto("/usage/")

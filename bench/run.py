@@ -33,13 +33,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import load  # noqa: E402
+from bench import load, zip_download  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 VIEWERS = 50
 UPLOAD_MB = 300
+ZIP_GB = 2.0
 LATENCY_JOBS = 16
 X = "\N{MULTIPLICATION SIGN}"
 SIM_SPEED = 2.0  # a simulated image takes 7 s instead of 14
@@ -236,8 +237,15 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
             latencies = measure_display_latency(base, headers)
             print("bench: upload memory", flush=True)
             upload = measure_upload(client, web.pid, worker.pid, workdir)
+        print("bench: bulk download memory", flush=True)
+        board_zip = zip_download.make_board(ZIP_GB)
+        zipped = zip_download.measure(
+            lambda: zip_download.over_http(client, board_zip),
+            load.children(web.pid),
+            zip_download.FILES,
+        )
     report, targets = render(
-        args, picks["static"], rows, amplification, latencies, upload, weight, seed_seconds
+        args, picks["static"], rows, amplification, latencies, upload, zipped, weight, seed_seconds
     )
     return report, targets
 
@@ -480,6 +488,7 @@ def render(
     amp: Amplification,
     latencies: list[float],
     upload: Upload,
+    zipped: zip_download.ZipMeasure,
     weight: dict[str, int],
     seed_seconds: float,
 ) -> tuple[str, list[Target]]:
@@ -536,6 +545,9 @@ def render(
         f"| Upload, worker: the same file sent to Luma (simulator) by presigned PUT "
         f"(`AgentsClient.put_upload`) | peak RSS growth **{upload.worker_growth_mb:.1f} MB** "
         f"(job: {upload.outcome}) |",
+        f"| Bulk download: a board of {zipped.files} videos streamed as one "
+        f"{zipped.gigabytes:.1f} GB ZIP (`bench/zip_download.py`) | peak RSS growth of the web "
+        f"workers **{zipped.rss_growth_mb:.1f} MB** (complete: {zipped.complete}) |",
         "| First gallery page, bytes on the wire without media | "
         f"**{(html + static) / 1024:.1f} KB**: HTML {html / 1024:.1f} KB "
         f"({encoding.split(': ')[1]}), CSS + JS {static / 1024:.1f} KB (whitenoise, compressed) |",
@@ -570,6 +582,8 @@ def render(
                upload.web_growth_mb <= 64),
         Target("upload RSS growth (worker)", f"{upload.worker_growth_mb:.1f} MB", "≤ 64 MB",
                upload.worker_growth_mb <= 64),
+        Target("bulk download RSS growth", f"{zipped.rss_growth_mb:.1f} MB", "≤ 64 MB",
+               zipped.rss_growth_mb <= 64 and zipped.complete),
         Target("first gallery page weight", f"{(html + static) / 1024:.1f} KB", "≤ 100 KB",
                html + static <= 100 * 1024),
         Target("load runs without errors", str(errors), "0", errors == 0),

@@ -22,7 +22,7 @@ from django.utils.timesince import timesince
 
 from generations import retry, tasks
 from generations.explanations import explain
-from generations.models import Generation, GenerationQuerySet, Output
+from generations.models import Board, Generation, GenerationQuerySet, Output, PersonBudget, Price
 
 REF_KEYS = ("generation_id", "file_id", "url", "data")
 
@@ -475,3 +475,29 @@ def _references(value: Any, where: str = "") -> Any:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _references(item, f"{where}[{index}]")
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    """The estimates every job's cost comes from (generations/spend.py): edit them as prices
+    change. The seeded rows are estimates, not Luma's published prices."""
+
+    list_display = ("provider", "model", "kind", "resolution", "duration", "cents")
+    list_editable = ("cents",)
+    list_filter = ("provider", "model", "kind")
+
+
+@admin.register(PersonBudget)
+class PersonBudgetAdmin(admin.ModelAdmin):
+    """A person's own monthly budget, instead of LUMAWEB_PERSON_MONTHLY_BUDGET_USD."""
+
+    list_display = ("user", "monthly_usd")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Board)
+class BoardAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_by", "created_at", "archived")
+    list_filter = ("archived",)
+    search_fields = ("name",)
+    raw_id_fields = ("cover",)

@@ -166,6 +166,7 @@ class GalleryPage:
     first_url: str  # the newest page with the same filters
     after: bool  # not the first page
     filtered: bool
+    base_url: str  # the same view unfiltered
 
 
 def encode_cursor(generation: Generation) -> str:
@@ -196,19 +197,26 @@ def after_cursor(queryset: GenerationQuerySet, cursor: str) -> GenerationQuerySe
 
 
 def gallery_page(
-    queryset: GenerationQuerySet, cursor: str = "", query: dict[str, str] | None = None
+    queryset: GenerationQuerySet,
+    cursor: str = "",
+    query: dict[str, str] | None = None,
+    base_url: str = "",
 ) -> GalleryPage:
+    """One page of `queryset`, newest first; its links go to `base_url` (default: the gallery)."""
     if cursor:
         queryset = after_cursor(queryset, cursor)
     query = query or {}
+    base_url = base_url or reverse("gallery")
     items = list(queryset.order_by("-created_at", "-id")[: PAGE_SIZE + 1])
     next_url = ""
     if len(items) > PAGE_SIZE:
         items = items[:PAGE_SIZE]
         params = {**query, "cursor": encode_cursor(items[-1])}
-        next_url = f"{reverse('gallery')}?{urlencode(params)}"
-    first_url = f"{reverse('gallery')}?{urlencode(query)}" if query else reverse("gallery")
-    return GalleryPage(items, next_url, first_url, after=bool(cursor), filtered=bool(query))
+        next_url = f"{base_url}?{urlencode(params)}"
+    first_url = f"{base_url}?{urlencode(query)}" if query else base_url
+    return GalleryPage(
+        items, next_url, first_url, after=bool(cursor), filtered=bool(query), base_url=base_url
+    )
 
 
 def first_page(user: Any) -> GalleryPage:
@@ -220,18 +228,30 @@ def first_page(user: Any) -> GalleryPage:
 @vary_on_headers("HX-Request")
 def gallery(request: HttpRequest) -> HttpResponse:
     """Everything the team made, newest first, filtered and searched through the URL."""
+    return browse(request, Generation.objects.all(), reverse("gallery"))
+
+
+def browse(
+    request: HttpRequest,
+    pieces: GenerationQuerySet,
+    base_url: str,
+    template: str = "generations/gallery.html",
+    context: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """A filtered, searched, infinitely scrolled page of `pieces` at `base_url` (the gallery, a
+    board); htmx asks for the results or the next page only."""
     people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
     filters = GalleryFilters(request.GET, people=people)
-    queryset = filters.apply(Generation.objects.gallery().for_viewer(request.user))
+    queryset = filters.apply(pieces.gallery().for_viewer(request.user))
     cursor = request.GET.get("cursor", "")
-    page = gallery_page(queryset, cursor, filters.query())
-    context = {"filters": filters, "page": page}
+    page = gallery_page(queryset, cursor, filters.query(), base_url)
+    context = {**(context or {}), "filters": filters, "page": page, "selectable": True}
     if request.htmx and not request.htmx.history_restore_request:
         partial = (
             "generations/gallery_grid.html#page" if cursor else "generations/gallery.html#results"
         )
         return render(request, partial, context)
-    return render(request, "generations/gallery.html", context)
+    return render(request, template, context)
 
 
 # --- one piece: star, download, delete ---
@@ -249,10 +269,10 @@ def star(request: HttpRequest, uuid: str) -> HttpResponse:
     generation.is_starred = starred  # type: ignore[attr-defined]
     if request.htmx:
         return render(request, "generations/gallery_star.html", {"generation": generation})
-    return redirect(_back(request, generation.get_absolute_url()))
+    return redirect(back_to(request, generation.get_absolute_url()))
 
 
-def _back(request: HttpRequest, default: str) -> str:
+def back_to(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
     return target if safe else default

@@ -79,7 +79,7 @@ def serve(request: HttpRequest, name: str, *, download_as: str = "") -> HttpResp
     else:
         response = _file_response(request, path, content_type)
     if download_as:
-        response["Content-Disposition"] = _attachment(download_as)
+        response["Content-Disposition"] = attachment(download_as)
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
@@ -93,7 +93,7 @@ def _checked(name: str) -> str:
 
 def _redirect_to_store(name: str, download_as: str) -> HttpResponseBase:
     if download_as:
-        disposition = {"ResponseContentDisposition": _attachment(download_as)}
+        disposition = {"ResponseContentDisposition": attachment(download_as)}
         try:
             return HttpResponseRedirect(default_storage.url(name, parameters=disposition))  # type: ignore[call-arg]
         except TypeError:
@@ -101,7 +101,8 @@ def _redirect_to_store(name: str, download_as: str) -> HttpResponseBase:
     return HttpResponseRedirect(default_storage.url(name))
 
 
-def _attachment(filename: str) -> str:
+def attachment(filename: str) -> str:
+    """A Content-Disposition that downloads under `filename`, whatever its characters."""
     ascii_name = filename.encode("ascii", "ignore").decode() or "download"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 

@@ -8,6 +8,7 @@ the same job.
 import json
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -161,6 +162,8 @@ class Generation(models.Model):
     )
     # Where the job was started: the studio's pages, or an agent through /mcp (generations/mcp/).
     via = models.CharField(max_length=8, choices=Via.choices, default=Via.WEB)
+    # What the price table (Price) said this job would cost when it was recorded; null: no price.
+    estimated_cents = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
 
     objects = GenerationQuerySet.as_manager()
 
@@ -565,6 +568,116 @@ class Star(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} ★ {self.generation_id}"
+
+
+class Board(models.Model):
+    """A named set of pieces the team shares: a project, a client, a campaign."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=80)
+    archived = models.BooleanField(default=False)
+    # Shown on the list of boards; without one, the board's newest piece stands in.
+    cover = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="boards"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    pieces = models.ManyToManyField(Generation, through="BoardPiece", related_name="boards")
+
+    class Meta:
+        ordering = ["archived", "name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("board", args=[self.uuid])
+
+    def add(self, generations: Any, user: Any) -> int:
+        """Put pieces on the board (those already there stay as they were); how many were new."""
+        present = set(self.entries.values_list("generation_id", flat=True))
+        new = [
+            BoardPiece(board=self, generation=g, added_by=user)
+            for g in generations
+            if g.pk not in present
+        ]
+        BoardPiece.objects.bulk_create(new, ignore_conflicts=True)
+        return len(new)
+
+    def remove(self, generations: Any) -> int:
+        """Take pieces off the board (they stay in the gallery); how many were on it."""
+        removed, _ = self.entries.filter(generation__in=generations).delete()
+        Board.objects.filter(pk=self.pk, cover__in=generations).update(cover=None)
+        return removed
+
+    def can_edit(self, user: Any) -> bool:
+        """Renaming and archiving: whoever made the board, or staff. Anyone adds and removes."""
+        return bool(user.is_staff or self.created_by_id == user.pk)
+
+
+class BoardPiece(models.Model):
+    """One piece on one board: who put it there, and when."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="entries")
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["board", "generation"], name="one_entry_per_piece")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id} on {self.board_id}"
+
+
+class Price(models.Model):
+    """What one job of a provider, model and kind is estimated to cost, in US cents.
+
+    A blank option matches any value; the most specific row wins (generations/spend.py).
+    Luma publishes no prices for every model, so the seeded rows are estimates to correct here.
+    """
+
+    provider = models.CharField(max_length=24, default="agents")
+    model = models.CharField(max_length=32)
+    kind = models.CharField(max_length=16)
+    resolution = models.CharField(max_length=16, blank=True, help_text="Blank: any resolution.")
+    duration = models.CharField(max_length=16, blank=True, help_text="Blank: any duration.")
+    cents = models.DecimalField(
+        max_digits=10, decimal_places=3, help_text="US cents per job (100 = $1)."
+    )
+
+    class Meta:
+        ordering = ["provider", "model", "kind", "resolution", "duration"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "model", "kind", "resolution", "duration"],
+                name="one_price_per_option",
+            )
+        ]
+
+    def __str__(self) -> str:
+        options = " ".join(o for o in (self.resolution, self.duration) if o)
+        return f"{self.provider} {self.model} {self.kind} {options}".strip()
+
+
+class PersonBudget(models.Model):
+    """One person's monthly budget in US dollars, instead of LUMAWEB_PERSON_MONTHLY_BUDGET_USD."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
+    )
+    monthly_usd = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal(0), help_text="0: no limit."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} ${self.monthly_usd}/month"
 
 
 def input_path(instance: "Input", filename: str) -> str:

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel
 
-from generations import providers, retry
+from generations import providers, retry, spend
 from generations.models import EventKind, Generation, Lineage, Via
 from generations.throttle import submission_refusal
 
@@ -36,6 +36,7 @@ def record_generation(
     submit_after: datetime | None = None,
     check_limits: bool = False,
     via: str = Via.WEB,
+    team_budget: bool = False,
 ) -> tuple[Generation, bool]:
     """Record a job as a draft; a repeated idempotency key finds the first job.
 
@@ -47,8 +48,9 @@ def record_generation(
     the person's rate and budget limits (throttle.py) in the transaction that records the job,
     holding a lock on their user row (PostgreSQL: SELECT … FOR UPDATE; SQLite: its IMMEDIATE
     transactions already admit one writer at a time), so parallel submissions cannot together
-    pass a limit; a refusal raises SubmissionRefused and records nothing. `via` records where
-    the job was started (the pages, or an agent through /mcp).
+    pass a limit; a refusal raises SubmissionRefused and records nothing. `team_budget` applies
+    only the team's monthly budget (a retry: the team's spend, not the person's). `via` records
+    where the job was started (the pages, or an agent through /mcp).
     """
     if idempotency_key:
         existing = Generation.objects.filter(
@@ -58,11 +60,16 @@ def record_generation(
             return existing, False
     upstream = providers.get(provider)
     summary = upstream.summary(request)
+    cost = spend.estimate(provider, summary)
     try:
         with transaction.atomic():
-            if check_limits:
+            if check_limits or team_budget:
                 get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
-                if refusal := submission_refusal(user, summary.kind, idempotency_key):
+                if check_limits:
+                    refusal = submission_refusal(user, cost, idempotency_key)
+                else:
+                    refusal = spend.budget_refusal(user, cost, person=False)
+                if refusal:
                     raise SubmissionRefused(refusal)
             generation = Generation.objects.create(
                 created_by=user,
@@ -77,6 +84,7 @@ def record_generation(
                 lineage=lineage,
                 submit_after=submit_after,
                 via=via,
+                estimated_cents=cost,
             )
             generation.log(EventKind.CREATED, data=generation.request)
     except IntegrityError:
@@ -94,15 +102,19 @@ def record_retry(
     """
     request = retry.retry_request(original)
     with transaction.atomic():
-        new, created = record_generation(
-            original.created_by,
-            request,
-            provider=original.provider,
-            idempotency_key=f"retry:{original.uuid}",
-            parent=original,
-            lineage=Lineage.RETRY,
-            submit_after=submit_after,
-        )
+        try:
+            new, created = record_generation(
+                original.created_by,
+                request,
+                provider=original.provider,
+                idempotency_key=f"retry:{original.uuid}",
+                parent=original,
+                lineage=Lineage.RETRY,
+                submit_after=submit_after,
+                team_budget=True,
+            )
+        except SubmissionRefused as exc:
+            raise retry.NotRetryable(str(exc)) from exc
         if not created:
             return new, False
         Generation.objects.filter(pk=new.pk).update(auto_retry=attempt)

@@ -16,31 +16,19 @@ upstream and without two parallel submissions both taking the last place.
 import ipaddress
 import math
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Sum, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from generations.models import Generation
-
-# What one job is estimated to cost, in credits, for LUMAWEB_DAILY_BUDGET_CREDITS. Luma's API
-# reference publishes no prices (luma-api.md), so these are our own relative weights, one credit
-# being about one image; an operator tunes the budget, not the table.
-ESTIMATED_CREDITS = {
-    "image": 1,
-    "image_edit": 1,
-    "layering": 2,
-    "video": 10,
-    "video_edit": 10,
-    "video_reframe": 10,
-}
+from generations.spend import budget_refusal
 
 
 def client_address(request: HttpRequest) -> str:
@@ -93,10 +81,11 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
         return old_password
 
 
-def submission_refusal(user: Any, kind: str, idempotency_key: str | None = None) -> str:
-    """Why this person may not start another job of this kind now, or "" when they may.
+def submission_refusal(user: Any, cost: Decimal | None, idempotency_key: str | None = None) -> str:
+    """Why this person may not start another job (estimated at `cost` US cents) now, or "" when
+    they may: the rate, the daily job budget, then the monthly money budgets (spend.py).
 
-    Automatic retries (auto_retry > 0) count against no limit: nobody pressed Generate.
+    Automatic retries (auto_retry > 0) count against no rate or job limit: nobody pressed Generate.
     """
     mine = Generation.objects.filter(created_by=user, idempotency_key=idempotency_key)
     if idempotency_key and mine.exists():
@@ -112,24 +101,8 @@ def submission_refusal(user: Any, kind: str, idempotency_key: str | None = None)
         )
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     today = started.filter(created_at__gte=midnight)
-    renews = f"the budget renews at midnight ({timezone.get_current_timezone_name()})."
     budget = settings.LUMAWEB_DAILY_JOB_BUDGET
     if budget and today.count() >= budget:
+        renews = f"the budget renews at midnight ({timezone.get_current_timezone_name()})."
         return f"You have used today's budget of {budget} jobs. Nothing was sent; {renews}"
-    credits = settings.LUMAWEB_DAILY_BUDGET_CREDITS
-    if credits:
-        cost = ESTIMATED_CREDITS[kind]
-        left = max(credits - _credits_spent(today), 0)
-        if cost > left:
-            return (
-                f"This {kind.replace('_', ' ')} job is estimated at {cost} "
-                f"credit{pluralize(cost)}, and you have {left} of today's {credits} credits "
-                f"left. Nothing was sent; {renews}"
-            )
-    return ""
-
-
-def _credits_spent(jobs: Any) -> int:
-    weights = [When(kind=kind, then=Value(cost)) for kind, cost in ESTIMATED_CREDITS.items()]
-    spent = Sum(Case(*weights, default=Value(0), output_field=IntegerField()))
-    return int(jobs.aggregate(spent=spent)["spent"] or 0)
+    return budget_refusal(user, cost)

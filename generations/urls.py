@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import gallery, health, hooks, media_views, public, triage, views
+from . import boards, gallery, health, hooks, media_views, public, selection, triage, usage, views
 from .mcp import pages as mcp_pages
 from .mcp import views as mcp_views
 
@@ -13,6 +13,13 @@ urlpatterns = [
     path("g/<uuid:uuid>/star", gallery.star, name="generation-star"),
     path("g/<uuid:uuid>/delete", gallery.delete, name="generation-delete"),
     path("g/<uuid:uuid>/download/<int:index>", gallery.download, name="generation-download"),
+    path("g/<uuid:uuid>/boards", boards.piece_boards, name="generation-boards"),
+    path("boards/", boards.boards, name="boards"),
+    path("boards/<uuid:uuid>/", boards.board, name="board"),
+    path("boards/<uuid:uuid>/edit", boards.edit, name="board-edit"),
+    path("boards/<uuid:uuid>/download", boards.download, name="board-download"),
+    path("selection/", selection.selection, name="selection"),
+    path("usage/", usage.usage, name="usage"),
     path("toasts", gallery.toasts, name="toasts"),
     path("media/<path:name>", media_views.media, name="media"),
     path("review/", triage.triage, name="triage"),

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget
 
-from generations import providers
+from generations import providers, spend
+from generations.boards import boards_of
 from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
@@ -56,13 +57,12 @@ def home(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Sent. It will appear in the gallery when it is ready.")
                 return redirect(f"{reverse('home')}?mode={mode}")
         if request.htmx:
-            response = render(
-                request, "generations/create_panel.html#create-form", _create_context(form, mode)
-            )
+            context = _create_context(form, mode, request.user)
+            response = render(request, "generations/create_panel.html#create-form", context)
             return reswap(retarget(response, "#create-form"), "outerHTML")
     else:
         form = form_class(initial=_initial(request, form_class))
-    context = {**_create_context(form, mode), "page": first_page(request.user)}
+    context = {**_create_context(form, mode, request.user), "page": first_page(request.user)}
     status = 400 if form.errors else 200
     return render(request, "generations/home.html", context, status=status)
 
@@ -95,13 +95,15 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
     return {}
 
 
-def _create_context(form: CreateForm, mode: str) -> dict[str, Any]:
+def _create_context(form: CreateForm, mode: str, user: Any = None) -> dict[str, Any]:
     disabled = form.disabled_options() if form.PROBED else {}
     return {
         "form": form,
         "mode": mode,
         "modes": available_modes(),
         "options": option_rows(form, disabled),
+        # Past 80 % of a monthly budget the form says so (spend.py).
+        "budgets": spend.budgets(user) if user is not None else [],
     }
 
 
@@ -165,6 +167,7 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
         "generation": generation,
         "actions": chain_actions(generation, remix_mode(generation)),
         "refreshing": refresh_if_stale(generation),
+        "boards": boards_of(generation),
         **detail_context(generation),
     }
     return render(request, "generations/detail.html", context)

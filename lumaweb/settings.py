@@ -6,6 +6,7 @@ Luma simulator when no API key is set). docs/deploy.md lists what to set for sca
 
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,18 @@ def env_bool(name: str, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_usd(name: str) -> Decimal:
+    """An amount of US dollars ("250", "99.50"); unset or empty: 0 (off)."""
+    value = os.environ.get(name) or "0"
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise ImproperlyConfigured(f"{name} must be an amount of dollars, not {value!r}") from exc
+    if not amount.is_finite() or amount < 0:
+        raise ImproperlyConfigured(f"{name} must be 0 (off) or more, not {value!r}")
+    return amount
 
 
 def env_float(name: str, default: float) -> float:
@@ -238,8 +251,10 @@ AXES_LOCKOUT_CALLABLE = "generations.throttle.locked_out"
 AXES_RESET_ON_SUCCESS = True
 LUMAWEB_SUBMIT_PER_MINUTE = int(env("LUMAWEB_SUBMIT_PER_MINUTE", "20"))  # per person; 0: off
 LUMAWEB_DAILY_JOB_BUDGET = int(env("LUMAWEB_DAILY_JOB_BUDGET", "0"))  # per person; 0: off
-# Per person per day, in estimated credits (generations/throttle.py ESTIMATED_CREDITS); 0: off.
-LUMAWEB_DAILY_BUDGET_CREDITS = int(env("LUMAWEB_DAILY_BUDGET_CREDITS", "0"))
+# Monthly budgets in US dollars of estimated cost (generations/spend.py, prices in the admin);
+# 0: off. A person's own budget in the admin (Person budgets) replaces the default.
+LUMAWEB_TEAM_MONTHLY_BUDGET_USD = env_usd("LUMAWEB_TEAM_MONTHLY_BUDGET_USD")
+LUMAWEB_PERSON_MONTHLY_BUDGET_USD = env_usd("LUMAWEB_PERSON_MONTHLY_BUDGET_USD")
 
 # How often the worker polls an unfinished job, and how the interval backs off for long jobs.
 LUMAWEB_POLL_INTERVAL = env_float("LUMAWEB_POLL_INTERVAL", 2.0)

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -332,9 +333,10 @@ def test_the_persons_rate_limit_applies_through_mcp(agent: Agent, settings) -> N
 
 
 def test_the_persons_budget_applies_through_mcp(agent: Agent, settings) -> None:
-    settings.LUMAWEB_DAILY_BUDGET_CREDITS = 5
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal("1.00")
     refused = agent.refused("create_generation", prompt="an expensive shot")
-    assert "This video job is estimated at 10 credits, and you have 5" in refused
+    assert "This job is estimated at $" in refused
+    assert "of this month's $1.00 budget left. Nothing was sent" in refused
     assert not Generation.objects.exists()
     agent.ok("generate_image", prompt="a cheap one")
 

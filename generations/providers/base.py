@@ -51,12 +51,14 @@ class UpstreamJob:
 
 @dataclass(frozen=True)
 class Summary:
-    """What the history shows of a request: its kind, model, prompt and aspect ratio."""
+    """What the history shows of a request (kind, model, prompt, ratio) and the options priced."""
 
     kind: str
     model: str
     prompt: str
     aspect_ratio: str = ""
+    # The options that change a job's price (`resolution`, `duration`), for the price table.
+    options: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from generations import providers
 from generations.models import Generation
 from generations.providers.agents import schema
 from generations.providers.proxy import schema as proxy_schema
+from generations.submission import SubmissionRefused
 from generations.tasks import start_generation
 
 
@@ -63,9 +64,12 @@ class Command(BaseCommand):
         if options["source"]:
             parent = Generation.objects.filter(uuid=options["source"]).first()
         try:
+            # The person's rate and budget limits hold here as on the form.
             generation, _ = start_generation(
-                user, request, provider=options["provider"], parent=parent
+                user, request, provider=options["provider"], parent=parent, check_limits=True
             )
+        except SubmissionRefused as exc:
+            raise CommandError(str(exc)) from exc
         except providers.ProviderOff as exc:
             raise CommandError(str(exc)) from None
         if options["wait"]:

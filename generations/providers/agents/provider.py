@@ -40,7 +40,18 @@ class AgentsProvider(Provider):
 
     def summary(self, request: BaseModel) -> Summary:
         assert isinstance(request, schema.GenerationRequest)
-        return Summary(request.type, request.model, request.prompt, request.aspect_ratio or "")
+        video, layering = request.video, request.layering
+        options = {
+            "resolution": (video and video.resolution) or (layering and layering.resolution),
+            "duration": video and video.duration,
+        }
+        return Summary(
+            request.type,
+            request.model,
+            request.prompt,
+            request.aspect_ratio or "",
+            {name: value for name, value in options.items() if value},
+        )
 
     def parse(self, request: dict[str, Any]) -> BaseModel:
         return schema.GenerationRequest.model_validate(request)

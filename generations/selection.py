@@ -1,0 +1,94 @@
+"""Acting on many pieces at once: put them on a board, star, download or delete them.
+
+The gallery's (or a board's) selection form posts the chosen pieces and an action here; the
+answer is one confirmation (a page, or a dialog over the gallery with JavaScript) that posts
+them back with `confirmed`, and then the action runs on all of them.
+"""
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from generations.boards import BoardChoiceForm
+from generations.bundle import downloadable, zip_response
+from generations.gallery import back_to, can_delete, delete_generation
+from generations.models import Generation, Star
+
+# The most pieces one selection acts on (a request this long is still small).
+MAX_SELECTED = 2000
+ACTIONS = {
+    "board": "Add to board",
+    "star": "Star",
+    "download": "Download",
+    "delete": "Delete",
+}
+
+
+def _selected(request: HttpRequest) -> list[Generation]:
+    uuids = []
+    for value in request.POST.getlist("pieces")[:MAX_SELECTED]:
+        try:
+            uuids.append(UUID(value))
+        except ValueError:
+            continue  # a stale or hand-made value: the rest still count
+    return list(Generation.objects.filter(uuid__in=uuids).select_related("created_by"))
+
+
+@require_POST
+def selection(request: HttpRequest) -> HttpResponseBase:
+    """Confirm, then act on the selected pieces."""
+    back = back_to(request, reverse("gallery"))
+    action = request.POST.get("action", "")
+    pieces = _selected(request)
+    if action not in ACTIONS or not pieces:
+        if request.htmx:
+            return render(request, "generations/selection_confirm.html#confirm", {"next": back})
+        messages.error(request, "Nothing was done: select some pieces, then an action.")
+        return redirect(back)
+    form = BoardChoiceForm(request.POST if request.POST.get("confirmed") else None)
+    confirmed = request.POST.get("confirmed") == "1" and (action != "board" or form.is_valid())
+    if not confirmed:
+        return _confirm(request, action, pieces, form, back)
+    if action == "download":
+        chosen = Generation.objects.filter(pk__in=[piece.pk for piece in pieces])
+        return zip_response(downloadable(chosen), "selection")
+    if action == "board":
+        board = form.board_for(request.user)
+        added = board.add(pieces, request.user)
+        messages.success(request, f"Added {added} piece{pluralize(added)} to “{board.name}”.")
+    elif action == "star":
+        Star.objects.bulk_create(
+            [Star(user=request.user, generation=piece) for piece in pieces], ignore_conflicts=True
+        )
+        messages.success(request, f"Starred {len(pieces)} piece{pluralize(len(pieces))}.")
+    else:
+        mine = [piece for piece in pieces if can_delete(request.user, piece)]
+        for piece in mine:
+            delete_generation(piece)
+        messages.success(request, f"Deleted {len(mine)} piece{pluralize(len(mine))}.")
+    return redirect(back)
+
+
+def _confirm(
+    request: HttpRequest, action: str, pieces: list[Generation], form: Any, back: str
+) -> HttpResponse:
+    deletable = [piece for piece in pieces if can_delete(request.user, piece)]
+    context = {
+        "action": action,
+        "label": ACTIONS[action],
+        "pieces": pieces,
+        "deletable": deletable,
+        "kept": len(pieces) - len(deletable),
+        "form": form,
+        "next": back,
+    }
+    template = "generations/selection_confirm.html"
+    if request.htmx:
+        template += "#confirm"
+    return render(request, template, context)

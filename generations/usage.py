@@ -1,0 +1,221 @@
+"""Who is spending what: estimated spend and job counts per person, provider, model or kind, per
+day, week or month, as a chart drawn on the server (SVG), a table and a CSV file.
+
+Staff see everyone; everybody else sees their own jobs only.
+"""
+
+import csv
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from generations import providers, spend
+from generations.models import Generation
+from generations.providers.errors import LumaError
+
+PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+# How far back each period looks by default.
+DEFAULT_SPAN = {
+    "day": timedelta(days=30),
+    "week": timedelta(weeks=12),
+    "month": timedelta(days=365),
+}
+DIMENSIONS = {
+    "person": ("created_by__username", "Person"),
+    "provider": ("provider", "Provider"),
+    "model": ("model", "Model"),
+    "kind": ("kind", "Kind"),
+}
+# Series colours of the chart; everything past them is drawn as "Others".
+PALETTE = ("#6b4dff", "#ff8a5c", "#1f9d8a", "#e0b400", "#d9488f", "#3d8bfd")
+OTHERS_COLOUR = "#b9b4c6"
+CHART_WIDTH, CHART_HEIGHT, AXIS = 720, 220, 48
+
+
+class UsageFilters(forms.Form):
+    period = forms.ChoiceField(
+        required=False, choices=[("day", "Per day"), ("week", "Per week"), ("month", "Per month")]
+    )
+    by = forms.ChoiceField(
+        required=False, label="Split by", choices=[(k, v[1]) for k, v in DIMENSIONS.items()]
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def choices(self) -> tuple[str, str, date, date]:
+        """The period, dimension and dates asked for; anything invalid takes its default."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        period = data.get("period") or "day"
+        by = data.get("by") or "person"
+        today = timezone.localdate()
+        until = data.get("until") or today
+        since = data.get("since") or until - DEFAULT_SPAN[period]
+        return period, by, min(since, until), until
+
+
+@dataclass
+class Series:
+    name: str
+    colour: str
+    jobs: int
+    cents: Decimal
+    share: int  # percent of the spend shown
+
+
+@dataclass
+class Bar:
+    label: str
+    x: float
+    width: float
+    segments: list[tuple[str, float, float, str]]  # colour, y, height, title
+    total: Decimal
+
+
+def _rows(jobs: QuerySet[Generation], period: str, field: str) -> list[dict[str, Any]]:
+    return list(
+        jobs.annotate(bucket=PERIODS[period]("created_at"))
+        .values("bucket", field)
+        .annotate(jobs=Count("id"), cents=Sum("estimated_cents"))
+        .order_by("bucket", field)
+    )
+
+
+def _series(rows: list[dict[str, Any]], field: str) -> tuple[list[Series], dict[str, str]]:
+    jobs: dict[str, int] = defaultdict(int)
+    cents: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        jobs[row[field]] += row["jobs"]
+        cents[row[field]] += row["cents"] or 0
+    total = sum(cents.values()) or Decimal(1)
+    ranked = sorted(jobs, key=lambda name: (-cents[name], -jobs[name], name))
+    colours = {
+        name: PALETTE[n] if n < len(PALETTE) else OTHERS_COLOUR for n, name in enumerate(ranked)
+    }
+    series = [
+        Series(name, colours[name], jobs[name], cents[name], int(cents[name] * 100 / total))
+        for name in ranked
+    ]
+    return series, colours
+
+
+def _label(bucket: datetime, period: str) -> str:
+    local = timezone.localtime(bucket) if timezone.is_aware(bucket) else bucket
+    return {"day": f"{local:%d %b}", "week": f"wk {local:%d %b}", "month": f"{local:%b %Y}"}[period]
+
+
+def _bars(
+    rows: list[dict[str, Any]], field: str, period: str, colours: dict[str, str]
+) -> tuple[list[Bar], Decimal]:
+    buckets: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        buckets[row["bucket"]].append(row)
+    totals = {b: sum((r["cents"] or 0 for r in found), Decimal(0)) for b, found in buckets.items()}
+    top = max(totals.values(), default=Decimal(0)) or Decimal(1)
+    plot = CHART_WIDTH - AXIS
+    step = plot / max(len(buckets), 1)
+    bars = []
+    for n, (bucket, found) in enumerate(sorted(buckets.items())):
+        y = float(CHART_HEIGHT)
+        segments = []
+        for row in sorted(found, key=lambda r: -(r["cents"] or 0)):
+            height = float((row["cents"] or 0) / top) * (CHART_HEIGHT - 10)
+            y -= height
+            title = f"{row[field]}: {spend.usd(row['cents'])}, {row['jobs']} jobs"
+            segments.append((colours[row[field]], round(y, 1), round(height, 1), title))
+        x = AXIS + n * step + step * 0.15
+        width = round(step * 0.7, 1)
+        bars.append(Bar(_label(bucket, period), round(x, 1), width, segments, totals[bucket]))
+    return bars, top
+
+
+def _balances(request: HttpRequest) -> list[dict[str, Any]]:
+    """Each provider that reports its balance, beside this month's estimate for it (staff)."""
+    if not request.user.is_staff:
+        return []
+    month = Generation.objects.filter(created_at__gte=spend.month_start())
+    shown = []
+    for provider in providers.enabled():
+        if not provider.capabilities.credits:
+            continue
+        try:
+            balance = provider.credits()
+        except LumaError as exc:
+            shown.append({"name": provider.display_name, "error": str(exc)})
+            continue
+        estimate = spend.spent_cents(month.filter(provider=provider.name))
+        shown.append({"name": provider.display_name, "balance": balance, "estimate": estimate})
+    return shown
+
+
+@require_GET
+def usage(request: HttpRequest) -> HttpResponse:
+    """Spend and counts over time, split one way, for staff (everyone) or a person (their own)."""
+    filters = UsageFilters(request.GET)
+    period, by, since, until = filters.choices()
+    field = DIMENSIONS[by][0]
+    zone = timezone.get_current_timezone()
+    jobs = Generation.objects.filter(
+        created_at__gte=datetime.combine(since, time.min, tzinfo=zone),
+        created_at__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone),
+    )
+    if not request.user.is_staff:
+        jobs = jobs.filter(created_by=request.user)
+    rows = _rows(jobs, period, field)
+    if request.GET.get("format") == "csv":
+        return _csv(rows, field, by, since, until)
+    series, colours = _series(rows, field)
+    bars, top = _bars(rows, field, period, colours)
+    every = max(1, math.ceil(len(bars) / 7))  # at most seven labels: they fit on a phone too
+    context = {
+        "filters": filters,
+        "period": period,
+        "by_label": DIMENSIONS[by][1],
+        "since": since,
+        "until": until,
+        "series": series,
+        "bars": bars,
+        "labelled": bars[::every],
+        "top": top,
+        "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT, "axis": AXIS},
+        "total_cents": sum((s.cents for s in series), Decimal(0)),
+        "total_jobs": sum(s.jobs for s in series),
+        "unpriced": jobs.filter(estimated_cents__isnull=True).count(),
+        "budgets": spend.budgets(request.user),
+        "balances": _balances(request),
+        "everyone": request.user.is_staff,
+        "csv_query": {**request.GET.dict(), "format": "csv"},
+    }
+    return render(request, "generations/usage.html", context)
+
+
+def _csv(rows: list[dict[str, Any]], field: str, by: str, since: date, until: date) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="lumaweb-usage-{since}-{until}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["period_start", by, "jobs", "estimated_usd"])
+    for row in rows:
+        cents = row["cents"] or Decimal(0)
+        start = timezone.localtime(row["bucket"]).date().isoformat()
+        writer.writerow([start, _cell(row[field]), row["jobs"], f"{cents / 100:.2f}"])
+    return response
+
+
+def _cell(value: str) -> str:
+    """A name a spreadsheet will not run as a formula."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value

@@ -1,0 +1,261 @@
+"""Spend: the price table, every job's estimate, the usage page and budgets on every path."""
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+
+from generations import spend, tasks
+from generations.models import Generation, PersonBudget, Price, State
+from generations.providers.agents import schema
+from generations.providers.base import Summary
+from generations.retry import NotRetryable
+from generations.submission import SubmissionRefused
+from generations.tasks import start_generation
+from tests.factories import piece
+
+
+def submit(client: Client, prompt: str, key: str, **fields: str):  # type: ignore[no-untyped-def]
+    form = {"prompt": prompt, "model": "uni-1", "aspect_ratio": "1:1", "idempotency_key": key}
+    return client.post("/", {**form, **fields})
+
+
+def submit_video(client: Client, prompt: str, key: str, resolution: str = "1080p"):  # type: ignore[no-untyped-def]
+    form = {"mode": "video", "prompt": prompt, "idempotency_key": key, "resolution": resolution}
+    return client.post("/", {**form, "kf-TOTAL_FORMS": "0", "kf-INITIAL_FORMS": "0"})
+
+
+# --- the price table ---
+
+
+@pytest.mark.django_db
+def test_the_seeded_table_prices_every_kind_of_the_agents_api() -> None:
+    for kind in schema.GENERATION_TYPES:
+        model = schema.VIDEO_MODEL if kind in schema.VIDEO_TYPES else "uni-1"
+        assert spend.estimate("agents", Summary(kind, model, "p")) is not None, kind
+
+
+@pytest.mark.django_db
+def test_the_most_specific_price_wins_and_a_blank_option_matches_any() -> None:
+    def video(**options: str) -> Decimal | None:
+        return spend.estimate("agents", Summary("video", "ray-3.2", "p", options=options))
+
+    assert video() == Decimal(70)  # no options: the any-resolution row
+    assert video(resolution="1080p") == Decimal(150)
+    assert video(resolution="1080p", duration="10s") == Decimal(300)
+    assert video(resolution="1080p", duration="5s") == Decimal(150)  # no 5s row: any duration
+    Price.objects.filter(kind="video", resolution="1080p", duration="").update(
+        cents=Decimal("99.5")
+    )
+    assert video(resolution="1080p") == Decimal("99.5")  # the admin's edit applies at once
+    assert spend.estimate("agents", Summary("video", "ray-9", "p")) is None
+
+
+@pytest.mark.django_db
+def test_every_job_records_its_estimate_at_submission(owner: User) -> None:
+    request = schema.GenerationRequest(
+        prompt="a dune at noon", type="video", model="ray-3.2",
+        video=schema.VideoOptions(resolution="540p", duration="10s"),
+    )  # fmt: skip
+    job, _ = start_generation(owner, request)
+    assert job.estimated_cents == Decimal(80)
+    layers, _ = start_generation(
+        owner,
+        schema.GenerationRequest(
+            prompt="a street",
+            type="layering",
+            source={"url": "https://example.com/street.png"},
+            layering=schema.LayeringOptions(resolution="2k"),
+        ),
+    )
+    assert layers.estimated_cents == Decimal(8)
+
+
+# --- the usage page ---
+
+
+def _job(user: User, cents: str | None, days_ago: int = 0, **fields: object) -> Generation:
+    return piece(
+        user,
+        estimated_cents=Decimal(cents) if cents is not None else None,
+        created_at=timezone.now() - timedelta(days=days_ago),
+        **fields,
+    )
+
+
+@pytest.fixture
+def month(owner: User, teammate: User) -> list[Generation]:
+    return [
+        _job(owner, "2", 0),
+        _job(owner, "150", 1, kind="video", model="ray-3.2"),
+        _job(teammate, "6", 1, model="uni-1-max"),
+        _job(teammate, "6", 2, model="uni-1-max"),
+        _job(teammate, None, 2),
+        _job(owner, "70", 60, kind="video", model="ray-3.2"),  # outside the last 30 days
+    ]
+
+
+def _csv_rows(client: Client, **query: str) -> list[dict[str, str]]:
+    response = client.get("/usage/", {**query, "format": "csv"})
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_staff_see_everyone_and_the_sums_match_the_jobs(
+    month: list[Generation], staff: User, django_assert_max_num_queries
+) -> None:
+    client = Client()
+    client.force_login(staff)
+    with django_assert_max_num_queries(12):
+        page = client.get("/usage/")
+    text = page.content.decode()
+    assert "$1.64 estimated · 5 jobs" in text  # 2 + 150 + 6 + 6 cents, the 60-day-old one out
+    assert '<svg class="chart"' in text
+    assert "<rect" in text
+    assert "1 job had no price" in text
+    rows = _csv_rows(client)
+    by_person: dict[str, Decimal] = {}
+    for row in rows:
+        by_person[row["person"]] = by_person.get(row["person"], Decimal(0)) + Decimal(
+            row["estimated_usd"]
+        )
+    assert by_person == {"olivia": Decimal("1.52"), "tariq": Decimal("0.12")}
+    by_model = _csv_rows(
+        client, by="model", period="month", since=str(timezone.localdate() - timedelta(days=90))
+    )
+    total = sum(Decimal(row["estimated_usd"]) for row in by_model)
+    assert total == Decimal("2.34")
+    assert sum(int(row["jobs"]) for row in by_model) == 6
+    assert {row["model"] for row in by_model} == {"uni-1", "uni-1-max", "ray-3.2"}
+
+
+def test_each_person_sees_only_their_own(month: list[Generation], owner_client: Client) -> None:
+    text = owner_client.get("/usage/").content.decode()
+    assert "Usage: your jobs" in text
+    assert "$1.52 estimated · 2 jobs" in text
+    assert "tariq" not in text
+    assert {row["person"] for row in _csv_rows(owner_client)} == {"olivia"}
+
+
+def test_a_bad_usage_query_falls_back_to_the_defaults(owner_client: Client) -> None:
+    response = owner_client.get("/usage/", {"period": "century", "by": "mood", "since": "soon"})
+    assert response.status_code == 200
+    assert "No jobs in this period" in response.content.decode()
+
+
+def test_a_name_that_looks_like_a_formula_is_exported_as_text(staff: User) -> None:
+    _job(User.objects.create_user("=cmd|calc"), "2")
+    client = Client()
+    client.force_login(staff)
+    assert {row["person"] for row in _csv_rows(client)} == {"'=cmd|calc"}
+
+
+# --- budgets ---
+
+
+@pytest.mark.django_db
+def test_a_person_over_their_monthly_budget_is_refused_on_the_form_with_what_is_left(
+    owner_client: Client, owner: User, settings
+) -> None:
+    settings.LUMAWEB_SUBMIT_PER_MINUTE = 0
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal("1.80")
+    assert "budget-warning" not in owner_client.get("/").content.decode()
+    assert submit_video(owner_client, "dawn", "v1").status_code == 302  # $1.50
+    # Past 80 %, the form warns before anyone presses Generate.
+    page = owner_client.get("/").content.decode()
+    assert "budget-warning" in page
+    assert "You have used $1.50 of this month&#x27;s $1.80 budget (83 %); $0.30 left." in page
+    refused = submit_video(owner_client, "dusk", "v2")
+    assert refused.status_code == 400
+    assert (
+        "This job is estimated at $1.50, and you have $0.30 of this month&#x27;s $1.80 budget "
+        "left. Nothing was sent"
+    ) in refused.content.decode()
+    assert Generation.objects.count() == 1
+    assert submit(owner_client, "an image", "i1").status_code == 302  # 2 cents still fit
+    # Last month's jobs do not count.
+    Generation.objects.update(created_at=spend.month_start() - timedelta(seconds=1))
+    assert submit_video(owner_client, "dusk", "v3").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_persons_own_budget_replaces_the_default(
+    owner_client: Client, owner: User, settings
+) -> None:
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal(100)
+    PersonBudget.objects.create(user=owner, monthly_usd=Decimal("1.00"))
+    refused = submit_video(owner_client, "dawn", "v1")
+    assert "$1.00 of this month&#x27;s $1.00 budget left" in refused.content.decode()
+    PersonBudget.objects.filter(user=owner).update(monthly_usd=0)  # 0: no limit for them
+    assert submit_video(owner_client, "dawn", "v2").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_team_budget_counts_everyone(owner_client: Client, teammate: User, settings) -> None:
+    settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal(3)
+    _job(teammate, "200")
+    refused = submit_video(owner_client, "dawn", "v1")
+    assert refused.status_code == 400
+    assert "the team has $1.00 of this month&#x27;s $3.00 budget left" in refused.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_command_line_is_refused_by_the_budget_too(owner: User, settings) -> None:
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal(1)
+    with pytest.raises(CommandError, match=r"estimated at \$1\.50, and you have \$1\.00"):
+        call_command(
+            "create_generation", "--user", owner.username, "--prompt", "a dune",
+            "--type", "video", "--resolution", "1080p", stdout=io.StringIO(),
+        )  # fmt: skip
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_start_generation_with_limits_refuses_before_recording(owner: User, settings) -> None:
+    """The path every caller with a person behind it takes (the form, the CLI, MCP)."""
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal("0.01")
+    with pytest.raises(SubmissionRefused, match=r"estimated at \$0\.02"):
+        start_generation(owner, schema.GenerationRequest(prompt="a cat"), check_limits=True)
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_staff_retry_counts_against_the_team_not_the_person(
+    owner: User, staff: User, settings
+) -> None:
+    failed = piece(owner, "a harbour", state=State.FAILED, failure_code="generation_failed")
+    failed.request = schema.GenerationRequest(prompt="a harbour").to_wire()
+    failed.save()
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal("0.01")  # the person is out of budget
+    again, created = tasks.retry_now(failed, staff)
+    assert created
+    assert again.estimated_cents == Decimal(2)
+    assert spend.budgets(owner)[0].spent_cents == 0  # the person's spend leaves retries out
+
+    other = piece(owner, "a pier", state=State.FAILED, failure_code="generation_failed")
+    other.request = schema.GenerationRequest(prompt="a pier").to_wire()
+    other.save()
+    settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal("0.03")  # 2 cents spent, 1 left
+    with pytest.raises(NotRetryable, match=r"the team has \$0\.01"):
+        tasks.retry_now(other, staff)
+    other.refresh_from_db()
+    assert other.retried_as is None
+    assert other.reviewed_at is None
+
+
+def test_a_bad_budget_setting_stops_the_start_plainly(monkeypatch) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from lumaweb.settings import env_usd
+
+    monkeypatch.setenv("LUMAWEB_TEAM_MONTHLY_BUDGET_USD", "lots")
+    with pytest.raises(ImproperlyConfigured, match="an amount of dollars"):
+        env_usd("LUMAWEB_TEAM_MONTHLY_BUDGET_USD")
+    monkeypatch.setenv("LUMAWEB_TEAM_MONTHLY_BUDGET_USD", "250.50")
+    assert env_usd("LUMAWEB_TEAM_MONTHLY_BUDGET_USD") == Decimal("250.50")

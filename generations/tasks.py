@@ -22,6 +22,7 @@ from generations.models import (
 )
 from generations.providers import errors
 from generations.retry import after_failure
+from generations.trash import purge_trash
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,8 @@ def _error_data(exc: errors.LumaError) -> dict[str, object]:
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Re-enqueue work nobody is doing (after a crash or restart); return what it found."""
+    """Re-enqueue work nobody is doing (after a crash or restart), and purge the trash of
+    what has been there LUMAWEB_TRASH_DAYS; return what it found."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.LUMAWEB_SWEEP_GRACE)
     found = {"drafts": 0, "polls": 0, "unknown": 0}
@@ -163,6 +165,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         ):
             found["unknown"] += 1
     found["archives"] = sweep_unarchived(now)
+    found["purged"] = purge_trash(now)
     if any(found.values()):
         logger.info("sweep re-enqueued %s", found)
     return found

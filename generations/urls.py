@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import gallery, health, media_views, triage, views
+from . import gallery, health, media_views, trash_views, triage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,7 +9,9 @@ urlpatterns = [
     path("g/<uuid:uuid>/card", views.card, name="generation-card"),
     path("gallery/", gallery.gallery, name="gallery"),
     path("g/<uuid:uuid>/star", gallery.star, name="generation-star"),
-    path("g/<uuid:uuid>/delete", gallery.delete, name="generation-delete"),
+    path("g/<uuid:uuid>/delete", trash_views.delete, name="generation-delete"),
+    path("g/<uuid:uuid>/restore", trash_views.restore, name="generation-restore"),
+    path("trash/", trash_views.trash_page, name="trash"),
     path("g/<uuid:uuid>/download/<int:index>", gallery.download, name="generation-download"),
     path("toasts", gallery.toasts, name="toasts"),
     path("media/<path:name>", media_views.media, name="media"),

@@ -111,7 +111,8 @@ def card(request: HttpRequest, uuid: UUID) -> HttpResponse:
         return HttpResponse(status=204)
     # Outputs are loaded only once the job completed: a poll of a running job is one query.
     generation = get_object_or_404(
-        Generation.objects.select_related("created_by").for_viewer(request.user), uuid=uuid
+        Generation.objects.alive().select_related("created_by").for_viewer(request.user),
+        uuid=uuid,
     )
     if generation.state == State.COMPLETED:
         prefetch_related_objects([generation], "outputs")

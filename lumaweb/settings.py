@@ -253,6 +253,8 @@ LUMAWEB_WORKER_HEARTBEAT_TIMEOUT = env_float("LUMAWEB_WORKER_HEARTBEAT_TIMEOUT",
 # wait before the first one, doubling for each next one.
 LUMAWEB_AUTO_RETRY_MAX = int(env("LUMAWEB_AUTO_RETRY_MAX", "2"))
 LUMAWEB_AUTO_RETRY_BACKOFF = env_float("LUMAWEB_AUTO_RETRY_BACKOFF", 30.0)
+# A deleted job stays in the trash, restorable, this many days; then its files are purged.
+LUMAWEB_TRASH_DAYS = env_float("LUMAWEB_TRASH_DAYS", 30.0)
 # An unfinished job older than this shows as stuck on the triage page.
 LUMAWEB_STUCK_AFTER = env_float("LUMAWEB_STUCK_AFTER", 900.0)
 # How long an upstream output URL is trusted after we fetched it (Luma: one hour).

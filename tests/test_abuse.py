@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from generations import retry
 from generations.gallery import GalleryFilters
 from generations.models import Generation, State
+from generations.providers.agents import schema
 
 PASSWORD = "pass-word-123"
 
@@ -299,3 +300,25 @@ def test_no_query_string_on_any_get_view_causes_a_server_error(
 
     for url in urls:
         check(url)
+
+
+# --- the create form worked hard ---
+
+
+def test_a_hundred_thousand_keyframe_rows_build_at_most_the_maximum(owner_client: Client) -> None:
+    response = owner_client.post(
+        "/",
+        {
+            "mode": "video",
+            "prompt": "a slow pan",
+            "idempotency_key": "many",
+            "kf-TOTAL_FORMS": "100000",
+            "kf-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"A video takes at most {schema.MAX_KEYFRAMES} keyframes." in html
+    rows = set(re.findall(r'name="kf-(\d+)-frame"', html))
+    assert len(rows) <= schema.MAX_KEYFRAMES
+    assert not Generation.objects.exists()

@@ -99,9 +99,11 @@ PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS +
 
 def pick_choices(media: str) -> list[tuple[str, str]]:
     """The team's recent finished pieces of one media kind, newest first, for a gallery pick."""
-    recent: QuerySet[Generation] = Generation.objects.filter(
-        state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
-    ).only("uuid", "prompt", "kind")[:PICK_LIMIT]
+    recent: QuerySet[Generation] = (
+        Generation.objects.alive()
+        .filter(state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False)
+        .only("uuid", "prompt", "kind")[:PICK_LIMIT]
+    )
     return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
 
 
@@ -146,7 +148,9 @@ class CreateForm(forms.Form):
                 except ValueError:  # not a piece at all: the field refuses it as a bad choice
                     wanted = None
                 pieces = (
-                    Generation.objects.filter(uuid=wanted) if wanted else Generation.objects.none()
+                    Generation.objects.alive().filter(uuid=wanted)
+                    if wanted
+                    else Generation.objects.none()
                 )
                 older = pieces.only("prompt", "kind").first()
                 if older is not None:
@@ -212,7 +216,7 @@ class CreateForm(forms.Form):
         """The references one slot (or one keyframe) names; problems go on its field."""
         found: list[schema.ImageRef] = []
         if pick:
-            picked = Generation.objects.filter(uuid=pick, state=State.COMPLETED).first()
+            picked = Generation.objects.alive().filter(uuid=pick, state=State.COMPLETED).first()
             if picked is None or picked.upstream_id is None:
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
             else:

@@ -7,10 +7,13 @@ import base64
 import io
 import re
 import secrets
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
+import PIL.Image
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -322,3 +325,48 @@ def test_a_hundred_thousand_keyframe_rows_build_at_most_the_maximum(owner_client
     rows = set(re.findall(r'name="kf-(\d+)-frame"', html))
     assert len(rows) <= schema.MAX_KEYFRAMES
     assert not Generation.objects.exists()
+
+
+# A fresh process probes the file in `threads` threads at once and reports its peak memory
+# growth meanwhile: the kernel's high-water mark (VmHWM), reset first through clear_refs, over
+# the resident size before.
+PROBE = """
+import sys, threading
+from generations import media_probe
+
+def status(name):
+    line = next(l for l in open("/proc/self/status") if l.startswith(name + ":"))
+    return int(line.split()[1]) // 1024
+
+data = open(sys.argv[1], "rb").read()
+open("/proc/self/clear_refs", "w").write("5")
+before = status("VmRSS")
+threads = [threading.Thread(target=media_probe.probe_image, args=(data,),
+                            kwargs={"max_pixels": 40_000_000}) for _ in range(int(sys.argv[2]))]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+print(status("VmHWM") - before)
+"""
+
+
+def peak_growth_mb(path: Path, threads: int) -> int:
+    result = subprocess.run(  # noqa: S603 (our own probe, this interpreter)
+        [sys.executable, "-c", PROBE, str(path), str(threads)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return int(result.stdout.strip())
+
+
+@pytest.mark.parametrize(("kind", "threads", "most_mb"), [("JPEG", 1, 40), ("PNG", 4, 300)])
+def test_a_large_image_is_probed_in_bounded_memory(
+    tmp_path: Path, kind: str, threads: int, most_mb: int
+) -> None:
+    """6000x6000 pixels (36 MP, under the 40 MP limit) is 144 MB decoded. A JPEG is checked at
+    an eighth of its size; PNGs arriving together are decoded one at a time, not four at once."""
+    path = tmp_path / f"large.{kind.lower()}"
+    PIL.Image.new("RGB", (6000, 6000), (30, 60, 90)).save(path, kind)
+    assert peak_growth_mb(path, threads) < most_mb

@@ -17,6 +17,7 @@ from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import ACTIVE_STATES, Generation, State
 from generations.submission import SubmissionRefused
+from generations.uploads import upload_refusals
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -26,7 +27,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if form_class is None:
         raise Http404("No such mode.")
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES)
+        form = form_class(request.POST, request.FILES, refused=upload_refusals(request))
         if form.is_valid():
             try:
                 generation, created = form.save(request.user)

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a form's body (CSRF does): too large is refused unread.
+    "generations.uploads.FormBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -264,6 +266,14 @@ LUMAWEB_OUTPUT_URL_TTL = env_float("LUMAWEB_OUTPUT_URL_TTL", 3600.0)
 LUMAWEB_UPLOAD_MAX_IMAGE_MB = env_float("LUMAWEB_UPLOAD_MAX_IMAGE_MB", 50)
 LUMAWEB_UPLOAD_MAX_VIDEO_MB = env_float("LUMAWEB_UPLOAD_MAX_VIDEO_MB", 1024)
 LUMAWEB_UPLOAD_MAX_PIXELS = int(env("LUMAWEB_UPLOAD_MAX_PIXELS", str(40_000_000)))
+# A form body larger than this is refused before it is read (uploads.FormBodyLimitMiddleware);
+# one file over its kind's limit is no longer read once past it (uploads.CappedUploadHandler).
+LUMAWEB_MAX_REQUEST_MB = env_float("LUMAWEB_MAX_REQUEST_MB", LUMAWEB_UPLOAD_MAX_VIDEO_MB + 64)
+FILE_UPLOAD_HANDLERS = [
+    "generations.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",  # up to 2.5 MB: in memory
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",  # larger: a temporary file
+]
 # Files up to this size go to Luma in one multipart request; larger ones use a presigned PUT.
 LUMAWEB_INLINE_UPLOAD_MB = env_float("LUMAWEB_INLINE_UPLOAD_MB", 8)
 
@@ -349,11 +359,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed URLs are logged without their signatures (lumaweb/logs.py).
+    "filters": {"signatures": {"()": "lumaweb.logs.RedactSignatures"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["signatures"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # every failed login, not every check
+        # runserver's request lines, through the console handler and so its filter.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -5,17 +5,23 @@ that end at logout, idempotency keys and lineage nobody can borrow, bad query st
 
 import base64
 import io
+import logging
+import os
 import re
 import secrets
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import PIL.Image
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.core.management import call_command
 from django.test import Client
 from django.urls import get_resolver
@@ -25,8 +31,10 @@ from hypothesis import strategies as st
 
 from generations import retry
 from generations.gallery import GalleryFilters
+from generations.management.commands.serve import gunicorn_command
 from generations.models import Generation, State
 from generations.providers.agents import schema
+from tests.conftest import free_port
 
 PASSWORD = "pass-word-123"
 
@@ -370,3 +378,91 @@ def test_a_large_image_is_probed_in_bounded_memory(
     path = tmp_path / f"large.{kind.lower()}"
     PIL.Image.new("RGB", (6000, 6000), (30, 60, 90)).save(path, kind)
     assert peak_growth_mb(path, threads) < most_mb
+
+
+def test_a_form_body_over_the_limit_is_refused_unread(owner_client: Client, settings) -> None:
+    settings.LUMAWEB_MAX_REQUEST_MB = 1
+    big = SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * (2 * 1024 * 1024), "image/png")
+    response = owner_client.post(
+        "/", {"mode": "image", "prompt": "x", "idempotency_key": "big", "image_ref": big}
+    )
+    assert response.status_code == 413
+    assert "at most 1 MB" in response.content.decode()
+    assert not Generation.objects.exists()
+
+
+RECEIVED: list[int] = []
+
+
+class RecordingHandler(TemporaryFileUploadHandler):
+    """Keeps files as Django does, counting the bytes that reach it."""
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        RECEIVED.append(len(raw_data))
+        return super().receive_data_chunk(raw_data, start)
+
+
+def test_a_file_over_its_limit_is_not_read_past_it(owner_client: Client, settings) -> None:
+    settings.LUMAWEB_UPLOAD_MAX_IMAGE_MB = 1
+    ours = [name for name in settings.FILE_UPLOAD_HANDLERS if name.startswith("generations.")]
+    settings.FILE_UPLOAD_HANDLERS = [*ours, "tests.test_abuse.RecordingHandler"]
+    RECEIVED.clear()
+    big = SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * (3 * 1024 * 1024), "image/png")
+    response = owner_client.post(
+        "/", {"mode": "image", "prompt": "x", "idempotency_key": "big", "image_ref": big}
+    )
+    assert response.status_code == 400
+    assert "big.png is over 1 MB; images may be at most 1 MB." in response.content.decode()
+    assert sum(RECEIVED) <= 1024 * 1024
+    assert not Generation.objects.exists()
+
+
+# --- signed URLs in the logs ---
+
+SIGNED_PATH = "/sim/v1/outputs/abc/0.png?expires=4102444800&signature=SECRET-SIGNATURE-42"
+
+
+def test_gunicorn_logs_a_signed_url_without_its_signature(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("LUMA", "DATABASE_URL"))},
+        "LUMAWEB_VAR_DIR": str(tmp_path),
+    }
+    command = gunicorn_command(f"127.0.0.1:{port}", workers=1, threads=1)
+    log = tmp_path / "access.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)  # noqa: S603
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}{SIGNED_PATH}", timeout=5)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.2)
+            while "signature=" not in log.read_text():  # the access line follows the reply
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    written = log.read_text()
+    assert "/sim/v1/outputs/abc/0.png?expires=4102444800&signature=[removed]" in written
+    assert "SECRET-SIGNATURE" not in written
+
+
+def test_djangos_log_lines_lose_signatures_too() -> None:
+    handlers = logging.getLogger("django.server").handlers
+    (console,) = [h for h in handlers if type(h) is logging.StreamHandler]  # not pytest's
+    stream = io.StringIO()
+    previous = console.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        logging.getLogger("django.server").info('"GET %s HTTP/1.1" 200 5', SIGNED_PATH)
+        logging.getLogger("generations").warning(
+            "fetching %s", "https://s3.test/o?X-Amz-Signature=ab"
+        )
+    finally:
+        console.setStream(previous)  # type: ignore[attr-defined]
+    assert "signature=[removed]" in stream.getvalue()
+    assert "SECRET-SIGNATURE" not in stream.getvalue()

@@ -131,8 +131,10 @@ class CreateForm(forms.Form):
         choices=[("", ""), *Lineage.choices], widget=forms.HiddenInput, required=False
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, refused: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Uploads left unread for their size (uploads.CappedUploadHandler), by field: why.
+        self.refused = refused or {}
         if not self.is_bound and "idempotency_key" not in self.initial:
             self.initial["idempotency_key"] = secrets.token_urlsafe(24)
         self.fields["prompt"].widget.attrs["data-max"] = self.PROMPT_MAX
@@ -175,6 +177,9 @@ class CreateForm(forms.Form):
         data = super().clean()
         if not FORM_KEY.fullmatch(data.get("idempotency_key") or ""):
             self.add_error(None, "This form is out of date: reload the page and try again.")
+        for name, message in self.refused.items():
+            row = "keyframes" if name.startswith("kf-") else name  # a timeline row's image
+            self.add_error(row if row in self.fields else None, message)
         if self.errors:
             return data
         refs = self._slot_refs(data)

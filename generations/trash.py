@@ -6,6 +6,7 @@ same upstream file), which is kept with no job.
 `move_to_trash` is the one way in, for the gallery's delete and any multi-select.
 """
 
+import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,6 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from generations.archive import delete_files
-from generations.gallery import references
 from generations.models import EventKind, Generation, GenerationQuerySet, Input, Output
 
 
@@ -98,12 +98,14 @@ def purge(generation: Generation) -> bool:
 
 
 def _uploads_of(generation: Generation) -> list[Input]:
-    """Its own uploads, and kept ones (of a purged job) that its request refers to."""
-    file_ids = [ref["file_id"] for _, ref in references(generation.request) if ref.get("file_id")]
-    found = Q(generation=generation)
-    if file_ids:
-        found |= Q(generation__isnull=True, file_id__in=file_ids)
-    return list(Input.objects.filter(found))
+    """Its own uploads, and kept ones (of a purged job) that its stored request names, in any
+    provider's wire format (by upstream file id)."""
+    text = json.dumps(generation.request)
+    kept = Input.objects.filter(generation__isnull=True).exclude(file_id="")
+    return [
+        *Input.objects.filter(generation=generation),
+        *(item for item in kept if item.file_id in text),
+    ]
 
 
 def _used_elsewhere(item: Input, generation: Generation) -> bool:

@@ -101,6 +101,21 @@ class RetryFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TrashFilter(admin.SimpleListFilter):
+    title = "trash"
+    parameter_name = "trash"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("in", "In the trash"), ("out", "Not in the trash")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Generation]) -> Any:
+        if self.value() == "in":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "out":
+            return queryset.filter(deleted_at__isnull=True)
+        return queryset
+
+
 def thumbnail_url(output: Output) -> str:
     """What the admin's list shows for an output; Luma's URL until archived copies are served."""
     return output.url
@@ -118,6 +133,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "failure",
         "age",
         "reviewed",
+        "deleted",
     )
     list_display_links = ("thumbnail", "prompt_excerpt")
     list_filter = (
@@ -130,15 +146,17 @@ class GenerationAdmin(admin.ModelAdmin):
         ReviewFilter,
         StuckFilter,
         RetryFilter,
+        TrashFilter,
         "created_at",
     )
-    list_select_related = ("created_by",)
+    list_select_related = ("created_by", "deleted_by")
     search_fields = ("prompt", "upstream_id", "uuid", "created_by__username")
     search_help_text = "Prompt, Luma id, our id or person."
     action_form = ReviewActionForm
     actions = ("retry_jobs", "refresh_jobs", "mark_reviewed", "reopen_jobs")
     fieldsets = (
         (None, {"fields": ("uuid", "state", "explanation", "failure_reason", "review", "family")}),
+        ("Trash", {"fields": (("deleted_at", "deleted_by"),)}),
         (
             "Request",
             {"fields": ("created_by", "kind", "model", "prompt", "inputs", "request_json")},
@@ -185,6 +203,8 @@ class GenerationAdmin(admin.ModelAdmin):
         "submit_after",
         "timeline",
         "outputs",
+        "deleted_at",
+        "deleted_by",
     )
 
     class Media:
@@ -232,6 +252,14 @@ class GenerationAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="prompt", ordering="prompt")
+    @admin.display(description="deleted")
+    def deleted(self, obj: Generation) -> str:
+        """Who put it in the trash, and when; empty when it is not there."""
+        if obj.deleted_at is None:
+            return ""
+        who = obj.deleted_by.get_username() if obj.deleted_by else "someone since removed"
+        return f"by {who}, {obj.deleted_at:%Y-%m-%d %H:%M}"
+
     def prompt_excerpt(self, obj: Generation) -> str:
         return obj.prompt if len(obj.prompt) <= 80 else obj.prompt[:79] + "…"
 

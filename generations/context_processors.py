@@ -6,4 +6,4 @@ from django.http import HttpRequest
 
 def studio(request: HttpRequest) -> dict[str, Any]:
     """What every page needs to know about the studio itself."""
-    return {"demo_mode": settings.LUMA_SIMULATOR}
+    return {"demo_mode": settings.LUMA_SIMULATOR, "trash_days": settings.LUMAWEB_TRASH_DAYS}

@@ -1,5 +1,5 @@
 """The team gallery: keyset pages, filters that live in the URL, prompt search, stars,
-downloads, deletes, the lineage on a piece's page, and toasts when your own jobs finish."""
+downloads, the lineage on a piece's page, and toasts when your own jobs finish."""
 
 import base64
 import binascii
@@ -10,11 +10,8 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import transaction
 from django.db.models import Prefetch, Q, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,12 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from generations import providers, search, tasks
-from generations.archive import delete_files
 from generations.media_views import serve
 from generations.models import (
     ACTIVE_STATES,
@@ -254,7 +249,7 @@ def browse(
     return render(request, template, context)
 
 
-# --- one piece: star, download, delete ---
+# --- one piece: star, download (delete: generations/trash_views.py) ---
 
 
 @require_POST
@@ -278,42 +273,14 @@ def back_to(request: HttpRequest, default: str) -> str:
     return target if safe else default
 
 
-def can_delete(user: Any, generation: Generation) -> bool:
-    return bool(user.is_staff or generation.created_by_id == user.pk)
-
-
-@require_http_methods(["GET", "POST"])
-def delete(request: HttpRequest, uuid: str) -> HttpResponse:
-    """Delete a piece and its files: its owner or staff, after a confirmation."""
-    generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
-    if not can_delete(request.user, generation):
-        raise PermissionDenied("Only its owner or staff can delete this.")
-    if request.method == "GET":
-        return render(request, "generations/gallery_delete.html", {"generation": generation})
-    delete_generation(generation)
-    if request.htmx and request.htmx.target and request.htmx.target.startswith("card-"):
-        return HttpResponse("")  # the card swaps itself out
-    messages.success(request, "Deleted.")
-    if request.htmx:
-        return HttpResponseClientRedirect(reverse("gallery"))
-    return redirect("gallery")
-
-
-def delete_generation(generation: Generation) -> None:
-    """Remove the row (outputs, events and stars go with it) and, once committed, its files."""
-    outputs = Output.objects.filter(generation=generation)
-    names = [name for output in outputs for name in output.stored_files]
-    names += [item.file.name for item in Input.objects.filter(generation=generation)]
-    with transaction.atomic():
-        generation.delete()
-        transaction.on_commit(lambda: delete_files(names))
-
-
 @require_GET
 def download(request: HttpRequest, uuid: str, index: int) -> HttpResponseBase:
     """The original file under a name a person can recognise."""
     output = get_object_or_404(
-        Output.objects.select_related("generation"), generation__uuid=uuid, index=index
+        Output.objects.select_related("generation"),
+        generation__uuid=uuid,
+        generation__deleted_at__isnull=True,
+        index=index,
     )
     if output.is_archived:
         return serve(request, output.file.name, download_as=download_name(output))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import IO, Any
@@ -36,6 +37,11 @@ DAMAGED_IMAGE = "This image file is damaged or incomplete, so it can't be read."
 _NOT_A_VIDEO = "This file is not a video we can read (we accept MP4, MOV and WebM)."
 DAMAGED_VIDEO = "This video file is damaged or incomplete, so it can't be played."
 NO_VIDEO_TRACK = "This file has no video track."
+
+
+# One full decode at a time in a process: at most max_pixels each (4 bytes a pixel), the threads
+# of one web worker wait here rather than each holding an image's pixels.
+_DECODING = threading.BoundedSemaphore(1)
 
 
 class MediaError(ValueError):
@@ -97,7 +103,9 @@ def probe_image(data: bytes, *, max_pixels: int) -> ImageInfo:
     """Check that ``data`` is a complete PNG, JPEG, WebP or GIF of at most ``max_pixels``.
 
     The size is checked from the header *before* any pixel data is decoded, so a decompression
-    bomb costs nothing; then the image is fully decoded to catch truncation and corruption.
+    bomb costs nothing; then the image is decoded to catch truncation and corruption: a JPEG at
+    an eighth of its size (``draft``), the others whole, one at a time per process, so a process
+    never holds more than one image's pixels however many uploads arrive at once.
     Raises :class:`MediaError` with a human message: not an image, damaged or incomplete, or
     too large ("This image is W x H pixels; the limit is N megapixels.", with a real
     multiplication sign).  Pillow's own ``DecompressionBombError`` is reported the same way;
@@ -124,8 +132,13 @@ def probe_image(data: bytes, *, max_pixels: int) -> ImageInfo:
             raise MediaError(DAMAGED_IMAGE)
         if width * height > max_pixels:
             raise MediaError(f"This image is {width}{_TIMES}{height} pixels; {limit}")
+        if fmt in ("jpeg", "mpo"):
+            # DCT scaling: decode at an eighth of each side (1/64 of the pixels). Every byte of
+            # the file is still read, so truncation and corruption are still caught.
+            im.draft(im.mode, ((width + 7) // 8, (height + 7) // 8))
         try:
-            im.load()
+            with _DECODING:
+                im.load()
         except Exception as exc:  # Pillow raises a zoo of types for corrupt data.
             raise MediaError(DAMAGED_IMAGE) from exc
     if fmt not in _IMAGE_MIME:

@@ -75,19 +75,25 @@ class ArchiveState(models.TextChoices):
 class GenerationQuerySet(models.QuerySet["Generation"]):
     def needs_review(self) -> "GenerationQuerySet":
         """Failures nobody has reviewed and no retry has replaced."""
-        return self.filter(
+        return self.alive().filter(
             state__in=FAILURE_STATES, reviewed_at__isnull=True, retried_as__isnull=True
         )
 
     def stuck(self, now: datetime | None = None) -> "GenerationQuerySet":
         """Unreviewed jobs unfinished for over LUMAWEB_STUCK_AFTER (a deferred one: once due)."""
         cutoff = (now or timezone.now()) - timedelta(seconds=settings.LUMAWEB_STUCK_AFTER)
-        return self.filter(
-            state__in=ACTIVE_STATES, created_at__lt=cutoff, reviewed_at__isnull=True
-        ).exclude(submit_after__gt=cutoff)
+        return (
+            self.alive()
+            .filter(state__in=ACTIVE_STATES, created_at__lt=cutoff, reviewed_at__isnull=True)
+            .exclude(submit_after__gt=cutoff)
+        )
+
+    def alive(self) -> "GenerationQuerySet":
+        """Everything but what is in the trash."""
+        return self.filter(deleted_at__isnull=True)
 
     def gallery(self) -> "GenerationQuerySet":
-        return self.select_related("created_by", "retried_as").prefetch_related("outputs")
+        return self.alive().select_related("created_by", "retried_as").prefetch_related("outputs")
 
     def for_viewer(self, user: Any) -> "GenerationQuerySet":
         """Each row knows whether this person starred it (`is_starred`), in the same query."""
@@ -748,6 +754,8 @@ class EventKind(models.TextChoices):
     REOPENED = "reopened", "Reopened"
     REFRESHED = "refreshed", "Refreshed from upstream"
     HOOK = "hook", "Notified by upstream"
+    TRASHED = "trashed", "Moved to the trash"
+    RESTORED = "restored", "Restored from the trash"
 
 
 class GenerationEvent(models.Model):

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_POST
 
 from generations.boards import BoardChoiceForm
 from generations.bundle import downloadable, zip_response
-from generations.gallery import back_to, can_delete, delete_generation
+from generations.gallery import back_to
 from generations.models import Generation, Star
+from generations.trash import can_delete, move_to_trash
 
 # The most pieces one selection acts on (a request this long is still small).
 MAX_SELECTED = 2000
@@ -69,9 +70,8 @@ def selection(request: HttpRequest) -> HttpResponseBase:
         messages.success(request, f"Starred {len(pieces)} piece{pluralize(len(pieces))}.")
     else:
         mine = [piece for piece in pieces if can_delete(request.user, piece)]
-        for piece in mine:
-            delete_generation(piece)
-        messages.success(request, f"Deleted {len(mine)} piece{pluralize(len(mine))}.")
+        moved = move_to_trash(request.user, mine)
+        messages.success(request, f"Moved {moved} piece{pluralize(moved)} to the trash.")
     return redirect(back)
 
 

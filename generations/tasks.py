@@ -26,6 +26,7 @@ from generations.models import (
 )
 from generations.providers import errors
 from generations.submission import record_generation, record_retry
+from generations.trash import purge_trash
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +198,8 @@ def _error_data(exc: errors.LumaError) -> dict[str, object]:
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Re-enqueue work nobody is doing (after a crash or restart); return what it found."""
+    """Re-enqueue work nobody is doing (after a crash or restart), and purge the trash of
+    what has been there LUMAWEB_TRASH_DAYS; return what it found."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.LUMAWEB_SWEEP_GRACE)
     found = {"drafts": 0, "polls": 0, "unknown": 0}
@@ -226,6 +228,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     for key in due:
         archive_outputs.enqueue(key)
     found["archives"] = len(due)
+    found["purged"] = purge_trash(now)
     if any(found.values()):
         logger.info("sweep re-enqueued %s", found)
     return found

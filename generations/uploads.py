@@ -6,7 +6,7 @@ import mimetypes
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.http import HttpRequest, HttpResponse
 from django.utils.text import get_valid_filename
 
 from generations import media_probe
@@ -34,6 +36,76 @@ SNIFFED_BYTES = 1024
 
 class UploadRefused(ValueError):
     """An upload we will not send, with a message that says what to fix."""
+
+
+# --- before a form's body is kept: its total size, and each file's ---
+
+FORM_BODIES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+class FormBodyLimitMiddleware:
+    """Refuse a form body larger than LUMAWEB_MAX_REQUEST_MB from its Content-Length, before
+    anything reads it (so before Django parses it into memory and temporary files). Other
+    bodies (the simulators' presigned PUTs) are read by their own views, in bounded chunks."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        kind = str(request.META.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.LUMAWEB_MAX_REQUEST_MB
+        if kind in FORM_BODIES and length > limit * MB:
+            message = (
+                f"This request is {length / MB:.0f} MB; the studio takes at most {limit:g} MB "
+                "at once. Nothing was kept: send fewer or smaller files."
+            )
+            response = HttpResponse(message, status=413, content_type="text/plain")
+            response["Connection"] = "close"  # the rest of the body is never read
+            return response
+        return self.get_response(request)
+
+
+class CappedUploadHandler(FileUploadHandler):
+    """Stop reading an uploaded file once it is larger than its kind may be (by its declared
+    type: a video, else an image), before the rest is kept in memory or on disk. The file is
+    left out of the request and `upload_refusals` says why, for the form to show."""
+
+    limit_mb = 0.0
+    received = 0
+
+    def new_file(self, field_name: str, file_name: str, content_type: str, *args: Any,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().new_file(field_name, file_name, content_type, *args, **kwargs)
+        video = (content_type or "").lower().startswith("video/")
+        self.what = "videos" if video else "images"
+        self.limit_mb = (
+            settings.LUMAWEB_UPLOAD_MAX_VIDEO_MB if video else settings.LUMAWEB_UPLOAD_MAX_IMAGE_MB
+        )
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > self.limit_mb * MB:
+            refusals = upload_refusals(self.request)
+            refusals[self.field_name] = (
+                f"{self.file_name} is over {self.limit_mb:g} MB; "
+                f"{self.what} may be at most {self.limit_mb:g} MB."
+            )
+            setattr(self.request, "upload_refusals", refusals)  # noqa: B010
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler keeps the file
+
+
+def upload_refusals(request: Any) -> dict[str, str]:
+    """Files CappedUploadHandler left out of this request, by field: why."""
+    return dict(getattr(request, "upload_refusals", {}))
 
 
 @dataclass(frozen=True)

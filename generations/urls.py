@@ -1,6 +1,18 @@
 from django.urls import path
 
-from . import boards, gallery, health, hooks, media_views, public, selection, triage, usage, views
+from . import (
+    boards,
+    gallery,
+    health,
+    hooks,
+    media_views,
+    public,
+    selection,
+    trash_views,
+    triage,
+    usage,
+    views,
+)
 from .mcp import pages as mcp_pages
 from .mcp import views as mcp_views
 
@@ -11,7 +23,9 @@ urlpatterns = [
     path("g/<uuid:uuid>/card", views.card, name="generation-card"),
     path("gallery/", gallery.gallery, name="gallery"),
     path("g/<uuid:uuid>/star", gallery.star, name="generation-star"),
-    path("g/<uuid:uuid>/delete", gallery.delete, name="generation-delete"),
+    path("g/<uuid:uuid>/delete", trash_views.delete, name="generation-delete"),
+    path("g/<uuid:uuid>/restore", trash_views.restore, name="generation-restore"),
+    path("trash/", trash_views.trash_page, name="trash"),
     path("g/<uuid:uuid>/download/<int:index>", gallery.download, name="generation-download"),
     path("g/<uuid:uuid>/boards", boards.piece_boards, name="generation-boards"),
     path("boards/", boards.boards, name="boards"),

@@ -19,6 +19,7 @@ from generations.gallery import detail_context, first_page
 from generations.models import ACTIVE_STATES, Generation, State
 from generations.submission import SubmissionRefused
 from generations.tasks import refresh_if_stale
+from generations.uploads import upload_refusals
 
 
 def available_modes() -> dict[str, str]:
@@ -40,7 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if form_class is None:
         raise Http404("No such mode.")
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES)
+        form = form_class(request.POST, request.FILES, refused=upload_refusals(request))
         if form.is_valid():
             try:
                 generation, created = form.save(request.user)
@@ -141,7 +142,8 @@ def card(request: HttpRequest, uuid: UUID) -> HttpResponse:
         return HttpResponse(status=204)
     # Outputs are loaded only once the job completed: a poll of a running job is one query.
     generation = get_object_or_404(
-        Generation.objects.select_related("created_by").for_viewer(request.user), uuid=uuid
+        Generation.objects.alive().select_related("created_by").for_viewer(request.user),
+        uuid=uuid,
     )
     if generation.state == State.COMPLETED:
         prefetch_related_objects([generation], "outputs")

@@ -91,6 +91,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a form's body (CSRF does): too large is refused unread.
+    "generations.uploads.FormBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -268,6 +270,8 @@ LUMAWEB_WORKER_HEARTBEAT_TIMEOUT = env_float("LUMAWEB_WORKER_HEARTBEAT_TIMEOUT",
 # wait before the first one, doubling for each next one.
 LUMAWEB_AUTO_RETRY_MAX = int(env("LUMAWEB_AUTO_RETRY_MAX", "2"))
 LUMAWEB_AUTO_RETRY_BACKOFF = env_float("LUMAWEB_AUTO_RETRY_BACKOFF", 30.0)
+# A deleted job stays in the trash, restorable, this many days; then its files are purged.
+LUMAWEB_TRASH_DAYS = env_float("LUMAWEB_TRASH_DAYS", 30.0)
 # An unfinished job older than this shows as stuck on the triage page.
 LUMAWEB_STUCK_AFTER = env_float("LUMAWEB_STUCK_AFTER", 900.0)
 # How long an upstream output URL is trusted after we fetched it (Luma: one hour).
@@ -279,6 +283,14 @@ LUMAWEB_MCP_LINK_TTL = int(env("LUMAWEB_MCP_LINK_TTL", "3600"))
 LUMAWEB_UPLOAD_MAX_IMAGE_MB = env_float("LUMAWEB_UPLOAD_MAX_IMAGE_MB", 50)
 LUMAWEB_UPLOAD_MAX_VIDEO_MB = env_float("LUMAWEB_UPLOAD_MAX_VIDEO_MB", 1024)
 LUMAWEB_UPLOAD_MAX_PIXELS = int(env("LUMAWEB_UPLOAD_MAX_PIXELS", str(40_000_000)))
+# A form body larger than this is refused before it is read (uploads.FormBodyLimitMiddleware);
+# one file over its kind's limit is no longer read once past it (uploads.CappedUploadHandler).
+LUMAWEB_MAX_REQUEST_MB = env_float("LUMAWEB_MAX_REQUEST_MB", LUMAWEB_UPLOAD_MAX_VIDEO_MB + 64)
+FILE_UPLOAD_HANDLERS = [
+    "generations.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",  # up to 2.5 MB: in memory
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",  # larger: a temporary file
+]
 # Files up to this size go to Luma in one multipart request; larger ones use a presigned PUT.
 LUMAWEB_INLINE_UPLOAD_MB = env_float("LUMAWEB_INLINE_UPLOAD_MB", 8)
 
@@ -387,7 +399,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed URLs are logged without their signatures (lumaweb/logs.py).
+    "filters": {"signatures": {"()": "lumaweb.logs.RedactSignatures"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["signatures"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},
@@ -395,5 +415,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},  # every failed login, not every check
         # /mcp starts and stops one session manager per request (generations/mcp/views.py).
         "mcp.server.streamable_http_manager": {"level": "WARNING"},
+        # runserver's request lines, through the console handler and so its filter.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -5,14 +5,23 @@ that end at logout, idempotency keys and lineage nobody can borrow, bad query st
 
 import base64
 import io
+import logging
+import os
 import re
 import secrets
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
+import PIL.Image
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.core.management import call_command
 from django.test import Client
 from django.urls import get_resolver
@@ -22,7 +31,10 @@ from hypothesis import strategies as st
 
 from generations import tasks
 from generations.gallery import GalleryFilters
+from generations.management.commands.serve import gunicorn_command
 from generations.models import Generation, State
+from generations.providers.agents import schema
+from tests.conftest import free_port
 
 PASSWORD = "pass-word-123"
 
@@ -39,7 +51,7 @@ def log_in(client: Client, username: str, password: str = PASSWORD, **headers: s
 def test_random_names_from_one_address_lock_out_nobody(owner: User, staff: User, settings) -> None:
     settings.LUMAWEB_LOGIN_MAX_FAILURES = 2
     attacker = Client()
-    for _ in range(12):
+    for _ in range(25):  # more than ten times the limit: the old per-address lock's count
         log_in(attacker, secrets.token_hex(6), "wrong")
     assert log_in(Client(), owner.username).status_code == 302
     assert log_in(Client(), staff.username).status_code == 302
@@ -299,3 +311,158 @@ def test_no_query_string_on_any_get_view_causes_a_server_error(
 
     for url in urls:
         check(url)
+
+
+# --- the create form worked hard ---
+
+
+def test_a_hundred_thousand_keyframe_rows_build_at_most_the_maximum(owner_client: Client) -> None:
+    response = owner_client.post(
+        "/",
+        {
+            "mode": "video",
+            "prompt": "a slow pan",
+            "idempotency_key": "many",
+            "kf-TOTAL_FORMS": "100000",
+            "kf-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"A video takes at most {schema.MAX_KEYFRAMES} keyframes." in html
+    rows = set(re.findall(r'name="kf-(\d+)-frame"', html))
+    assert len(rows) <= schema.MAX_KEYFRAMES
+    assert not Generation.objects.exists()
+
+
+# A fresh process probes the file in `threads` threads at once and reports its peak memory
+# growth meanwhile: the kernel's high-water mark (VmHWM), reset first through clear_refs, over
+# the resident size before.
+PROBE = """
+import sys, threading
+from generations import media_probe
+
+def status(name):
+    line = next(l for l in open("/proc/self/status") if l.startswith(name + ":"))
+    return int(line.split()[1]) // 1024
+
+data = open(sys.argv[1], "rb").read()
+open("/proc/self/clear_refs", "w").write("5")
+before = status("VmRSS")
+threads = [threading.Thread(target=media_probe.probe_image, args=(data,),
+                            kwargs={"max_pixels": 40_000_000}) for _ in range(int(sys.argv[2]))]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+print(status("VmHWM") - before)
+"""
+
+
+def peak_growth_mb(path: Path, threads: int) -> int:
+    result = subprocess.run(  # noqa: S603 (our own probe, this interpreter)
+        [sys.executable, "-c", PROBE, str(path), str(threads)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return int(result.stdout.strip())
+
+
+@pytest.mark.parametrize(("kind", "threads", "most_mb"), [("JPEG", 1, 40), ("PNG", 4, 300)])
+def test_a_large_image_is_probed_in_bounded_memory(
+    tmp_path: Path, kind: str, threads: int, most_mb: int
+) -> None:
+    """6000x6000 pixels (36 MP, under the 40 MP limit) is 144 MB decoded. A JPEG is checked at
+    an eighth of its size; PNGs arriving together are decoded one at a time, not four at once."""
+    path = tmp_path / f"large.{kind.lower()}"
+    PIL.Image.new("RGB", (6000, 6000), (30, 60, 90)).save(path, kind)
+    assert peak_growth_mb(path, threads) < most_mb
+
+
+def test_a_form_body_over_the_limit_is_refused_unread(owner_client: Client, settings) -> None:
+    settings.LUMAWEB_MAX_REQUEST_MB = 1
+    big = SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * (2 * 1024 * 1024), "image/png")
+    response = owner_client.post(
+        "/", {"mode": "image", "prompt": "x", "idempotency_key": "big", "image_ref": big}
+    )
+    assert response.status_code == 413
+    assert "at most 1 MB" in response.content.decode()
+    assert not Generation.objects.exists()
+
+
+RECEIVED: list[int] = []
+
+
+class RecordingHandler(TemporaryFileUploadHandler):
+    """Keeps files as Django does, counting the bytes that reach it."""
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        RECEIVED.append(len(raw_data))
+        return super().receive_data_chunk(raw_data, start)
+
+
+def test_a_file_over_its_limit_is_not_read_past_it(owner_client: Client, settings) -> None:
+    settings.LUMAWEB_UPLOAD_MAX_IMAGE_MB = 1
+    ours = [name for name in settings.FILE_UPLOAD_HANDLERS if name.startswith("generations.")]
+    settings.FILE_UPLOAD_HANDLERS = [*ours, "tests.test_abuse.RecordingHandler"]
+    RECEIVED.clear()
+    big = SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * (3 * 1024 * 1024), "image/png")
+    response = owner_client.post(
+        "/", {"mode": "image", "prompt": "x", "idempotency_key": "big", "image_ref": big}
+    )
+    assert response.status_code == 400
+    assert "big.png is over 1 MB; images may be at most 1 MB." in response.content.decode()
+    assert sum(RECEIVED) <= 1024 * 1024
+    assert not Generation.objects.exists()
+
+
+# --- signed URLs in the logs ---
+
+SIGNED_PATH = "/sim/v1/outputs/abc/0.png?expires=4102444800&signature=SECRET-SIGNATURE-42"
+
+
+def test_gunicorn_logs_a_signed_url_without_its_signature(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("LUMA", "DATABASE_URL"))},
+        "LUMAWEB_VAR_DIR": str(tmp_path),
+    }
+    command = gunicorn_command(f"127.0.0.1:{port}", workers=1, threads=1)
+    log = tmp_path / "access.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)  # noqa: S603
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}{SIGNED_PATH}", timeout=5)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.2)
+            while "signature=" not in log.read_text():  # the access line follows the reply
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    written = log.read_text()
+    assert "/sim/v1/outputs/abc/0.png?expires=4102444800&signature=[removed]" in written
+    assert "SECRET-SIGNATURE" not in written
+
+
+def test_djangos_log_lines_lose_signatures_too() -> None:
+    handlers = logging.getLogger("django.server").handlers
+    (console,) = [h for h in handlers if type(h) is logging.StreamHandler]  # not pytest's
+    stream = io.StringIO()
+    previous = console.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        logging.getLogger("django.server").info('"GET %s HTTP/1.1" 200 5', SIGNED_PATH)
+        logging.getLogger("generations").warning(
+            "fetching %s", "https://s3.test/o?X-Amz-Signature=ab"
+        )
+    finally:
+        console.setStream(previous)  # type: ignore[attr-defined]
+    assert "signature=[removed]" in stream.getvalue()
+    assert "SECRET-SIGNATURE" not in stream.getvalue()

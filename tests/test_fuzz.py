@@ -68,7 +68,7 @@ def test_no_login_input_causes_a_server_error(username: str, password: str, next
     response = client.post(
         "/accounts/login/", {"username": username, "password": password, "next": next_url}
     )
-    assert response.status_code == 200
+    assert response.status_code in (200, 429)  # 429: a name tried too often is locked (axes)
 
 
 @pytest.mark.django_db

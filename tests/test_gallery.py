@@ -401,7 +401,7 @@ def test_a_star_without_javascript_returns_to_the_page(owner_client: Client, own
 # --- delete ---
 
 
-def test_the_owner_deletes_after_confirming_and_the_files_go_too(
+def test_the_owner_deletes_after_confirming_into_the_trash(
     owner_client: Client, owner: User, django_capture_on_commit_callbacks
 ) -> None:
     generation = make(owner)
@@ -420,7 +420,7 @@ def test_the_owner_deletes_after_confirming_and_the_files_go_too(
     assert all(default_storage.exists(name) for name in names)
     url = reverse("generation-delete", args=[generation.uuid])
     confirm = owner_client.get(url)
-    assert "cannot be undone" in confirm.content.decode()
+    assert "restore it for 30 days" in confirm.content.decode()
     assert Generation.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(
@@ -428,9 +428,9 @@ def test_the_owner_deletes_after_confirming_and_the_files_go_too(
         )
     assert response.status_code == 200
     assert response.content == b""
-    assert not Generation.objects.exists()
-    assert not Output.objects.exists()
-    assert not any(default_storage.exists(name) for name in names)
+    assert Generation.objects.get().deleted_at is not None
+    # Its files stay until the trash is purged (tests/test_trash.py).
+    assert all(default_storage.exists(name) for name in names)
 
 
 def test_a_teammate_cannot_delete_but_staff_can(
@@ -444,7 +444,7 @@ def test_a_teammate_cannot_delete_but_staff_can(
     response = staff_client.post(url)
     assert response.status_code == 302
     assert response["Location"] == reverse("gallery")
-    assert not Generation.objects.exists()
+    assert Generation.objects.get().deleted_by is not None
 
 
 def test_deleting_a_parent_keeps_its_children(owner_client: Client, owner: User) -> None:
@@ -452,7 +452,8 @@ def test_deleting_a_parent_keeps_its_children(owner_client: Client, owner: User)
     child = make(owner, "child", parent=parent, lineage=Lineage.EDIT)
     owner_client.post(reverse("generation-delete", args=[parent.uuid]))
     child.refresh_from_db()
-    assert child.parent is None
+    assert child.deleted_at is None
+    assert child.parent == parent  # in the trash, still its parent until purged
 
 
 # --- downloads and protected media ---
@@ -588,8 +589,9 @@ def test_the_detail_page_shows_lineage_inputs_and_is_a_fixed_number_of_queries(
             parent=generation,
             lineage=Lineage.RETRY if n == 0 else Lineage.REMIX,
         )
-    # Session, user, the piece, its outputs, related pieces, their first outputs, uploads.
-    with django_assert_max_num_queries(7):
+    # Session, user, the piece, its outputs, related pieces, their first outputs, uploads, the
+    # boards it is on.
+    with django_assert_max_num_queries(8):
         response = owner_client.get(generation.get_absolute_url())
     html = response.content.decode()
     assert "Edit of" in html

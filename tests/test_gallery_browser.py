@@ -185,8 +185,9 @@ def test_a_non_owner_cannot_delete_and_the_owner_can(
     own.locator("summary").click()
     own.locator("text=Delete").click()
     expect(own).to_have_count(0)
-    assert not Generation.objects.filter(pk=studio.lighthouse.pk).exists()
-    assert not any(default_storage.exists(name) for name in names)
+    trashed = Generation.objects.get(pk=studio.lighthouse.pk)
+    assert trashed.deleted_by == owner  # in the trash, files kept until it is purged
+    assert all(default_storage.exists(name) for name in names)
     context.close()
 
 

@@ -101,7 +101,7 @@ PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS +
 def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
     """The team's recent finished pieces of one media kind, newest first, for a gallery pick;
     only those `providers` made, when the request names pieces by their upstream's id."""
-    found: QuerySet[Generation] = Generation.objects.filter(
+    found: QuerySet[Generation] = Generation.objects.alive().filter(
         state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
     )
     if providers is not None:
@@ -142,8 +142,10 @@ class CreateForm(forms.Form):
         choices=[("", ""), *Lineage.choices], widget=forms.HiddenInput, required=False
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, refused: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Uploads left unread for their size (uploads.CappedUploadHandler), by field: why.
+        self.refused = refused or {}
         if not self.is_bound and "idempotency_key" not in self.initial:
             self.initial["idempotency_key"] = secrets.token_urlsafe(24)
         self.fields["prompt"].widget.attrs["data-max"] = self.PROMPT_MAX
@@ -159,7 +161,9 @@ class CreateForm(forms.Form):
                 except ValueError:  # not a piece at all: the field refuses it as a bad choice
                     wanted = None
                 pieces = (
-                    Generation.objects.filter(uuid=wanted) if wanted else Generation.objects.none()
+                    Generation.objects.alive().filter(uuid=wanted)
+                    if wanted
+                    else Generation.objects.none()
                 )
                 older = pieces.only("prompt", "kind").first()
                 if older is not None:
@@ -184,6 +188,9 @@ class CreateForm(forms.Form):
         data = super().clean()
         if not FORM_KEY.fullmatch(data.get("idempotency_key") or ""):
             self.add_error(None, "This form is out of date: reload the page and try again.")
+        for name, message in self.refused.items():
+            row = "keyframes" if name.startswith("kf-") else name  # a timeline row's image
+            self.add_error(row if row in self.fields else None, message)
         if self.errors:
             return data
         refs = self._slot_refs(data)
@@ -225,7 +232,7 @@ class CreateForm(forms.Form):
         """The references one slot (or one keyframe) names; problems go on its field."""
         found: list[Any] = []
         if pick:
-            picked = Generation.objects.filter(uuid=pick, state=State.COMPLETED).first()
+            picked = Generation.objects.alive().filter(uuid=pick, state=State.COMPLETED).first()
             if picked is None or picked.upstream_id is None or not self._may_pick(picked):
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
             else:

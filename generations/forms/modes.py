@@ -206,7 +206,12 @@ class VideoForm(CreateForm):
         anchors: list[schema.ImageRef] = []
         indexes: list[int] = []
         if not self.timeline.is_valid():
-            self.add_error("keyframes", "Check the keyframes: frame positions are whole numbers.")
+            errors = self.timeline.non_form_errors().as_data()
+            if any(error.code == "too_many_forms" for error in errors):
+                problem = f"A video takes at most {schema.MAX_KEYFRAMES} keyframes."
+            else:
+                problem = "Check the keyframes: frame positions are whole numbers."
+            self.add_error("keyframes", problem)
             return refs
         for anchor in self.timeline.cleaned_data:
             if not anchor or anchor.get("DELETE"):
@@ -254,8 +259,15 @@ class VideoForm(CreateForm):
         }
 
 
+# At most MAX_KEYFRAMES (64) rows are ever built, whatever kf-TOTAL_FORMS claims: Django's
+# absolute_max would otherwise allow max_num + 1000, each a row to clean and render.
 KeyframeFormSet = forms.formset_factory(
-    KeyframeForm, extra=2, max_num=schema.MAX_KEYFRAMES, can_delete=True
+    KeyframeForm,
+    extra=2,
+    max_num=schema.MAX_KEYFRAMES,
+    absolute_max=schema.MAX_KEYFRAMES,
+    validate_max=True,
+    can_delete=True,
 )
 
 

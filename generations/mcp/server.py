@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
-from generations import gallery, providers
+from generations import gallery, providers, trash
 from generations.chaining import IMAGE_KINDS, VIDEO_KINDS
 from generations.mcp import answers
 from generations.mcp.requests import (
@@ -434,18 +434,22 @@ class Deleted(BaseModel):
 
 @server.tool(annotations=DELETE)
 async def delete_generation(generation_id: JobId) -> Annotated[CallToolResult, Deleted]:
-    """Delete a job and its files from the studio (its owner or staff only; cannot be undone)."""
+    """Move a job to the studio's trash (its owner or staff only); it can be restored from the
+    Trash page until it is purged with its files (LUMAWEB_TRASH_DAYS)."""
 
     def run() -> CallToolResult:
         job = find_job(generation_id)
         user = CALLER.get().user
-        if not gallery.can_delete(user, job):
+        if not trash.can_delete(user, job):
             raise AskRefused(
                 f"Only {job.created_by.get_username()}, who made job {job.uuid}, or staff can "
                 "delete it."
             )
-        gallery.delete_generation(job)
-        return result(Deleted(id=str(job.uuid), deleted=True), f"Deleted generation {job.uuid}.")
+        trash.move_to_trash(user, [job])
+        return result(
+            Deleted(id=str(job.uuid), deleted=True),
+            f"Moved generation {job.uuid} to the trash; it can be restored from the Trash page.",
+        )
 
     return await studio(run)
 

@@ -11,6 +11,19 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def gunicorn_command(bind: str, workers: int, threads: int) -> list[str]:
+    """The web server: gunicorn, its access log on stdout without signatures (lumaweb/logs.py)."""
+    return [
+        sys.executable, "-m", "gunicorn", "lumaweb.wsgi:application",
+        "--bind", bind,
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--access-logfile", "-",
+        "--logger-class", "lumaweb.logs.GunicornLogger",
+        "--graceful-timeout", "5",
+    ]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Start gunicorn (web) and the background worker together; Ctrl-C stops both."
 
@@ -22,14 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         bind = f"{settings.HOST}:{settings.PORT}"
-        web = [
-            sys.executable, "-m", "gunicorn", "lumaweb.wsgi:application",
-            "--bind", bind,
-            "--workers", str(options["web_workers"]),
-            "--threads", str(options["threads"]),
-            "--access-logfile", "-",
-            "--graceful-timeout", "5",
-        ]  # fmt: skip
+        web = gunicorn_command(bind, options["web_workers"], options["threads"])
         worker = [sys.executable, "manage.py", "run_worker"]
         processes = [subprocess.Popen(web), subprocess.Popen(worker)]  # noqa: S603
         host = "127.0.0.1" if settings.HOST in {"0.0.0.0", "::"} else settings.HOST  # noqa: S104

@@ -1,0 +1,119 @@
+"""The trash: deleting a piece puts it here, where its owner and staff can restore it for
+LUMAWEB_TRASH_DAYS; then `purge_trash` (the worker's sweep, or `manage.py purge_trash`) removes
+it and its files, except an upload another job still uses (a retry or remix refers to the
+same upstream file), which is kept with no job.
+
+`move_to_trash` is the one way in, for the gallery's delete and any multi-select.
+"""
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from generations.archive import delete_files
+from generations.models import EventKind, Generation, GenerationQuerySet, Input, Output
+
+
+def can_delete(user: Any, generation: Generation) -> bool:
+    """Its owner or staff may put a piece in the trash, and take it out again."""
+    return bool(user.is_staff or generation.created_by_id == user.pk)
+
+
+def in_trash(user: Any) -> GenerationQuerySet:
+    """What this person can restore: their own pieces, or everyone's for staff."""
+    trashed = Generation.objects.filter(deleted_at__isnull=False)
+    if not user.is_staff:
+        trashed = trashed.filter(created_by=user)
+    return trashed
+
+
+def purge_after(generation: Generation) -> datetime:
+    assert generation.deleted_at is not None
+    return generation.deleted_at + timedelta(days=settings.LUMAWEB_TRASH_DAYS)
+
+
+def move_to_trash(user: Any, generations: Iterable[Generation]) -> int:
+    """Put these pieces in the trash, all or none: PermissionDenied if any is not this
+    person's to delete. Returns how many went in (one already there counts once)."""
+    pieces = list(generations)
+    if not all(can_delete(user, piece) for piece in pieces):
+        raise PermissionDenied("Only its owner or staff can delete this.")
+    now = timezone.now()
+    moved = 0
+    with transaction.atomic():
+        for piece in pieces:
+            if Generation.objects.filter(pk=piece.pk, deleted_at__isnull=True).update(
+                deleted_at=now, deleted_by=user
+            ):
+                piece.deleted_at, piece.deleted_by = now, user
+                piece.log(EventKind.TRASHED, data={"by": user.get_username()})
+                moved += 1
+    return moved
+
+
+def restore(user: Any, generation: Generation) -> bool:
+    """Take a piece out of the trash; False when it was not there."""
+    if not can_delete(user, generation):
+        raise PermissionDenied("Only its owner or staff can restore this.")
+    restored = Generation.objects.filter(pk=generation.pk, deleted_at__isnull=False).update(
+        deleted_at=None, deleted_by=None
+    )
+    if restored:
+        generation.refresh_from_db()
+        generation.log(EventKind.RESTORED, data={"by": user.get_username()})
+    return restored == 1
+
+
+def purge_trash(now: datetime | None = None) -> int:
+    """Remove what has been in the trash longer than LUMAWEB_TRASH_DAYS; how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.LUMAWEB_TRASH_DAYS)
+    due = Generation.objects.filter(deleted_at__lt=cutoff)
+    return sum(purge(generation) for generation in due)
+
+
+def purge(generation: Generation) -> bool:
+    """Remove one trashed piece for good: its row, outputs, events, and the files nobody else
+    uses. Its uploads that another job refers to stay, detached from it."""
+    names = [name for output in Output.objects.filter(generation=generation)
+             for name in output.stored_files]  # fmt: skip
+    uploads = _uploads_of(generation)
+    with transaction.atomic():
+        # Its uploads' rows lose their job here (Input.generation: SET_NULL).
+        if not Generation.objects.filter(pk=generation.pk, deleted_at__isnull=False).delete()[0]:
+            return False  # restored (or purged) meanwhile
+        for item in uploads:
+            if not _used_elsewhere(item, generation):
+                names.append(item.file.name)
+                item.delete()
+        transaction.on_commit(lambda: delete_files(names))
+    return True
+
+
+def _uploads_of(generation: Generation) -> list[Input]:
+    """Its own uploads, and kept ones (of a purged job) that its stored request names, in any
+    provider's wire format (by upstream file id)."""
+    text = json.dumps(generation.request)
+    kept = Input.objects.filter(generation__isnull=True).exclude(file_id="")
+    return [
+        *Input.objects.filter(generation=generation),
+        *(item for item in kept if item.file_id in text),
+    ]
+
+
+def _used_elsewhere(item: Input, generation: Generation) -> bool:
+    """Whether another job's stored request names this upload (by upstream id or placeholder)."""
+    others = Generation.objects.exclude(pk=generation.pk).annotate(
+        text=Cast("request", TextField())
+    )
+    names = Q(text__contains=item.placeholder)
+    if item.file_id:
+        names |= Q(text__contains=item.file_id)
+    return others.filter(names).exists()

@@ -1,0 +1,57 @@
+"""Deleting a piece (into the trash), the Trash page, and restoring from it."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from generations import trash
+from generations.models import Generation
+
+TRASH_PAGE_LIMIT = 200
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Move a piece to the trash: its owner or staff, after a confirmation."""
+    generation = get_object_or_404(
+        Generation.objects.alive().select_related("created_by"), uuid=uuid
+    )
+    if not trash.can_delete(request.user, generation):
+        return HttpResponse("Only its owner or staff can delete this.", status=403)
+    if request.method == "GET":
+        return render(request, "generations/gallery_delete.html", {"generation": generation})
+    trash.move_to_trash(request.user, [generation])
+    if request.htmx and request.htmx.target and request.htmx.target.startswith("card-"):
+        return HttpResponse("")  # the card swaps itself out
+    days = settings.LUMAWEB_TRASH_DAYS
+    messages.success(request, f"Moved to the trash; you can restore it there for {days} days.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("gallery"))
+    return redirect("gallery")
+
+
+@require_GET
+def trash_page(request: HttpRequest) -> HttpResponse:
+    """What this person can restore (staff: everyone's), most recently deleted first."""
+    pieces = list(
+        trash.in_trash(request.user)
+        .select_related("created_by", "deleted_by")
+        .prefetch_related("outputs")
+        .order_by("-deleted_at", "-id")[:TRASH_PAGE_LIMIT]
+    )
+    for piece in pieces:
+        piece.purge_after = trash.purge_after(piece)  # type: ignore[attr-defined]
+    context = {"pieces": pieces, "days": settings.LUMAWEB_TRASH_DAYS}
+    return render(request, "generations/trash.html", context)
+
+
+@require_POST
+def restore(request: HttpRequest, uuid: str) -> HttpResponse:
+    generation = get_object_or_404(trash.in_trash(request.user), uuid=uuid)
+    trash.restore(request.user, generation)
+    messages.success(request, "Restored: it is back in the gallery.")
+    return redirect("trash")

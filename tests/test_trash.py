@@ -1,0 +1,196 @@
+"""Nothing lost: a delete puts a piece in the trash, where its owner and staff can restore it
+for LUMAWEB_TRASH_DAYS; then a purge removes it and its files, never a file another job uses."""
+
+import io
+import os
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
+from playwright.sync_api import Browser, expect
+
+from generations import trash
+from generations.models import ArchiveState, EventKind, Generation, Input, Output, State
+from generations.tasks import sweep
+from tests.conftest import checked_page, log_in
+
+pytestmark = pytest.mark.django_db
+
+
+def piece(user: User, prompt: str = "a lighthouse at dusk", request: dict | None = None):
+    """A finished image with its archived file, as the archive leaves it."""
+    generation = Generation.objects.create(
+        created_by=user,
+        kind="image",
+        model="uni-1",
+        prompt=prompt,
+        request=request or {"prompt": prompt, "type": "image", "model": "uni-1"},
+        state=State.COMPLETED,
+        upstream_id=str(uuid.uuid4()),
+    )
+    image = io.BytesIO()
+    Image.new("RGB", (160, 120), (200, 120, 60)).save(image, "PNG")
+    name = default_storage.save(f"outputs/{generation.uuid}/0.png", ContentFile(image.getvalue()))
+    Output.objects.create(
+        generation=generation,
+        index=0,
+        kind="image",
+        url="https://cdn.example/x.png",
+        url_expires_at=timezone.now() + timedelta(hours=1),
+        archive_state=ArchiveState.ARCHIVED,
+        file=name,
+        mime_type="image/png",
+    )
+    return generation
+
+
+def upload(generation: Generation, file_id: str) -> Input:
+    name = default_storage.save(f"inputs/{uuid.uuid4()}/source.png", ContentFile(b"in"))
+    return Input.objects.create(
+        generation=generation,
+        uploaded_by=generation.created_by,
+        role="source",
+        file=name,
+        original_name="in.png",
+        mime_type="image/png",
+        size_bytes=2,
+        sha256="x",
+        file_id=file_id,
+    )
+
+
+def as_user(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_delete_goes_to_the_trash_and_its_owner_restores_it(owner: User) -> None:
+    generation = piece(owner)
+    files = generation.outputs.get().stored_files
+    person = as_user(owner)
+    assert person.post(f"/g/{generation.uuid}/delete").status_code == 302
+    assert str(generation.uuid) not in person.get("/gallery/").content.decode()
+    assert person.get(generation.get_absolute_url()).status_code == 404
+    assert all(default_storage.exists(name) for name in files)
+    listed = person.get("/trash/").content.decode()
+    assert generation.prompt in listed
+    assert f"Deleted by {owner.username}" in listed
+    assert person.post(f"/g/{generation.uuid}/restore").status_code == 302
+    assert person.get(generation.get_absolute_url()).status_code == 200
+    assert str(generation.uuid) in person.get("/gallery/").content.decode()
+    kinds = list(generation.events.values_list("kind", flat=True))
+    assert kinds[-2:] == [EventKind.TRASHED, EventKind.RESTORED]
+
+
+def test_only_the_owner_or_staff_delete_see_and_restore(
+    owner: User, teammate: User, staff: User
+) -> None:
+    generation = piece(owner)
+    other = as_user(teammate)
+    assert other.post(f"/g/{generation.uuid}/delete").status_code == 403
+    assert Generation.objects.get().deleted_at is None
+    trash.move_to_trash(owner, [generation])
+    assert generation.prompt not in other.get("/trash/").content.decode()
+    assert other.post(f"/g/{generation.uuid}/restore").status_code == 404
+    admin = as_user(staff)
+    assert generation.prompt in admin.get("/trash/").content.decode()
+    assert admin.post(f"/g/{generation.uuid}/restore").status_code == 302
+    assert Generation.objects.get().deleted_at is None
+
+
+def test_a_multi_select_trashes_all_or_none(owner: User, teammate: User) -> None:
+    mine, theirs = piece(teammate), piece(owner)
+    with pytest.raises(PermissionDenied):
+        trash.move_to_trash(teammate, [mine, theirs])
+    assert not Generation.objects.filter(deleted_at__isnull=False).exists()
+    assert trash.move_to_trash(teammate, [mine, mine]) == 1
+
+
+def test_the_admin_shows_who_deleted_what(owner: User, staff: User) -> None:
+    generation = piece(owner)
+    trash.move_to_trash(staff, [generation])
+    admin = as_user(staff)
+    listed = admin.get("/admin/generations/generation/?trash=in").content.decode()
+    assert f"by {staff.username}" in listed
+    change = admin.get(f"/admin/generations/generation/{generation.pk}/change/")
+    assert staff.username in change.content.decode()
+
+
+def test_a_purge_waits_for_the_trash_days_and_keeps_files_others_use(
+    owner: User, teammate: User, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.LUMAWEB_TRASH_DAYS = 30
+    original = piece(owner)
+    shared = upload(original, "file-shared")
+    own = upload(original, "file-own")
+    source = {"file_id": "file-shared", "media_type": "image/png"}
+    remix = piece(teammate, "the same, bluer", request={"type": "image_edit", "source": source})
+    outputs = original.outputs.get().stored_files
+    trash.move_to_trash(owner, [original])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert trash.purge_trash(timezone.now() + timedelta(days=29)) == 0
+    assert Generation.objects.filter(pk=original.pk).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert trash.purge_trash(timezone.now() + timedelta(days=31)) == 1
+    assert not Generation.objects.filter(pk=original.pk).exists()
+    assert not any(default_storage.exists(name) for name in outputs)
+    assert not default_storage.exists(own.file.name)
+    # The remix still uses the shared upload: kept, with no job, and still shown on its page.
+    kept = Input.objects.get(pk=shared.pk)
+    assert kept.generation is None
+    assert default_storage.exists(kept.file.name)
+    page = as_user(teammate).get(remix.get_absolute_url()).content.decode()
+    assert kept.file.name in page
+
+    # Once the remix is purged too (by the worker's sweep), nothing uses it: it goes.
+    trash.move_to_trash(teammate, [remix])
+    later = timezone.now() + timedelta(days=31)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep(later)["purged"] == 1
+    assert not Input.objects.exists()
+    assert not default_storage.exists(kept.file.name)
+
+
+def test_purge_trash_is_a_command(owner: User, settings) -> None:
+    settings.LUMAWEB_TRASH_DAYS = 0
+    trash.move_to_trash(owner, [piece(owner)])
+    out = io.StringIO()
+    call_command("purge_trash", stdout=out)
+    assert "purged 1 jobs" in out.getvalue()
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_trash_page_restores_in_a_browser(
+    browser: Browser, live_app: str, owner: User, tmp_path: Path
+) -> None:
+    generation = piece(owner, "a fox in the snow")
+    trash.move_to_trash(owner, [generation])
+    shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)  # for people to look at
+    with checked_page(browser, live_app) as page:
+        log_in(page, owner)
+        page.goto("/gallery/")
+        page.get_by_role("link", name="Trash").click()
+        row = page.locator(f"#trash-{generation.uuid}")
+        expect(row).to_contain_text("a fox in the snow")
+        expect(row).to_contain_text(f"Deleted by {owner.username}")
+        page.screenshot(path=str(shots / "trash-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(shots / "trash-390.png"), full_page=True)
+        row.get_by_role("button", name="Restore").click()
+        expect(page.get_by_text("Restored: it is back in the gallery.")).to_be_visible()
+        expect(page.get_by_text("The trash is empty.")).to_be_visible()
+    assert Generation.objects.get().deleted_at is None

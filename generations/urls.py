@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import gallery, health, media_views, triage, views
+from . import gallery, health, media_views, public_links, triage, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("media/<path:name>", media_views.media, name="media"),
     path("review/", triage.triage, name="triage"),
     path("review/<uuid:uuid>", triage.act, name="triage-act"),
+    path("public/inputs/<str:token>", public_links.public_input, name="public-input"),
+    path("hooks/jobs/<str:token>", public_links.job_hook, name="job-hook"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics, name="metrics"),
 ]

@@ -271,7 +271,9 @@ if LUMAWEB_MEDIA_ACCEL not in ("", "x-accel", "x-sendfile"):
 # --- The upstreams (generations/providers/): each is on when its key is set; with no key at
 # all, demo mode turns every simulator on. ---
 LUMA_AGENTS_API_KEY = env("LUMA_AGENTS_API_KEY")
-_any_key = bool(LUMA_AGENTS_API_KEY)
+# The Dream Machine API's key, by the name its SDK reads.
+LUMAAI_API_KEY = env("LUMAAI_API_KEY")
+_any_key = bool(LUMA_AGENTS_API_KEY or LUMAAI_API_KEY)
 LUMA_SIMULATOR = env_bool("LUMA_SIMULATOR", default=not _any_key)
 LUMA_SIMULATOR_WITH_KEY = env_bool("LUMA_SIMULATOR_WITH_KEY")
 if LUMA_SIMULATOR and _any_key and not LUMA_SIMULATOR_WITH_KEY:
@@ -286,7 +288,7 @@ PORT = int(env("PORT", "8000"))
 _local_host = "127.0.0.1" if HOST in {"0.0.0.0", "::", ""} else HOST  # noqa: S104
 # Where the simulators answer: this app's own address in demo mode.
 LUMA_SIMULATOR_ROOT = env("LUMA_SIMULATOR_ROOT", f"http://{_local_host}:{PORT}/sim").rstrip("/")
-LUMA_SIMULATOR_PATHS = {"agents": "/v1"}
+LUMA_SIMULATOR_PATHS = {"agents": "/v1", "dream_machine": "/dream-machine/v1"}
 # In demo mode the app talks to its own simulators with this token; it is not a Luma key.
 LUMA_SIMULATOR_TOKEN = "luma-sim-" + SECRET_KEY[:24]
 
@@ -310,9 +312,22 @@ LUMA_PROVIDERS = {
         "agents": _provider(
             "agents", LUMA_AGENTS_API_KEY, "LUMA_BASE_URL", "https://agents.lumalabs.ai/v1"
         ),
+        "dream_machine": _provider(
+            "dream_machine",
+            LUMAAI_API_KEY,
+            "LUMAAI_BASE_URL",
+            "https://api.lumalabs.ai/dream-machine/v1",
+        ),
     }.items()
     if config is not None
 }
+# Where upstreams reach the studio (inputs by URL, callbacks), e.g. https://studio.example.com;
+# in demo mode the studio's own address, so the simulators' fetches and callbacks work.
+LUMAWEB_PUBLIC_URL = env(
+    "LUMAWEB_PUBLIC_URL", f"http://{_local_host}:{PORT}" if LUMA_SIMULATOR else ""
+).rstrip("/")
+# How long an upload's public link lives (the upstream fetches it when the job starts).
+LUMAWEB_PUBLIC_INPUT_TTL = env_float("LUMAWEB_PUBLIC_INPUT_TTL", 86400.0)
 LUMA_CONNECT_TIMEOUT = env_float("LUMA_CONNECT_TIMEOUT", 5.0)
 LUMA_READ_TIMEOUT = env_float("LUMA_READ_TIMEOUT", 30.0)
 LUMA_MAX_RETRIES = int(env("LUMA_MAX_RETRIES", "2"))

@@ -22,6 +22,7 @@ transport: httpx.BaseTransport | None = None
 # Each provider's class, by the name a job records.
 CLASSES = {
     "agents": "generations.providers.agents.provider.AgentsProvider",
+    "dream_machine": "generations.providers.dream_machine.provider.DreamMachineProvider",
 }
 
 

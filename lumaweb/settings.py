@@ -345,6 +345,8 @@ LUMA_SIM_REFRAME_1080P = env_bool("LUMA_SIM_REFRAME_1080P", default=True)
 LUMA_SIM_ALLOWED_HOSTS = env_list("LUMA_SIM_ALLOWED_HOSTS", "")
 # Largest upload a simulator accepts (the studio's own limit for videos is 1 GiB).
 LUMA_SIM_MAX_FILE_MB = env_float("LUMA_SIM_MAX_FILE_MB", 1100.0)
+# What each Dream Machine simulator customer starts with, in US cents.
+LUMA_SIM_CREDITS = env_float("LUMA_SIM_CREDITS", 100000.0)
 
 LOGGING = {
     "version": 1,

@@ -109,7 +109,8 @@ def test_the_sdk_makes_images_videos_extends_upscales_and_audio(sdk: lumaai.Luma
 
     upscale = finish(sdk, sdk.generations.upscale(video.id or "", resolution="1080p").id)
     big = media_probe.probe_video(asset(upscale, "video"))
-    assert big.width > small.width and big.height > small.height
+    assert big.width > small.width
+    assert big.height > small.height
 
     audio = finish(
         sdk, sdk.generations.audio(video.id or "", prompt="surf", negative_prompt="music").id
@@ -117,7 +118,8 @@ def test_the_sdk_makes_images_videos_extends_upscales_and_audio(sdk: lumaai.Luma
     assert streams(asset(audio, "video")) == ["video", "audio"]
 
     page = sdk.generations.list(limit=2, offset=0)
-    assert page.count == 2 and page.has_more
+    assert page.count == 2
+    assert page.has_more
     everything = sdk.generations.list(limit=100)
     assert not everything.has_more
     assert {g.id for g in everything.generations} >= {video.id, extend.id, upscale.id, audio.id}
@@ -129,7 +131,9 @@ def test_the_sdk_reframes_and_modifies(sdk: lumaai.LumaAI) -> None:
     image = finish(sdk, sdk.generations.image.create(prompt="a red kite", model="photon-1").id)
     video = finish(
         sdk,
-        sdk.generations.video.create(prompt="a kite flies", model="ray-flash-2", resolution="540p").id,
+        sdk.generations.video.create(
+            prompt="a kite flies", model="ray-flash-2", resolution="540p"
+        ).id,
     )
     image_url = image.assets.image if image.assets else ""
     video_url = video.assets.video if video.assets else ""
@@ -197,7 +201,8 @@ def test_the_sdk_deletes_and_reads_luma_errors(sdk: lumaai.LumaAI) -> None:
         sdk.generations.video.create(prompt="a kite", model="ray-9")  # type: ignore[arg-type]
 
     unsigned = httpx.get(f"{sdk.base_url}ping")  # no key at all
-    assert unsigned.status_code == 401 and "API key" in unsigned.json()["detail"]
+    assert unsigned.status_code == 401
+    assert "API key" in unsigned.json()["detail"]
 
 
 def test_keys_are_isolated(sdk: lumaai.LumaAI, live_app: str) -> None:

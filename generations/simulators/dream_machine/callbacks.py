@@ -46,8 +46,10 @@ class Due:
 class Dispatcher:
     """The timetable of callbacks and the thread that sends them."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, autostart: bool = True) -> None:
         self.clock = clock
+        # Without its thread, callbacks wait in the timetable until `take_due` hands them out.
+        self.autostart = autostart
         self._due: list[Due] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
@@ -66,12 +68,25 @@ class Dispatcher:
         due.order = next(self._order)
         with self._wake:
             heapq.heappush(self._due, due)
-            if self._thread is None or not self._thread.is_alive():
+            if self.autostart and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(
                     target=self._run, name="dream-machine-callbacks", daemon=True
                 )
                 self._thread.start()
             self._wake.notify()
+
+    def pending(self) -> int:
+        """How many callbacks wait in the timetable."""
+        with self._wake:
+            return len(self._due)
+
+    def take_due(self) -> list[Due]:
+        """Every callback due by the clock, taken off the timetable, soonest first."""
+        with self._wake:
+            due = []
+            while self._due and self._due[0].at <= self.clock():
+                due.append(heapq.heappop(self._due))
+            return due
 
     def _next(self) -> Due:
         with self._wake:

@@ -279,9 +279,12 @@ def test_refusals_come_back_as_luma_details(client: DreamMachineClient, settings
         client.create_generation(schema.AudioRequest(generation_id=image.id, prompt="rain"))
     assert "is an image" in refused.value.detail
     settings.LUMA_SIM_CREDITS = 1.0
-    with DreamMachineClient(
-        DM_URL, "a-poor-key", transport=httpx.WSGITransport(app=WSGIHandler())
-    ) as poor, pytest.raises(errors.InsufficientBalance) as broke:
+    with (
+        DreamMachineClient(
+            DM_URL, "a-poor-key", transport=httpx.WSGITransport(app=WSGIHandler())
+        ) as poor,
+        pytest.raises(errors.InsufficientBalance) as broke,
+    ):
         poor.create_generation(schema.VideoRequest(model="ray-2", prompt="a storm"))
     assert "Insufficient credits" in broke.value.detail
 

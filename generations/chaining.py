@@ -23,8 +23,44 @@ def _link(generation: Generation, mode: str, role: str, lineage: str) -> str:
     return f"{reverse('home')}?{urlencode(query)}#create-form"
 
 
+def _dream_actions(generation: Generation) -> list[ChainAction]:
+    """What Dream Machine can make from one of its own pieces, then Remix."""
+    from generations.forms.dream_machine import MODE_FOR_TYPE
+
+    actions: list[ChainAction] = []
+    done = generation.state == State.COMPLETED
+    if done and generation.kind in IMAGE_KINDS:
+        actions += [
+            ChainAction("Reframe", _link(generation, "dm_reframe_image", "media",
+                        Lineage.REFRAME), "Another aspect ratio"),
+            ChainAction("Modify", _link(generation, "dm_image", "modify_image_ref", Lineage.EDIT),
+                        "A new image from this one"),
+        ]  # fmt: skip
+    if done and generation.kind in VIDEO_KINDS:
+        actions += [
+            ChainAction("Upscale", _link(generation, "dm_upscale", "source", Lineage.EDIT),
+                        "To 1080p or 4K"),
+            ChainAction("Add audio", _link(generation, "dm_audio", "source", Lineage.EDIT),
+                        "A soundtrack from a prompt"),
+            ChainAction("Extend", _link(generation, "dm_video", "frame0", Lineage.EXTEND),
+                        "Continue from its last frame"),
+            ChainAction("Reverse extend", _link(generation, "dm_video", "frame1",
+                        Lineage.EXTEND), "What came before it"),
+            ChainAction("Reframe", _link(generation, "dm_reframe_video", "media",
+                        Lineage.REFRAME), "Another aspect ratio"),
+            ChainAction("Modify", _link(generation, "dm_modify", "media", Lineage.EDIT),
+                        "Restyle it"),
+        ]  # fmt: skip
+    mode = MODE_FOR_TYPE.get(str(generation.request.get("generation_type")), "dm_video")
+    remix = f"{reverse('home')}?{urlencode({'mode': mode, 'remix': generation.uuid})}"
+    actions.append(ChainAction("Remix", f"{remix}#create-form", "The same request, to adjust"))
+    return actions
+
+
 def chain_actions(generation: Generation) -> list[ChainAction]:
     """The actions that make something new from this piece; Remix for any finished request."""
+    if generation.provider == "dream_machine":
+        return _dream_actions(generation)
     actions: list[ChainAction] = []
     if generation.state == State.COMPLETED and generation.kind in IMAGE_KINDS:
         actions += [

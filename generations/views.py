@@ -3,6 +3,7 @@
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
@@ -70,10 +71,11 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
 
 def _create_context(form: CreateForm, mode: str) -> dict[str, Any]:
     disabled = form.disabled_options() if form.PROBED else {}
+    on = settings.LUMA_PROVIDERS
     return {
         "form": form,
         "mode": mode,
-        "modes": MODES,
+        "modes": {key: label for key, label in MODES.items() if MODE_FORMS[key].PROVIDER in on},
         "options": option_rows(form, disabled),
     }
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.db import transaction
 from django.db.models import QuerySet
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
 from generations.providers.agents import schema
@@ -92,10 +92,14 @@ def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[
 PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS + VIDEO_KINDS}
 
 
-def pick_choices(media: str) -> list[tuple[str, str]]:
-    """The team's recent finished pieces of one media kind, newest first, for a gallery pick."""
+def pick_choices(media: str, provider: str = "agents") -> list[tuple[str, str]]:
+    """The team's recent finished pieces of one media kind, newest first, for a gallery pick
+    (only the provider's own: an upstream knows its own jobs only)."""
     recent: QuerySet[Generation] = Generation.objects.filter(
-        state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
+        state=State.COMPLETED,
+        kind__in=PICK_KINDS[media],
+        upstream_id__isnull=False,
+        provider=provider,
     ).only("uuid", "prompt", "kind")[:PICK_LIMIT]
     return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
 
@@ -104,6 +108,8 @@ class CreateForm(forms.Form):
     """What every mode shares: the prompt, the double-submit token, chaining and the slots."""
 
     KIND: ClassVar[str]
+    # The upstream (generations/providers/) this form's jobs go to.
+    PROVIDER: ClassVar[str] = "agents"
     SLOTS: ClassVar[tuple[Slot, ...]] = ()
     # Schema path (dotted, no list indexes) → form field showing its messages.
     FIELD_FOR_PATH: ClassVar[dict[str, str]] = {}
@@ -132,7 +138,7 @@ class CreateForm(forms.Form):
         self.fields["prompt"].widget.attrs["placeholder"] = self.PLACEHOLDER
         for slot in self.SLOTS:
             field = self.fields[f"{slot.name}_pick"]
-            field.choices = pick_choices(slot.media)  # type: ignore[attr-defined]
+            field.choices = pick_choices(slot.media, self.PROVIDER)  # type: ignore[attr-defined]
             chosen = self.initial.get(f"{slot.name}_pick") or self.data.get(f"{slot.name}_pick")
             if chosen and chosen not in dict(field.choices):  # type: ignore[attr-defined]
                 # A piece older than the list: still pickable when a chain link names it.
@@ -147,7 +153,7 @@ class CreateForm(forms.Form):
                 if older is not None:
                     label = f"{older.prompt[:60]} ({older.kind})"
                     field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]
-        self.upstream_request: schema.GenerationRequest | None = None
+        self.upstream_request: BaseModel | None = None
         self._uploads: list[tuple[uuid.UUID, CheckedUpload, str]] = []
 
     PLACEHOLDER: ClassVar[str] = "Describe what you want…"
@@ -161,6 +167,21 @@ class CreateForm(forms.Form):
         """The request body for this mode from cleaned data and the slots' references."""
         raise NotImplementedError
 
+    # --- the provider's words for a request and its media references ---
+
+    @classmethod
+    def validate(cls, body: dict[str, Any]) -> BaseModel:
+        """The body as the provider's request model; raises pydantic's ValidationError."""
+        return schema.GenerationRequest.model_validate(body)
+
+    def pick_ref(self, picked: Generation, slot: Slot) -> Any:
+        """A reference to a finished piece of the gallery."""
+        return schema.ImageRef(generation_id=picked.upstream_id)
+
+    def upload_ref(self, placeholder: str, mime_type: str, slot: Slot) -> Any:
+        """A reference to an upload, by the placeholder its job's request keeps."""
+        return schema.ImageRef(file_id=placeholder, media_type=mime_type)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if self.errors:
@@ -169,7 +190,7 @@ class CreateForm(forms.Form):
         if self.errors:
             return data
         try:
-            self.upstream_request = schema.GenerationRequest.model_validate(self.body(data, refs))
+            self.upstream_request = self.validate(self.body(data, refs))
         except ValidationError as exc:
             for path, messages in schema.field_errors(exc).items():
                 for message in messages:
@@ -186,15 +207,17 @@ class CreateForm(forms.Form):
             refs[slot.name] = found if slot.multiple else (found[0] if found else None)
         return refs
 
-    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[schema.ImageRef]:
+    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[Any]:
         """The references one slot (or one keyframe) names; problems go on its field."""
-        found: list[schema.ImageRef] = []
+        found: list[Any] = []
         if pick:
-            picked = Generation.objects.filter(uuid=pick, state=State.COMPLETED).first()
+            picked = Generation.objects.filter(
+                uuid=pick, state=State.COMPLETED, provider=self.PROVIDER
+            ).first()
             if picked is None or picked.upstream_id is None:
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
             else:
-                found.append(schema.ImageRef(generation_id=picked.upstream_id))
+                found.append(self.pick_ref(picked, slot))
         for upload in uploads if isinstance(uploads, list) else [uploads]:
             if not upload:
                 continue
@@ -205,9 +228,7 @@ class CreateForm(forms.Form):
                 continue
             key = uuid.uuid4()
             self._uploads.append((key, checked, slot.role))
-            found.append(
-                schema.ImageRef(file_id=f"{INPUT_PLACEHOLDER}{key}", media_type=checked.mime_type)
-            )
+            found.append(self.upload_ref(f"{INPUT_PLACEHOLDER}{key}", checked.mime_type, slot))
         return found
 
     def _check(self, upload: Any, slot: Slot) -> CheckedUpload:
@@ -252,6 +273,7 @@ class CreateForm(forms.Form):
             generation, created = start_generation(
                 user,
                 self.upstream_request,
+                provider=self.PROVIDER,
                 idempotency_key=self.cleaned_data.get("idempotency_key") or None,
                 parent=parent,
                 lineage=self.cleaned_data.get("lineage") or "",
@@ -274,7 +296,7 @@ class CreateForm(forms.Form):
             for value in _probe_values(field):
                 trial = {**base, name: field.clean(value)}
                 try:
-                    schema.GenerationRequest.model_validate(self.body(trial, refs))
+                    self.validate(self.body(trial, refs))
                 except ValidationError as exc:
                     reasons = [
                         message
@@ -316,7 +338,7 @@ class CreateForm(forms.Form):
         if self.data.get(f"{slot.name}_pick"):
             count += 1
         mime = "video/mp4" if slot.media == "video" else "image/png"
-        ref = schema.ImageRef(file_id="probe", media_type=mime)
+        ref = self.upload_ref(f"{INPUT_PLACEHOLDER}probe", mime, slot)
         return [ref] * count if slot.multiple else (ref if count else None)
 
 

@@ -1,0 +1,200 @@
+"""Dream Machine in the studio: its forms refuse the documented rules on their fields before
+anything is spent, keyframes and chains come from the gallery, uploads need a public URL."""
+
+import io
+import re
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from generations.chaining import chain_actions
+from generations.models import Generation, Input, Lineage, State
+from generations.providers.dream_machine import schema
+from generations.simulators.models import DreamGeneration
+from generations.submission import start_generation
+from tests.conftest import terminal
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def post(client: Client, mode: str, key: str = "k-1", **fields: Any) -> Any:
+    return client.post("/", {"mode": mode, "idempotency_key": key, **fields})
+
+
+def finished(owner, run_worker, request: Any) -> Generation:
+    generation, _ = start_generation(owner, request, provider="dream_machine")
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED, generation.failure_reason
+    return generation
+
+
+def a_video(owner, run_worker, prompt: str = "a lighthouse in a storm") -> Generation:
+    request = schema.VideoRequest(model="ray-flash-2", prompt=prompt, resolution="540p")
+    return finished(owner, run_worker, request)
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), "teal").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_documented_refusals_are_field_errors_and_nothing_is_sent(owner_client) -> None:
+    short = post(owner_client, "dm_video", prompt="ab", model="ray-2")
+    assert short.status_code == 400
+    assert "3 at least" in short.content.decode()
+    long = post(owner_client, "dm_image", key="k-2", prompt="x" * 5001, model="photon-1")
+    assert "5000 at most" in long.content.decode()
+    nothing = post(owner_client, "dm_video", key="k-3", model="ray-2")
+    assert "Write a prompt, or give a start or end frame." in nothing.content.decode()
+    assert not Generation.objects.exists()
+    assert not DreamGeneration.objects.exists()
+
+
+def test_a_video_between_two_gallery_videos_and_no_loop(owner, owner_client, run_worker) -> None:
+    first = a_video(owner, run_worker, "a ship leaves port")
+    second = a_video(owner, run_worker, "a ship reaches land")
+    fields = {
+        "prompt": "the crossing",
+        "model": "ray-2",
+        "resolution": "720p",
+        "duration": "9s",
+        "aspect_ratio": "9:21",
+        "frame0_pick": str(first.uuid),
+        "frame1_pick": str(second.uuid),
+        "concepts": ["aerial", "dolly_zoom"],
+    }
+    looped = post(owner_client, "dm_video", key="k-loop", loop="on", **fields)
+    assert looped.status_code == 400
+    assert "cannot have an end frame" in looped.content.decode()
+
+    made = post(owner_client, "dm_video", key="k-made", **fields)
+    assert made.status_code == 302
+    job = Generation.objects.get(idempotency_key="k-made")
+    assert job.provider == "dream_machine"
+    assert job.request == {
+        "generation_type": "video",
+        "model": "ray-2",
+        "prompt": "the crossing",
+        "aspect_ratio": "9:21",
+        "resolution": "720p",
+        "duration": "9s",
+        "keyframes": {
+            "frame0": {"type": "generation", "id": first.upstream_id},
+            "frame1": {"type": "generation", "id": second.upstream_id},
+        },
+        "concepts": [{"key": "aerial"}, {"key": "dolly_zoom"}],
+    }
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED
+
+
+def test_an_image_with_a_weighted_uploaded_reference(owner_client, run_worker, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
+    reference = SimpleUploadedFile("ref.png", png(), content_type="image/png")
+    made = post(
+        owner_client,
+        "dm_image",
+        prompt="a teal teapot",
+        model="photon-flash-1",
+        aspect_ratio="1:1",
+        format="jpg",
+        image_ref=reference,
+        image_ref_weight="0.4",
+    )
+    assert made.status_code == 302
+    job = Generation.objects.get()
+    [upload] = Input.objects.filter(generation=job)
+    assert job.request["image_ref"] == [{"url": upload.placeholder, "weight": 0.4}]
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED, job.failure_reason
+    sent = DreamGeneration.objects.get(pk=job.upstream_id)
+    assert sent.request["image_ref"][0]["url"].startswith("http://sim.test/public/inputs/")
+
+
+def test_uploads_are_greyed_without_a_public_url(owner_client, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = ""
+    page = owner_client.get("/?mode=dm_image").content.decode()
+    assert "Uploads need LUMAWEB_PUBLIC_URL" in page
+    [upload] = re.findall(r'<input type="file" name="image_ref"[^>]*>', page)
+    assert " disabled" in upload
+    # A posted file is ignored, not sent: the field is off.
+    reference = SimpleUploadedFile("ref.png", png(), content_type="image/png")
+    post(owner_client, "dm_image", prompt="a teapot", model="photon-1", image_ref=reference)
+    assert not Input.objects.exists()
+
+
+def test_a_public_input_link_serves_that_upload_only_until_it_expires(
+    owner, owner_client, settings
+) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
+    reference = SimpleUploadedFile("ref.png", png(), content_type="image/png")
+    post(owner_client, "dm_image", prompt="a teapot", model="photon-1", image_ref=reference)
+    from generations.public_links import input_url
+
+    link = input_url(Input.objects.get())
+    anonymous = Client()
+    path = link.removeprefix("http://sim.test")
+    served = anonymous.get(path)
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content) == png()
+    assert anonymous.get(path[:-2] + "xx").status_code == 404
+    settings.LUMAWEB_PUBLIC_INPUT_TTL = -1
+    expired = anonymous.get(path)
+    assert expired.status_code == 404
+    assert "expired" in expired.content.decode()
+
+
+def test_upscale_and_audio_chain_from_the_detail_page(owner, owner_client, run_worker) -> None:
+    video = a_video(owner, run_worker)
+    actions = {action.label: action.url for action in chain_actions(video)}
+    assert {"Upscale", "Add audio", "Extend", "Reverse extend", "Reframe", "Remix"} <= set(actions)
+    detail = owner_client.get(video.get_absolute_url()).content.decode()
+    assert "Add audio" in detail
+
+    form = owner_client.get(actions["Upscale"]).content.decode()
+    assert f'<option value="{video.uuid}" selected' in form
+    assert "Works on a finished Dream Machine video from the gallery." in form
+    upscale = post(
+        owner_client,
+        "dm_upscale",
+        key="k-up",
+        source_pick=str(video.uuid),
+        resolution="4k",
+        parent=str(video.uuid),
+        lineage=Lineage.EDIT,
+    )
+    assert upscale.status_code == 302
+    audio = post(
+        owner_client,
+        "dm_audio",
+        key="k-audio",
+        source_pick=str(video.uuid),
+        prompt="rain on the sea",
+        negative_prompt="music",
+    )
+    assert audio.status_code == 302
+    up = Generation.objects.get(idempotency_key="k-up")
+    sound = Generation.objects.get(idempotency_key="k-audio")
+    assert up.request == {
+        "generation_type": "upscale_video",
+        "resolution": "4k",
+        "generation_id": video.upstream_id,
+    }
+    assert up.parent == video
+    assert sound.prompt == "rain on the sea"
+    run_worker(lambda: terminal(up)() and terminal(sound)())
+    assert (up.state, sound.state) == (State.COMPLETED, State.COMPLETED)
+
+
+def test_an_agents_piece_cannot_be_picked_for_dream_machine(owner, owner_client, run_worker):
+    from generations.providers.agents import schema as agents
+
+    other, _ = start_generation(owner, agents.GenerationRequest(prompt="an agents picture"))
+    run_worker(terminal(other))
+    refused = post(owner_client, "dm_video", prompt="a ship", model="ray-2", frame0_pick=other.uuid)
+    assert refused.status_code == 400
+    assert not Generation.objects.filter(provider="dream_machine").exists()

@@ -3,16 +3,21 @@ anything is spent, keyframes and chains come from the gallery, uploads need a pu
 
 import io
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 from django.test import Client
 from PIL import Image
 
 from generations.chaining import chain_actions
 from generations.models import Generation, Input, Lineage, State
 from generations.providers.dream_machine import schema
+from generations.simulators.api import owner_of
 from generations.simulators.models import DreamGeneration
 from generations.submission import start_generation
 from tests.conftest import terminal
@@ -198,3 +203,74 @@ def test_an_agents_piece_cannot_be_picked_for_dream_machine(owner, owner_client,
     refused = post(owner_client, "dm_video", prompt="a ship", model="ray-2", frame0_pick=other.uuid)
     assert refused.status_code == 400
     assert not Generation.objects.filter(provider="dream_machine").exists()
+
+
+def _history(count: int) -> None:
+    """A Dream Machine account with `count` generations made before the studio knew it."""
+    owner = owner_of(settings.LUMA_PROVIDERS["dream_machine"]["api_key"])
+    now = timezone.now()
+    DreamGeneration.objects.bulk_create(
+        DreamGeneration(
+            owner=owner,
+            created_at=now - timedelta(minutes=i),
+            generation_type="video" if i % 2 else "image",
+            model="ray-2" if i % 2 else "photon-1",
+            request={
+                "generation_type": "video" if i % 2 else "image",
+                "model": "ray-2" if i % 2 else "photon-1",
+                "prompt": f"old {i}",
+            },
+            queued_seconds=0,
+            processing_seconds=0,
+            # Rendering is the slow part: a few finished, the rest failed (refused long ago).
+            outcome="completed" if i % 50 == 0 else "failed",
+            failure_reason="Prompt is too short" if i % 50 else "",
+        )
+        for i in range(count)
+    )
+
+
+def test_the_import_brings_every_generation_in_once(owner) -> None:
+    _history(250)
+    out = io.StringIO()
+    call_command("import_dream_machine", "--user", owner.username, stdout=out)
+    assert "250 seen, 250 imported so far" in out.getvalue()
+    assert "Done: 250 imported, 0 already known." in out.getvalue()
+    imported = Generation.objects.filter(provider="dream_machine", created_by=owner)
+    assert imported.count() == 250
+    assert imported.values("upstream_id").distinct().count() == 250
+    old = imported.get(prompt="old 0")
+    assert (old.state, old.kind, old.model) == (State.COMPLETED, "image", "photon-1")
+    assert old.outputs.count() == 1
+    refused = imported.get(prompt="old 1")
+    assert (refused.state, refused.failure_code) == (State.FAILED, "invalid_request")
+    page = Client()
+    page.force_login(owner)
+    assert "old 0" in page.get("/gallery/").content.decode()
+
+    again = io.StringIO()
+    call_command(
+        "import_dream_machine", "--user", owner.username, "--page-size", "60", stdout=again
+    )
+    assert "Done: 0 imported, 250 already known." in again.getvalue()
+    assert Generation.objects.count() == 250
+
+
+def test_the_import_refuses_in_plain_words(owner) -> None:
+    with pytest.raises(CommandError, match="no user 'nobody'"):
+        call_command("import_dream_machine", "--user", "nobody")
+    with pytest.raises(CommandError, match="from 1 to 1000"):
+        call_command("import_dream_machine", "--user", owner.username, "--page-size", "0")
+
+
+def test_the_admin_action_imports_in_the_background(owner, staff, run_worker) -> None:
+    _history(3)
+    admin = Client()
+    admin.force_login(staff)
+    answer = admin.post(
+        "/admin/auth/user/",
+        {"action": "import_dream_machine", "_selected_action": [owner.pk]},
+        follow=True,
+    )
+    assert "Importing in the background" in answer.content.decode()
+    run_worker(lambda: Generation.objects.filter(created_by=owner).count() == 3)

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.utils import timezone
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
 from generations.chaining import chain_actions

@@ -24,7 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """The creation form (one mode at a time) and, below it, the team's gallery."""
     mode = request.POST.get("mode") or request.GET.get("mode") or "image"
     form_class = MODE_FORMS.get(mode)
-    if form_class is None:
+    if form_class is None or form_class.PROVIDER not in settings.LUMA_PROVIDERS:
         raise Http404("No such mode.")
     if request.method == "POST":
         form = form_class(request.POST, request.FILES)

@@ -274,3 +274,27 @@ def test_the_admin_action_imports_in_the_background(owner, staff, run_worker) ->
     )
     assert "Importing in the background" in answer.content.decode()
     run_worker(lambda: Generation.objects.filter(created_by=owner).count() == 3)
+
+
+def test_a_remix_finds_the_picked_keyframes(owner, owner_client, run_worker) -> None:
+    first = a_video(owner, run_worker)
+    request = schema.VideoRequest(
+        model="ray-2",
+        prompt="what came next",
+        keyframes=schema.Keyframes(frame0=schema.GenerationRef(id=first.upstream_id or "")),
+    )
+    extended = finished(owner, run_worker, request)
+    [remix] = [a.url for a in chain_actions(extended) if a.label == "Remix"]
+    assert "mode=dm_video" in remix
+    page = owner_client.get(remix).content.decode()
+    assert f'<option value="{first.uuid}" selected' in page
+    assert "what came next" in page
+
+
+def test_dream_machine_modes_are_gone_when_it_is_off(owner_client, settings) -> None:
+    settings.LUMA_PROVIDERS = {
+        k: v for k, v in settings.LUMA_PROVIDERS.items() if k != "dream_machine"
+    }
+    assert "dm_video" not in owner_client.get("/").content.decode()
+    assert owner_client.get("/?mode=dm_video").status_code == 404
+    assert post(owner_client, "dm_video", prompt="a ship", model="ray-2").status_code == 404

@@ -121,6 +121,9 @@ class DreamVideoForm(DreamForm):
         "keyframes.frame0.generation.id": "frame0_pick",
         "keyframes.frame1.image.url": "frame1",
         "keyframes.frame1.generation.id": "frame1_pick",
+        # A Remix finds the picked pieces by their ids.
+        "keyframes.frame0.id": "frame0_pick",
+        "keyframes.frame1.id": "frame1_pick",
     }
     PROBED = ("loop",)
     LAYOUT_FIELDS = ("concepts",)

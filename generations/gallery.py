@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from generations import search
+from generations import providers, search
 from generations.archive import delete_files, request_url_refresh
 from generations.media_views import serve
 from generations.models import (
@@ -37,7 +37,9 @@ from generations.models import (
     Star,
     State,
 )
+from generations.providers import errors
 from generations.providers.agents import schema
+from generations.providers.base import Provider
 
 PAGE_SIZE = 24
 KIND_LABELS = {
@@ -251,8 +253,20 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
     if not can_delete(request.user, generation):
         raise PermissionDenied("Only its owner or staff can delete this.")
+    upstream = _upstream_deleter(generation)
+    context = {"generation": generation, "upstream": upstream}
     if request.method == "GET":
-        return render(request, "generations/gallery_delete.html", {"generation": generation})
+        return render(request, "generations/gallery_delete.html", context)
+    if upstream is not None and request.POST.get("upstream"):
+        try:
+            upstream.delete(generation.upstream_id or "")
+        except errors.NotFound:
+            pass  # already gone there
+        except errors.LumaError as exc:
+            context["error"] = (
+                f"{upstream.display_name} did not delete it ({exc}); nothing was deleted."
+            )
+            return render(request, "generations/gallery_delete.html", context, status=502)
     delete_generation(generation)
     if request.htmx and request.htmx.target and request.htmx.target.startswith("card-"):
         return HttpResponse("")  # the card swaps itself out
@@ -260,6 +274,17 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(reverse("gallery"))
     return redirect("gallery")
+
+
+def _upstream_deleter(generation: Generation) -> Provider | None:
+    """The job's provider, when it can delete the job upstream too (and is on here)."""
+    if not generation.upstream_id:
+        return None
+    try:
+        provider = providers.get(generation.provider)
+    except providers.ProviderOff:
+        return None
+    return provider if provider.capabilities.delete else None
 
 
 def delete_generation(generation: Generation) -> None:

@@ -21,6 +21,7 @@ from generations.simulators.api import owner_of
 from generations.simulators.models import DreamGeneration
 from generations.submission import start_generation
 from tests.conftest import terminal
+from tests.factories import sim_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -298,3 +299,23 @@ def test_dream_machine_modes_are_gone_when_it_is_off(owner_client, settings) -> 
     assert "dm_video" not in owner_client.get("/").content.decode()
     assert owner_client.get("/?mode=dm_video").status_code == 404
     assert post(owner_client, "dm_video", prompt="a ship", model="ray-2").status_code == 404
+
+
+def test_deleting_asks_before_deleting_upstream_too(owner, owner_client, run_worker) -> None:
+    kept, gone = a_video(owner, run_worker, "keep it there"), a_video(owner, run_worker, "bin it")
+    confirm = owner_client.get(f"/g/{kept.uuid}/delete").content.decode()
+    assert "Also delete it at Luma Dream Machine API" in confirm
+    owner_client.post(f"/g/{kept.uuid}/delete")
+    owner_client.post(f"/g/{gone.uuid}/delete", {"upstream": "on"})
+    assert not Generation.objects.filter(pk__in=[kept.pk, gone.pk]).exists()
+    assert DreamGeneration.objects.filter(pk=kept.upstream_id).exists()
+    assert not DreamGeneration.objects.filter(pk=gone.upstream_id).exists()
+
+
+def test_an_upstream_refusal_to_delete_keeps_the_piece(owner, owner_client, run_worker) -> None:
+    piece = a_video(owner, run_worker)
+    sim_fault("503", token=settings.LUMA_PROVIDERS["dream_machine"]["api_key"], remaining=3)
+    refused = owner_client.post(f"/g/{piece.uuid}/delete", {"upstream": "on"})
+    assert refused.status_code == 502
+    assert "nothing was deleted" in refused.content.decode()
+    assert Generation.objects.filter(pk=piece.pk).exists()

@@ -6,4 +6,9 @@ from django.http import HttpRequest
 
 def studio(request: HttpRequest) -> dict[str, Any]:
     """What every page needs to know about the studio itself."""
-    return {"demo_mode": settings.LUMA_SIMULATOR}
+    context: dict[str, Any] = {"demo_mode": settings.LUMA_SIMULATOR}
+    if getattr(request, "user", None) is not None and request.user.is_staff:
+        from generations.credits import balances
+
+        context["balances"] = balances()
+    return context

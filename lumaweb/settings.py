@@ -326,6 +326,10 @@ LUMA_PROVIDERS = {
 LUMAWEB_PUBLIC_URL = env(
     "LUMAWEB_PUBLIC_URL", f"http://{_local_host}:{PORT}" if LUMA_SIMULATOR else ""
 ).rstrip("/")
+# How often the worker reads upstream balances, and the balance (US cents) under which staff
+# are warned.
+LUMAWEB_CREDITS_INTERVAL = env_float("LUMAWEB_CREDITS_INTERVAL", 300.0)
+LUMAWEB_CREDITS_FLOOR = env_float("LUMAWEB_CREDITS_FLOOR", 1000.0)
 # How long an upload's public link lives (the upstream fetches it when the job starts).
 LUMAWEB_PUBLIC_INPUT_TTL = env_float("LUMAWEB_PUBLIC_INPUT_TTL", 86400.0)
 LUMA_CONNECT_TIMEOUT = env_float("LUMA_CONNECT_TIMEOUT", 5.0)

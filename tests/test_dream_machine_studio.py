@@ -15,7 +15,8 @@ from django.utils import timezone
 from PIL import Image
 
 from generations.chaining import chain_actions
-from generations.models import Generation, Input, Lineage, State
+from generations.credits import refresh_balances
+from generations.models import Generation, Input, Lineage, ProviderBalance, State
 from generations.providers.dream_machine import schema
 from generations.simulators.api import owner_of
 from generations.simulators.models import DreamGeneration
@@ -319,3 +320,25 @@ def test_an_upstream_refusal_to_delete_keeps_the_piece(owner, owner_client, run_
     assert refused.status_code == 502
     assert "nothing was deleted" in refused.content.decode()
     assert Generation.objects.filter(pk=piece.pk).exists()
+
+
+def test_the_balance_is_read_in_the_background_and_shown_to_staff(
+    owner, staff, owner_client, settings
+) -> None:
+    assert refresh_balances() == 1
+    assert refresh_balances() == 0  # read at most every LUMAWEB_CREDITS_INTERVAL
+    balance = ProviderBalance.objects.get(provider="dream_machine")
+    assert balance.cents == settings.LUMA_SIM_CREDITS
+    admin = Client()
+    admin.force_login(staff)
+    page = admin.get("/").content.decode()
+    assert "$1,000.00" in page
+    assert "Low credit" not in page
+    assert "$1,000.00" not in owner_client.get("/").content.decode()  # staff only
+    metrics = admin.get("/metrics").content.decode()
+    assert 'lumaweb_upstream_credit_cents{provider="dream_machine"} 100000' in metrics
+
+    settings.LUMAWEB_CREDITS_FLOOR = 200_000
+    warned = admin.get("/").content.decode()
+    assert "Low credit." in warned
+    assert "Luma Dream Machine API account has $1,000.00 left" in warned

@@ -39,7 +39,7 @@ class DreamMachineClient(UpstreamClient):
         return self._call(
             "POST",
             template.format(id=source),
-            endpoint=f"POST {template}",
+            endpoint=f"dream-machine POST {template}",
             parse=schema.Generation,
             creates=True,
             json=request.to_wire(),
@@ -50,7 +50,7 @@ class DreamMachineClient(UpstreamClient):
         return self._call(
             "GET",
             f"/generations/{generation_id}",
-            endpoint="GET /generations/{id}",
+            endpoint="dream-machine GET /generations/{id}",
             parse=schema.Generation,
         )
 
@@ -61,7 +61,7 @@ class DreamMachineClient(UpstreamClient):
         return self._call(
             "GET",
             "/generations",
-            endpoint="GET /generations",
+            endpoint="dream-machine GET /generations",
             parse=schema.GenerationList,
             params={"limit": limit, "offset": offset},
         )
@@ -71,7 +71,7 @@ class DreamMachineClient(UpstreamClient):
         return self._call(
             "DELETE",
             f"/generations/{generation_id}",
-            endpoint="DELETE /generations/{id}",
+            endpoint="dream-machine DELETE /generations/{id}",
             parse=None,
         ).request_id
 
@@ -80,7 +80,7 @@ class DreamMachineClient(UpstreamClient):
         reply = self._call(
             "GET",
             "/generations/concepts/list",
-            endpoint="GET /generations/concepts/list",
+            endpoint="dream-machine GET /generations/concepts/list",
             parse=Strings,
         )
         return reply.data.root
@@ -90,7 +90,7 @@ class DreamMachineClient(UpstreamClient):
         reply = self._call(
             "GET",
             "/generations/camera_motion/list",
-            endpoint="GET /generations/camera_motion/list",
+            endpoint="dream-machine GET /generations/camera_motion/list",
             parse=Strings,
         )
         return reply.data.root
@@ -98,11 +98,14 @@ class DreamMachineClient(UpstreamClient):
     def credits(self) -> float:
         """The account's balance in US cents."""
         return self._call(
-            "GET", "/credits", endpoint="GET /credits", parse=schema.CreditBalance
+            "GET", "/credits", endpoint="dream-machine GET /credits", parse=schema.CreditBalance
         ).data.credit_balance
 
     def ping(self) -> str:
         """The upstream's answer to a ping ("pong")."""
         return (
-            self._call("GET", "/ping", endpoint="GET /ping", parse=schema.Ping).data.message or ""
+            self._call(
+                "GET", "/ping", endpoint="dream-machine GET /ping", parse=schema.Ping
+            ).data.message
+            or ""
         )

@@ -2,6 +2,7 @@
 anything is spent, keyframes and chains come from the gallery, uploads need a public URL."""
 
 import io
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -342,3 +343,33 @@ def test_the_balance_is_read_in_the_background_and_shown_to_staff(
     warned = admin.get("/").content.decode()
     assert "Low credit." in warned
     assert "Luma Dream Machine API account has $1,000.00 left" in warned
+
+
+def test_the_command_line_twin_makes_and_chains_dream_machine_jobs(
+    owner, run_worker, capsys
+) -> None:
+    def command(*args: str) -> Generation:
+        call_command("create_generation", "--user", owner.username, "--provider", "dream-machine",
+                     *args)  # fmt: skip
+        return Generation.objects.get(uuid=json.loads(capsys.readouterr().out)["id"])
+
+    video = command("--prompt", "a comet", "--resolution", "540p", "--aspect-ratio", "9:21")
+    run_worker(terminal(video))
+    assert video.request == {
+        "generation_type": "video",
+        "model": "ray-2",
+        "prompt": "a comet",
+        "aspect_ratio": "9:21",
+        "resolution": "540p",
+    }
+    upscale = command("--type", "upscale_video", "--resolution", "4k", "--source", str(video.uuid))
+    extend = command("--prompt", "it goes on", "--source", str(video.uuid), "--loop")
+    run_worker(lambda: terminal(upscale)() and terminal(extend)())
+    assert upscale.request["generation_id"] == video.upstream_id
+    assert extend.request["keyframes"]["frame0"] == {"type": "generation", "id": video.upstream_id}
+    assert (upscale.state, extend.state) == (State.COMPLETED, State.COMPLETED)
+
+    with pytest.raises(CommandError, match="3 at least"):
+        command("--prompt", "ab")
+    with pytest.raises(CommandError, match="photon"):
+        command("--type", "image", "--prompt", "a comet", "--model", "ray-2")

@@ -559,11 +559,13 @@ def htmx_csrf_header(html: str) -> dict[str, str]:
 
 
 def app_routes() -> list[str]:
-    """Every route of ours; the simulator's API (sim/v1/) stands in for Luma's, bearer-token
-    authenticated like the real one, so it is no part of the app's CSRF surface. With the RQ
-    backend, django_rq's admin model is a link to its dashboard with no table behind it."""
+    """Every route of ours; the simulators' APIs (sim/…) stand in for Luma's, bearer-token
+    authenticated like the real ones, and a job's hook (hooks/jobs/) is called by Luma with its
+    signed link, never by a browser: no part of the app's CSRF surface. With the RQ backend,
+    django_rq's admin model is a link to its dashboard with no table behind it."""
     routes = [r for r in all_url_patterns(get_resolver()) if "(?P" not in r]
-    return [r for r in routes if not r.startswith(("sim/v1/", "admin/django_rq/"))]
+    skipped = ("sim/v1/", "sim/dream-machine/v1/", "hooks/jobs/", "admin/django_rq/")
+    return [r for r in routes if not r.startswith(skipped)]
 
 
 def failed_job(user: User) -> Generation:

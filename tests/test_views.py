@@ -17,7 +17,17 @@ pytestmark = pytest.mark.django_db
 
 # Reachable without logging in: the login page, health checks and Prometheus (token or staff),
 # and the simulator's API, which demands a bearer token as the real one does.
-PUBLIC_PREFIXES = ("accounts/login/", "admin/login/", "healthz", "metrics", "sim/v1/")
+PUBLIC_PREFIXES = (
+    "accounts/login/",
+    "admin/login/",
+    "healthz",
+    "metrics",
+    "sim/v1/",
+    "sim/dream-machine/v1/",
+    # Signed links an upstream calls: one upload each, one job's hook each.
+    "public/inputs/",
+    "hooks/jobs/",
+)
 
 
 def all_url_patterns(resolver: URLResolver, prefix: str = "") -> list[str]:

@@ -242,7 +242,7 @@ def test_healthz_is_503_when_no_worker_is_alive(client: Client) -> None:
         "database": "ok",
         "worker": "down",
         "upstream": "simulator",
-        "providers": {"agents": "simulator"},
+        "providers": {"agents": "simulator", "dream_machine": "simulator"},
         "status": "degraded",
     }
 

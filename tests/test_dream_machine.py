@@ -9,13 +9,14 @@ import httpx
 import pytest
 from django.core.files.base import ContentFile
 from django.core.handlers.wsgi import WSGIHandler
+from django.test import Client
 from pydantic import ValidationError
 
 from generations import providers
 from generations.models import INPUT_PLACEHOLDER, Generation, Input, State
 from generations.providers import errors
 from generations.providers.dream_machine import schema
-from generations.providers.dream_machine.client import DreamMachineClient
+from generations.providers.dream_machine.client import CREATE_PATHS, DreamMachineClient
 from generations.providers.dream_machine.provider import failure_code, job_from
 from generations.simulators import media as sim_media
 from generations.simulators.dream_machine import callbacks
@@ -103,71 +104,71 @@ def test_the_documented_requests_are_accepted(body: dict[str, Any]) -> None:
     assert schema.parse_request(schema.stored(request)) == request
 
 
-@pytest.mark.parametrize(
-    ("body", "field", "words"),
-    [
-        (video(prompt="ab"), "prompt", "3 at least"),
-        (video(prompt="x" * 5001), "prompt", "5000 at most"),
-        (video(prompt=None), "prompt", "Write a prompt"),
-        (video(loop=True, keyframes={"frame1": image_frame()}), "loop", "end frame"),
-        (
-            video(loop=True, keyframes={"frame0": image_frame(), "frame1": image_frame()}),
-            "loop",
-            "end frame",
-        ),
-        (video(loop=True, keyframes={"frame1": prior()}), "loop", "reverse-extend"),
-        (video(loop=True, keyframes={"frame0": prior(), "frame1": prior()}), "loop", "interpolate"),
-        (video(model="ray-1-6"), "model", "ray-2"),
-        (video(aspect_ratio="3:2"), "aspect_ratio", "9:21"),
-        (video(resolution="360p"), "resolution", "540p"),
-        (video(duration="10s"), "duration", "9s"),
-        (video(concepts=[{"key": "Dolly Zoom"}]), "concepts.key", "lower-case"),
-        (
-            video(keyframes={"frame0": image_frame("file:///etc/passwd")}),
-            "keyframes.frame0.image.url",
-            "http",
-        ),
-        (video(surprise=1), "surprise", "Extra inputs"),
-        (
-            {
-                "generation_type": "image",
-                "model": "photon-1",
-                "prompt": "a fox",
-                "image_ref": [{"url": PICTURE}] * 5,
-            },
-            "image_ref",
-            "4 at most",
-        ),
-        (
-            {
-                "generation_type": "image",
-                "model": "photon-1",
-                "prompt": "a fox",
-                "image_ref": [{"url": PICTURE, "weight": 1.5}],
-            },
-            "image_ref.weight",
-            "between 0 and 1",
-        ),
-        ({"generation_type": "image", "model": "uni-1", "prompt": "a fox"}, "model", "photon"),
-        (
-            {"generation_type": "image", "model": "photon-1", "prompt": "fox", "format": "webp"},
-            "format",
-            "jpg",
-        ),
-        (
-            {
-                "generation_type": "modify_video",
-                "model": "ray-2",
-                "media": {"url": PICTURE},
-                "mode": "adhere_4",
-            },
-            "mode",
-            "adhere_3",
-        ),
-        ({"generation_type": "upscale_video", "resolution": "4k"}, "generation_id", "required"),
-        ({"generation_type": "dance"}, "__all__", "upscale_video"),
-    ],
-)
+REFUSED = [
+    (video(prompt="ab"), "prompt", "3 at least"),
+    (video(prompt="x" * 5001), "prompt", "5000 at most"),
+    (video(prompt=None), "prompt", "Write a prompt"),
+    (video(loop=True, keyframes={"frame1": image_frame()}), "loop", "end frame"),
+    (
+        video(loop=True, keyframes={"frame0": image_frame(), "frame1": image_frame()}),
+        "loop",
+        "end frame",
+    ),
+    (video(loop=True, keyframes={"frame1": prior()}), "loop", "reverse-extend"),
+    (video(loop=True, keyframes={"frame0": prior(), "frame1": prior()}), "loop", "interpolate"),
+    (video(model="ray-1-6"), "model", "ray-2"),
+    (video(aspect_ratio="3:2"), "aspect_ratio", "9:21"),
+    (video(resolution="360p"), "resolution", "540p"),
+    (video(duration="10s"), "duration", "9s"),
+    (video(concepts=[{"key": "Dolly Zoom"}]), "concepts.key", "lower-case"),
+    (
+        video(keyframes={"frame0": image_frame("file:///etc/passwd")}),
+        "keyframes.frame0.image.url",
+        "http",
+    ),
+    (video(surprise=1), "surprise", "Extra inputs"),
+    (
+        {
+            "generation_type": "image",
+            "model": "photon-1",
+            "prompt": "a fox",
+            "image_ref": [{"url": PICTURE}] * 5,
+        },
+        "image_ref",
+        "4 at most",
+    ),
+    (
+        {
+            "generation_type": "image",
+            "model": "photon-1",
+            "prompt": "a fox",
+            "image_ref": [{"url": PICTURE, "weight": 1.5}],
+        },
+        "image_ref.weight",
+        "between 0 and 1",
+    ),
+    ({"generation_type": "image", "model": "uni-1", "prompt": "a fox"}, "model", "photon"),
+    (
+        {"generation_type": "image", "model": "photon-1", "prompt": "fox", "format": "webp"},
+        "format",
+        "jpg",
+    ),
+    (
+        {
+            "generation_type": "modify_video",
+            "model": "ray-2",
+            "media": {"url": PICTURE},
+            "mode": "adhere_4",
+        },
+        "mode",
+        "adhere_3",
+    ),
+    ({"generation_type": "upscale_video", "resolution": "4k"}, "generation_id", "required"),
+    ({"generation_type": "dance"}, "__all__", "upscale_video"),
+]
+
+
+@pytest.mark.parametrize(("body", "field", "words"), REFUSED)
 def test_documented_refusals_name_their_field(body: dict[str, Any], field: str, words: str) -> None:
     problems = refusals(body)
     assert field in problems, problems
@@ -184,6 +185,32 @@ def test_the_kind_of_keyframes_is_named() -> None:
     assert extends(frame1=prior()) == "reverse_extend"
     assert extends(frame0=prior(), frame1=prior()) == "interpolate"
     assert extends(frame0=image_frame()) == ""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    # The requests with a path of their own (an upscale's names its source: not refusable so).
+    [case for case in REFUSED if "{" not in CREATE_PATHS.get(case[0]["generation_type"], "{")],
+)
+def test_the_simulator_refuses_the_same_over_http(
+    body: dict[str, Any], field: str, words: str
+) -> None:
+    """400 for a malformed field, 422 for a refused combination, the field named in `detail`."""
+    http = Client()
+    path = CREATE_PATHS[body["generation_type"]]
+    answer = http.post(
+        f"/sim/dream-machine/v1{path}",
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+    )
+    # The rules across fields (a loop with an end frame; no prompt and no frame) are 422s.
+    across = field == "loop" or words == "Write a prompt"
+    assert answer.status_code == (422 if across else 400), answer.content
+    detail = answer.json()["detail"]
+    assert words in detail
+    assert not DreamGeneration.objects.exists()
 
 
 # --- states and failure reasons in the studio's words ---

@@ -17,7 +17,11 @@ from generations.models import INPUT_PLACEHOLDER, Generation, Input, State
 from generations.providers import errors
 from generations.providers.dream_machine import schema
 from generations.providers.dream_machine.client import CREATE_PATHS, DreamMachineClient
-from generations.providers.dream_machine.provider import failure_code, job_from
+from generations.providers.dream_machine.provider import (
+    DreamMachineProvider,
+    failure_code,
+    job_from,
+)
 from generations.simulators import media as sim_media
 from generations.simulators.dream_machine import callbacks
 from generations.simulators.models import DreamGeneration
@@ -472,6 +476,33 @@ def test_an_upload_without_a_public_url_fails_in_plain_words(owner, run_worker, 
     assert (generation.state, generation.failure_code) == (State.FAILED, "upload_refused")
     assert "LUMAWEB_PUBLIC_URL" in generation.failure_reason
     assert not DreamGeneration.objects.exists()
+
+
+def test_a_requests_media_inputs_are_named_for_people() -> None:
+    request = schema.parse_request(
+        {
+            "generation_type": "image",
+            "model": "photon-1",
+            "prompt": "a fox",
+            "image_ref": [{"url": "https://x/a.png", "weight": 0.5}],
+            "character_ref": {"identity0": {"images": ["https://x/b.png"]}},
+            "modify_image_ref": {"url": "https://x/c.png"},
+        }
+    )
+    assert DreamMachineProvider.references(schema.stored(request)) == [
+        ("Reference image", {"url": "https://x/a.png"}),
+        ("Character", {"url": "https://x/b.png"}),
+        ("Image to modify", {"url": "https://x/c.png"}),
+    ]
+    frames = schema.stored(
+        schema.parse_request(video(keyframes={"frame0": prior("g-1"), "frame1": image_frame()}))
+    )
+    assert DreamMachineProvider.references(frames) == [
+        ("Start frame", {"generation_id": "g-1"}),
+        ("End frame", {"url": PICTURE}),
+    ]
+    upscale = {"generation_type": "upscale_video", "generation_id": "g-2"}
+    assert DreamMachineProvider.references(upscale) == [("Video", {"generation_id": "g-2"})]
 
 
 def test_the_provider_is_registered_with_its_capabilities() -> None:

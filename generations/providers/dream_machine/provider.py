@@ -146,6 +146,35 @@ class DreamMachineProvider(Provider):
         except errors.LumaError:
             return False
 
+    @classmethod
+    def references(cls, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Every media input of a stored request, labelled for people, each with a
+        `generation_id` (a prior Dream Machine job) or a `url`."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        frames = request.get("keyframes") or {}
+        for role, label in (("frame0", "Start frame"), ("frame1", "End frame")):
+            frame = frames.get(role) or {}
+            if frame.get("type") == "generation":
+                found.append((label, {"generation_id": frame.get("id")}))
+            elif frame.get("url"):
+                found.append((label, {"url": frame["url"]}))
+        for key, label in (("image_ref", "Reference image"), ("style_ref", "Style reference")):
+            found += [
+                (label, {"url": ref["url"]}) for ref in request.get(key) or [] if "url" in ref
+            ]
+        identity = (request.get("character_ref") or {}).get("identity0") or {}
+        found += [("Character", {"url": url}) for url in identity.get("images") or []]
+        for key, label in (
+            ("modify_image_ref", "Image to modify"),
+            ("media", "Source"),
+            ("first_frame", "First frame"),
+        ):
+            if (request.get(key) or {}).get("url"):
+                found.append((label, {"url": request[key]["url"]}))
+        if request.get("generation_id"):
+            found.append(("Video", {"generation_id": request["generation_id"]}))
+        return found
+
     def concepts(self) -> list[str]:
         """The concept keys (camera moves) this account's videos can ask for."""
         with self.client() as client:

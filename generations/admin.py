@@ -11,8 +11,10 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -529,3 +531,29 @@ class BoardAdmin(admin.ModelAdmin):
     list_filter = ("archived",)
     search_fields = ("name",)
     raw_id_fields = ("cover",)
+
+
+class StudioUserAdmin(UserAdmin):
+    """Django's user admin, plus bringing a Dream Machine account's history in."""
+
+    actions = ("import_dream_machine",)
+
+    @admin.action(description="Import the Dream Machine history (as made by this person)")
+    def import_dream_machine(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        if "dream_machine" not in settings.LUMA_PROVIDERS:
+            self.message_user(request, "Dream Machine is not configured here.", messages.ERROR)
+            return
+        if queryset.count() != 1:
+            self.message_user(request, "Pick one person: the history joins theirs.", messages.ERROR)
+            return
+        person = queryset.get()
+        tasks.import_in_background.enqueue(person.pk)
+        self.message_user(
+            request,
+            f"Importing in the background into {person}'s history; "
+            "generations the studio already has are skipped.",
+        )
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), StudioUserAdmin)

@@ -59,6 +59,23 @@ LINKS = (
     Link("Edit video", "video_edit", "source", Lineage.EDIT, "Restyle or change it", VIDEO_KINDS),
     Link("Reframe", "video_reframe", "source", Lineage.REFRAME, "Another aspect ratio",
          VIDEO_KINDS),
+    # Dream Machine's own pieces, by their Dream Machine id or their output's URL.
+    Link("Reframe", "dm_reframe_image", "media", Lineage.REFRAME, "Another aspect ratio",
+         IMAGE_KINDS, "dream_machine", ("dream_machine",)),
+    Link("Modify", "dm_image", "modify_image_ref", Lineage.EDIT, "A new image from this one",
+         IMAGE_KINDS, "dream_machine", ("dream_machine",)),
+    Link("Upscale", "dm_upscale", "source", Lineage.EDIT, "To 1080p or 4K", VIDEO_KINDS,
+         "dream_machine", ("dream_machine",)),
+    Link("Add audio", "dm_audio", "source", Lineage.EDIT, "A soundtrack from a prompt",
+         VIDEO_KINDS, "dream_machine", ("dream_machine",)),
+    Link("Extend", "dm_video", "frame0", Lineage.EXTEND, "Continue from its last frame",
+         VIDEO_KINDS, "dream_machine", ("dream_machine",)),
+    Link("Reverse extend", "dm_video", "frame1", Lineage.EXTEND, "What came before it",
+         VIDEO_KINDS, "dream_machine", ("dream_machine",)),
+    Link("Reframe", "dm_reframe_video", "media", Lineage.REFRAME, "Another aspect ratio",
+         VIDEO_KINDS, "dream_machine", ("dream_machine",)),
+    Link("Modify", "dm_modify", "media", Lineage.EDIT, "Restyle it", VIDEO_KINDS,
+         "dream_machine", ("dream_machine",)),
 )  # fmt: skip
 
 
@@ -116,4 +133,7 @@ def fits(parent: Generation, form: Made, lineage: str, request: dict[str, Any]) 
     ):
         return False
     refs = providers.references(form.PROVIDER, request)
-    return any(ref.get("generation_id") == parent.upstream_id for _, ref in refs)
+    urls = {output.url for output in parent.outputs.all()}
+    return any(
+        ref.get("generation_id") == parent.upstream_id or ref.get("url") in urls for _, ref in refs
+    )

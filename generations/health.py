@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult
 
 from generations import providers
+from generations.credits import balances
 from generations.models import Generation, State, UpstreamCallCount, WorkerHeartbeat
 
 
@@ -64,6 +65,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
     for state in State:
         lines.append(f'lumaweb_jobs{{state="{state.value}"}} {counts.get(state.value, 0)}')
     lines += [
+        "# HELP lumaweb_upstream_credit_cents An upstream account's balance in US cents.",
+        "# TYPE lumaweb_upstream_credit_cents gauge",
+        *(
+            f'lumaweb_upstream_credit_cents{{provider="{b.provider}"}} {b.cents:g}'
+            for b in balances()
+        ),
         "# HELP lumaweb_task_queue_depth Tasks waiting for a worker.",
         "# TYPE lumaweb_task_queue_depth gauge",
         f"lumaweb_task_queue_depth {_queue_depth()}",

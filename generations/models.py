@@ -873,3 +873,26 @@ class AccessToken(models.Model):
 
 
 TOKEN_PREFIX = "lwmcp_"  # noqa: S105 (not a secret: the public start of every token)
+
+
+class ProviderBalance(models.Model):
+    """An upstream account's balance as last read (generations/credits.py), in US cents."""
+
+    provider = models.CharField(max_length=24, unique=True)
+    cents = models.FloatField()
+    read_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.cents:.0f}¢"
+
+    @property
+    def label(self) -> str:
+        return providers.label(self.provider)
+
+    @property
+    def dollars(self) -> str:
+        return f"${self.cents / 100:,.2f}"
+
+    @property
+    def is_low(self) -> bool:
+        return self.cents < settings.LUMAWEB_CREDITS_FLOOR

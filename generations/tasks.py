@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
@@ -25,6 +26,7 @@ from generations.models import (
     State,
 )
 from generations.providers import errors
+from generations.providers.dream_machine import history
 from generations.submission import record_generation, record_retry
 from generations.trash import purge_trash
 
@@ -337,3 +339,22 @@ def look_up(generation: Generation) -> str:
     if reply.state != generation.state:
         return f"Luma says {reply.state}; we keep {generation.get_state_display().lower()}."
     return f"Refreshed: Luma says {reply.state}."
+
+
+# --- bringing a Dream Machine account's history in ---
+
+
+def after_import(generation: Generation) -> None:
+    """An imported job: archive its outputs, or keep polling it while it runs."""
+    if generation.state == State.COMPLETED:
+        enqueue_archive(generation)
+    elif generation.state in UPSTREAM_ACTIVE_STATES:
+        schedule_poll(generation)
+
+
+@task()
+def import_in_background(user_id: int) -> None:
+    """The import, run by the worker (the admin's action)."""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is not None:
+        history.import_history(user, after_import)

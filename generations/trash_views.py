@@ -8,8 +8,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from generations import trash
+from generations import providers, trash
 from generations.models import Generation
+from generations.providers import errors
+from generations.providers.base import Provider
 
 TRASH_PAGE_LIMIT = 200
 
@@ -22,8 +24,20 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     )
     if not trash.can_delete(request.user, generation):
         return HttpResponse("Only its owner or staff can delete this.", status=403)
+    upstream = _upstream_deleter(generation)
+    context = {"generation": generation, "upstream": upstream}
     if request.method == "GET":
-        return render(request, "generations/gallery_delete.html", {"generation": generation})
+        return render(request, "generations/gallery_delete.html", context)
+    if upstream is not None and request.POST.get("upstream"):
+        try:
+            upstream.delete(generation.upstream_id or "")
+        except errors.NotFound:
+            pass  # already gone there
+        except errors.LumaError as exc:
+            context["error"] = (
+                f"{upstream.display_name} did not delete it ({exc}); nothing was deleted."
+            )
+            return render(request, "generations/gallery_delete.html", context, status=502)
     trash.move_to_trash(request.user, [generation])
     if request.htmx and request.htmx.target and request.htmx.target.startswith("card-"):
         return HttpResponse("")  # the card swaps itself out
@@ -32,6 +46,17 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(reverse("gallery"))
     return redirect("gallery")
+
+
+def _upstream_deleter(generation: Generation) -> Provider | None:
+    """The job's provider, when it can delete the job upstream too (and is on here)."""
+    if not generation.upstream_id:
+        return None
+    try:
+        provider = providers.get(generation.provider)
+    except providers.ProviderOff:
+        return None
+    return provider if provider.capabilities.delete else None
 
 
 @require_GET

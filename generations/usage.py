@@ -20,9 +20,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from generations import providers, spend
+from generations import credits, spend
 from generations.models import Generation
-from generations.providers.errors import LumaError
 
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 # How far back each period looks by default.
@@ -145,22 +144,20 @@ def _bars(
 
 
 def _balances(request: HttpRequest) -> list[dict[str, Any]]:
-    """Each provider that reports its balance, beside this month's estimate for it (staff)."""
+    """Each provider's balance as the worker last read it (credits.py: a page never calls an
+    upstream), beside this month's estimate for it (staff)."""
     if not request.user.is_staff:
         return []
     month = Generation.objects.filter(created_at__gte=spend.month_start())
-    shown = []
-    for provider in providers.enabled():
-        if not provider.capabilities.credits:
-            continue
-        try:
-            balance = provider.credits()
-        except LumaError as exc:
-            shown.append({"name": provider.display_name, "error": str(exc)})
-            continue
-        estimate = spend.spent_cents(month.filter(provider=provider.name))
-        shown.append({"name": provider.display_name, "balance": balance, "estimate": estimate})
-    return shown
+    return [
+        {
+            "name": stored.label,
+            "balance": stored.cents,
+            "read_at": stored.read_at,
+            "estimate": spend.spent_cents(month.filter(provider=stored.provider)),
+        }
+        for stored in credits.balances()
+    ]
 
 
 @require_GET

@@ -69,11 +69,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def remix_mode(generation: Generation) -> str:
-    """The creation mode that made this job: its provider's form for its kind."""
-    for mode, form in MODE_FORMS.items():
-        if generation.provider == form.PROVIDER and generation.kind == form.KIND:
-            return mode
-    return generation.kind
+    """The creation mode that made this job: the form that makes jobs like it."""
+    return next((mode for mode, form in MODE_FORMS.items() if form.made(generation)), "image")
 
 
 def _remix_mode(request: HttpRequest) -> str:

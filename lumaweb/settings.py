@@ -309,20 +309,18 @@ LUMAWEB_MEDIA_ACCEL_PREFIX = env("LUMAWEB_MEDIA_ACCEL_PREFIX", "/protected-media
 if LUMAWEB_MEDIA_ACCEL not in ("", "x-accel", "x-sendfile"):
     raise ImproperlyConfigured("LUMAWEB_MEDIA_ACCEL must be empty, x-accel or x-sendfile")
 
-# Where the outside world (an upstream fetching an input, or calling a job's hook) reaches the
-# studio, e.g. https://studio.example.com; empty: inputs go inline and no hooks are given.
-LUMAWEB_PUBLIC_URL = env("LUMAWEB_PUBLIC_URL").rstrip("/")
-
 # --- The upstreams (generations/providers/): each is on when its key is set; with no key at
 # all, demo mode turns every simulator on. ---
 LUMA_AGENTS_API_KEY = env("LUMA_AGENTS_API_KEY")
+# The Dream Machine API's key, by the name its SDK reads.
+LUMAAI_API_KEY = env("LUMAAI_API_KEY")
 # A reseller's gateway speaking the "Luma proxy" dialect (luma-api.md §3): its base URL (no
 # default: each reseller has its own), its token, and the name people here know it by.
 LUMA_PROXY_API_KEY = env("LUMA_PROXY_API_KEY")
 LUMA_PROXY_NAME = env("LUMA_PROXY_NAME")
 # Without LUMAWEB_PUBLIC_URL, input images go to the gateway inline as base64, up to this size.
 LUMA_PROXY_INLINE_MAX_MB = env_float("LUMA_PROXY_INLINE_MAX_MB", 10.0)
-_any_key = bool(LUMA_AGENTS_API_KEY or LUMA_PROXY_API_KEY)
+_any_key = bool(LUMA_AGENTS_API_KEY or LUMAAI_API_KEY or LUMA_PROXY_API_KEY)
 LUMA_SIMULATOR = env_bool("LUMA_SIMULATOR", default=not _any_key)
 LUMA_SIMULATOR_WITH_KEY = env_bool("LUMA_SIMULATOR_WITH_KEY")
 if LUMA_SIMULATOR and _any_key and not LUMA_SIMULATOR_WITH_KEY:
@@ -337,7 +335,7 @@ PORT = int(env("PORT", "8000"))
 _local_host = "127.0.0.1" if HOST in {"0.0.0.0", "::", ""} else HOST  # noqa: S104
 # Where the simulators answer: this app's own address in demo mode.
 LUMA_SIMULATOR_ROOT = env("LUMA_SIMULATOR_ROOT", f"http://{_local_host}:{PORT}/sim").rstrip("/")
-LUMA_SIMULATOR_PATHS = {"agents": "/v1", "proxy": "/proxy"}
+LUMA_SIMULATOR_PATHS = {"agents": "/v1", "dream_machine": "/dream-machine/v1", "proxy": "/proxy"}
 # In demo mode the app talks to its own simulators with this token; it is not a Luma key.
 LUMA_SIMULATOR_TOKEN = "luma-sim-" + SECRET_KEY[:24]
 
@@ -367,12 +365,30 @@ LUMA_PROVIDERS = {
         "agents": _provider(
             "agents", LUMA_AGENTS_API_KEY, "LUMA_BASE_URL", "https://agents.lumalabs.ai/v1"
         ),
+        "dream_machine": _provider(
+            "dream_machine",
+            LUMAAI_API_KEY,
+            "LUMAAI_BASE_URL",
+            "https://api.lumalabs.ai/dream-machine/v1",
+        ),
         "proxy": _provider(
             "proxy", LUMA_PROXY_API_KEY, "LUMA_PROXY_BASE_URL", "", name=LUMA_PROXY_NAME
         ),
     }.items()
     if config is not None
 }
+# Where the outside world (an upstream fetching an input, or calling a job's hook) reaches the
+# studio, e.g. https://studio.example.com; in demo mode the studio's own address, so the
+# simulators' fetches and callbacks work. Empty: no hooks, and a gateway gets inputs inline.
+LUMAWEB_PUBLIC_URL = env(
+    "LUMAWEB_PUBLIC_URL", f"http://{_local_host}:{PORT}" if LUMA_SIMULATOR else ""
+).rstrip("/")
+# How often the worker reads upstream balances, and the balance (US cents) under which staff
+# are warned.
+LUMAWEB_CREDITS_INTERVAL = env_float("LUMAWEB_CREDITS_INTERVAL", 300.0)
+LUMAWEB_CREDITS_FLOOR = env_float("LUMAWEB_CREDITS_FLOOR", 1000.0)
+# How long an upload's public link lives (the upstream fetches it when the job starts).
+LUMAWEB_PUBLIC_INPUT_TTL = env_float("LUMAWEB_PUBLIC_INPUT_TTL", 86400.0)
 LUMA_CONNECT_TIMEOUT = env_float("LUMA_CONNECT_TIMEOUT", 5.0)
 LUMA_READ_TIMEOUT = env_float("LUMA_READ_TIMEOUT", 30.0)
 LUMA_MAX_RETRIES = int(env("LUMA_MAX_RETRIES", "2"))
@@ -394,6 +410,8 @@ LUMA_SIM_MAX_FILE_MB = env_float("LUMA_SIM_MAX_FILE_MB", 1100.0)
 # "wrapped" in {code, message, data} with video.download_url, or "clone" (extra fields, the
 # video at video_raw.url); a request's X-Sim-Shape header overrides it.
 LUMA_SIM_PROXY_SHAPE = env("LUMA_SIM_PROXY_SHAPE", "flat")
+# What each Dream Machine simulator customer starts with, in US cents.
+LUMA_SIM_CREDITS = env_float("LUMA_SIM_CREDITS", 100000.0)
 
 LOGGING = {
     "version": 1,

@@ -512,8 +512,9 @@ def app_routes() -> list[str]:
     """Every route of ours that a browser's cookie authenticates. The simulators' APIs (sim/)
     stand in for upstreams, bearer-token authenticated like the real ones; /mcp takes a bearer
     token and never a cookie (tests/test_mcp_tokens.py); an upstream's hook and an input's
-    public link carry their own signatures (tests/test_proxy.py). With the RQ backend,
-    django_rq's admin model is a link to its dashboard with no table behind it."""
+    public link carry their own signatures (tests/test_proxy.py, tests/test_dream_machine.py).
+    With the RQ backend, django_rq's admin model is a link to its dashboard with no table
+    behind it."""
     routes = [r for r in all_url_patterns(get_resolver()) if "(?P" not in r]
     outside = ("sim/", "admin/django_rq/", "hooks/", "public/")
     return [r for r in routes if not r.startswith(outside) and r != "mcp"]

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db
 
 # Reachable without logging in: the login page, health checks and Prometheus (token or staff),
 # the simulators' APIs, which demand a bearer token as the real ones do, an upstream's doors (a
-# job's hook, an input's link), each of which demands its own signature (tests/test_proxy.py),
-# and the MCP endpoint (a personal access token; tests/test_mcp_tokens.py) with its signed links.
+# job's hook, an input's link), each of which demands its own signature (tests/test_proxy.py,
+# tests/test_dream_machine.py), and the MCP endpoint (a personal access token;
+# tests/test_mcp_tokens.py) with its signed links.
 PUBLIC_PREFIXES = (
     "accounts/login/",
     "admin/login/",
@@ -26,6 +27,7 @@ PUBLIC_PREFIXES = (
     "metrics",
     "sim/v1/",
     "sim/proxy/",
+    "sim/dream-machine/v1/",
     "hooks/",
     "public/",
     "mcp",
@@ -244,8 +246,12 @@ def test_healthz_is_503_when_no_worker_is_alive(client: Client) -> None:
         "database": "ok",
         "worker": "down",
         "upstream": "simulator",
-        "providers": {"agents": "simulator", "proxy": "simulator"},
-        "provider_names": {"agents": "Luma Agents API", "proxy": "Luma proxy"},
+        "providers": {"agents": "simulator", "dream_machine": "simulator", "proxy": "simulator"},
+        "provider_names": {
+            "agents": "Luma Agents API",
+            "dream_machine": "Luma Dream Machine API",
+            "proxy": "Luma proxy",
+        },
         "status": "degraded",
     }
 

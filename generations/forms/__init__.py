@@ -1,8 +1,10 @@
-"""Forms for the six kinds of job, built on the upstream schema (see `base` for how)."""
+"""Forms for every kind of job of every provider, built on its schema (see `base` for how)."""
 
-from generations.forms.base import MODES, CreateForm, OptionRow, Slot, option_rows
+from generations.forms.base import MODES as AGENTS_MODES
+from generations.forms.base import CreateForm, OptionRow, Slot, option_rows
+from generations.forms.dream_machine import DREAM_FORMS, DREAM_MODES
+from generations.forms.modes import MODE_FORMS as AGENTS_FORMS
 from generations.forms.modes import (
-    MODE_FORMS,
     ImageEditForm,
     ImageForm,
     LayersForm,
@@ -10,6 +12,9 @@ from generations.forms.modes import (
     VideoEditForm,
     VideoForm,
 )
+
+MODES = {**AGENTS_MODES, **DREAM_MODES}
+MODE_FORMS: dict[str, type[CreateForm]] = {**AGENTS_FORMS, **DREAM_FORMS}
 
 __all__ = [
     "MODES",

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from pydantic import BaseModel, ValidationError
 
+from generations import providers
 from generations.chaining import fits
 from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
 from generations.providers.agents import schema
@@ -184,6 +185,26 @@ class CreateForm(forms.Form):
         """The request body for this mode from cleaned data and the slots' references."""
         raise NotImplementedError
 
+    # --- the provider's words for a request and its media references ---
+
+    @classmethod
+    def made(cls, generation: Generation) -> bool:
+        """Whether this form makes jobs like `generation` (its Remix opens this form)."""
+        return generation.provider == cls.PROVIDER and generation.kind == cls.KIND
+
+    @classmethod
+    def validate(cls, body: dict[str, Any]) -> BaseModel:
+        """The body as the provider's request model; raises pydantic's ValidationError."""
+        return cls.REQUEST.model_validate(body)
+
+    def pick_ref(self, picked: Generation, slot: Slot) -> Any:
+        """A reference to a finished piece of the gallery."""
+        return schema.ImageRef(generation_id=picked.upstream_id)
+
+    def upload_ref(self, placeholder: str, mime_type: str, slot: Slot) -> Any:
+        """A reference to an upload, by the placeholder its job's request keeps."""
+        return schema.ImageRef(file_id=placeholder, media_type=mime_type)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not FORM_KEY.fullmatch(data.get("idempotency_key") or ""):
@@ -197,7 +218,7 @@ class CreateForm(forms.Form):
         if self.errors:
             return data
         try:
-            self.upstream_request = self.REQUEST.model_validate(self.body(data, refs))
+            self.upstream_request = self.validate(self.body(data, refs))
         except ValidationError as exc:
             for path, messages in schema.field_errors(exc).items():
                 for message in messages:
@@ -213,8 +234,9 @@ class CreateForm(forms.Form):
             return None
         parent = Generation.objects.filter(uuid=data["parent"]).first()
         lineage = data.get("lineage") or ""
-        body = request.model_dump(mode="json", exclude_none=True)
-        if parent is None or not fits(parent, self, lineage, body):
+        # The request as its job would store it: what the provider reads references from.
+        stored = providers.get(self.PROVIDER).prepare(request, user_id="")
+        if parent is None or not fits(parent, self, lineage, stored):
             return None
         return parent
 
@@ -236,7 +258,7 @@ class CreateForm(forms.Form):
             if picked is None or picked.upstream_id is None or not self._may_pick(picked):
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
             else:
-                found.append(self.pick_ref(picked))
+                found.append(self.pick_ref(picked, slot))
         for upload in uploads if isinstance(uploads, list) else [uploads]:
             if not upload:
                 continue
@@ -247,19 +269,11 @@ class CreateForm(forms.Form):
                 continue
             key = uuid.uuid4()
             self._uploads.append((key, checked, slot.role))
-            found.append(self.upload_ref(f"{INPUT_PLACEHOLDER}{key}", checked))
+            found.append(self.upload_ref(f"{INPUT_PLACEHOLDER}{key}", checked.mime_type, slot))
         return found
 
     def _may_pick(self, picked: Generation) -> bool:
         return self.PICKS_FROM is None or picked.provider in self.PICKS_FROM
-
-    def pick_ref(self, picked: Generation) -> Any:
-        """How the request names a finished piece picked from the gallery."""
-        return schema.ImageRef(generation_id=picked.upstream_id)
-
-    def upload_ref(self, placeholder: str, checked: CheckedUpload) -> Any:
-        """How the request names an upload until it is sent (the placeholder of its Input)."""
-        return schema.ImageRef(file_id=placeholder, media_type=checked.mime_type)
 
     def _check(self, upload: Any, slot: Slot) -> CheckedUpload:
         # Uploads into a "frame" slot are images; prior videos come as gallery picks.
@@ -324,7 +338,7 @@ class CreateForm(forms.Form):
             for value in _probe_values(field):
                 trial = {**base, name: field.clean(value)}
                 try:
-                    schema.GenerationRequest.model_validate(self.body(trial, refs))
+                    self.validate(self.body(trial, refs))
                 except ValidationError as exc:
                     reasons = [
                         message
@@ -366,7 +380,7 @@ class CreateForm(forms.Form):
         if self.data.get(f"{slot.name}_pick"):
             count += 1
         mime = "video/mp4" if slot.media == "video" else "image/png"
-        ref = schema.ImageRef(file_id="probe", media_type=mime)
+        ref = self.upload_ref(f"{INPUT_PLACEHOLDER}probe", mime, slot)
         return [ref] * count if slot.multiple else (ref if count else None)
 
 

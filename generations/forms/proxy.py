@@ -14,7 +14,6 @@ from generations.forms.base import (
 )
 from generations.models import Generation
 from generations.providers.proxy import schema
-from generations.uploads import CheckedUpload
 
 
 class ProxyVideoForm(CreateForm):
@@ -47,10 +46,10 @@ class ProxyVideoForm(CreateForm):
     image_end_url = upload_field(END)
     image_end_url_pick = pick_field()
 
-    def pick_ref(self, picked: Generation) -> str:
+    def pick_ref(self, picked: Generation, slot: Slot) -> str:
         return f"{schema.PIECE_REFERENCE}{picked.uuid}"
 
-    def upload_ref(self, placeholder: str, checked: CheckedUpload) -> str:
+    def upload_ref(self, placeholder: str, mime_type: str, slot: Slot) -> str:
         return placeholder
 
     @classmethod

@@ -27,6 +27,7 @@ on_call: Callable[[CallRecord], None] | None = None
 # Each provider's class, by the name a job records.
 CLASSES = {
     "agents": "generations.providers.agents.provider.AgentsProvider",
+    "dream_machine": "generations.providers.dream_machine.provider.DreamMachineProvider",
     "proxy": "generations.providers.proxy.provider.ProxyProvider",
 }
 

@@ -29,6 +29,7 @@ import hashlib
 import io
 import math
 import random
+import struct
 import tempfile
 import warnings
 from collections import deque
@@ -56,6 +57,7 @@ from generations.media_probe import (
 __all__ = [
     "ASPECT_RATIOS",
     "LAYER_LONG_SIDES",
+    "add_audio_track",
     "canvas_size",
     "frame_png",
     "read_frame",
@@ -77,6 +79,7 @@ ASPECT_RATIOS: tuple[str, ...] = (
     "2:3",
     "9:16",
     "1:2",
+    "9:21",
     "1:3",
 )
 
@@ -658,3 +661,43 @@ def _draw_motion(image: Image.Image, progress: float, pal: _Palette) -> None:
     ox = w / 2 + w * 0.3 * math.cos(angle * 2)
     oy = h * 0.3 + h * 0.15 * math.sin(angle * 3)
     draw.rounded_rectangle((ox - s, oy - s, ox + s, oy + s), radius=s / 3, fill=(*pal.light, 200))
+
+
+def add_audio_track(video: bytes, prompt: str, *, rate: int = 44100) -> bytes:
+    """The video with an AAC audio track as long as it: a soft tone pitched by ``prompt``.
+
+    The video stream is copied as it is (no re-encode). Raises :class:`MediaError` for an
+    unreadable video.
+    """
+    pitch = 220 + sum(prompt.encode()) % 440
+    seconds = probe_video(video).duration
+    container, _ = open_video_input(io.BytesIO(video), video[:64])
+    with tempfile.TemporaryDirectory(prefix="sim-audio-") as tmp:
+        path = Path(tmp) / "out.mp4"
+        with (
+            closing(container) as source,
+            av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+        ):
+            if not source.streams.video:
+                raise MediaError(NO_VIDEO_TRACK)
+            video_in = source.streams.video[0]
+            video_out = out.add_stream_from_template(video_in)
+            audio_out = out.add_stream("aac", rate=rate, layout="mono")
+            for packet in source.demux(video_in):
+                if packet.dts is None:
+                    continue
+                packet.stream = video_out
+                out.mux(packet)
+            total = round(seconds * rate)
+            for start in range(0, total, 1024):
+                count = min(1024, total - start)
+                frame = av.AudioFrame(format="fltp", layout="mono", samples=count)
+                wave = (
+                    0.2 * math.sin(2 * math.pi * pitch * (start + i) / rate) for i in range(count)
+                )
+                frame.planes[0].update(struct.pack(f"<{count}f", *wave))
+                frame.sample_rate = rate
+                frame.pts = start
+                out.mux(audio_out.encode(frame))
+            out.mux(audio_out.encode(None))
+        return path.read_bytes()

@@ -127,3 +127,58 @@ class SimCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner[:8]} at {self.at}"
+
+
+class DreamGeneration(models.Model):
+    """A simulated Dream Machine job; like SimGeneration, its state follows the clock."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    generation_type = models.CharField(max_length=16)
+    model = models.CharField(max_length=16, blank=True)
+    request = models.JSONField()
+    queued_seconds = models.FloatField()
+    processing_seconds = models.FloatField()
+    # completed, failed, or stuck (dreaming forever).
+    outcome = models.CharField(max_length=16, default="completed")
+    failure_reason = models.TextField(blank=True)
+    # What the job costs in US cents, and whether a failure has given it back.
+    cost = models.FloatField(default=0)
+    refunded = models.BooleanField(default=False)
+    # The rendered asset (a file in LUMA_SIM_DIR), once completed and asked for.
+    asset = models.CharField(max_length=80, blank=True)
+    # Long side in pixels of a video output, so that an upscale is really larger.
+    long_side = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"dream {self.generation_type} {self.id}"
+
+    def state_at(self, now: datetime) -> str:
+        elapsed = (now - self.created_at).total_seconds()
+        if elapsed < self.queued_seconds:
+            return "queued"
+        if elapsed < self.queued_seconds + self.processing_seconds or self.outcome == "stuck":
+            return "dreaming"
+        return self.outcome
+
+    @property
+    def dreaming_at(self) -> datetime:
+        return self.created_at + timedelta(seconds=self.queued_seconds)
+
+    @property
+    def finishes_at(self) -> datetime:
+        return self.created_at + timedelta(seconds=self.queued_seconds + self.processing_seconds)
+
+
+class DreamAccount(models.Model):
+    """A Dream Machine customer's credit, in US cents."""
+
+    owner = models.CharField(max_length=64, unique=True)
+    balance = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.owner[:8]}: {self.balance:.0f}¢"

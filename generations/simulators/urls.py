@@ -4,5 +4,6 @@ from django.urls import include, path
 # (settings.LUMA_SIMULATOR_PATHS).
 urlpatterns = [
     path("v1/", include("generations.simulators.agents.urls")),
+    path("dream-machine/v1/", include("generations.simulators.dream_machine.urls")),
     path("proxy/", include("generations.simulators.proxy.urls")),
 ]

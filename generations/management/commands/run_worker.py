@@ -13,6 +13,7 @@ from django.db import close_old_connections, connection
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
+from generations.credits import refresh_balances
 from generations.models import WorkerHeartbeat
 from generations.tasks import sweep
 
@@ -62,6 +63,7 @@ class Command(BaseCommand):
                 )
                 if time.monotonic() - last_sweep >= settings.LUMAWEB_SWEEP_INTERVAL:
                     sweep()
+                    refresh_balances()
                     last_sweep = time.monotonic()
             except DatabaseError as exc:
                 self.stderr.write(f"heartbeat: {exc}")

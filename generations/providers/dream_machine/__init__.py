@@ -1,0 +1,1 @@
+"""Luma Dream Machine API v1 (luma-api.md §2)."""

@@ -1,0 +1,207 @@
+"""The Dream Machine API v1 behind the studio's provider interface."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from generations.providers import errors
+from generations.providers.base import (
+    Capabilities,
+    Provider,
+    Summary,
+    UpstreamJob,
+    UpstreamOutput,
+)
+from generations.providers.http import Reply
+
+from . import schema
+from .client import DreamMachineClient
+
+if TYPE_CHECKING:
+    from generations.models import Generation
+
+# Each request type as the studio's kind of job.
+KINDS = {
+    "video": "video",
+    "image": "image",
+    "reframe_image": "image_edit",
+    "reframe_video": "video_reframe",
+    "modify_video": "video_edit",
+    "upscale_video": "video_edit",
+    "add_audio": "video_edit",
+}
+# Dream Machine's states in the studio's words.
+STATES = {
+    "queued": "queued",
+    "dreaming": "processing",
+    "completed": "completed",
+    "failed": "failed",
+}
+# `failure_reason` is free text with no code: these words sort it into the studio's codes, so
+# that a refusal is explained plainly and only a passing failure is retried automatically.
+MODERATION = re.compile(
+    r"moderat|flagged|safety|nsfw|inappropriate|policy|violat|not allowed|prohibited|blocked",
+    re.IGNORECASE,
+)
+INVALID = re.compile(
+    r"prompt is too|too (short|long)|invalid|unsupported|not supported|could not (load|fetch|"
+    r"download|read)|failed to (load|fetch|download|read)|unreachable|not found|no such|"
+    r"must be|is required|aspect ratio|resolution",
+    re.IGNORECASE,
+)
+
+
+def failure_code(reason: str) -> str:
+    """The studio's failure code for a Dream Machine `failure_reason`: moderation, a request or
+    input it cannot run (not retried), else a passing failure of the model (retried)."""
+    if MODERATION.search(reason):
+        return "content_moderated"
+    if INVALID.search(reason):
+        return "invalid_request"
+    return "generation_failed"
+
+
+def describe(request: schema.AnyRequest) -> str:
+    """What the history shows as a job's prompt (upscale and audio may have none)."""
+    prompt = getattr(request, "prompt", None)
+    if prompt:
+        return str(prompt)
+    if isinstance(request, schema.UpscaleRequest):
+        return f"Upscale to {request.resolution or 'a higher resolution'}"
+    if isinstance(request, schema.AudioRequest):
+        return "Add audio"
+    if isinstance(request, schema.VideoRequest):
+        return {
+            "extend": "Extend a video",
+            "reverse_extend": "Lead into a video",
+            "interpolate": "Interpolate between two videos",
+        }.get(request.extends, "Animate the keyframes")
+    return request.generation_type.replace("_", " ").capitalize()
+
+
+class DreamMachineProvider(Provider):
+    name = "dream_machine"
+    label = "Luma Dream Machine API"
+    capabilities = Capabilities(
+        kinds=tuple(dict.fromkeys(KINDS.values())),
+        public_inputs=True,
+        callbacks=True,
+        delete=True,
+        credits=True,
+        extra={"request_types": schema.REQUEST_TYPES},
+    )
+
+    def client(self) -> DreamMachineClient:
+        return DreamMachineClient(self.base_url, self.api_key, **self.client_options())
+
+    def summary(self, request: BaseModel) -> Summary:
+        assert isinstance(request, schema.AnyRequest)
+        model = getattr(request, "model", None) or request.generation_type
+        ratio = getattr(request, "aspect_ratio", None) or ""
+        return Summary(KINDS[request.generation_type], model, describe(request), ratio)
+
+    def parse(self, request: dict[str, Any]) -> BaseModel:
+        return schema.parse_request(request)
+
+    def prepare(self, request: BaseModel, *, user_id: str) -> dict[str, Any]:
+        # The API takes no end-user id; the stored request is the body (plus a chain's source).
+        assert isinstance(request, schema.AnyRequest)
+        return schema.stored(request)
+
+    def submit(self, generation: Generation) -> UpstreamJob:
+        from generations import public_links
+        from generations.uploads import replace_placeholders
+
+        try:
+            links = {
+                item.placeholder: public_links.input_url(item) for item in generation.inputs.all()
+            }
+        except public_links.NoPublicUrl as exc:
+            raise errors.InputRefused(str(exc)) from exc
+        wire = replace_placeholders(generation.request, links)
+        if hook := public_links.hook_url(generation):
+            wire["callback_url"] = hook
+        with self.client() as client:
+            return as_job(client.create_generation(schema.parse_request(wire)))
+
+    def poll(self, upstream_id: str) -> UpstreamJob:
+        with self.client() as client:
+            return as_job(client.get_generation(upstream_id))
+
+    def delete(self, upstream_id: str) -> None:
+        with self.client() as client:
+            client.delete_generation(upstream_id)
+
+    def credits(self) -> float | None:
+        with self.client() as client:
+            return client.credits()
+
+    def ping(self) -> bool:
+        try:
+            with self.client() as client:
+                return client.ping() == "pong"
+        except errors.LumaError:
+            return False
+
+    @classmethod
+    def references(cls, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Every media input of a stored request, labelled for people, each with a
+        `generation_id` (a prior Dream Machine job) or a `url`."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        frames = request.get("keyframes") or {}
+        for role, label in (("frame0", "Start frame"), ("frame1", "End frame")):
+            frame = frames.get(role) or {}
+            if frame.get("type") == "generation":
+                found.append((label, {"generation_id": frame.get("id")}))
+            elif frame.get("url"):
+                found.append((label, {"url": frame["url"]}))
+        for key, label in (("image_ref", "Reference image"), ("style_ref", "Style reference")):
+            found += [
+                (label, {"url": ref["url"]}) for ref in request.get(key) or [] if "url" in ref
+            ]
+        identity = (request.get("character_ref") or {}).get("identity0") or {}
+        found += [("Character", {"url": url}) for url in identity.get("images") or []]
+        for key, label in (
+            ("modify_image_ref", "Image to modify"),
+            ("media", "Source"),
+            ("first_frame", "First frame"),
+        ):
+            if (request.get(key) or {}).get("url"):
+                found.append((label, {"url": request[key]["url"]}))
+        if request.get("generation_id"):
+            found.append(("Video", {"generation_id": request["generation_id"]}))
+        return found
+
+    def concepts(self) -> list[str]:
+        """The concept keys (camera moves) this account's videos can ask for."""
+        with self.client() as client:
+            return client.concepts()
+
+
+def as_job(reply: Reply[schema.Generation]) -> UpstreamJob:
+    """A Dream Machine answer in the studio's words."""
+    return job_from(reply.data, reply.request_id)
+
+
+def job_from(data: schema.Generation, request_id: str = "") -> UpstreamJob:
+    """A generation (from a reply, a list page or a callback) in the studio's words."""
+    state = STATES[data.state]
+    reason = data.failure_reason or ""
+    outputs: list[UpstreamOutput] = []
+    if state == "completed" and data.assets is not None:
+        if data.assets.video:
+            outputs.append(UpstreamOutput("video", data.assets.video))
+        if data.assets.image:
+            outputs.append(UpstreamOutput("image", data.assets.image))
+    return UpstreamJob(
+        id=data.id,
+        state=state,
+        raw=data.model_dump(mode="json"),
+        request_id=request_id,
+        failure_code=failure_code(reason) if state == "failed" else "",
+        failure_reason=reason,
+        outputs=tuple(outputs),
+    )

@@ -1,0 +1,376 @@
+"""Dream Machine in the studio: its forms refuse the documented rules on their fields before
+anything is spent, keyframes and chains come from the gallery, uploads need a public URL."""
+
+import io
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
+
+from generations.chaining import chain_actions
+from generations.credits import refresh_balances
+from generations.models import Generation, Input, Lineage, ProviderBalance, State
+from generations.providers.dream_machine import schema
+from generations.simulators.api import owner_of
+from generations.simulators.models import DreamGeneration
+from generations.tasks import start_generation
+from generations.views import remix_mode
+from tests.conftest import terminal
+from tests.factories import sim_fault
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def post(client: Client, mode: str, key: str = "k-1", **fields: Any) -> Any:
+    return client.post("/", {"mode": mode, "idempotency_key": key, **fields})
+
+
+def finished(owner, run_worker, request: Any) -> Generation:
+    generation, _ = start_generation(owner, request, provider="dream_machine")
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED, generation.failure_reason
+    return generation
+
+
+def a_video(owner, run_worker, prompt: str = "a lighthouse in a storm") -> Generation:
+    request = schema.VideoRequest(model="ray-flash-2", prompt=prompt, resolution="540p")
+    return finished(owner, run_worker, request)
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), "teal").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_documented_refusals_are_field_errors_and_nothing_is_sent(owner_client) -> None:
+    short = post(owner_client, "dm_video", prompt="ab", model="ray-2")
+    assert short.status_code == 400
+    assert "3 at least" in short.content.decode()
+    long = post(owner_client, "dm_image", key="k-2", prompt="x" * 5001, model="photon-1")
+    assert "5000 at most" in long.content.decode()
+    nothing = post(owner_client, "dm_video", key="k-3", model="ray-2")
+    assert "Write a prompt, or give a start or end frame." in nothing.content.decode()
+    assert not Generation.objects.exists()
+    assert not DreamGeneration.objects.exists()
+
+
+def test_a_video_between_two_gallery_videos_and_no_loop(owner, owner_client, run_worker) -> None:
+    first = a_video(owner, run_worker, "a ship leaves port")
+    second = a_video(owner, run_worker, "a ship reaches land")
+    fields = {
+        "prompt": "the crossing",
+        "model": "ray-2",
+        "resolution": "720p",
+        "duration": "9s",
+        "aspect_ratio": "9:21",
+        "frame0_pick": str(first.uuid),
+        "frame1_pick": str(second.uuid),
+        "concepts": ["aerial", "dolly_zoom"],
+    }
+    looped = post(owner_client, "dm_video", key="k-loop", loop="on", **fields)
+    assert looped.status_code == 400
+    assert "cannot have an end frame" in looped.content.decode()
+
+    made = post(owner_client, "dm_video", key="k-made", **fields)
+    assert made.status_code == 302
+    job = Generation.objects.get(idempotency_key="k-made")
+    assert job.provider == "dream_machine"
+    assert job.request == {
+        "generation_type": "video",
+        "model": "ray-2",
+        "prompt": "the crossing",
+        "aspect_ratio": "9:21",
+        "resolution": "720p",
+        "duration": "9s",
+        "keyframes": {
+            "frame0": {"type": "generation", "id": first.upstream_id},
+            "frame1": {"type": "generation", "id": second.upstream_id},
+        },
+        "concepts": [{"key": "aerial"}, {"key": "dolly_zoom"}],
+    }
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED
+
+
+def test_an_image_with_a_weighted_uploaded_reference(owner_client, run_worker, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
+    reference = SimpleUploadedFile("ref.png", png(), content_type="image/png")
+    made = post(
+        owner_client,
+        "dm_image",
+        prompt="a teal teapot",
+        model="photon-flash-1",
+        aspect_ratio="1:1",
+        format="jpg",
+        image_ref=reference,
+        image_ref_weight="0.4",
+    )
+    assert made.status_code == 302
+    job = Generation.objects.get()
+    [upload] = Input.objects.filter(generation=job)
+    assert job.request["image_ref"] == [{"url": upload.placeholder, "weight": 0.4}]
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED, job.failure_reason
+    sent = DreamGeneration.objects.get(pk=job.upstream_id)
+    assert sent.request["image_ref"][0]["url"].startswith("http://sim.test/public/inputs/")
+
+
+def test_uploads_are_greyed_without_a_public_url(owner_client, settings) -> None:
+    settings.LUMAWEB_PUBLIC_URL = ""
+    page = owner_client.get("/?mode=dm_image").content.decode()
+    assert "Uploads need LUMAWEB_PUBLIC_URL" in page
+    [upload] = re.findall(r'<input type="file" name="image_ref"[^>]*>', page)
+    assert " disabled" in upload
+    # A posted file is ignored, not sent: the field is off.
+    reference = SimpleUploadedFile("ref.png", png(), content_type="image/png")
+    post(owner_client, "dm_image", prompt="a teapot", model="photon-1", image_ref=reference)
+    assert not Input.objects.exists()
+
+
+def test_a_public_input_link_serves_that_upload_only_until_it_expires(
+    owner, owner_client, settings
+) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
+    reference = SimpleUploadedFile("ref.png", png(), content_type="image/png")
+    post(owner_client, "dm_image", prompt="a teapot", model="photon-1", image_ref=reference)
+    from generations.public_links import input_url
+
+    link = input_url(Input.objects.get())
+    anonymous = Client()
+    path = link.removeprefix("http://sim.test")
+    served = anonymous.get(path)
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content) == png()
+    assert anonymous.get(path[:-2] + "xx").status_code == 404
+    settings.LUMAWEB_PUBLIC_INPUT_TTL = -1
+    expired = anonymous.get(path)
+    assert expired.status_code == 404
+    assert "expired" in expired.content.decode()
+
+
+def test_upscale_and_audio_chain_from_the_detail_page(owner, owner_client, run_worker) -> None:
+    video = a_video(owner, run_worker)
+    actions = {action.label: action.url for action in chain_actions(video, remix_mode(video))}
+    assert {"Upscale", "Add audio", "Extend", "Reverse extend", "Reframe", "Remix"} <= set(actions)
+    detail = owner_client.get(video.get_absolute_url()).content.decode()
+    assert "Add audio" in detail
+
+    form = owner_client.get(actions["Upscale"]).content.decode()
+    assert f'<option value="{video.uuid}" selected' in form
+    assert "Works on a finished Dream Machine video from the gallery." in form
+    upscale = post(
+        owner_client,
+        "dm_upscale",
+        key="k-up",
+        source_pick=str(video.uuid),
+        resolution="4k",
+        parent=str(video.uuid),
+        lineage=Lineage.EDIT,
+    )
+    assert upscale.status_code == 302
+    audio = post(
+        owner_client,
+        "dm_audio",
+        key="k-audio",
+        source_pick=str(video.uuid),
+        prompt="rain on the sea",
+        negative_prompt="music",
+    )
+    assert audio.status_code == 302
+    up = Generation.objects.get(idempotency_key="k-up")
+    sound = Generation.objects.get(idempotency_key="k-audio")
+    assert up.request == {
+        "generation_type": "upscale_video",
+        "resolution": "4k",
+        "generation_id": video.upstream_id,
+    }
+    assert up.parent == video
+    assert sound.prompt == "rain on the sea"
+    run_worker(lambda: terminal(up)() and terminal(sound)())
+    assert (up.state, sound.state) == (State.COMPLETED, State.COMPLETED)
+
+
+def test_an_agents_piece_cannot_be_picked_for_dream_machine(owner, owner_client, run_worker):
+    from generations.providers.agents import schema as agents
+
+    other, _ = start_generation(owner, agents.GenerationRequest(prompt="an agents picture"))
+    run_worker(terminal(other))
+    refused = post(owner_client, "dm_video", prompt="a ship", model="ray-2", frame0_pick=other.uuid)
+    assert refused.status_code == 400
+    assert not Generation.objects.filter(provider="dream_machine").exists()
+
+
+def _history(count: int) -> None:
+    """A Dream Machine account with `count` generations made before the studio knew it."""
+    owner = owner_of(settings.LUMA_PROVIDERS["dream_machine"]["api_key"])
+    now = timezone.now()
+    DreamGeneration.objects.bulk_create(
+        DreamGeneration(
+            owner=owner,
+            created_at=now - timedelta(minutes=i),
+            generation_type="video" if i % 2 else "image",
+            model="ray-2" if i % 2 else "photon-1",
+            request={
+                "generation_type": "video" if i % 2 else "image",
+                "model": "ray-2" if i % 2 else "photon-1",
+                "prompt": f"old {i}",
+            },
+            queued_seconds=0,
+            processing_seconds=0,
+            # Rendering is the slow part: a few finished, the rest failed (refused long ago).
+            outcome="completed" if i % 50 == 0 else "failed",
+            failure_reason="Prompt is too short" if i % 50 else "",
+        )
+        for i in range(count)
+    )
+
+
+def test_the_import_brings_every_generation_in_once(owner) -> None:
+    _history(250)
+    out = io.StringIO()
+    call_command("import_dream_machine", "--user", owner.username, stdout=out)
+    assert "250 seen, 250 imported so far" in out.getvalue()
+    assert "Done: 250 imported, 0 already known." in out.getvalue()
+    imported = Generation.objects.filter(provider="dream_machine", created_by=owner)
+    assert imported.count() == 250
+    assert imported.values("upstream_id").distinct().count() == 250
+    old = imported.get(prompt="old 0")
+    assert (old.state, old.kind, old.model) == (State.COMPLETED, "image", "photon-1")
+    assert old.outputs.count() == 1
+    refused = imported.get(prompt="old 1")
+    assert (refused.state, refused.failure_code) == (State.FAILED, "invalid_request")
+    page = Client()
+    page.force_login(owner)
+    assert "old 0" in page.get("/gallery/").content.decode()
+
+    again = io.StringIO()
+    call_command(
+        "import_dream_machine", "--user", owner.username, "--page-size", "60", stdout=again
+    )
+    assert "Done: 0 imported, 250 already known." in again.getvalue()
+    assert Generation.objects.count() == 250
+
+
+def test_the_import_refuses_in_plain_words(owner) -> None:
+    with pytest.raises(CommandError, match="no user 'nobody'"):
+        call_command("import_dream_machine", "--user", "nobody")
+    with pytest.raises(CommandError, match="from 1 to 1000"):
+        call_command("import_dream_machine", "--user", owner.username, "--page-size", "0")
+
+
+def test_the_admin_action_imports_in_the_background(owner, staff, run_worker) -> None:
+    _history(3)
+    admin = Client()
+    admin.force_login(staff)
+    answer = admin.post(
+        "/admin/auth/user/",
+        {"action": "import_dream_machine", "_selected_action": [owner.pk]},
+        follow=True,
+    )
+    assert "Importing in the background" in answer.content.decode()
+    run_worker(lambda: Generation.objects.filter(created_by=owner).count() == 3)
+
+
+def test_a_remix_finds_the_picked_keyframes(owner, owner_client, run_worker) -> None:
+    first = a_video(owner, run_worker)
+    request = schema.VideoRequest(
+        model="ray-2",
+        prompt="what came next",
+        keyframes=schema.Keyframes(frame0=schema.GenerationRef(id=first.upstream_id or "")),
+    )
+    extended = finished(owner, run_worker, request)
+    [remix] = [a.url for a in chain_actions(extended, remix_mode(extended)) if a.label == "Remix"]
+    assert "mode=dm_video" in remix
+    page = owner_client.get(remix).content.decode()
+    assert f'<option value="{first.uuid}" selected' in page
+    assert "what came next" in page
+
+
+def test_dream_machine_modes_are_gone_when_it_is_off(owner_client, settings) -> None:
+    settings.LUMA_PROVIDERS = {
+        k: v for k, v in settings.LUMA_PROVIDERS.items() if k != "dream_machine"
+    }
+    assert "dm_video" not in owner_client.get("/").content.decode()
+    assert owner_client.get("/?mode=dm_video").status_code == 404
+    assert post(owner_client, "dm_video", prompt="a ship", model="ray-2").status_code == 404
+
+
+def test_deleting_asks_before_deleting_upstream_too(owner, owner_client, run_worker) -> None:
+    kept, gone = a_video(owner, run_worker, "keep it there"), a_video(owner, run_worker, "bin it")
+    confirm = owner_client.get(f"/g/{kept.uuid}/delete").content.decode()
+    assert "Also delete it at Luma Dream Machine API" in confirm
+    owner_client.post(f"/g/{kept.uuid}/delete")
+    owner_client.post(f"/g/{gone.uuid}/delete", {"upstream": "on"})
+    assert not Generation.objects.alive().filter(pk__in=[kept.pk, gone.pk]).exists()  # trash
+    assert DreamGeneration.objects.filter(pk=kept.upstream_id).exists()
+    assert not DreamGeneration.objects.filter(pk=gone.upstream_id).exists()
+
+
+def test_an_upstream_refusal_to_delete_keeps_the_piece(owner, owner_client, run_worker) -> None:
+    piece = a_video(owner, run_worker)
+    sim_fault("503", token=settings.LUMA_PROVIDERS["dream_machine"]["api_key"], remaining=3)
+    refused = owner_client.post(f"/g/{piece.uuid}/delete", {"upstream": "on"})
+    assert refused.status_code == 502
+    assert "nothing was deleted" in refused.content.decode()
+    assert Generation.objects.filter(pk=piece.pk).exists()
+
+
+def test_the_balance_is_read_in_the_background_and_shown_to_staff(
+    owner, staff, owner_client, settings
+) -> None:
+    assert refresh_balances() == 1
+    assert refresh_balances() == 0  # read at most every LUMAWEB_CREDITS_INTERVAL
+    balance = ProviderBalance.objects.get(provider="dream_machine")
+    assert balance.cents == settings.LUMA_SIM_CREDITS
+    admin = Client()
+    admin.force_login(staff)
+    page = admin.get("/").content.decode()
+    assert "$1,000.00" in page
+    assert "Low credit" not in page
+    assert "$1,000.00" not in owner_client.get("/").content.decode()  # staff only
+    metrics = admin.get("/metrics").content.decode()
+    assert 'lumaweb_upstream_credit_cents{provider="dream_machine"} 100000' in metrics
+
+    settings.LUMAWEB_CREDITS_FLOOR = 200_000
+    warned = admin.get("/").content.decode()
+    assert "Low credit." in warned
+    assert "Luma Dream Machine API (simulator) account has $1,000.00 left" in warned
+
+
+def test_the_command_line_twin_makes_and_chains_dream_machine_jobs(
+    owner, run_worker, capsys
+) -> None:
+    def command(*args: str) -> Generation:
+        call_command("create_generation", "--user", owner.username, "--provider", "dream-machine",
+                     *args)  # fmt: skip
+        return Generation.objects.get(uuid=json.loads(capsys.readouterr().out)["id"])
+
+    video = command("--prompt", "a comet", "--resolution", "540p", "--aspect-ratio", "9:21")
+    run_worker(terminal(video))
+    assert video.request == {
+        "generation_type": "video",
+        "model": "ray-2",
+        "prompt": "a comet",
+        "aspect_ratio": "9:21",
+        "resolution": "540p",
+    }
+    upscale = command("--type", "upscale_video", "--resolution", "4k", "--source", str(video.uuid))
+    extend = command("--prompt", "it goes on", "--source", str(video.uuid), "--loop")
+    run_worker(lambda: terminal(upscale)() and terminal(extend)())
+    assert upscale.request["generation_id"] == video.upstream_id
+    assert extend.request["keyframes"]["frame0"] == {"type": "generation", "id": video.upstream_id}
+    assert (upscale.state, extend.state) == (State.COMPLETED, State.COMPLETED)
+
+    with pytest.raises(CommandError, match="3 at least"):
+        command("--prompt", "ab")
+    with pytest.raises(CommandError, match="photon"):
+        command("--type", "image", "--prompt", "a comet", "--model", "ray-2")

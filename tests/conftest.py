@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -231,7 +232,8 @@ def terminal(generation: Generation) -> Callable[[], bool]:
     return check
 
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# `make test` installs Debian's chromium when absent; CHROMIUM names another build.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -245,8 +247,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright; missing Chromium is a failure, never a skip."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (CI does)")
+    if not CHROMIUM or not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found ({CHROMIUM or 'none on PATH'}): `make tools` installs it")
     # Playwright's sync API runs an event loop in this thread; the ORM calls around it are
     # ordinary synchronous test code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

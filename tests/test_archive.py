@@ -280,13 +280,16 @@ def test_archiving_survives_a_403_on_the_first_download(owner) -> None:
     assert stored(output.file.name) == upstream_bytes(output)
 
 
-def test_archiving_survives_a_503_on_the_first_download(owner, flaky, run_worker) -> None:
+@pytest.mark.parametrize("status", [429, 503])
+def test_archiving_survives_a_busy_store_on_the_first_download(
+    owner, flaky, run_worker, status: int
+) -> None:
     generation = completed(owner)
-    storage = flaky(503, 1)
+    storage = flaky(status, 1)
     archive_outputs.call(str(generation.uuid))
     output = generation.outputs.get()
     assert output.archive_state == ArchiveState.PENDING
-    assert output.archive_error == "The storage answered 503."
+    assert output.archive_error == f"The storage answered {status}."
     run_worker(archived(generation))
     output.refresh_from_db()
     assert output.archive_attempts == 2

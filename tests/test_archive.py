@@ -40,7 +40,7 @@ from generations.submission import start_generation
 from generations.tasks import sweep
 from tests.factories import sim_fault
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,8 @@ from generations.simulators.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
 from tests.factories import sim_fault
 
+pytestmark = pytest.mark.integration
+
 
 def image_request(prompt: str = "a quiet harbour") -> schema.GenerationRequest:
     return schema.GenerationRequest(prompt=prompt)

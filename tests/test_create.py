@@ -18,7 +18,7 @@ from generations.simulators.models import SimGeneration
 from generations.submission import upstream_user_id
 from tests.conftest import terminal
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def png(color: str = "teal", size: tuple[int, int] = (80, 60)) -> bytes:
@@ -242,7 +242,7 @@ def test_layers_from_an_upload(owner, owner_client, run_worker) -> None:
             "video_reframe",
             {"w_norm": "2.5", "x_norm": "0", "y_norm": "0", "h_norm": "1"},
             "w_norm",
-            "",
+            "Must be more than 0 and at most 2.",
         ),
     ],
 )

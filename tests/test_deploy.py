@@ -25,7 +25,7 @@ from psycopg import sql
 
 from tests.conftest import ROOT, Processes, checked_page, free_port, log_in
 
-pytestmark = [pytest.mark.scaleout, pytest.mark.browser]
+pytestmark = [pytest.mark.system, pytest.mark.scaleout, pytest.mark.browser]
 
 DOC = ROOT / "docs" / "deploy.md"
 REDIS_DB = 12

@@ -28,7 +28,7 @@ from generations.models import (
     State,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 _clock = count()
 START = timezone.make_aware(datetime(2026, 3, 1, 12, 0))

@@ -19,7 +19,7 @@ from tests.conftest import log_in
 from tests.test_archive import completed
 from tests.test_gallery import make
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
 @dataclass

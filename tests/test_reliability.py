@@ -34,7 +34,7 @@ from generations.simulators.models import SimGeneration
 from generations.submission import start_generation
 from tests import figures
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parent.parent
 

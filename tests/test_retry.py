@@ -21,7 +21,7 @@ from generations.tasks import sweep
 from tests.conftest import terminal
 from tests.factories import sim_fault
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 TRANSIENT = ["generation_failed", "output_not_found", "rate_limited"]
 NEVER_RETRIED = [

@@ -30,7 +30,7 @@ from generations.simulators.models import SimGeneration
 from generations.submission import start_generation
 from tests import figures
 
-pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.system, pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
 JOBS = 200
 WORKERS = 2

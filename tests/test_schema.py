@@ -28,6 +28,8 @@ from generations.providers.agents.schema import (
 )
 from generations.providers.http import ErrorBody
 
+pytestmark = pytest.mark.unit
+
 IMG = "https://cdn.example.com/in.png"
 VID = "https://cdn.example.com/in.mp4"
 B64 = base64.b64encode(b"\x89PNG not really").decode()

@@ -9,6 +9,8 @@ import pytest
 
 from generations import media_probe
 
+pytestmark = pytest.mark.integration
+
 SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
 
 

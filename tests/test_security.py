@@ -55,6 +55,8 @@ from tests.factories import sim_fault
 from tests.test_create import png
 from tests.test_views import all_url_patterns, concrete
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pass-word-123"
 

@@ -24,6 +24,8 @@ from generations.simulators.media import (
     render_video,
 )
 
+pytestmark = pytest.mark.unit
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 FRAME = 1 / 24

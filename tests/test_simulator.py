@@ -1,6 +1,7 @@
 """The simulator over HTTP: the contract of luma-api.md §1, accepted and refused."""
 
 import base64
+import importlib
 import io
 import time
 from collections.abc import Iterator
@@ -13,11 +14,12 @@ from PIL import Image
 
 from generations import media_probe
 from generations.simulators import media as sim_media
+from generations.simulators.agents import engine
 from generations.simulators.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
 from tests.test_schema import FIELD_CHECKS, RULES
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture
@@ -84,7 +86,18 @@ def test_an_image_job_moves_from_queued_to_completed_with_a_real_png(
 
 def test_jobs_survive_a_restart_because_state_is_in_the_database(http: httpx.Client) -> None:
     job = create(http, prompt="persisted")
-    assert SimGeneration.objects.filter(pk=job["id"]).exists()
+    # A restart: the process's simulator state goes (the engine's module is loaded afresh) and
+    # a new WSGI app answers; only the database carries the job over.
+    importlib.reload(engine)
+    with httpx.Client(
+        base_url=SIM_URL,
+        transport=httpx.WSGITransport(app=WSGIHandler()),
+        headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+    ) as restarted:
+        done = wait_completed(restarted, job["id"])
+    assert done["id"] == job["id"]
+    assert done["state"] == "completed"
+    assert SimGeneration.objects.get(pk=job["id"]).request["prompt"] == "persisted"
 
 
 def test_jpeg_output_format_gives_jpeg_bytes(http: httpx.Client) -> None:

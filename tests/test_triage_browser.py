@@ -14,7 +14,7 @@ from generations.submission import start_generation
 from tests.conftest import log_in, terminal
 from tests.factories import sim_fault
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:

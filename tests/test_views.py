@@ -13,7 +13,7 @@ from generations.models import Generation, State, WorkerHeartbeat
 from generations.providers.agents import schema
 from generations.submission import start_generation
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 # Reachable without logging in: the login page, health checks and Prometheus (token or staff),
 # and the simulator's API, which demands a bearer token as the real one does.

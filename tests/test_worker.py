@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from generations.models import EventKind, Generation, State, UpstreamCallCount
 from generations.providers.agents import schema
@@ -12,9 +11,9 @@ from generations.simulators.models import SimGeneration
 from generations.submission import start_generation, upstream_user_id
 from generations.tasks import poll_interval, sweep
 from tests.conftest import terminal
-from tests.factories import sim_fault
+from tests.factories import drop_queued_tasks, nothing_queued, sim_fault
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def start(user, prompt: str = "a quiet harbour at dawn", **fields: object) -> Generation:
@@ -89,7 +88,7 @@ def test_a_submit_with_an_unknown_outcome_is_held_and_never_resent(owner, run_wo
     assert generation.failure_code == "outcome_unknown"
     assert SimGeneration.objects.count() == 1
     sweep(timezone.now() + timedelta(hours=1))
-    run_worker(lambda: not DBTaskResult.objects.ready().exists())
+    run_worker(nothing_queued)
     generation.refresh_from_db()
     assert generation.state == State.UNKNOWN
     assert SimGeneration.objects.count() == 1
@@ -115,7 +114,7 @@ def test_the_sweep_picks_up_an_orphaned_job(owner, run_worker) -> None:
     generation = start(owner, prompt="orphan [stuck]")
     run_worker(lambda: Generation.objects.get(pk=generation.pk).state == State.PROCESSING)
     # The worker dies: its queued polls are lost, and the job's next poll is long overdue.
-    DBTaskResult.objects.all().delete()
+    drop_queued_tasks()
     long_ago = timezone.now() - timedelta(minutes=10)
     Generation.objects.filter(pk=generation.pk).update(next_poll_at=long_ago)
     generation.refresh_from_db()

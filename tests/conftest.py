@@ -29,6 +29,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from generations import providers
 from generations.models import Generation
 from generations.providers.agents.client import AgentsClient
+from generations.simulators.clock import SimClock, clock
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_ROOT = "http://sim.test/sim"
@@ -65,6 +66,14 @@ def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
     for signal in (request_started, request_finished):
         signal.connect(close_old_connections)
     providers.transport = None
+
+
+@pytest.fixture
+def sim_clock() -> Iterator[SimClock]:
+    """The simulators' clock held still: the test moves it on with `advance`, never sleeps."""
+    clock.freeze()
+    yield clock
+    clock.reset()
 
 
 def use_simulators(settings, root: str) -> None:
@@ -198,7 +207,7 @@ def _rq_worker_pass() -> None:
 def run_worker() -> Callable[..., None]:
     """Run the real task worker (database, or RQ) until `done()` holds (or fail after `timeout`)."""
 
-    def run(done: Callable[[], bool], timeout: float = 20.0) -> None:
+    def run(done: Callable[[], bool], timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         if django_settings.TASKS_BACKEND == "rq":
             while not done():
@@ -354,7 +363,7 @@ class Processes:
 
     def wait_until_serving(self, process: subprocess.Popen[bytes], url: str) -> None:
         """Until `url` answers at all (any status): the server has bound its port."""
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while True:
             assert process.poll() is None, f"{self.running[process]} exited:\n{self.log(process)}"
             assert time.monotonic() < deadline, f"{url} never answered:\n{self.log(process)}"

@@ -38,7 +38,7 @@ from generations.simulators.agents import engine
 from generations.simulators.models import SimFault, SimGeneration, SimOutput
 from generations.submission import start_generation
 from generations.tasks import sweep
-from tests.factories import sim_fault
+from tests.factories import completed, sim_fault
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -46,33 +46,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def quick_retries(settings) -> None:
     settings.LUMAWEB_ARCHIVE_RETRY_DELAY = 0.01
-
-
-def completed(user, prompt: str = "a lighthouse at dusk", **fields: object) -> Generation:
-    """A job Luma finished, recorded as our poller records it, before any archiving ran."""
-    request = schema.GenerationRequest(prompt=prompt, **fields)
-    agents = providers.get("agents")
-    with agents.client() as client:
-        created = client.create_generation(request).data
-    reply = agents.poll(created.id)
-    for _ in range(500):
-        if reply.state == "completed":
-            break
-        reply = agents.poll(created.id)
-    assert reply.state == "completed", reply
-    generation = Generation.objects.create(
-        created_by=user,
-        kind=request.type,
-        model=request.model,
-        prompt=prompt,
-        aspect_ratio=request.aspect_ratio or "",
-        request=request.to_wire(),
-        upstream_id=reply.id,
-        state=State.COMPLETED,
-        finished_at=timezone.now(),
-    )
-    generation.store_outputs(reply)
-    return generation
 
 
 def upstream_bytes(output: Output) -> bytes:

@@ -17,14 +17,9 @@ from generations.simulators import media as sim_media
 from generations.simulators.models import SimGeneration
 from generations.submission import upstream_user_id
 from tests.conftest import terminal
+from tests.factories import png
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def png(color: str = "teal", size: tuple[int, int] = (80, 60)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def upload(name: str, data: bytes, content_type: str = "image/png") -> SimpleUploadedFile:

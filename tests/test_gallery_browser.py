@@ -16,8 +16,7 @@ from generations.gallery import PAGE_SIZE
 from generations.models import Generation, Lineage, Output, State
 from generations.providers.agents import schema
 from tests.conftest import log_in
-from tests.test_archive import completed
-from tests.test_gallery import make
+from tests.factories import completed, make
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 

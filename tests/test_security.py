@@ -51,9 +51,7 @@ from generations.throttle import ESTIMATED_CREDITS
 from tests import figures
 from tests.conftest import log_in as browser_log_in
 from tests.conftest import terminal
-from tests.factories import sim_fault
-from tests.test_create import png
-from tests.test_views import all_url_patterns, concrete
+from tests.factories import all_url_patterns, concrete, png, sim_fault
 
 pytestmark = pytest.mark.integration
 

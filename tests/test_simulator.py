@@ -17,7 +17,7 @@ from generations.simulators.agents import engine
 from generations.simulators.clock import clock
 from generations.simulators.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
-from tests.test_schema import FIELD_CHECKS, RULES
+from tests.schema_cases import FIELD_CHECKS, RULES
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("sim_clock")]
 

@@ -1,13 +1,11 @@
 """The submit and poll tasks keep the rules a refusal or a lost reply could break."""
 
-import io
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
-from PIL import Image
 
 from generations.models import EventKind, Generation, Input, State
 from generations.providers.agents import schema
@@ -15,18 +13,13 @@ from generations.simulators.models import SimFile, SimGeneration
 from generations.submission import start_generation
 from generations.tasks import poll_generation, submit_generation
 from tests.conftest import terminal
-from tests.factories import sim_fault
+from tests.factories import png, sim_fault
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (32, 32), "teal").save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def submitted(owner) -> Generation:
+    """A job Luma has accepted and (the simulator's clock held still) keeps queued."""
     generation, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet harbour"))
     submit_generation.call(str(generation.uuid))
     generation.refresh_from_db()
@@ -34,7 +27,7 @@ def submitted(owner) -> Generation:
     return generation
 
 
-def test_a_poll_refused_with_retry_after_waits_as_long_as_told(owner, settings) -> None:
+def test_a_poll_refused_with_retry_after_waits_as_long_as_told(owner, settings, sim_clock) -> None:
     settings.LUMA_MAX_RETRIES = 0  # the refusal reaches the task, not the client's own wait
     generation = submitted(owner)
     Generation.objects.filter(pk=generation.pk).update(next_poll_at=timezone.now())
@@ -48,7 +41,7 @@ def test_a_poll_refused_with_retry_after_waits_as_long_as_told(owner, settings) 
 
 
 @pytest.mark.parametrize("state", [State.COMPLETED, State.FAILED, State.UNKNOWN])
-def test_a_finished_job_is_never_claimed_for_a_poll(owner, state: State) -> None:
+def test_a_finished_job_is_never_claimed_for_a_poll(owner, sim_clock, state: State) -> None:
     generation = submitted(owner)
     Generation.objects.filter(pk=generation.pk).update(state=state, next_poll_at=timezone.now())
     assert not generation.claim_poll(2.0)

@@ -135,6 +135,7 @@ def test_deploy_md_followed_on_this_machine_serves_a_person_end_to_end(
         "database": "ok",
         "worker": "ok",
         "upstream": "simulator",
+        "providers": {"agents": "simulator"},
         "status": "ok",
     }
     metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {metrics_token}"})

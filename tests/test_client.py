@@ -13,6 +13,7 @@ from generations.providers import errors
 from generations.providers.agents import schema
 from generations.providers.agents.client import AgentsClient
 from generations.providers.http import CallRecord
+from generations.simulators.clock import SimClock
 from generations.simulators.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
 from tests.factories import sim_fault
@@ -65,8 +66,10 @@ def png_bytes() -> bytes:
 
 
 @pytest.mark.django_db
-def test_create_and_get_return_parsed_replies_with_request_ids(sim_client: AgentsClient) -> None:
-    created = sim_client.create_generation(image_request())
+def test_create_and_get_return_parsed_replies_with_request_ids(
+    sim_client: AgentsClient, sim_clock: SimClock
+) -> None:
+    created = sim_client.create_generation(image_request())  # upstream time stands still
     assert created.data.state == "queued"
     assert len(created.request_id) == 32
     polled = sim_client.get_generation(created.data.id)

@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run dev worker migrate test test-scaleout test-fast lint format typecheck check bench clean
+.PHONY: help install tools run dev worker migrate test test-scaleout test-fast lint format typecheck check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,20 +34,31 @@ dev: migrate ## Django's autoreloading dev server and a worker, for working on t
 	$(PY) manage.py ensure_superuser
 	DEBUG=1 $(PY) manage.py run_worker & DEBUG=1 $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}; kill %1
 
-test: install ## Run the whole test suite (browser tests included), then the scale-out pass
+# What the tests drive besides Python: Debian's Chromium (browser tests; CHROMIUM=path overrides)
+# and nginx (tests/test_nginx.py), installed when absent, as `make bench` does for wrk.
+TOOLS := chromium nginx
+tools: ## Install Chromium and nginx from Debian if absent (the tests drive them)
+	@missing=""; for tool in $(TOOLS); do \
+		[ $$tool = chromium ] && [ -n "$$CHROMIUM" ] && continue; \
+		command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+		>/dev/null; } || \
+		{ echo "make test needs$$missing: sudo apt-get install -y$$missing"; exit 1; }
+
+test: install tools ## Run the whole test suite (browser tests included), then the scale-out pass
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-scaleout
 
-# The integration tests again on PostgreSQL and Redis (RQ), plus the two-worker scale-out test
-# and docs/deploy.md followed in Chromium (the only browser tests here: marked scaleout).
-SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lumaweb
-SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/13
+# The integration tests again on PostgreSQL and Redis (RQ), plus the two-worker scale-out test,
+# docs/deploy.md followed in Chromium and nginx in front of gunicorn (marked scaleout).
+# SCALEOUT_DATABASE_URL / SCALEOUT_REDIS_URL name servers to use; without them tests/services.py
+# starts throwaway ones from PyPI packages on free ports (the machine's own are never touched).
 SCALEOUT_TESTS := tests/test_scaleout.py tests/test_worker.py tests/test_client.py \
-	tests/test_security.py tests/test_auth.py tests/test_deploy.py
+	tests/test_security.py tests/test_auth.py tests/test_deploy.py tests/test_nginx.py
 
-test-scaleout: install ## Integration tests on PostgreSQL + Redis workers (RQ), as CI runs them
-	DATABASE_URL=$(SCALEOUT_DATABASE_URL) TASKS_BACKEND=rq REDIS_URL=$(SCALEOUT_REDIS_URL) \
-		$(PY) -m pytest -m "scaleout or not browser" $(SCALEOUT_TESTS)
+test-scaleout: install tools ## Integration tests on PostgreSQL + Redis workers (RQ), as CI runs them
+	$(PY) -m tests.services $(PY) -m pytest -m "scaleout or not browser" $(SCALEOUT_TESTS)
 
 test-fast: install ## Run the tests without the browser
 	$(PY) -m pytest -m "not browser and not scaleout"

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from generations import providers
 from generations.models import Generation
 from generations.providers.agents.client import AgentsClient
+from generations.simulators.clock import SimClock, clock
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_ROOT = "http://sim.test/sim"
@@ -59,6 +61,14 @@ def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
     for signal in (request_started, request_finished):
         signal.connect(close_old_connections)
     providers.transport = None
+
+
+@pytest.fixture
+def sim_clock() -> Iterator[SimClock]:
+    """The simulators' clock held still: the test moves it on with `advance`, never sleeps."""
+    clock.freeze()
+    yield clock
+    clock.reset()
 
 
 def use_simulators(settings, root: str) -> None:
@@ -192,7 +202,7 @@ def _rq_worker_pass() -> None:
 def run_worker() -> Callable[..., None]:
     """Run the real task worker (database, or RQ) until `done()` holds (or fail after `timeout`)."""
 
-    def run(done: Callable[[], bool], timeout: float = 20.0) -> None:
+    def run(done: Callable[[], bool], timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         if django_settings.TASKS_BACKEND == "rq":
             while not done():
@@ -226,7 +236,8 @@ def terminal(generation: Generation) -> Callable[[], bool]:
     return check
 
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# `make test` installs Debian's chromium when absent; CHROMIUM names another build.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -240,8 +251,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright; missing Chromium is a failure, never a skip."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium (CI does)")
+    if not CHROMIUM or not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found ({CHROMIUM or 'none on PATH'}): `make tools` installs it")
     # Playwright's sync API runs an event loop in this thread; the ORM calls around it are
     # ordinary synchronous test code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -347,7 +358,7 @@ class Processes:
 
     def wait_until_serving(self, process: subprocess.Popen[bytes], url: str) -> None:
         """Until `url` answers at all (any status): the server has bound its port."""
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while True:
             assert process.poll() is None, f"{self.running[process]} exited:\n{self.log(process)}"
             assert time.monotonic() < deadline, f"{url} never answered:\n{self.log(process)}"
@@ -377,3 +388,17 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     started = Processes(tmp_path)
     yield started
     started.stop_all()
+
+
+TIERS = ("unit", "integration", "system")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test belongs to one tier (pyproject.toml's markers): its module's `pytestmark`."""
+    untiered = sorted({item.nodeid.split("::")[0] for item in items if not _tiers(item)})
+    if untiered:
+        raise pytest.UsageError("Tests without a tier marker: " + ", ".join(untiered))
+
+
+def _tiers(item: pytest.Item) -> list[str]:
+    return [tier for tier in TIERS if item.get_closest_marker(tier)]

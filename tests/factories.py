@@ -1,13 +1,22 @@
 """Objects tests need, made one way: import from here, never from another test module."""
 
-from datetime import timedelta
+import io
+import uuid
+from datetime import datetime, timedelta
+from itertools import count
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.urls import URLPattern, URLResolver
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from PIL import Image
 
+from generations import providers
 from generations.models import ArchiveState, Generation, Output, State
+from generations.providers.agents import schema
 from generations.simulators.api import owner_of
 from generations.simulators.models import SimFault
 
@@ -55,3 +64,117 @@ def archived_file(
         file=name,
         size_bytes=size or len(content),
     )
+
+
+def _rq_queue() -> Any:
+    import django_rq  # installed as an app only with the RQ backend
+
+    return django_rq.get_queue("default")
+
+
+def nothing_queued() -> bool:
+    """No task waits to run now, on the backend this run uses (the database, or RQ)."""
+    if settings.TASKS_BACKEND == "rq":
+        return int(_rq_queue().count) == 0
+    return not DBTaskResult.objects.ready().exists()
+
+
+def drop_queued_tasks() -> None:
+    """What a dead worker loses: every queued and deferred task, on either backend."""
+    if settings.TASKS_BACKEND == "rq":
+        _rq_queue().connection.flushdb()
+    else:
+        DBTaskResult.objects.all().delete()
+
+
+def png(color: str = "teal", size: tuple[int, int] = (80, 60)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def all_url_patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
+    found = []
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            found += all_url_patterns(pattern, route)
+        elif isinstance(pattern, URLPattern):
+            found.append(route)
+    return found
+
+
+def concrete(route: str) -> str:
+    """A URL for a route, with made-up values for its parameters."""
+    path = route.replace("^", "").replace("$", "").replace("\\Z", "")
+    for converter in ("<uuid:uuid>", "<uuid:generation_id>", "<uuid:file_id>", "<uuid:output_id>"):
+        path = path.replace(converter, str(uuid.uuid4()))
+    path = path.replace("<int:index>", "0").replace("<path:name>", "outputs/x.png")
+    return "/" + path.replace("<str:filename>", "x.png").replace("<path:object_id>", "1")
+
+
+_clock = count()
+START = timezone.make_aware(datetime(2026, 3, 1, 12, 0))
+
+
+def make(
+    user: User,
+    prompt: str = "a watched pot",
+    *,
+    state: str = State.COMPLETED,
+    kind: str = "image",
+    model: str = "uni-1",
+    aspect_ratio: str = "1:1",
+    created_at: datetime | None = None,
+    outputs: int = 1,
+    **fields: object,
+) -> Generation:
+    """A job as the gallery sees it; completed ones have fresh (not yet archived) outputs."""
+    generation = Generation.objects.create(
+        created_by=user,
+        kind=kind,
+        model=model,
+        prompt=prompt,
+        aspect_ratio=aspect_ratio,
+        request={"prompt": prompt, "type": kind, "model": model, "aspect_ratio": aspect_ratio},
+        state=state,
+        created_at=created_at or START + timedelta(minutes=next(_clock)),
+        **fields,
+    )
+    if state == State.COMPLETED:
+        for index in range(outputs):
+            generation.outputs.create(
+                index=index,
+                kind="video" if kind.startswith("video") else "image",
+                url=f"https://cdn.test/{generation.uuid}/{index}.png?sig=1",
+                url_expires_at=timezone.now() + timedelta(hours=1),
+                layer={"index": index, "label": f"layer {index}"} if outputs > 1 else None,
+            )
+    return generation
+
+
+def completed(user, prompt: str = "a lighthouse at dusk", **fields: object) -> Generation:
+    """A job Luma finished, recorded as our poller records it, before any archiving ran."""
+    request = schema.GenerationRequest(prompt=prompt, **fields)
+    agents = providers.get("agents")
+    with agents.client() as client:
+        created = client.create_generation(request).data
+    reply = agents.poll(created.id)
+    for _ in range(500):
+        if reply.state == "completed":
+            break
+        reply = agents.poll(created.id)
+    assert reply.state == "completed", reply
+    generation = Generation.objects.create(
+        created_by=user,
+        kind=request.type,
+        model=request.model,
+        prompt=prompt,
+        aspect_ratio=request.aspect_ratio or "",
+        request=request.to_wire(),
+        upstream_id=reply.id,
+        state=State.COMPLETED,
+        finished_at=timezone.now(),
+    )
+    generation.store_outputs(reply)
+    return generation

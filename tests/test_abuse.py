@@ -38,7 +38,7 @@ from tests.conftest import free_port
 
 PASSWORD = "pass-word-123"
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 def log_in(client: Client, username: str, password: str = PASSWORD, **headers: str) -> Any:

@@ -20,6 +20,8 @@ from generations.tasks import start_generation
 from tests.conftest import terminal
 from tests.factories import sim_fault
 
+pytestmark = pytest.mark.integration
+
 CHANGELIST = reverse("admin:generations_generation_changelist")
 TRIAGE = reverse("triage")
 

@@ -36,41 +36,14 @@ from generations.providers.agents import schema
 from generations.simulators.agents import engine
 from generations.simulators.models import SimFault, SimGeneration, SimOutput
 from generations.tasks import archive_outputs, request_url_refresh, start_generation, sweep
-from tests.factories import sim_fault
+from tests.factories import completed, sim_fault
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
 def quick_retries(settings) -> None:
     settings.LUMAWEB_ARCHIVE_RETRY_DELAY = 0.01
-
-
-def completed(user, prompt: str = "a lighthouse at dusk", **fields: object) -> Generation:
-    """A job Luma finished, recorded as our poller records it, before any archiving ran."""
-    request = schema.GenerationRequest(prompt=prompt, **fields)
-    agents = providers.get("agents")
-    with agents.client() as client:
-        created = client.create_generation(request).data
-    reply = agents.poll(created.id)
-    for _ in range(500):
-        if reply.state == "completed":
-            break
-        reply = agents.poll(created.id)
-    assert reply.state == "completed", reply
-    generation = Generation.objects.create(
-        created_by=user,
-        kind=request.type,
-        model=request.model,
-        prompt=prompt,
-        aspect_ratio=request.aspect_ratio or "",
-        request=request.to_wire(),
-        upstream_id=reply.id,
-        state=State.COMPLETED,
-        finished_at=timezone.now(),
-    )
-    generation.store_outputs(reply)
-    return generation
 
 
 def upstream_bytes(output: Output) -> bytes:
@@ -278,13 +251,16 @@ def test_archiving_survives_a_403_on_the_first_download(owner) -> None:
     assert stored(output.file.name) == upstream_bytes(output)
 
 
-def test_archiving_survives_a_503_on_the_first_download(owner, flaky, run_worker) -> None:
+@pytest.mark.parametrize("status", [429, 503])
+def test_archiving_survives_a_busy_store_on_the_first_download(
+    owner, flaky, run_worker, status: int
+) -> None:
     generation = completed(owner)
-    storage = flaky(503, 1)
+    storage = flaky(status, 1)
     archive_outputs.call(str(generation.uuid))
     output = generation.outputs.get()
     assert output.archive_state == ArchiveState.PENDING
-    assert output.archive_error == "The storage answered 503."
+    assert output.archive_error == f"The storage answered {status}."
     run_worker(archived(generation))
     output.refresh_from_db()
     assert output.archive_attempts == 2

@@ -16,6 +16,8 @@ from generations.models import Board, BoardPiece, Generation, Star
 from tests.conftest import ROOT
 from tests.factories import archived_file, piece
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def teammate_client(teammate: User) -> Client:

@@ -18,7 +18,7 @@ from generations.models import Board, Generation, Star
 from tests.conftest import checked_page, log_in
 from tests.factories import archived_file, piece
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 SHOTS = Path(tempfile.gettempdir()) / "shots-boards"
 COLOURS = ["#f4a261", "#2a9d8f", "#e76f51", "#264653", "#e9c46a", "#8ab17d", "#6d597a", "#b56576"]

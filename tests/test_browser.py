@@ -6,7 +6,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker_process")]
+pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.usefixtures("worker_process")]
 
 
 def test_a_prompt_becomes_a_finished_image_without_a_reload(page: Page, owner: User) -> None:

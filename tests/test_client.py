@@ -13,9 +13,12 @@ from generations.providers import errors
 from generations.providers.agents import schema
 from generations.providers.agents.client import AgentsClient
 from generations.providers.http import CallRecord
+from generations.simulators.clock import SimClock
 from generations.simulators.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
 from tests.factories import sim_fault
+
+pytestmark = pytest.mark.integration
 
 
 def image_request(prompt: str = "a quiet harbour") -> schema.GenerationRequest:
@@ -63,8 +66,10 @@ def png_bytes() -> bytes:
 
 
 @pytest.mark.django_db
-def test_create_and_get_return_parsed_replies_with_request_ids(sim_client: AgentsClient) -> None:
-    created = sim_client.create_generation(image_request())
+def test_create_and_get_return_parsed_replies_with_request_ids(
+    sim_client: AgentsClient, sim_clock: SimClock
+) -> None:
+    created = sim_client.create_generation(image_request())  # upstream time stands still
     assert created.data.state == "queued"
     assert len(created.request_id) == 32
     polled = sim_client.get_generation(created.data.id)
@@ -173,9 +178,22 @@ def test_backoff_grows_exponentially_with_jitter(recorder: Recorder) -> None:
     fault("500", count=4)
     with recorder.client(max_retries=4, backoff_base=1.0, backoff_cap=100.0) as client:
         client.list_files()
-    for attempt, wait in enumerate(recorder.sleeps):
-        ceiling = 2.0**attempt
-        assert ceiling / 2 <= wait <= ceiling
+    # The documented policy, in numbers: base 1 s doubling, each wait jittered in its upper half.
+    windows = [(0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0)]
+    assert len(recorder.sleeps) == len(windows)
+    for wait, (low, high) in zip(recorder.sleeps, windows, strict=True):
+        assert low <= wait <= high
+
+
+@pytest.mark.django_db
+def test_backoff_never_waits_longer_than_its_cap(recorder: Recorder) -> None:
+    fault("500", count=4)
+    with recorder.client(max_retries=4, backoff_base=1.0, backoff_cap=1.5) as client:
+        client.list_files()
+    assert len(recorder.sleeps) == 4
+    assert max(recorder.sleeps) <= 1.5
+    # Past the cap the waits stay near it rather than shrinking.
+    assert min(recorder.sleeps[1:]) >= 0.75
 
 
 @pytest.mark.django_db
@@ -237,7 +255,17 @@ def test_a_post_refused_with_503_is_retried_and_creates_one_job(recorder: Record
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("status", ["500", "502"])
+def test_a_post_refused_with_429_waits_as_told_then_creates_one_job(recorder: Recorder) -> None:
+    fault("429", method="POST", path="/generations")
+    with recorder.client() as client:
+        client.create_generation(image_request())
+    assert recorder.statuses("POST /generations") == ["429", "ok"]
+    assert recorder.sleeps == [1.0]
+    assert SimGeneration.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["500", "502", "504"])
 def test_a_post_answered_5xx_after_the_work_is_outcome_unknown_and_not_repeated(
     recorder: Recorder, status: str
 ) -> None:

@@ -17,14 +17,9 @@ from generations.simulators import media as sim_media
 from generations.simulators.models import SimGeneration
 from generations.submission import upstream_user_id
 from tests.conftest import terminal
+from tests.factories import png
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def png(color: str = "teal", size: tuple[int, int] = (80, 60)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def upload(name: str, data: bytes, content_type: str = "image/png") -> SimpleUploadedFile:
@@ -242,7 +237,7 @@ def test_layers_from_an_upload(owner, owner_client, run_worker) -> None:
             "video_reframe",
             {"w_norm": "2.5", "x_norm": "0", "y_norm": "0", "h_norm": "1"},
             "w_norm",
-            "",
+            "Must be more than 0 and at most 2.",
         ),
     ],
 )

@@ -15,7 +15,7 @@ from generations.simulators.models import SimGeneration
 from generations.tasks import start_generation
 from tests.conftest import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("worker_process")]
+pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.usefixtures("worker_process")]
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from psycopg import sql
 
 from tests.conftest import ROOT, Processes, checked_page, free_port, log_in
 
-pytestmark = [pytest.mark.scaleout, pytest.mark.browser]
+pytestmark = [pytest.mark.system, pytest.mark.scaleout, pytest.mark.browser]
 
 DOC = ROOT / "docs" / "deploy.md"
 REDIS_DB = 12
@@ -135,6 +135,7 @@ def test_deploy_md_followed_on_this_machine_serves_a_person_end_to_end(
         "database": "ok",
         "worker": "ok",
         "upstream": "simulator",
+        "providers": {"agents": "simulator"},
         "status": "ok",
     }
     metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {metrics_token}"})

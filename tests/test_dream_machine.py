@@ -29,6 +29,8 @@ from generations.tasks import start_generation
 from tests.conftest import SIM_ROOT, TEST_TOKEN, terminal
 from tests.factories import sim_fault
 
+pytestmark = pytest.mark.integration
+
 DM_URL = f"{SIM_ROOT}/dream-machine/v1"
 PICTURE = "https://example.com/a.png"
 

@@ -20,7 +20,7 @@ from generations.simulators.models import DreamGeneration
 from generations.tasks import start_generation
 from tests.conftest import ROOT, app_env, log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from lumaai.types import Generation
 
 from generations import media_probe
 
+pytestmark = pytest.mark.integration
+
 SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpg": b"\xff\xd8\xff"}
 
 

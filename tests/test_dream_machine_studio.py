@@ -26,7 +26,7 @@ from generations.views import remix_mode
 from tests.conftest import terminal
 from tests.factories import sim_fault
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def post(client: Client, mode: str, key: str = "k-1", **fields: Any) -> Any:

@@ -17,6 +17,8 @@ from generations.providers import errors
 from generations.providers.agents import schema
 from generations.providers.agents.client import AgentsClient
 
+pytestmark = pytest.mark.integration
+
 FUZZ = settings(
     max_examples=25,
     deadline=None,
@@ -57,7 +59,6 @@ def test_no_create_form_input_causes_a_server_error(fuzz_client: Client, mode: s
         assert options.status_code == 200
 
     check()
-    assert Generation.objects.count() >= 0
 
 
 @pytest.mark.django_db

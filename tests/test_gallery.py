@@ -1,8 +1,7 @@
 """The team gallery: keyset pages, filters, search, stars, downloads, deletes, media, toasts."""
 
 import io
-from datetime import datetime, timedelta
-from itertools import count
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -27,47 +26,9 @@ from generations.models import (
     Star,
     State,
 )
+from tests.factories import START, make
 
-pytestmark = pytest.mark.django_db
-
-_clock = count()
-START = timezone.make_aware(datetime(2026, 3, 1, 12, 0))
-
-
-def make(
-    user: User,
-    prompt: str = "a watched pot",
-    *,
-    state: str = State.COMPLETED,
-    kind: str = "image",
-    model: str = "uni-1",
-    aspect_ratio: str = "1:1",
-    created_at: datetime | None = None,
-    outputs: int = 1,
-    **fields: object,
-) -> Generation:
-    """A job as the gallery sees it; completed ones have fresh (not yet archived) outputs."""
-    generation = Generation.objects.create(
-        created_by=user,
-        kind=kind,
-        model=model,
-        prompt=prompt,
-        aspect_ratio=aspect_ratio,
-        request={"prompt": prompt, "type": kind, "model": model, "aspect_ratio": aspect_ratio},
-        state=state,
-        created_at=created_at or START + timedelta(minutes=next(_clock)),
-        **fields,
-    )
-    if state == State.COMPLETED:
-        for index in range(outputs):
-            generation.outputs.create(
-                index=index,
-                kind="video" if kind.startswith("video") else "image",
-                url=f"https://cdn.test/{generation.uuid}/{index}.png?sig=1",
-                url_expires_at=timezone.now() + timedelta(hours=1),
-                layer={"index": index, "label": f"layer {index}"} if outputs > 1 else None,
-            )
-    return generation
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 def png(size: tuple[int, int] = (64, 48), colour: str = "teal") -> bytes:

@@ -16,10 +16,9 @@ from generations.models import Generation, Lineage, Output, State
 from generations.providers.agents import schema
 from generations.tasks import archive_outputs
 from tests.conftest import log_in
-from tests.test_archive import completed
-from tests.test_gallery import make
+from tests.factories import completed, make
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
 @dataclass

@@ -22,6 +22,8 @@ from generations.mcp.tokens import issue_token
 from generations.models import Generation, Lineage, Price, State, Via
 from tests.conftest import terminal
 
+pytestmark = pytest.mark.integration
+
 SEED_TOOLS = {
     "ping",
     "create_generation",

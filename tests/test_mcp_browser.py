@@ -14,7 +14,7 @@ from generations.providers.agents import schema
 from generations.tasks import start_generation
 from tests.conftest import checked_page, log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
 @pytest.mark.parametrize(("width", "name"), [(1280, "desktop"), (390, "phone")])

@@ -12,6 +12,8 @@ from django.urls import reverse
 from generations.mcp.tokens import check_token, issue_token
 from generations.models import AccessToken
 
+pytestmark = pytest.mark.integration
+
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,

@@ -26,6 +26,8 @@ from generations.tasks import start_generation
 from tests.conftest import SIM_ROOT, TEST_TOKEN, terminal
 from tests.factories import sim_fault
 
+pytestmark = pytest.mark.integration
+
 PROXY_URL = f"{SIM_ROOT}/proxy"
 # The seed's own example request (seeds/003), byte for byte in meaning.
 SEED_BODY = {

@@ -20,7 +20,7 @@ from generations.models import ArchiveState, EventKind, Generation, Output, Stat
 from generations.simulators import media as sim_media
 from tests.conftest import ROOT, app_env, checked_page, log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 # So long that only the gateway's hook can bring a finished job to the page within the test.
 POLL_INTERVAL = 120

@@ -20,7 +20,7 @@ from generations.providers.agents import schema
 from generations.tasks import start_generation
 from tests.conftest import ROOT, Processes, app_env, checked_page, free_port, log_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
 class Outage:

@@ -16,11 +16,12 @@ from generations.explanations import EXPLANATIONS, explain
 from generations.models import EventKind, Generation, Lineage, State
 from generations.providers.agents import schema
 from generations.simulators.models import SimGeneration
+from generations.submission import SubmissionRefused
 from generations.tasks import start_generation, sweep
 from tests.conftest import terminal
 from tests.factories import sim_fault
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 TRANSIENT = ["generation_failed", "output_not_found", "rate_limited"]
 NEVER_RETRIED = [
@@ -86,6 +87,21 @@ def test_a_transient_failure_is_retried_automatically_up_to_the_cap(
     assert retried["retry"] == str(chain[1].uuid)
     assert retried["automatic"] is True
     assert retried["attempt"] == 1
+
+
+def test_automatic_retries_count_against_nobody_s_limits(owner, run_worker, settings) -> None:
+    settings.LUMAWEB_SUBMIT_PER_MINUTE = 2
+    settings.LUMAWEB_DAILY_JOB_BUDGET = 2
+    original = start(owner, "a harbour [fail:generation_failed]")
+    run_worker(chain_finished(original, 3))
+    assert Generation.objects.filter(created_by=owner).count() == 3
+    # One job was pressed for, two were the policy's: the person still has one of each limit.
+    _, created = start_generation(
+        owner, schema.GenerationRequest(prompt="once more"), check_limits=True
+    )
+    assert created
+    with pytest.raises(SubmissionRefused):
+        start_generation(owner, schema.GenerationRequest(prompt="too many"), check_limits=True)
 
 
 @pytest.mark.parametrize("code", [*NEVER_RETRIED, "some_new_code"])

@@ -1,6 +1,5 @@
 """The official SDK (luma-agents) works against the simulator, over real HTTP, for all six types."""
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -8,6 +7,9 @@ import luma_agents
 import pytest
 
 from generations import media_probe
+from generations.simulators.clock import clock
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("sim_clock")]
 
 SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
 
@@ -20,11 +22,12 @@ def sdk(live_app: str, settings) -> Iterator[luma_agents.Luma]:
 
 
 def finish(sdk: luma_agents.Luma, generation_id: str) -> luma_agents.types.Generation:
-    for _ in range(300):
+    """Move the simulator's clock on (it serves from this process) until the job has finished."""
+    for _ in range(24 * 60):
         generation = sdk.generations.get(generation_id)
         if generation.state in ("completed", "failed"):
             return generation
-        time.sleep(0.02)
+        clock.advance(60)
     raise AssertionError(f"{generation_id} never finished")
 
 

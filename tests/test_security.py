@@ -50,9 +50,9 @@ from generations.tasks import start_generation
 from tests import figures
 from tests.conftest import log_in as browser_log_in
 from tests.conftest import terminal
-from tests.factories import sim_fault
-from tests.test_create import png
-from tests.test_views import all_url_patterns, concrete
+from tests.factories import all_url_patterns, concrete, png, sim_fault
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "pass-word-123"

@@ -1,5 +1,6 @@
 """`seed_gallery`: synthetic history for benchmarks, shaped like the real thing, never upstream."""
 
+import pytest
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.management import call_command
@@ -20,6 +21,8 @@ from generations.models import (
 )
 from generations.providers.agents import schema
 from generations.simulators.models import SimGeneration
+
+pytestmark = pytest.mark.integration
 
 
 def seed(count: int) -> None:

@@ -20,7 +20,7 @@ from generations.simulators.models import SimFault, SimFile
 from tests.conftest import SIM_URL
 from tests.factories import sim_fault
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 IMAGE = {"prompt": "a lighthouse", "type": "image", "model": "uni-1"}
 

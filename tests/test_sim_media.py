@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import tracemalloc
 import zlib
 
@@ -23,6 +22,8 @@ from generations.simulators.media import (
     render_layers,
     render_video,
 )
+
+pytestmark = pytest.mark.unit
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -406,10 +407,12 @@ def test_source_video_is_looped_to_a_longer_duration(red_to_blue):
     assert r > b  # the source starts over
 
 
-def test_video_render_is_fast():
-    started = time.perf_counter()
-    render_video("speed", seconds=5)
-    assert time.perf_counter() - started < 1.0
+def test_a_default_video_is_small_enough_to_render_on_every_request():
+    # What keeps a simulated render cheap, stated as behaviour: a 256 px long side, 24 fps.
+    video = render_video("cheap", seconds=5)
+    info = probe_video(video)
+    assert (info.width, info.height, info.fps, info.frames) == (256, 144, 24.0, 120)
+    assert len(video) < 500_000
 
 
 def test_read_frame_out_of_range(red_to_blue):
@@ -529,15 +532,13 @@ def test_probe_image_refuses_a_pixel_bomb_from_its_header():
     bomb = png_with_header_size(30_000, 30_000)
     assert len(bomb) < 200
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(MediaError) as excinfo:
             probe_image(bomb, max_pixels=50_000_000)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - started < 0.5
-    assert peak < 5_000_000
+    assert peak < 5_000_000  # refused from the header, never decoded
     assert (
         str(excinfo.value) == "This image is 30000\u00d730000 pixels; the limit is 50 megapixels."
     )

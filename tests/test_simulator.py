@@ -1,8 +1,8 @@
 """The simulator over HTTP: the contract of luma-api.md §1, accepted and refused."""
 
 import base64
+import importlib
 import io
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,11 +13,13 @@ from PIL import Image
 
 from generations import media_probe
 from generations.simulators import media as sim_media
+from generations.simulators.agents import engine
+from generations.simulators.clock import clock
 from generations.simulators.models import SimGeneration
 from tests.conftest import SIM_URL, TEST_TOKEN
-from tests.test_schema import FIELD_CHECKS, RULES
+from tests.schema_cases import FIELD_CHECKS, RULES
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("sim_clock")]
 
 
 @pytest.fixture
@@ -37,11 +39,12 @@ def png(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:
 
 
 def wait_completed(http: httpx.Client, generation_id: str) -> dict[str, Any]:
-    for _ in range(200):
+    """Move the simulator's clock on until the job has finished (a simulated day at most)."""
+    for _ in range(24 * 60):
         reply = http.get(f"/generations/{generation_id}").json()
         if reply["state"] in ("completed", "failed"):
             return reply
-        time.sleep(0.01)
+        clock.advance(60)
     raise AssertionError("the simulated job never finished")
 
 
@@ -84,7 +87,18 @@ def test_an_image_job_moves_from_queued_to_completed_with_a_real_png(
 
 def test_jobs_survive_a_restart_because_state_is_in_the_database(http: httpx.Client) -> None:
     job = create(http, prompt="persisted")
-    assert SimGeneration.objects.filter(pk=job["id"]).exists()
+    # A restart: the process's simulator state goes (the engine's module is loaded afresh) and
+    # a new WSGI app answers; only the database carries the job over.
+    importlib.reload(engine)
+    with httpx.Client(
+        base_url=SIM_URL,
+        transport=httpx.WSGITransport(app=WSGIHandler()),
+        headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+    ) as restarted:
+        done = wait_completed(restarted, job["id"])
+    assert done["id"] == job["id"]
+    assert done["state"] == "completed"
+    assert SimGeneration.objects.get(pk=job["id"]).request["prompt"] == "persisted"
 
 
 def test_jpeg_output_format_gives_jpeg_bytes(http: httpx.Client) -> None:
@@ -218,7 +232,7 @@ def test_an_image_edit_from_a_video_is_refused(http: httpx.Client) -> None:
 def test_a_video_file_as_an_image_reference_is_refused(http: httpx.Client) -> None:
     video = sim_media.render_video("clip", seconds=1, long_side=64)
     file_id = http.post("/files", files={"file": ("c.mp4", video, "video/mp4")}).json()["id"]
-    time.sleep(0.01)
+    clock.advance(1)
     response = http.post("/generations", json={"prompt": "x", "image_ref": [{"file_id": file_id}]})
     assert response.status_code == 422
     assert "image_ref[0]: this input is a video, not an image" in response.json()["detail"]
@@ -239,7 +253,7 @@ def test_a_keyframe_on_the_last_grid_position_renders(http: httpx.Client) -> Non
 def test_a_deleted_input_does_not_break_an_accepted_job(http: httpx.Client, settings) -> None:
     settings.LUMA_SIM_SPEED = 50.0
     file_id = http.post("/files", files={"file": ("a.png", png(), "image/png")}).json()["id"]
-    time.sleep(0.05)
+    clock.advance(1)
     job = create(http, prompt="edit", type="image_edit", source={"file_id": file_id})
     assert http.delete(f"/files/{file_id}").status_code == 204
     assert wait_completed(http, job["id"])["state"] == "completed"
@@ -290,7 +304,7 @@ def test_fail_directive_fails_the_job_with_that_code_and_a_reason(http: httpx.Cl
 
 def test_stuck_directive_stays_processing(http: httpx.Client) -> None:
     job = create(http, prompt="never ends [stuck]")
-    time.sleep(0.1)
+    clock.advance(24 * 3600)
     assert http.get(f"/generations/{job['id']}").json()["state"] == "processing"
 
 
@@ -301,7 +315,7 @@ def test_output_urls_are_fresh_on_every_get_and_refused_once_expired(
     settings.LUMA_SIM_URL_TTL = 1
     url = http.get(f"/generations/{done['id']}").json()["output"][0]["url"]
     assert http.get(url).status_code == 200
-    time.sleep(2.1)
+    clock.advance(2)
     expired = http.get(url)
     assert expired.status_code == 403
     assert "expired" in expired.text
@@ -353,7 +367,7 @@ def test_inline_upload_becomes_ready_and_can_be_used_as_a_source(http: httpx.Cli
     assert body["state"] == "pending"
     assert body["upload"] is None
     assert body["file"]["filename"] == "cat.png"
-    time.sleep(0.01)
+    clock.advance(1)
     assert http.get(f"/files/{body['id']}").json()["state"] == "ready"
     job = create(http, prompt="edit it", type="image_edit", source={"file_id": body["id"]})
     assert wait_completed(http, job["id"])["state"] == "completed"
@@ -361,7 +375,7 @@ def test_inline_upload_becomes_ready_and_can_be_used_as_a_source(http: httpx.Cli
 
 def test_a_corrupt_upload_ends_failed_with_a_reason(http: httpx.Client) -> None:
     created = http.post("/files", files={"file": ("x.png", png()[:40], "image/png")}).json()
-    time.sleep(0.01)
+    clock.advance(1)
     record = http.get(f"/files/{created['id']}").json()
     assert record["state"] == "failed"
     assert "image" in record["failure_reason"]
@@ -386,7 +400,7 @@ def test_presigned_upload_put_then_complete(http: httpx.Client) -> None:
     assert put.status_code == 200, put.text
     completed = http.post(f"/files/{created['id']}/complete")
     assert completed.status_code == 200
-    time.sleep(0.01)
+    clock.advance(1)
     assert http.get(f"/files/{created['id']}").json()["state"] == "ready"
 
 

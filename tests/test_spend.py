@@ -20,6 +20,8 @@ from generations.submission import SubmissionRefused
 from generations.tasks import start_generation
 from tests.factories import piece
 
+pytestmark = pytest.mark.integration
+
 
 def submit(client: Client, prompt: str, key: str, **fields: str):  # type: ignore[no-untyped-def]
     form = {"prompt": prompt, "model": "uni-1", "aspect_ratio": "1:1", "idempotency_key": key}

@@ -13,6 +13,8 @@ from generations.providers.agents.provider import as_job
 from generations.providers.base import UpstreamJob
 from generations.providers.http import Reply
 
+pytestmark = pytest.mark.integration
+
 
 def reply(state: str, request_id: str = "req-1", **extra: object) -> UpstreamJob:
     data = schema.Generation.model_validate(

@@ -23,7 +23,7 @@ from generations.models import ArchiveState, EventKind, Generation, Input, Outpu
 from generations.tasks import sweep
 from tests.conftest import checked_page, log_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 def piece(user: User, prompt: str = "a lighthouse at dusk", request: dict | None = None):

@@ -14,10 +14,10 @@ from generations.tasks import start_generation
 from tests.conftest import log_in, terminal
 from tests.factories import sim_fault
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 300.0) -> None:
     """Wait for the worker process to get somewhere (a deadline, not a measurement)."""
     deadline = time.monotonic() + timeout
     while not condition():

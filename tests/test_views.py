@@ -6,14 +6,15 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import get_resolver, reverse
 from django.utils import timezone
 
 from generations.models import Generation, State, WorkerHeartbeat
 from generations.providers.agents import schema
 from generations.tasks import start_generation
+from tests.factories import all_url_patterns, concrete
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 # Reachable without logging in: the login page, health checks and Prometheus (token or staff),
 # the simulators' APIs, which demand a bearer token as the real ones do, an upstream's doors (a
@@ -32,26 +33,6 @@ PUBLIC_PREFIXES = (
     "public/",
     "mcp",
 )
-
-
-def all_url_patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
-    found = []
-    for pattern in resolver.url_patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            found += all_url_patterns(pattern, route)
-        elif isinstance(pattern, URLPattern):
-            found.append(route)
-    return found
-
-
-def concrete(route: str) -> str:
-    """A URL for a route, with made-up values for its parameters."""
-    path = route.replace("^", "").replace("$", "").replace("\\Z", "")
-    for converter in ("<uuid:uuid>", "<uuid:generation_id>", "<uuid:file_id>", "<uuid:output_id>"):
-        path = path.replace(converter, str(uuid.uuid4()))
-    path = path.replace("<int:index>", "0").replace("<path:name>", "outputs/x.png")
-    return "/" + path.replace("<str:filename>", "x.png").replace("<path:object_id>", "1")
 
 
 def test_every_url_requires_login_except_the_public_ones(client: Client) -> None:

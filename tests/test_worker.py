@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from generations.models import EventKind, Generation, State, UpstreamCallCount
 from generations.providers.agents import schema
@@ -12,9 +11,9 @@ from generations.simulators.models import SimGeneration
 from generations.submission import upstream_user_id
 from generations.tasks import poll_interval, start_generation, sweep
 from tests.conftest import terminal
-from tests.factories import sim_fault
+from tests.factories import drop_queued_tasks, nothing_queued, sim_fault
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def start(user, prompt: str = "a quiet harbour at dawn", **fields: object) -> Generation:
@@ -23,11 +22,15 @@ def start(user, prompt: str = "a quiet harbour at dawn", **fields: object) -> Ge
     return generation
 
 
-def test_a_job_is_sent_polled_and_completed_by_the_worker(owner, run_worker) -> None:
+def test_a_job_is_sent_polled_and_completed_by_the_worker(owner, run_worker, sim_clock) -> None:
     generation = start(owner, aspect_ratio="3:2")
+    # Upstream time stands still: the job is sent, then polled while Luma still has it queued.
+    run_worker(lambda: Generation.objects.get(pk=generation.pk).poll_count >= 1)
+    generation.refresh_from_db()
+    assert generation.state == State.QUEUED
+    sim_clock.advance(60)
     run_worker(terminal(generation))
     assert generation.state == State.COMPLETED
-    assert generation.poll_count >= 1
     [output] = generation.outputs.all()
     assert output.kind == "image"
     assert output.url_expires_at > timezone.now() + timedelta(minutes=59)
@@ -89,7 +92,7 @@ def test_a_submit_with_an_unknown_outcome_is_held_and_never_resent(owner, run_wo
     assert generation.failure_code == "outcome_unknown"
     assert SimGeneration.objects.count() == 1
     sweep(timezone.now() + timedelta(hours=1))
-    run_worker(lambda: not DBTaskResult.objects.ready().exists())
+    run_worker(nothing_queued)
     generation.refresh_from_db()
     assert generation.state == State.UNKNOWN
     assert SimGeneration.objects.count() == 1
@@ -115,7 +118,7 @@ def test_the_sweep_picks_up_an_orphaned_job(owner, run_worker) -> None:
     generation = start(owner, prompt="orphan [stuck]")
     run_worker(lambda: Generation.objects.get(pk=generation.pk).state == State.PROCESSING)
     # The worker dies: its queued polls are lost, and the job's next poll is long overdue.
-    DBTaskResult.objects.all().delete()
+    drop_queued_tasks()
     long_ago = timezone.now() - timedelta(minutes=10)
     Generation.objects.filter(pk=generation.pk).update(next_poll_at=long_ago)
     generation.refresh_from_db()

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import hmac
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,12 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from generations import media_probe
 from generations.providers.agents import schema
 from generations.simulators import media as sim_media
 from generations.simulators.api import Refusal
+from generations.simulators.clock import clock
 from generations.simulators.models import SimFile, SimGeneration, SimOutput
 
 # (queued, processing) seconds at speed 1: images ~15 s, videos ~45 s, like a quick real day.
@@ -69,7 +68,7 @@ def _signature(path: str, expires: int) -> str:
 
 
 def signed_url(request_base: str, path: str, ttl: float | None = None) -> str:
-    expires = int(time.time() + (settings.LUMA_SIM_URL_TTL if ttl is None else ttl))
+    expires = int(clock.time() + (settings.LUMA_SIM_URL_TTL if ttl is None else ttl))
     query = urlencode({"expires": expires, "signature": _signature(path, expires)})
     return f"{request_base}{path}?{query}"
 
@@ -81,7 +80,7 @@ def check_signature(path: str, expires: str, signature: str) -> None:
         raise Refusal(403, "The URL signature is missing or malformed.") from None
     if not hmac.compare_digest(_signature(path, when), signature):
         raise Refusal(403, "The URL signature does not match.")
-    if when < time.time():
+    if when < clock.time():
         raise Refusal(403, "Request has expired.")
 
 
@@ -232,7 +231,7 @@ class _Loader:
             raise Refusal(
                 400, f"{where}.generation_id: no generation {generation_id} for this key."
             )
-        if gen.state_at(timezone.now()) != "completed":
+        if gen.state_at(clock.now()) != "completed":
             raise Refusal(
                 422, f"{where}.generation_id: generation {generation_id} is not completed."
             )
@@ -247,7 +246,7 @@ class _Loader:
             file = None
         if file is None:
             raise Refusal(400, f"{where}.file_id: no file {file_id} for this key.")
-        state = file.state_at(timezone.now())
+        state = file.state_at(clock.now())
         if state != "ready" and not self.accepted:
             raise Refusal(422, f"{where}.file_id: file {file_id} is {state}, not ready.")
         return file_path(file).read_bytes(), file.mime_type.startswith("video/"), file.video_seconds
@@ -340,7 +339,7 @@ def render(
 
 def as_reply(gen: SimGeneration, base_url: str) -> dict[str, Any]:
     """The wire representation of a job at this moment, with freshly signed output URLs."""
-    state = gen.state_at(timezone.now())
+    state = gen.state_at(clock.now())
     reply: dict[str, Any] = {
         "id": str(gen.id),
         "created_at": gen.created_at.isoformat().replace("+00:00", "Z"),

@@ -41,6 +41,7 @@ from generations.simulators.api import (
     stall,
     take_fault,
 )
+from generations.simulators.clock import clock
 from generations.simulators.models import SimFault, SimFile, SimGeneration, SimOutput
 
 from . import engine
@@ -93,7 +94,7 @@ def generations(request: HttpRequest) -> HttpResponse:
 
 
 def _unfinished(owner: str) -> int:
-    now = timezone.now()
+    now = clock.now()
     count = 0
     for gen in SimGeneration.objects.filter(owner=owner, created_at__gte=now - timedelta(days=1)):
         if gen.state_at(now) in ("queued", "processing"):
@@ -263,7 +264,7 @@ def _ingest(file: SimFile) -> None:
     except media_probe.MediaError as exc:
         file.failure_reason = str(exc)
     file.uploaded = True
-    file.ready_at = timezone.now() + timedelta(seconds=1.0 / max(settings.LUMA_SIM_SPEED, 1e-6))
+    file.ready_at = clock.now() + timedelta(seconds=1.0 / max(settings.LUMA_SIM_SPEED, 1e-6))
     file.save()
 
 
@@ -274,7 +275,7 @@ def _file_json(file: SimFile) -> dict[str, Any]:
         "mime_type": file.mime_type,
         "purpose": file.purpose,
         "size_bytes": file.size_bytes,
-        "state": file.state_at(timezone.now()),
+        "state": file.state_at(clock.now()),
         "deleted_at": file.deleted_at.isoformat() if file.deleted_at else None,
         "expires_at": file.expires_at.isoformat() if file.expires_at else None,
         "failure_reason": file.failure_reason or None,
@@ -303,7 +304,7 @@ def _list_files(request: HttpRequest) -> HttpResponse:
         query = query.filter(_decode_cursor(cursor))
     page = list(query.order_by("-created_at", "-id")[: limit + 1])
     if state := request.GET.get("state"):
-        now = timezone.now()
+        now = clock.now()
         page = [f for f in page if f.state_at(now) == state]
     has_more = len(page) > limit
     page = page[:limit]

@@ -1,0 +1,77 @@
+"""The submit and poll tasks keep the rules a refusal or a lost reply could break."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from generations.models import EventKind, Generation, Input, State
+from generations.providers.agents import schema
+from generations.simulators.models import SimFile, SimGeneration
+from generations.tasks import poll_generation, start_generation, submit_generation
+from tests.conftest import terminal
+from tests.factories import png, sim_fault
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def submitted(owner) -> Generation:
+    """A job Luma has accepted and (the simulator's clock held still) keeps queued."""
+    generation, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet harbour"))
+    submit_generation.call(str(generation.uuid))
+    generation.refresh_from_db()
+    assert generation.state == State.QUEUED
+    return generation
+
+
+def test_a_poll_refused_with_retry_after_waits_as_long_as_told(owner, settings, sim_clock) -> None:
+    settings.LUMA_MAX_RETRIES = 0  # the refusal reaches the task, not the client's own wait
+    generation = submitted(owner)
+    due = timezone.now()
+    Generation.objects.filter(pk=generation.pk).update(next_poll_at=due)
+    sim_fault("429", method="GET", path="/generations/")  # the simulator says Retry-After: 1
+    before = timezone.now()
+    poll_generation.call(str(generation.uuid), due.isoformat())
+    generation.refresh_from_db()
+    assert generation.events.filter(kind=EventKind.ERROR).count() == 1
+    # The usual next poll is 0.01 s away in tests; the upstream asked for a whole second.
+    assert generation.next_poll_at >= before + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("state", [State.COMPLETED, State.FAILED, State.UNKNOWN])
+def test_a_finished_job_is_never_claimed_for_a_poll(owner, sim_clock, state: State) -> None:
+    generation = submitted(owner)
+    due = timezone.now()
+    Generation.objects.filter(pk=generation.pk).update(state=state, next_poll_at=due)
+    assert not generation.claim_poll(due, 2.0)
+    generation.refresh_from_db()
+    assert generation.poll_count == 0
+
+
+def test_an_upload_whose_outcome_is_unknown_is_sent_again_not_left_unknown(
+    owner, run_worker
+) -> None:
+    generation, _ = start_generation(owner, schema.GenerationRequest(prompt="from a sketch"))
+    Input.objects.create(
+        generation=generation,
+        uploaded_by=owner,
+        role="source",
+        file=default_storage.save(f"inputs/{generation.uuid}/in.png", ContentFile(png())),
+        original_name="in.png",
+        mime_type="image/png",
+        size_bytes=len(png()),
+        sha256="x",
+    )
+    # The file is stored upstream, but its reply is lost: uploading again charges nothing.
+    sim_fault("500", method="POST", path="/files", after=True)
+    submit_generation.call(str(generation.uuid))
+    generation.refresh_from_db()
+    assert generation.state == State.DRAFT, "given back to be sent again, not 'outcome unknown'"
+    assert SimFile.objects.count() == 1
+    assert SimGeneration.objects.count() == 0
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED
+    assert SimGeneration.objects.count() == 1
+    assert generation.inputs.get().file_id

@@ -42,7 +42,7 @@ test: install ## Run the whole test suite (browser tests included), then the sca
 # and docs/deploy.md followed in Chromium (the only browser tests here: marked scaleout).
 SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lumaweb
 SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/13
-SCALEOUT_TESTS := tests/test_scaleout.py tests/test_worker.py tests/test_client.py \
+SCALEOUT_TESTS := tests/test_scaleout.py tests/test_worker.py tests/test_client.py tests/test_cards.py \
 	tests/test_security.py tests/test_auth.py tests/test_deploy.py
 
 test-scaleout: install ## Integration tests on PostgreSQL + Redis workers (RQ), as CI runs them

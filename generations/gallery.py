@@ -27,6 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from generations import search
 from generations.archive import delete_files, request_url_refresh
+from generations.cards import may_manage, star_form
 from generations.media_views import serve
 from generations.models import (
     ACTIVE_STATES,
@@ -231,7 +232,7 @@ def star(request: HttpRequest, uuid: str) -> HttpResponse:
         Star.objects.filter(user=request.user, generation=generation).delete()
     generation.is_starred = starred  # type: ignore[attr-defined]
     if request.htmx:
-        return render(request, "generations/gallery_star.html", {"generation": generation})
+        return HttpResponse(star_form(request, generation))
     return redirect(_back(request, generation.get_absolute_url()))
 
 
@@ -241,15 +242,11 @@ def _back(request: HttpRequest, default: str) -> str:
     return target if safe else default
 
 
-def can_delete(user: Any, generation: Generation) -> bool:
-    return bool(user.is_staff or generation.created_by_id == user.pk)
-
-
 @require_http_methods(["GET", "POST"])
 def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     """Delete a piece and its files: its owner or staff, after a confirmation."""
     generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
-    if not can_delete(request.user, generation):
+    if not may_manage(request.user, generation):
         raise PermissionDenied("Only its owner or staff can delete this.")
     if request.method == "GET":
         return render(request, "generations/gallery_delete.html", {"generation": generation})

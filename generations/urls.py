@@ -7,6 +7,7 @@ urlpatterns = [
     path("create/options", views.create_options, name="create-options"),
     path("g/<uuid:uuid>/", views.detail, name="generation-detail"),
     path("g/<uuid:uuid>/card", views.card, name="generation-card"),
+    path("poll", views.poll, name="poll"),
     path("gallery/", gallery.gallery, name="gallery"),
     path("g/<uuid:uuid>/star", gallery.star, name="generation-star"),
     path("g/<uuid:uuid>/delete", gallery.delete, name="generation-delete"),

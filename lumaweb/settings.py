@@ -221,6 +221,14 @@ CACHES: dict[str, dict[str, Any]] = {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(VAR_DIR / "throttle"),
     },
+    # Gallery cards rendered once per version and shared by every viewer (generations/cards.py):
+    # keys are digests of what a card shows, so entries never go stale, only out of use.
+    "cards": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "cards",
+        "TIMEOUT": 86400,
+        "OPTIONS": {"MAX_ENTRIES": int(env("LUMAWEB_CARD_CACHE_ENTRIES", "5000"))},
+    },
 }
 LUMAWEB_LOGIN_MAX_FAILURES = int(env("LUMAWEB_LOGIN_MAX_FAILURES", "5"))  # per name and address
 LUMAWEB_LOGIN_LOCKOUT = env_float("LUMAWEB_LOGIN_LOCKOUT", 900.0)  # seconds

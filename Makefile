@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run dev worker migrate test test-scaleout test-fast lint format typecheck check bench clean
+.PHONY: help install install-a11y run dev worker migrate test test-scaleout test-fast lint format typecheck check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,13 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install the locked dependencies
+
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
+$(AXE): tests/a11y/package.json tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund
+	touch $(AXE)
+
+install-a11y: $(AXE) ## axe-core from npm for the accessibility browser tests (test-only, never served)
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python $(PY) pyproject.toml --group dev -o requirements.lock
@@ -34,7 +41,7 @@ dev: migrate ## Django's autoreloading dev server and a worker, for working on t
 	$(PY) manage.py ensure_superuser
 	DEBUG=1 $(PY) manage.py run_worker & DEBUG=1 $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}; kill %1
 
-test: install ## Run the whole test suite (browser tests included), then the scale-out pass
+test: install install-a11y ## Run the whole test suite (browser tests included), then the scale-out pass
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-scaleout
 

@@ -51,7 +51,7 @@ def render_card(
     """
     shared = shared_card(generation, refreshing)
     html = shared.replace(STAR, star_form(request, generation), 1).replace(
-        OWNER_ACTIONS, owner_actions(request.user, generation), 1
+        OWNER_ACTIONS, owner_actions(request, generation), 1
     )
     if oob:
         html = html.replace("<article ", '<article hx-swap-oob="true" ', 1)
@@ -166,13 +166,27 @@ def may_manage(user: Any, generation: Generation) -> bool:
     return bool(user.is_staff or generation.created_by_id == user.pk)
 
 
-def owner_actions(user: Any, generation: Generation) -> SafeString:
-    """The card menu's items only the owner or staff get."""
-    if not may_manage(user, generation):
+def owner_actions(request: HttpRequest, generation: Generation) -> SafeString:
+    """The card menu's items only the owner or staff get: cancel (a running job), delete."""
+    if not may_manage(request.user, generation):
         return SafeString("")
+    cancel = SafeString("")
+    if generation.is_active:
+        url = reverse("generation-cancel", args=[generation.uuid])
+        page = viewer(request)
+        cancel = format_html(
+            '<form method="post" action="{url}" hx-post="{url}" hx-target="#card-{uuid}"'
+            ' hx-swap="outerHTML"><input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
+            '<input type="hidden" name="next" value="{next}">'
+            '<button class="menu__item" type="submit">Cancel (stop waiting)</button></form>',
+            url=url,
+            uuid=generation.uuid,
+            token=page.token,
+            next=page.path,
+        )
     url = reverse("generation-delete", args=[generation.uuid])
     prompt = Truncator(generation.prompt).chars(60)
-    return format_html(
+    delete = format_html(
         '<a class="menu__item menu__item--danger" href="{url}" hx-post="{url}"'
         ' hx-target="#card-{uuid}" hx-swap="outerHTML"'
         ' hx-confirm="Delete “{prompt}” and its files? This cannot be undone.">Delete…</a>',
@@ -180,3 +194,4 @@ def owner_actions(user: Any, generation: Generation) -> SafeString:
         uuid=generation.uuid,
         prompt=prompt,
     )
+    return format_html("{}{}", cancel, delete)

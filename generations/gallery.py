@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from generations import search
 from generations.archive import delete_files, request_url_refresh
-from generations.cards import may_manage, star_form
+from generations.cards import may_manage, render_card, star_form
 from generations.media_views import serve
 from generations.models import (
     ACTIVE_STATES,
@@ -257,6 +257,23 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(reverse("gallery"))
     return redirect("gallery")
+
+
+@require_POST
+def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Stop following a job that takes too long: marked failed ("cancelled") here, its polling
+    stopped; the owner or staff only. Nothing is sent upstream (Luma cannot cancel a job)."""
+    generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
+    if not may_manage(request.user, generation):
+        raise PermissionDenied("Only its owner or staff can cancel this.")
+    by = request.user.get_username()
+    generation.mark_failed("cancelled", f"Cancelled by {by}: stopped waiting for Luma.")
+    if request.htmx:
+        shown = get_object_or_404(
+            Generation.objects.gallery().for_viewer(request.user), pk=generation.pk
+        )
+        return HttpResponse(render_card(request, shown))
+    return redirect(_back(request, generation.get_absolute_url()))
 
 
 def delete_generation(generation: Generation) -> None:

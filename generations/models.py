@@ -210,14 +210,9 @@ class Generation(models.Model):
         return f"{verb} ({retry.auto_retry} of {settings.LUMAWEB_AUTO_RETRY_MAX})"
 
     @property
-    def parameters(self) -> list[tuple[str, str]]:
-        """The request's settings in human terms, for the detail page."""
-        shown = {"prompt", "type", "model", "user_id"}
-        return [
-            (name.replace("_", " ").capitalize(), _human(value))
-            for name, value in self.request.items()
-            if name not in shown
-        ]
+    def settings_in_words(self) -> str:
+        """The request's settings as a person says them: "5 seconds, 720p, loops"."""
+        return settings_in_words(self.request)
 
     @property
     def request_pretty(self) -> str:
@@ -374,25 +369,40 @@ class Generation(models.Model):
         )
 
 
-# How a media reference reads on the detail page (whose Inputs section shows the media itself).
-_REFERENCE_WORDS = {
-    "generation_id": "a piece from the gallery",
-    "file_id": "an upload",
-    "url": "an image from a URL",
-    "data": "an inline image",
-}
+def _count(items: Any, one: str) -> str:
+    number = len(items) if isinstance(items, list) else 0
+    return f"{number} {one}{'s' if number != 1 else ''}" if number else ""
 
 
-def _human(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict) and (ref := next((k for k in _REFERENCE_WORDS if k in value), "")):
-        return _REFERENCE_WORDS[ref]
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')}: {_human(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
-    return str(value)
+def settings_in_words(request: dict[str, Any]) -> str:
+    """A stored request's settings in plain words, in the order a person would say them.
+
+    The exact request stays on the page ("Request as sent to Luma"); this is the reading.
+    """
+    video = request.get("video") if isinstance(request.get("video"), dict) else {}
+    edit = video.get("edit") if isinstance(video.get("edit"), dict) else {}
+    layering = request.get("layering") if isinstance(request.get("layering"), dict) else {}
+    duration = str(video.get("duration") or "")
+    words = [
+        f"{duration.rstrip('s')} seconds" if duration.endswith("s") else duration,
+        str(video.get("resolution") or ""),
+        str(request.get("aspect_ratio") or ""),
+        "loops" if video.get("loop") else "",
+        "HDR" if video.get("hdr") else "",
+        "EXR frames too" if video.get("exr_export") else "",
+        f"{request['style']} style" if request.get("style") not in (None, "auto") else "",
+        str(request.get("output_format") or "").upper(),
+        _count(request.get("image_ref"), "reference image"),
+        "from a start frame" if video.get("start_frame") else "",
+        "to an end frame" if video.get("end_frame") else "",
+        _count(video.get("keyframes") or edit.get("keyframes"), "keyframe"),
+        f"{str(edit['strength']).replace('_', ' ')} change" if edit.get("strength") else "",
+        "the source placed by hand" if video.get("source_position") else "",
+        f"layers at {layering['resolution']}" if layering.get("resolution") else "",
+        "searches the web" if request.get("web_search") else "",
+    ]
+    said = ", ".join(word for word in words if word)
+    return said[:1].upper() + said[1:] if said else "The model's defaults"
 
 
 class Output(models.Model):

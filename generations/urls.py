@@ -11,6 +11,7 @@ urlpatterns = [
     path("gallery/", gallery.gallery, name="gallery"),
     path("g/<uuid:uuid>/star", gallery.star, name="generation-star"),
     path("g/<uuid:uuid>/delete", gallery.delete, name="generation-delete"),
+    path("g/<uuid:uuid>/cancel", gallery.cancel, name="generation-cancel"),
     path("g/<uuid:uuid>/download/<int:index>", gallery.download, name="generation-download"),
     path("toasts", gallery.toasts, name="toasts"),
     path("media/<path:name>", media_views.media, name="media"),

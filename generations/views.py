@@ -4,6 +4,7 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
+from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +17,7 @@ from generations.cards import render_card
 from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
-from generations.models import Generation
+from generations.models import Generation, GenerationQuerySet
 from generations.submission import SubmissionRefused
 
 
@@ -162,7 +163,8 @@ def _watched(value: str) -> dict[UUID, str]:
 @require_GET
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     """Everything about one piece: the media, the prompt, how it was made."""
-    generation = get_object_or_404(Generation.objects.gallery().for_viewer(request.user), uuid=uuid)
+    pieces = _with_neighbours(Generation.objects.gallery().for_viewer(request.user))
+    generation = get_object_or_404(pieces, uuid=uuid)
     context = {
         "generation": generation,
         "actions": chain_actions(generation),
@@ -170,3 +172,22 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
         **detail_context(generation),
     }
     return render(request, "generations/detail.html", context)
+
+
+def _with_neighbours(queryset: GenerationQuerySet) -> GenerationQuerySet:
+    """Each piece knows the next newer and older one (`newer`, `older`: their uuids), for ← / →
+    on its page, in the same query: the gallery's order, an index range each."""
+    made, pk = OuterRef("created_at"), OuterRef("pk")
+    newer = (
+        Generation.objects.filter(created_at__gte=made)
+        .filter(Q(created_at__gt=made) | Q(id__gt=pk))
+        .order_by("created_at", "id")
+        .values("uuid")[:1]
+    )
+    older = (
+        Generation.objects.filter(created_at__lte=made)
+        .filter(Q(created_at__lt=made) | Q(id__lt=pk))
+        .order_by("-created_at", "-id")
+        .values("uuid")[:1]
+    )
+    return queryset.annotate(newer=Subquery(newer), older=Subquery(older))

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.django_db
 
 def job(user: User, prompt: str = "a lighthouse at dusk", **fields: Any) -> Generation:
     fields.setdefault("state", State.COMPLETED)
+    fields.setdefault("request", {"prompt": prompt})
     generation = Generation.objects.create(
-        created_by=user, kind="image", model="uni-1", prompt=prompt,
-        request={"prompt": prompt}, **fields,
-    )  # fmt: skip
+        created_by=user, kind="image", model="uni-1", prompt=prompt, **fields
+    )
     if generation.state == State.COMPLETED:
         generation.outputs.create(
             index=0, kind="image", url=f"https://cdn.test/{generation.uuid}.png?sig=1",
@@ -282,3 +282,62 @@ def test_the_poll_is_for_people_who_are_logged_in(client: Client, owner: User) -
     response = client.get(reverse("poll"), {"seen": f"{generation.uuid}:draft"})
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+# --- viewing: the detail page, long-running jobs ---
+
+
+def test_the_detail_page_says_the_settings_in_plain_words(
+    owner: User, owner_client: Client
+) -> None:
+    request = {
+        "prompt": "a harbour", "type": "video", "model": "ray-3", "aspect_ratio": "16:9",
+        "video": {"duration": "5s", "resolution": "720p", "loop": True,
+                  "source_position": {"x_norm": 0.0, "y_norm": 0.0, "w_norm": 1, "h_norm": 1}},
+    }  # fmt: skip
+    generation = job(owner, "a harbour", request=request)
+    html = owner_client.get(generation.get_absolute_url()).content.decode()
+    assert "5 seconds, 720p, 16:9, loops, the source placed by hand" in html
+    assert "x norm" not in html.replace('"x_norm"', "")
+
+
+def test_the_detail_page_links_the_next_newer_and_older_pieces(
+    owner: User, owner_client: Client, django_assert_max_num_queries: Any
+) -> None:
+    start = timezone.now() - timedelta(hours=1)
+    older, middle, newer = (
+        job(owner, f"piece {n}", created_at=start + timedelta(minutes=n)) for n in range(3)
+    )
+    with django_assert_max_num_queries(6):
+        html = owner_client.get(middle.get_absolute_url()).content.decode()
+    assert f'href="{newer.get_absolute_url()}" rel="prev" data-step="prev"' in html
+    assert f'href="{older.get_absolute_url()}" rel="next" data-step="next"' in html
+    first = owner_client.get(newer.get_absolute_url()).content.decode()
+    assert 'data-step="prev"' not in first
+    # Equal creation times are told apart as the gallery does (by id).
+    twin = job(owner, "a twin", created_at=middle.created_at)
+    html = owner_client.get(middle.get_absolute_url()).content.decode()
+    assert f'href="{twin.get_absolute_url()}" rel="prev"' in html
+
+
+def test_a_long_running_job_shows_a_hint_and_its_owner_can_cancel_it(
+    owner: User, teammate: User, owner_client: Client, settings: Any
+) -> None:
+    settings.LUMAWEB_STUCK_AFTER = 60
+    slow = job(owner, "a slow one", state=State.PROCESSING,
+               created_at=timezone.now() - timedelta(minutes=5))  # fmt: skip
+    cancel = reverse("generation-cancel", args=[slow.uuid])
+    card = card_html(gallery(owner_client), slow)
+    assert "Taking longer than usual" in card
+    assert cancel in card
+    other = Client()
+    other.force_login(teammate)
+    assert cancel not in card_html(gallery(other), slow)
+    assert other.post(cancel).status_code == 403
+    answer = owner_client.post(cancel, headers={"HX-Request": "true"})
+    assert answer.status_code == 200
+    assert "Cancelled" in answer.content.decode()
+    assert "data-poll" not in answer.content.decode()
+    slow.refresh_from_db()
+    assert (slow.state, slow.failure_code) == (State.FAILED, "cancelled")
+    assert slow.retried_as is None, "a cancelled job is never retried automatically"

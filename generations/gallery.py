@@ -209,7 +209,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
     queryset = filters.apply(Generation.objects.gallery().for_viewer(request.user))
     cursor = request.GET.get("cursor", "")
     page = gallery_page(queryset, cursor, filters.query())
-    context = {"filters": filters, "page": page}
+    # The rendered filter form is the same for everyone asking with the same values and people.
+    filters_key = repr((sorted(filters.query().items()), people))
+    context = {"filters": filters, "page": page, "filters_key": filters_key}
     if request.htmx and not request.htmx.history_restore_request:
         partial = (
             "generations/gallery_grid.html#page" if cursor else "generations/gallery.html#results"

@@ -25,10 +25,12 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tasks import task
 
 from generations import providers, retry
+from generations.archive import archive_again
 from generations.explanations import explain
 from generations.models import (
     FAILURE_STATES,
     UPSTREAM_ACTIVE_STATES,
+    ArchiveState,
     EventKind,
     Generation,
     State,
@@ -73,6 +75,12 @@ def triage(request: HttpRequest) -> HttpResponse:
         "groups": _groups(needing, totals),
         "needing_total": sum(totals.values()),
         "stuck": list(rows.stuck(now).order_by("created_at")[:LIST_LIMIT]),
+        # Outputs whose copy failed: the sweep tries again slowly, Refresh tries at once.
+        "not_archived": list(
+            rows.filter(state=State.COMPLETED, outputs__archive_state=ArchiveState.FAILED)
+            .distinct()
+            .order_by("-created_at", "-id")[:LIST_LIMIT]
+        ),
         "stuck_minutes": round(settings.LUMAWEB_STUCK_AFTER / 60),
         "reviewed": list(
             rows.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]
@@ -247,6 +255,7 @@ def _look_up(generation: Generation) -> str:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
         return f"Luma did not answer: {exc.detail}"
     generation.refresh_upstream(reply)
+    archive_again(generation)
     if reply.state != generation.state:
         return f"Luma says {reply.state}; we keep {generation.get_state_display().lower()}."
     return f"Refreshed: Luma says {reply.state}."

@@ -267,6 +267,8 @@ LUMAWEB_ARCHIVE_TIMEOUT = env_float("LUMAWEB_ARCHIVE_TIMEOUT", 900.0)  # one who
 LUMAWEB_ARCHIVE_READ_TIMEOUT = env_float("LUMAWEB_ARCHIVE_READ_TIMEOUT", 30.0)
 LUMAWEB_ARCHIVE_RETRY_DELAY = env_float("LUMAWEB_ARCHIVE_RETRY_DELAY", 10.0)  # doubles each try
 LUMAWEB_ARCHIVE_MAX_ATTEMPTS = int(env("LUMAWEB_ARCHIVE_MAX_ATTEMPTS", "6"))
+# After those fast tries, "Not archived" outputs are tried again this often (the sweep does it).
+LUMAWEB_ARCHIVE_SLOW_RETRY = env_float("LUMAWEB_ARCHIVE_SLOW_RETRY", 3600.0)
 # A presigned URL this close to its expiry is refreshed from upstream before a page shows it.
 LUMAWEB_URL_SAFETY_MARGIN = env_float("LUMAWEB_URL_SAFETY_MARGIN", 300.0)
 # Archived media is served by Django, or handed to the web server: "x-accel" (nginx) or

@@ -410,6 +410,46 @@ def test_an_output_that_cannot_be_archived_ends_in_the_alert_state(
     assert not default_storage.exists(f"outputs/{generation.uuid}")
 
 
+def test_a_not_archived_output_recovers_after_an_outage_outlasting_the_fast_tries(
+    owner, staff, run_worker, settings, client: Client
+) -> None:
+    settings.LUMAWEB_ARCHIVE_MAX_ATTEMPTS = 3
+    settings.LUMAWEB_ARCHIVE_SLOW_RETRY = 3600
+    generation = completed(owner)
+    fault_downloads("partial", count=3)  # the outage: exactly the fast tries
+    archive_outputs.enqueue(str(generation.uuid))
+    run_worker(lambda: generation.outputs.get().archive_state == ArchiveState.FAILED)
+    output = generation.outputs.get()
+    assert output.archive_next_at is not None
+    assert output.archive_next_at > timezone.now() + timedelta(minutes=59)
+    # Meanwhile cards never show the dying upstream link, and Review lists the piece.
+    client.force_login(staff)
+    card = client.get(reverse("generation-card", args=[generation.uuid])).content.decode()
+    assert escape(output.url) not in card
+    assert "Not archived" in card
+    assert f'id="job-{generation.uuid}"' in client.get(reverse("triage")).content.decode()
+    assert sweep(now=timezone.now())["archives"] == 0, "not before its slow retry is due"
+    assert sweep(now=output.archive_next_at + timedelta(seconds=1))["archives"] == 1
+    run_worker(lambda: generation.outputs.get().archive_state == ArchiveState.ARCHIVED)
+    assert f'id="job-{generation.uuid}"' not in client.get(reverse("triage")).content.decode()
+
+
+def test_refresh_from_upstream_archives_a_not_archived_output_again(
+    owner, staff, run_worker, settings
+) -> None:
+    settings.LUMAWEB_ARCHIVE_MAX_ATTEMPTS = 1
+    generation = completed(owner)
+    fault_downloads("partial", count=1)
+    archive_outputs.call(str(generation.uuid))
+    assert generation.outputs.get().archive_state == ArchiveState.FAILED
+    admin = Client()
+    admin.force_login(staff)
+    admin.post(reverse("triage-act", args=[generation.uuid]), {"action": "refresh"})
+    output = generation.outputs.get()
+    assert (output.archive_state, output.archive_attempts) == (ArchiveState.PENDING, 0)
+    run_worker(lambda: generation.outputs.get().archive_state == ArchiveState.ARCHIVED)
+
+
 def test_an_output_over_the_size_cap_is_refused_at_once(owner, settings) -> None:
     settings.LUMAWEB_ARCHIVE_MAX_BYTES = 1000
     generation = completed(owner)

@@ -87,6 +87,7 @@ def card_key(generation: Generation, refreshing: bool = False) -> str:
         _columns(generation),
         generation.created_by.get_username(),
         _columns(retry) if retry else None,
+        _columns(generation.parent) if generation.auto_retry and generation.parent else None,
         outputs,
         clock,
         refreshing,

@@ -197,7 +197,7 @@ def gallery_page(
 
 def first_page(user: Any) -> GalleryPage:
     """The newest of everything, for the studio's home page."""
-    return gallery_page(Generation.objects.gallery().for_viewer(user))
+    return gallery_page(Generation.objects.gallery().listed().for_viewer(user))
 
 
 @require_GET
@@ -206,7 +206,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     """Everything the team made, newest first, filtered and searched through the URL."""
     people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
     filters = GalleryFilters(request.GET, people=people)
-    queryset = filters.apply(Generation.objects.gallery().for_viewer(request.user))
+    queryset = filters.apply(Generation.objects.gallery().listed().for_viewer(request.user))
     cursor = request.GET.get("cursor", "")
     page = gallery_page(queryset, cursor, filters.query())
     # The rendered filter form is the same for everyone asking with the same values and people.

@@ -80,7 +80,12 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         ).exclude(submit_after__gt=cutoff)
 
     def gallery(self) -> "GenerationQuerySet":
-        return self.select_related("created_by", "retried_as").prefetch_related("outputs")
+        return self.select_related("created_by", "retried_as", "parent").prefetch_related("outputs")
+
+    def listed(self) -> "GenerationQuerySet":
+        """What the gallery lists: a job an automatic retry replaced is stacked under its retry
+        (whose card says so), not shown as a card of its own."""
+        return self.exclude(retried_as__auto_retry__gt=0)
 
     def for_viewer(self, user: Any) -> "GenerationQuerySet":
         """Each row knows whether this person starred it (`is_starred`), in the same query."""

@@ -107,9 +107,10 @@ def test_a_change_to_a_job_shows_on_the_next_view(
 def test_a_retry_finishing_shows_on_the_card_it_replaced(owner: User, owner_client: Client) -> None:
     retry = job(owner, state=State.PROCESSING, auto_retry=1)
     original = job(owner, state=State.FAILED, failure_code="generation_failed", retried_as=retry)
-    assert "Retrying automatically" in card_html(gallery(owner_client), original)
+    card = reverse("generation-card", args=[original.uuid])  # stacked: not in the gallery
+    assert "Retrying automatically" in owner_client.get(card).content.decode()
     Generation.objects.filter(pk=retry.pk).update(state=State.COMPLETED)
-    assert "Retried automatically" in card_html(gallery(owner_client), original)
+    assert "Retried automatically" in owner_client.get(card).content.decode()
 
 
 def test_the_clock_words_on_a_card_move_with_the_clock(
@@ -341,3 +342,23 @@ def test_a_long_running_job_shows_a_hint_and_its_owner_can_cancel_it(
     slow.refresh_from_db()
     assert (slow.state, slow.failure_code) == (State.FAILED, "cancelled")
     assert slow.retried_as is None, "a cancelled job is never retried automatically"
+
+
+def test_automatic_retries_are_stacked_into_one_card(owner: User, owner_client: Client) -> None:
+    first = job(owner, "a harbour", state=State.FAILED, failure_code="generation_failed")
+    second = job(owner, "a harbour", state=State.FAILED, failure_code="generation_failed",
+                 parent=first, lineage="retry", auto_retry=1)  # fmt: skip
+    third = job(owner, "a harbour", parent=second, lineage="retry", auto_retry=2)
+    Generation.objects.filter(pk=first.pk).update(retried_as=second)
+    Generation.objects.filter(pk=second.pk).update(retried_as=third)
+    admin_retry = job(owner, "a lighthouse", state=State.FAILED, failure_code="generation_failed")
+    Generation.objects.filter(pk=admin_retry.pk).update(
+        retried_as=job(owner, "a lighthouse", parent=admin_retry, lineage="retry")
+    )
+    html = gallery(owner_client)
+    assert f'id="card-{first.uuid}"' not in html
+    assert f'id="card-{second.uuid}"' not in html
+    card = card_html(html, third)
+    assert "Automatic retry 2" in card
+    assert f'href="{second.get_absolute_url()}">the earlier try</a> failed' in card
+    assert f'id="card-{admin_retry.uuid}"' in html, "a retry by a person is not stacked"

@@ -54,6 +54,7 @@ STATE_FILTERS = {
     "completed": (State.COMPLETED,),
     "failed": (State.FAILED, State.UNKNOWN),
 }
+SIDE_BY_SIDE = {"image_edit", "video_edit", "video_reframe"}
 CHILD_LABELS = {
     "remix": "Remix",
     "edit": "Edit",
@@ -384,7 +385,10 @@ def detail_context(generation: Generation) -> dict[str, Any]:
     for child in children:
         child.child_label = CHILD_LABELS.get(child.lineage, "Made from it")  # type: ignore[attr-defined]
     parent = next((g for g in related if g.pk == generation.parent_id), None)
-    return {"inputs": inputs, "children": children, "parent": parent}
+    # An edit or a reframe is shown beside what it changed.
+    source = next((shown for shown in inputs if shown.label == "Source"), None)
+    compared = source if generation.kind in SIDE_BY_SIDE and source else None
+    return {"inputs": inputs, "children": children, "parent": parent, "source": compared}
 
 
 def references(request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -24,9 +24,8 @@ pytestmark = pytest.mark.django_db
 def job(user: User, prompt: str = "a lighthouse at dusk", **fields: Any) -> Generation:
     fields.setdefault("state", State.COMPLETED)
     fields.setdefault("request", {"prompt": prompt})
-    generation = Generation.objects.create(
-        created_by=user, kind="image", model="uni-1", prompt=prompt, **fields
-    )
+    fields.setdefault("kind", "image")
+    generation = Generation.objects.create(created_by=user, model="uni-1", prompt=prompt, **fields)
     if generation.state == State.COMPLETED:
         generation.outputs.create(
             index=0, kind="image", url=f"https://cdn.test/{generation.uuid}.png?sig=1",
@@ -362,3 +361,18 @@ def test_automatic_retries_are_stacked_into_one_card(owner: User, owner_client: 
     assert "Automatic retry 2" in card
     assert f'href="{second.get_absolute_url()}">the earlier try</a> failed' in card
     assert f'id="card-{admin_retry.uuid}"' in html, "a retry by a person is not stacked"
+
+
+def test_an_edit_is_shown_beside_its_source(owner: User, owner_client: Client) -> None:
+    source = job(owner, "a red door", upstream_id="0f8e4c7e-0000-4000-8000-000000000001")
+    edit = job(owner, "the door, blue", kind="image_edit", parent=source, lineage="edit",
+               request={"prompt": "the door, blue", "type": "image_edit",
+                        "source": {"generation_id": source.upstream_id}})  # fmt: skip
+    html = owner_client.get(edit.get_absolute_url()).content.decode()
+    compared = html[html.index('<div class="compare">') :]
+    assert "<figcaption>Source</figcaption>" in compared
+    assert source.outputs.get().url in compared
+    assert "<figcaption>Result</figcaption>" in compared
+    assert edit.outputs.get().url in compared
+    plain = owner_client.get(source.get_absolute_url()).content.decode()
+    assert '<div class="compare">' not in plain

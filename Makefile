@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools run dev worker migrate test test-scaleout test-fast lint format typecheck check bench clean
+.PHONY: help install install-a11y tools run dev worker migrate test test-scaleout test-fast lint format typecheck check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,13 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install the locked dependencies
+
+AXE := tests/a11y/node_modules/axe-core/axe.min.js
+$(AXE): tests/a11y/package.json tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund
+	touch $(AXE)
+
+install-a11y: $(AXE) ## axe-core from npm for the accessibility browser tests (test-only, never served)
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python $(PY) pyproject.toml --group dev -o requirements.lock
@@ -46,7 +53,7 @@ tools: ## Install Chromium and nginx from Debian if absent (the tests drive them
 		>/dev/null; } || \
 		{ echo "make test needs$$missing: sudo apt-get install -y$$missing"; exit 1; }
 
-test: install tools ## Run the whole test suite (browser tests included), then the scale-out pass
+test: install install-a11y tools ## Run the whole test suite (browser tests included), then the scale-out pass
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory test-scaleout
 
@@ -55,7 +62,8 @@ test: install tools ## Run the whole test suite (browser tests included), then t
 # SCALEOUT_DATABASE_URL / SCALEOUT_REDIS_URL name servers to use; without them tests/services.py
 # starts throwaway ones from PyPI packages on free ports (the machine's own are never touched).
 SCALEOUT_TESTS := tests/test_scaleout.py tests/test_worker.py tests/test_client.py \
-	tests/test_security.py tests/test_auth.py tests/test_deploy.py tests/test_nginx.py
+	tests/test_cards.py tests/test_security.py tests/test_auth.py tests/test_deploy.py \
+	tests/test_nginx.py
 
 test-scaleout: install tools ## Integration tests on PostgreSQL + Redis workers (RQ), as CI runs them
 	$(PY) -m tests.services $(PY) -m pytest -m "scaleout or not browser" $(SCALEOUT_TESTS)

@@ -3,8 +3,11 @@
 Imported only after `django.setup()` with the benchmark's environment (bench/run.py does it).
 """
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -12,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -25,6 +28,7 @@ from generations.tasks import start_generation
 from generations.uploads import check_video
 
 DEEP_PAGE = 200
+POLLED_CARDS = 12  # running cards on the page whose poll is measured
 
 
 def create_user(username: str, password: str) -> None:
@@ -48,7 +52,8 @@ def pick_urls() -> dict[str, str]:
         .order_by("-created_at")
         .first()
     )
-    active = newest.filter(state__in=ACTIVE_STATES).first()
+    running = list(newest.filter(state__in=ACTIVE_STATES)[:POLLED_CARDS])
+    active = running[0] if running else None
     if detail is None or active is None:
         raise SystemExit("bench: the seeded data has no video with lineage or no unfinished job")
     return {
@@ -57,9 +62,44 @@ def pick_urls() -> dict[str, str]:
         "filtered": "/gallery/?q=lighthouse&kind=image&state=completed",
         "detail": detail.get_absolute_url(),
         "card": f"/g/{active.uuid}/card",
-        # What a page's card for it polls: `?seen=` the state it shows (templates/.../card.html).
-        "poll": f"/g/{active.uuid}/card?seen={active.state}",
+        # What a page with running cards polls: each with the state it shows (static/js/app.js).
+        "poll": "/poll?seen=" + ",".join(f"{g.uuid}:{g.state}" for g in running),
     }
+
+
+@dataclass
+class Changes:
+    """A teammate's changes while the pages are loaded: one job of the first gallery page (or
+    the detail page's job) changes every `every` seconds. The harness sets `every` to the
+    page's own time per request, so each request follows about one change, as a page viewed
+    after a teammate's change is."""
+
+    every: float = 0.1
+    count: int = 0
+
+
+@contextlib.contextmanager
+def changing(detail_url: str) -> Iterator[Changes]:
+    first_page = Generation.objects.order_by("-created_at", "-id").values_list("pk", flat=True)
+    detail = Generation.objects.get(uuid=detail_url.strip("/").split("/")[-1]).pk
+    jobs = [*first_page[:PAGE_SIZE], detail]
+    stop = threading.Event()
+    changes = Changes()
+
+    def write() -> None:
+        while not stop.wait(changes.every):
+            pk = jobs[changes.count % len(jobs)]
+            Generation.objects.filter(pk=pk).update(poll_count=F("poll_count") + 1)
+            changes.count += 1
+        connection.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        yield changes
+    finally:
+        stop.set()
+        thread.join()
 
 
 def count_queries(url: str, headers: dict[str, str], *, rendered: bool = False) -> int:

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -85,37 +86,52 @@ def wrk(
     return Throughput(rps, p50, p99, errors)
 
 
-HX_GET = re.compile(r'hx-get="([^"]+)"')
-STOP_POLLING = 286
+DATA_POLL = re.compile(r'data-poll="([^"]+)"')
 
 
 def poll_like_htmx(
     client: httpx.Client,
-    url: str,
+    job: str,
+    state: str,
     *,
     until: float,
     every: float = 1.0,
     phase: float = 0.0,
     done: Callable[[str], bool] | None = None,
 ) -> list[tuple[float, int, str]]:
-    """Poll a card every `every` seconds from `phase` in, as htmx's `every 1s` trigger does.
+    """Poll for one running card every `every` seconds from `phase` in, as a page's poller does
+    (static/js/app.js: `/poll?seen=<uuid>:<state it shows>`).
 
-    A 204 swaps nothing; a new card brings its own `hx-get` (the state it shows, `?seen=`),
-    which the next poll uses; 286 stops, and so does `done(body)`. Returns (wall-clock time the
-    answer arrived, status, body) for each request.
+    A 204 swaps nothing; a changed card comes back with the state it now shows (`data-poll`),
+    which the next poll sends; a card without one is no longer watched, and `done(body)` stops
+    too. Returns (wall-clock time the answer arrived, status, body) for each request.
     """
     seen = []
     next_at = time.monotonic() + phase
     while time.monotonic() < until:
         time.sleep(max(0.0, next_at - time.monotonic()))
         next_at += every
-        response = client.get(url, headers={"HX-Request": "true"})
+        response = _get_as_a_browser(
+            client, "/poll", params={"seen": f"{job}:{state}"}, headers={"HX-Request": "true"}
+        )
         seen.append((time.time(), response.status_code, response.text))
-        if response.status_code == STOP_POLLING or (done and done(response.text)):
+        if done and done(response.text):
             break
-        if response.status_code == 200 and (poll := HX_GET.search(response.text)):
-            url = html.unescape(poll.group(1))
+        if response.status_code == 200:
+            watched = DATA_POLL.search(response.text)
+            if watched is None:
+                break
+            state = html.unescape(watched.group(1))
     return seen
+
+
+def _get_as_a_browser(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+    """A GET that, like a browser's, is sent again once on a new connection when the server
+    closed the kept-alive one just as it was reused (gunicorn's keep-alive is 2 s)."""
+    try:
+        return client.get(url, **kwargs)
+    except httpx.RemoteProtocolError:
+        return client.get(url, **kwargs)
 
 
 # --- memory: the kernel's peak RSS ("VmHWM"), reset before the measured step ---

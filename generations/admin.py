@@ -118,9 +118,14 @@ class TrashFilter(admin.SimpleListFilter):
         return queryset
 
 
+NOT_ARCHIVED = format_html('<span class="admin-thumb admin-thumb--none">{}</span>', "Not archived")
+
+
 def thumbnail_url(output: Output) -> str:
-    """What the admin's list shows for an output; Luma's URL until archived copies are served."""
-    return output.url
+    """Our archived copy, never Luma's link (it dies within the hour): "" until archived."""
+    if not output.is_archived:
+        return ""
+    return output.src("original" if output.is_video else "thumb")
 
 
 @admin.register(Generation)
@@ -244,6 +249,8 @@ class GenerationAdmin(admin.ModelAdmin):
         first = next(iter(obj.outputs.all()), None)
         if first is None:
             return ""
+        if not thumbnail_url(first):
+            return NOT_ARCHIVED
         if first.is_video:
             return format_html(
                 '<video class="admin-thumb" src="{}" muted preload="metadata"></video>',
@@ -355,7 +362,7 @@ class GenerationAdmin(admin.ModelAdmin):
                 first = next(iter(source.outputs.all()), None)
                 picture = (
                     format_html('<img class="admin-thumb" src="{}" alt="">', thumbnail_url(first))
-                    if first and not first.is_video
+                    if first and not first.is_video and thumbnail_url(first)
                     else ""
                 )
                 shown = format_html(
@@ -411,12 +418,15 @@ class GenerationAdmin(admin.ModelAdmin):
     def outputs(self, obj: Generation) -> SafeString | str:
         items = []
         for output in obj.outputs.all():
-            url = thumbnail_url(output)
-            media = (
-                format_html('<video src="{}" controls muted preload="metadata"></video>', url)
-                if output.is_video
-                else format_html('<img src="{}" alt="output {}">', url, output.index)
-            )
+            url = output.src()  # our copy, or Luma's link only while it is fresh
+            if not url:
+                media = NOT_ARCHIVED
+            elif output.is_video:
+                media = format_html(
+                    '<video src="{}" controls muted preload="metadata"></video>', url
+                )
+            else:
+                media = format_html('<img src="{}" alt="output {}">', url, output.index)
             label = output.layer.get("label", "") if output.layer else ""
             items.append(
                 (

@@ -78,6 +78,15 @@ def unarchived_due(now: datetime) -> list[str]:
         moved = Output.objects.filter(pk=output.pk, archive_next_at=output.archive_next_at)
         if moved.update(archive_next_at=now):
             due[str(output.generation.uuid)] = None
+    # "Not archived" outputs due for their slow retry go back to the queue, one claim each.
+    for output in Output.objects.filter(
+        archive_state=ArchiveState.FAILED, archive_next_at__lte=now
+    ).select_related("generation")[:500]:
+        moved = Output.objects.filter(
+            pk=output.pk, archive_state=ArchiveState.FAILED, archive_next_at=output.archive_next_at
+        ).update(archive_state=ArchiveState.PENDING, archive_next_at=None)
+        if moved:
+            due[str(output.generation.uuid)] = None
     return list(due)
 
 
@@ -106,7 +115,9 @@ def archive_output(generation: Generation, output: Output) -> float | None:
         return None
     except ArchiveError as exc:
         if output.archive_attempts >= settings.LUMAWEB_ARCHIVE_MAX_ATTEMPTS:
-            _give_up(generation, output, str(exc))
+            # Not for good: an outage outlasts the fast tries; the sweep tries again slowly.
+            later = timezone.now() + timedelta(seconds=settings.LUMAWEB_ARCHIVE_SLOW_RETRY)
+            _give_up(generation, output, str(exc), retry_at=later)
             return None
         delay = float(settings.LUMAWEB_ARCHIVE_RETRY_DELAY * 2 ** (output.archive_attempts - 1))
         logger.info("archiving %s failed (%s); retrying in %.0f s", output, exc, delay)
@@ -126,11 +137,14 @@ def archive_output(generation: Generation, output: Output) -> float | None:
     return None
 
 
-def _give_up(generation: Generation, output: Output, reason: str) -> None:
-    """The alert state: this output could not be archived (its URL dies, or died)."""
+def _give_up(
+    generation: Generation, output: Output, reason: str, retry_at: datetime | None = None
+) -> None:
+    """The alert state: this output could not be archived (its URL dies, or died); when the
+    failure may pass, `retry_at` is when the sweep tries once more."""
     logger.warning("could not archive %s: %s", output, reason)
     Output.objects.filter(pk=output.pk, archive_state=ArchiveState.PENDING).update(
-        archive_state=ArchiveState.FAILED, archive_error=reason, archive_next_at=None
+        archive_state=ArchiveState.FAILED, archive_error=reason, archive_next_at=retry_at
     )
     generation.log(EventKind.ARCHIVE_FAILED, data={"output": output.index, "reason": reason})
 
@@ -251,6 +265,16 @@ def _store(
 def _save(name: str, path: Path) -> str:
     with path.open("rb") as handle:
         return default_storage.save(name, File(handle))
+
+
+def archive_again(generation: Generation) -> int:
+    """Make a completed job's "Not archived" outputs due for archiving afresh (after "Refresh
+    from upstream" brought new links; tasks.py enqueues it); returns how many."""
+    if generation.state != State.COMPLETED:
+        return 0
+    return Output.objects.filter(generation=generation, archive_state=ArchiveState.FAILED).update(
+        archive_state=ArchiveState.PENDING, archive_attempts=0, archive_next_at=None
+    )
 
 
 def rebuild_renditions(output: Output) -> None:

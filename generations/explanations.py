@@ -168,6 +168,14 @@ EXPLANATIONS = {
             "check the server's network and Luma's status page."
         ),
     ),
+    "cancelled": Explanation(
+        _("Cancelled"),
+        _(
+            "Its owner or an admin stopped waiting for it. Luma may still have made it, but "
+            "this studio no longer follows it; Remix sends it again."
+        ),
+        _("Cancelled by a person: nothing to fix. It is never retried automatically."),
+    ),
     "upstream_lost": Explanation(
         _("Luma forgot this job"),
         _("Luma no longer knows this job, so its result cannot be fetched. Send it again."),

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Prefetch, Q, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from generations import providers, search, tasks
+from generations.cards import render_card, star_form
 from generations.media_views import serve
 from generations.models import (
     ACTIVE_STATES,
@@ -33,6 +35,7 @@ from generations.models import (
     Star,
     State,
 )
+from generations.trash import can_delete
 
 PAGE_SIZE = 24
 KIND_LABELS = {
@@ -48,6 +51,7 @@ STATE_FILTERS = {
     "completed": (State.COMPLETED,),
     "failed": (State.FAILED, State.UNKNOWN),
 }
+SIDE_BY_SIDE = {"image_edit", "video_edit", "video_reframe"}
 CHILD_LABELS = {
     "remix": "Remix",
     "edit": "Edit",
@@ -216,7 +220,7 @@ def gallery_page(
 
 def first_page(user: Any) -> GalleryPage:
     """The newest of everything, for the studio's home page."""
-    return gallery_page(Generation.objects.gallery().for_viewer(user))
+    return gallery_page(Generation.objects.gallery().listed().for_viewer(user))
 
 
 @require_GET
@@ -237,10 +241,18 @@ def browse(
     board); htmx asks for the results or the next page only."""
     people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
     filters = GalleryFilters(request.GET, people=people)
-    queryset = filters.apply(pieces.gallery().for_viewer(request.user))
+    queryset = filters.apply(pieces.gallery().listed().for_viewer(request.user))
     cursor = request.GET.get("cursor", "")
     page = gallery_page(queryset, cursor, filters.query(), base_url)
-    context = {**(context or {}), "filters": filters, "page": page, "selectable": True}
+    # The rendered filter form is the same for everyone asking with the same values and people.
+    filters_key = repr((sorted(filters.query().items()), people))
+    context = {
+        **(context or {}),
+        "filters": filters,
+        "page": page,
+        "selectable": True,
+        "filters_key": filters_key,
+    }
     if request.htmx and not request.htmx.history_restore_request:
         partial = (
             "generations/gallery_grid.html#page" if cursor else "generations/gallery.html#results"
@@ -263,7 +275,7 @@ def star(request: HttpRequest, uuid: str) -> HttpResponse:
         Star.objects.filter(user=request.user, generation=generation).delete()
     generation.is_starred = starred  # type: ignore[attr-defined]
     if request.htmx:
-        return render(request, "generations/gallery_star.html", {"generation": generation})
+        return HttpResponse(star_form(request, generation))
     return redirect(back_to(request, generation.get_absolute_url()))
 
 
@@ -271,6 +283,23 @@ def back_to(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
     return target if safe else default
+
+
+@require_POST
+def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Stop following a job that takes too long: marked failed ("cancelled") here, its polling
+    stopped; the owner or staff only. Nothing is sent upstream (Luma cannot cancel a job)."""
+    generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
+    if not can_delete(request.user, generation):
+        raise PermissionDenied("Only its owner or staff can cancel this.")
+    by = request.user.get_username()
+    generation.mark_failed("cancelled", f"Cancelled by {by}: stopped waiting for Luma.")
+    if request.htmx:
+        shown = get_object_or_404(
+            Generation.objects.gallery().for_viewer(request.user), pk=generation.pk
+        )
+        return HttpResponse(render_card(request, shown))
+    return redirect(back_to(request, generation.get_absolute_url()))
 
 
 @require_GET
@@ -372,4 +401,7 @@ def detail_context(generation: Generation) -> dict[str, Any]:
     for child in children:
         child.child_label = CHILD_LABELS.get(child.lineage, "Made from it")  # type: ignore[attr-defined]
     parent = next((g for g in related if g.pk == generation.parent_id), None)
-    return {"inputs": inputs, "children": children, "parent": parent}
+    # An edit or a reframe is shown beside what it changed.
+    source = next((shown for shown in inputs if shown.label == "Source"), None)
+    compared = source if generation.kind in SIDE_BY_SIDE and source else None
+    return {"inputs": inputs, "children": children, "parent": parent, "source": compared}

@@ -93,7 +93,16 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
         return self.filter(deleted_at__isnull=True)
 
     def gallery(self) -> "GenerationQuerySet":
-        return self.alive().select_related("created_by", "retried_as").prefetch_related("outputs")
+        return (
+            self.alive()
+            .select_related("created_by", "retried_as", "parent")
+            .prefetch_related("outputs")
+        )
+
+    def listed(self) -> "GenerationQuerySet":
+        """What the gallery lists: a job an automatic retry replaced is stacked under its retry
+        (whose card says so), not shown as a card of its own."""
+        return self.exclude(retried_as__auto_retry__gt=0)
 
     def for_viewer(self, user: Any) -> "GenerationQuerySet":
         """Each row knows whether this person starred it (`is_starred`), in the same query."""
@@ -250,13 +259,19 @@ class Generation(models.Model):
 
     @property
     def parameters(self) -> list[tuple[str, str]]:
-        """The request's settings in human terms, for the detail page."""
+        """The request's settings field by field, for the detail page's full list."""
         shown = {"prompt", "user_prompt", "type", "model", "user_id", "notify_hook"}
         return [
             (_PARAMETER_NAMES.get(name) or name.replace("_", " ").capitalize(), _human(value))
             for name, value in self.request.items()
             if name not in shown
         ]
+
+    @property
+    def settings_in_words(self) -> str:
+        """The request's settings as a person says them ("5 seconds, 720p, loops"), by its
+        provider; "" when the provider has no such reading."""
+        return providers.settings_in_words(self.provider, self.request)
 
     @property
     def request_pretty(self) -> str:

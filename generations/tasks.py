@@ -336,6 +336,8 @@ def look_up(generation: Generation) -> str:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
         return f"Luma did not answer: {exc.detail}"
     generation.refresh_upstream(reply)
+    if archive.archive_again(generation):
+        enqueue_archive(generation)
     if reply.state != generation.state:
         return f"Luma says {reply.state}; we keep {generation.get_state_display().lower()}."
     return f"Refreshed: Luma says {reply.state}."

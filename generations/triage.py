@@ -27,7 +27,9 @@ from generations import retry, tasks
 from generations.explanations import explain
 from generations.models import (
     FAILURE_STATES,
+    ArchiveState,
     Generation,
+    State,
 )
 
 # Rows shown per section; the admin's list has the rest.
@@ -66,6 +68,12 @@ def triage(request: HttpRequest) -> HttpResponse:
         "groups": _groups(needing, totals),
         "needing_total": sum(totals.values()),
         "stuck": list(rows.stuck(now).order_by("created_at")[:LIST_LIMIT]),
+        # Outputs whose copy failed: the sweep tries again slowly, Refresh tries at once.
+        "not_archived": list(
+            rows.filter(state=State.COMPLETED, outputs__archive_state=ArchiveState.FAILED)
+            .distinct()
+            .order_by("-created_at", "-id")[:LIST_LIMIT]
+        ),
         "stuck_minutes": round(settings.LUMAWEB_STUCK_AFTER / 60),
         "reviewed": list(
             rows.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]

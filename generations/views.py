@@ -4,19 +4,21 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.db.models import prefetch_related_objects
+from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling, reswap, retarget
+from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from generations import providers, spend
 from generations.boards import boards_of
+from generations.cards import render_card
 from generations.chaining import chain_actions
 from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
-from generations.models import ACTIVE_STATES, Generation, State
+from generations.models import Generation, GenerationQuerySet
 from generations.submission import SubmissionRefused
 from generations.tasks import refresh_if_stale
 from generations.uploads import upload_refusals
@@ -128,40 +130,74 @@ def _get_generation(uuid: str) -> Generation:
 
 @require_GET
 def card(request: HttpRequest, uuid: UUID) -> HttpResponse:
-    """One gallery card, polled by the page while its job runs; reads our database only.
-
-    A running card polls with the state it shows (`?seen=`). While the job is still in that
-    state the answer is 204, which htmx leaves alone: one indexed read, no render. The elapsed
-    time on the card is ticked by the browser (static/js/app.js), not by these answers.
-    """
-    seen = request.GET.get("seen")
-    if seen in ACTIVE_STATES and _state_of(uuid) == seen:
-        return HttpResponse(status=204)
-    # Outputs are loaded only once the job completed: a poll of a running job is one query.
-    generation = get_object_or_404(
-        Generation.objects.alive().select_related("created_by").for_viewer(request.user),
-        uuid=uuid,
-    )
-    if generation.state == State.COMPLETED:
-        prefetch_related_objects([generation], "outputs")
-    # An output whose link is about to die is refreshed first; the card polls until then.
+    """One gallery card, fetched when a card whose output link died scrolls into view: it starts
+    the link's renewal, and the page's poll (`poll`) watches the card until it is done."""
+    generation = get_object_or_404(Generation.objects.gallery().for_viewer(request.user), uuid=uuid)
     refreshing = refresh_if_stale(generation)
-    context = {"generation": generation, "refreshing": refreshing}
-    response = render(request, "generations/card.html", context)
-    if generation.is_terminal and not refreshing and request.htmx:
-        return HttpResponseStopPolling(response.content)
-    return response
+    return HttpResponse(render_card(request, generation, refreshing=refreshing))
 
 
-def _state_of(uuid: UUID) -> str | None:
-    """A job's state by its public id, in one indexed read."""
-    return Generation.objects.filter(uuid=uuid).values_list("state", flat=True).first()
+# A page watches at most this many cards in one poll (a gallery page shows 24).
+POLL_MAX = 200
+REFRESH = "refresh"  # what a card watched until its output links are renewed says it shows
+
+
+@require_GET
+def poll(request: HttpRequest) -> HttpResponse:
+    """One request per interval for everything a page watches, whatever their number.
+
+    `seen` lists the page's watched cards as `uuid:state` (the state each one shows, or
+    `refresh`); `page` names the job a detail page shows, the same way. The answer is 204 when
+    nothing changed (one indexed read), the changed cards as out-of-band swaps, or a reload of
+    the detail page when its job changed.
+    """
+    seen = _watched(request.GET.get("seen", ""))
+    page = _watched(request.GET.get("page", ""))
+    watched = {**seen, **page}
+    if not watched:
+        return HttpResponse(status=204)
+    states = dict(
+        Generation.objects.filter(uuid__in=watched).values_list("uuid", "state").order_by()
+    )
+    moved = {u for u, shown in watched.items() if shown == REFRESH or states.get(u) != shown}
+    if not moved:
+        return HttpResponse(status=204)
+    found = Generation.objects.gallery().for_viewer(request.user).filter(uuid__in=moved)
+    swaps = []
+    for generation in found:
+        refreshing = refresh_if_stale(generation)
+        if refreshing and watched[generation.uuid] == REFRESH:
+            continue  # its links are still being renewed: nothing new to show yet
+        if generation.uuid in page:
+            return HttpResponseClientRefresh()
+        swaps.append(render_card(request, generation, refreshing=refreshing, oob=True))
+    # A card whose job was deleted meanwhile leaves the page.
+    swaps += [
+        format_html('<article id="card-{}" hx-swap-oob="delete"></article>', uuid)
+        for uuid in seen.keys() - states.keys()
+    ]
+    if not swaps:
+        return HttpResponse(status=204)
+    return HttpResponse("".join(swaps))
+
+
+def _watched(value: str) -> dict[UUID, str]:
+    """`uuid:state,uuid:state` as a mapping; malformed entries are left out."""
+    watched = {}
+    for entry in value.split(",")[:POLL_MAX]:
+        uuid, _, shown = entry.partition(":")
+        try:
+            watched[UUID(uuid)] = shown
+        except ValueError:
+            continue
+    return watched
 
 
 @require_GET
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     """Everything about one piece: the media, the prompt, how it was made."""
-    generation = get_object_or_404(Generation.objects.gallery().for_viewer(request.user), uuid=uuid)
+    pieces = _with_neighbours(Generation.objects.gallery().for_viewer(request.user))
+    generation = get_object_or_404(pieces, uuid=uuid)
     context = {
         "generation": generation,
         "actions": chain_actions(generation, remix_mode(generation)),
@@ -170,3 +206,22 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
         **detail_context(generation),
     }
     return render(request, "generations/detail.html", context)
+
+
+def _with_neighbours(queryset: GenerationQuerySet) -> GenerationQuerySet:
+    """Each piece knows the next newer and older one (`newer`, `older`: their uuids), for ← / →
+    on its page, in the same query: the gallery's order, an index range each."""
+    made, pk = OuterRef("created_at"), OuterRef("pk")
+    newer = (
+        Generation.objects.filter(created_at__gte=made)
+        .filter(Q(created_at__gt=made) | Q(id__gt=pk))
+        .order_by("created_at", "id")
+        .values("uuid")[:1]
+    )
+    older = (
+        Generation.objects.filter(created_at__lte=made)
+        .filter(Q(created_at__lt=made) | Q(id__lt=pk))
+        .order_by("-created_at", "-id")
+        .values("uuid")[:1]
+    )
+    return queryset.annotate(newer=Subquery(newer), older=Subquery(older))

@@ -237,6 +237,14 @@ else:
 
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Gallery cards rendered once per version and shared by every viewer (generations/cards.py):
+    # keys are digests of what a card shows, so entries never go stale, only out of use.
+    "cards": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "cards",
+        "TIMEOUT": 86400,
+        "OPTIONS": {"MAX_ENTRIES": int(env("LUMAWEB_CARD_CACHE_ENTRIES", "5000"))},
+    },
 }
 # Failed logins (generations/throttle.py, django-axes): counted in the database every web process
 # shares, per name and address, the address taken from the proxies as configured.
@@ -300,6 +308,8 @@ LUMAWEB_ARCHIVE_TIMEOUT = env_float("LUMAWEB_ARCHIVE_TIMEOUT", 900.0)  # one who
 LUMAWEB_ARCHIVE_READ_TIMEOUT = env_float("LUMAWEB_ARCHIVE_READ_TIMEOUT", 30.0)
 LUMAWEB_ARCHIVE_RETRY_DELAY = env_float("LUMAWEB_ARCHIVE_RETRY_DELAY", 10.0)  # doubles each try
 LUMAWEB_ARCHIVE_MAX_ATTEMPTS = int(env("LUMAWEB_ARCHIVE_MAX_ATTEMPTS", "6"))
+# After those fast tries, "Not archived" outputs are tried again this often (the sweep does it).
+LUMAWEB_ARCHIVE_SLOW_RETRY = env_float("LUMAWEB_ARCHIVE_SLOW_RETRY", 3600.0)
 # A presigned URL this close to its expiry is refreshed from upstream before a page shows it.
 LUMAWEB_URL_SAFETY_MARGIN = env_float("LUMAWEB_URL_SAFETY_MARGIN", 300.0)
 # Archived media is served by Django, or handed to the web server: "x-accel" (nginx) or

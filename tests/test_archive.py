@@ -384,6 +384,46 @@ def test_an_output_that_cannot_be_archived_ends_in_the_alert_state(
     assert not default_storage.exists(f"outputs/{generation.uuid}")
 
 
+def test_a_not_archived_output_recovers_after_an_outage_outlasting_the_fast_tries(
+    owner, staff, run_worker, settings, client: Client
+) -> None:
+    settings.LUMAWEB_ARCHIVE_MAX_ATTEMPTS = 3
+    settings.LUMAWEB_ARCHIVE_SLOW_RETRY = 3600
+    generation = completed(owner)
+    fault_downloads("partial", count=3)  # the outage: exactly the fast tries
+    archive_outputs.enqueue(str(generation.uuid))
+    run_worker(lambda: generation.outputs.get().archive_state == ArchiveState.FAILED)
+    output = generation.outputs.get()
+    assert output.archive_next_at is not None
+    assert output.archive_next_at > timezone.now() + timedelta(minutes=59)
+    # Meanwhile cards never show the dying upstream link, and Review lists the piece.
+    client.force_login(staff)
+    card = client.get(reverse("generation-card", args=[generation.uuid])).content.decode()
+    assert escape(output.url) not in card
+    assert "Not archived" in card
+    assert f'id="job-{generation.uuid}"' in client.get(reverse("triage")).content.decode()
+    assert sweep(now=timezone.now())["archives"] == 0, "not before its slow retry is due"
+    assert sweep(now=output.archive_next_at + timedelta(seconds=1))["archives"] == 1
+    run_worker(lambda: generation.outputs.get().archive_state == ArchiveState.ARCHIVED)
+    assert f'id="job-{generation.uuid}"' not in client.get(reverse("triage")).content.decode()
+
+
+def test_refresh_from_upstream_archives_a_not_archived_output_again(
+    owner, staff, run_worker, settings
+) -> None:
+    settings.LUMAWEB_ARCHIVE_MAX_ATTEMPTS = 1
+    generation = completed(owner)
+    fault_downloads("partial", count=1)
+    archive_outputs.call(str(generation.uuid))
+    assert generation.outputs.get().archive_state == ArchiveState.FAILED
+    admin = Client()
+    admin.force_login(staff)
+    admin.post(reverse("triage-act", args=[generation.uuid]), {"action": "refresh"})
+    output = generation.outputs.get()
+    assert (output.archive_state, output.archive_attempts) == (ArchiveState.PENDING, 0)
+    run_worker(lambda: generation.outputs.get().archive_state == ArchiveState.ARCHIVED)
+
+
 def test_an_output_over_the_size_cap_is_refused_at_once(owner, settings) -> None:
     settings.LUMAWEB_ARCHIVE_MAX_BYTES = 1000
     generation = completed(owner)
@@ -462,7 +502,7 @@ def test_an_unarchived_output_past_its_expiry_is_never_rendered(
         assert "/sim/v1/outputs/" not in html
     card = pages[2].content.decode()
     assert "Fetching a fresh link" in card
-    assert 'hx-trigger="every 1s"' in card
+    assert 'data-poll="refresh"' in card
 
 
 def test_a_url_about_to_die_is_refreshed_once_however_many_look(
@@ -482,11 +522,10 @@ def test_a_url_about_to_die_is_refreshed_once_however_many_look(
     fresh = generation.outputs.get()
     assert fresh.url != old
     assert fresh.url_is_fresh
-    response = client.get(
-        reverse("generation-card", args=[generation.uuid]), headers={"HX-Request": "true"}
-    )
-    assert response.status_code == 286
+    response = client.get(reverse("poll"), {"seen": f"{generation.uuid}:refresh"})
+    assert response.status_code == 200
     assert fresh.url.replace("&", "&amp;") in response.content.decode()
+    assert "data-poll" not in response.content.decode()
 
 
 def test_a_refresh_claim_lapses_so_a_failed_refresh_is_tried_again(owner) -> None:

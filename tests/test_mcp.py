@@ -185,7 +185,11 @@ def test_bad_arguments_are_error_results_naming_the_field(agent: Agent) -> None:
     refused = agent.refused("generate_image", prompt="x", aspect_ratio="7:1")
     assert "aspect_ratio: Input should be" in refused
     assert "video.duration" in agent.refused("create_generation", prompt="x", duration="9s")
-    assert "model: 'ray-2' cannot make videos here; use ray-3.2" in agent.refused(
+    assert "model: 'ray-9' cannot make videos here; use ray-3.2" in agent.refused(
+        "create_generation", prompt="x", model="ray-9"
+    )
+    # ray-2 is Dream Machine's, whose own rules then apply.
+    assert "prompt: The prompt is 1 characters long: 3 at least." in agent.refused(
         "create_generation", prompt="x", model="ray-2"
     )
     assert "not a job id of this studio" in agent.refused("get_generation", generation_id="42")
@@ -209,13 +213,12 @@ def test_a_missing_capability_names_what_it_needs(
 ) -> None:
     video = finished("create_generation", duration="5s")
     upscale = agent.refused("upscale_generation", generation_id=str(video.uuid))
-    assert "needs Luma's Dream Machine API to be configured here" in upscale
-    audio = agent.refused("add_audio", generation_id=str(video.uuid), prompt="waves")
-    assert "needs Luma's Dream Machine API" in audio
-    assert "Dream Machine API" in agent.refused("get_camera_motions")
-    assert "'dream_machine' is not a provider name" in agent.refused(
-        "generate_image", prompt="x", provider="dream_machine"
+    # Dream Machine is on (demo mode), but upscales only its own jobs.
+    assert "Dream Machine API works only on its own finished jobs" in upscale
+    assert "'gateway' is not a provider name" in agent.refused(
+        "generate_image", prompt="x", provider="gateway"
     )
+    assert "cannot make images" in agent.refused("generate_image", prompt="x", provider="proxy")
     credits = agent.ok("get_credits")["providers"]
     assert {
         "provider": "Luma Agents API",
@@ -224,6 +227,37 @@ def test_a_missing_capability_names_what_it_needs(
     } in credits
     assert len(credits) == len(providers.enabled())
     assert Generation.objects.count() == 1
+
+
+def test_without_dream_machine_its_tools_say_what_they_need(
+    agent: Agent, finished: Callable[..., Generation], settings
+) -> None:
+    video = finished("create_generation", duration="5s")
+    settings.LUMA_PROVIDERS = {
+        name: config for name, config in settings.LUMA_PROVIDERS.items() if name != "dream_machine"
+    }
+    upscale = agent.refused("upscale_generation", generation_id=str(video.uuid))
+    assert "needs Luma's Dream Machine API to be configured here" in upscale
+    audio = agent.refused("add_audio", generation_id=str(video.uuid), prompt="waves")
+    assert "needs Luma's Dream Machine API" in audio
+    assert "Dream Machine API" in agent.refused("get_camera_motions")
+
+
+def test_dream_machine_upscales_and_scores_its_own_videos_and_names_camera_moves(
+    agent: Agent, run_worker
+) -> None:
+    made = agent.ok("create_generation", prompt="a slow pan", provider="dream_machine")
+    run_worker(lambda: Generation.objects.get(uuid=made["id"]).is_terminal)
+    assert Generation.objects.get(uuid=made["id"]).state == "completed"
+    upscaled = agent.ok("upscale_generation", generation_id=made["id"], resolution="1080p")
+    audio = agent.ok("add_audio", generation_id=made["id"], prompt="rain on the sea")
+    for started in (upscaled, audio):
+        job = Generation.objects.get(uuid=started["id"])
+        assert (job.provider, job.parent_id) == (
+            "dream_machine",
+            Generation.objects.get(uuid=made["id"]).pk,
+        )
+    assert agent.ok("get_camera_motions")["camera_motions"]
 
 
 def test_pieces_are_made_from_finished_jobs_with_their_lineage(

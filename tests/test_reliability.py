@@ -303,7 +303,10 @@ def test_sqlite_under_parallel_submitters_and_pollers_has_no_lock_errors_and_no_
                 rounds += 1
                 uuids = list(Generation.objects.values_list("uuid", flat=True)[:50])
                 if uuids:
-                    note("poll", partial(http.get, f"/g/{random.choice(uuids)}/card"))
+                    seen = ",".join(
+                        f"{uuid}:queued" for uuid in random.sample(uuids, min(12, len(uuids)))
+                    )
+                    note("poll", partial(http.get, "/poll", params={"seen": seen}))
                 else:
                     note("page", partial(http.get, "/gallery/"))
                 time.sleep(0.2)

@@ -66,13 +66,14 @@ def start_web(
     return start
 
 
-# A running card polls `card?seen=<state>`: 204 while the job stays in that state, 200 with the
-# new card once it moves.
+# The page polls `/poll?seen=<uuid>:<state>,…` for its running cards: 204 while they stay in
+# those states, 200 with the cards that moved.
 ANSWERED = (200, 204)
 
 
 def card_poll(generation: Generation, url: str) -> bool:
-    return urlsplit(url).path == f"/g/{generation.uuid}/card"
+    parts = urlsplit(url)
+    return parts.path == "/poll" and str(generation.uuid) in parts.query
 
 
 def polled(generation: Generation, statuses: tuple[int, ...]) -> Callable[[Response], bool]:
@@ -147,7 +148,7 @@ def test_a_proxy_answering_502_while_the_app_restarts_shows_the_note_not_its_err
         expect(card).to_have_attribute("data-state", "draft")
 
         outage.on = True
-        page.route(f"**/g/{generation.uuid}/card?*", bad_gateway)
+        page.route("**/poll?*", bad_gateway)
         for _ in range(3):  # and polling goes on
             with page.expect_response(polled(generation, (502,))):
                 pass
@@ -155,7 +156,7 @@ def test_a_proxy_answering_502_while_the_app_restarts_shows_the_note_not_its_err
         expect(page.get_by_text("Bad Gateway")).to_have_count(0)
         expect(card).to_have_attribute("data-state", "draft")
 
-        page.unroute(f"**/g/{generation.uuid}/card?*")
+        page.unroute("**/poll?*")
         with page.expect_response(polled(generation, ANSWERED)):
             pass
         expect(note).to_be_hidden()

@@ -149,35 +149,34 @@ def make(user: User, state: str = State.PROCESSING, **fields: object) -> Generat
     )
 
 
-def test_the_card_of_an_unfinished_job_keeps_polling(
-    owner_client: Client, owner: User, django_assert_max_num_queries
-) -> None:
-    generation = make(owner)
-    with django_assert_max_num_queries(3):
-        response = owner_client.get(
-            reverse("generation-card", args=[generation.uuid]), headers={"HX-Request": "true"}
-        )
-    assert response.status_code == 200
-    assert 'hx-trigger="every 1s"' in response.content.decode()
-
-
-def test_the_card_of_a_finished_job_stops_polling_with_286(
+def test_the_card_of_an_unfinished_job_is_watched_by_the_pages_poll(
     owner_client: Client, owner: User
 ) -> None:
-    generation = make(owner, State.COMPLETED)
+    generation = make(owner)
+    html = owner_client.get(reverse("home")).content.decode()
+    assert (
+        f'id="card-{generation.uuid}" data-state="processing" data-card\n  data-poll="processing"'
+        in html
+    )
+    assert 'hx-get="/poll" hx-trigger="every 1s"' in html
+
+
+def test_the_card_of_a_finished_job_is_swapped_in_by_the_poll_and_watched_no_more(
+    owner_client: Client, owner: User
+) -> None:
+    generation = make(owner)
+    Generation.objects.filter(pk=generation.pk).update(state=State.COMPLETED)
     generation.outputs.create(
         index=0,
         kind="image",
         url="https://cdn.test/a.png",
         url_expires_at=timezone.now() + timedelta(hours=1),
     )
-    response = owner_client.get(
-        reverse("generation-card", args=[generation.uuid]), headers={"HX-Request": "true"}
-    )
-    assert response.status_code == 286
+    response = owner_client.get(reverse("poll"), {"seen": f"{generation.uuid}:processing"})
+    assert response.status_code == 200
     html = response.content.decode()
     assert "https://cdn.test/a.png" in html
-    assert "hx-trigger" not in html
+    assert "data-poll" not in html
 
 
 def test_a_failed_card_explains_in_plain_language(owner_client: Client, owner: User) -> None:

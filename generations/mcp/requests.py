@@ -18,6 +18,8 @@ from generations import providers
 from generations.models import Generation
 from generations.providers.agents import schema
 from generations.providers.base import Provider
+from generations.providers.dream_machine import schema as dm
+from generations.providers.dream_machine.provider import DreamMachineProvider
 
 # Kinds that only Luma's Dream Machine API makes (luma-api.md §2); no Generation kind yet.
 UPSCALE = "upscale_video"
@@ -74,7 +76,8 @@ class Ask:
 
 
 class RequestBuilder:
-    """How one provider turns an `Ask` into its validated request model."""
+    """How one provider turns an `Ask` into its validated request model; `models` names the
+    kinds it makes and, for each, its models (the first is the default)."""
 
     # The models it offers per kind, the first being the default.
     models: ClassVar[dict[str, tuple[str, ...]]] = {}
@@ -153,8 +156,84 @@ class AgentsRequests(RequestBuilder):
         return {"generation_id": media.job.upstream_id}
 
 
+class DreamRequests(RequestBuilder):
+    """Luma's Dream Machine API: videos, images, upscales and added audio (luma-api.md §2)."""
+
+    models = {
+        "video": dm.VIDEO_MODELS,
+        "image": dm.IMAGE_MODELS,
+        UPSCALE: (),
+        ADD_AUDIO: (),
+    }
+
+    def build(self, ask: Ask) -> BaseModel:
+        body: dict[str, Any] = {"generation_type": ask.kind, **ask.options}
+        if ask.kind in (UPSCALE, ADD_AUDIO):
+            assert ask.source is not None
+            body["generation_id"] = self._job_id(ask.source, "generation_id")
+            body["resolution" if ask.kind == UPSCALE else "prompt"] = (
+                ask.resolution if ask.kind == UPSCALE else ask.prompt
+            )
+        else:
+            body |= {
+                "prompt": ask.prompt,
+                "model": ask.model or self.models[ask.kind][0],
+                "aspect_ratio": ask.aspect_ratio,
+            }
+        if ask.kind == "video":
+            body |= {"duration": ask.duration, "resolution": ask.resolution, "loop": ask.loop}
+            frames = {"frame0": ask.start, "frame1": ask.end}
+            body["keyframes"] = {
+                name: self._frame(media, f"keyframes.{name}")
+                for name, media in frames.items()
+                if media is not None
+            }
+        if ask.kind == "image" and ask.references:
+            body["image_ref"] = [{"url": self._url(media)} for media in ask.references]
+        return validated_dream(_without_none(body))
+
+    def remix(self, request: BaseModel, prompt: str | None) -> BaseModel:
+        body = dm.stored(request)  # type: ignore[arg-type]
+        if prompt is not None and "prompt" in body:
+            body["prompt"] = prompt
+        return validated_dream(body)
+
+    def camera_motions(self, provider: Provider) -> list[str] | None:
+        assert isinstance(provider, DreamMachineProvider)
+        return provider.concepts()
+
+    def _job_id(self, media: Media, argument: str) -> str:
+        if media.job is None or media.job.provider != "dream_machine" or not media.job.upstream_id:
+            raise AskRefused(
+                f"{argument}: Luma's Dream Machine API works only on its own finished jobs."
+            )
+        return media.job.upstream_id
+
+    def _frame(self, media: Media, argument: str) -> dict[str, Any]:
+        if media.job is not None and media.job.provider == "dream_machine":
+            return {"type": "generation", "id": self._job_id(media, argument)}
+        return {"type": "image", "url": self._url(media)}
+
+    def _url(self, media: Media) -> str:
+        if media.job is None:
+            return media.url
+        output = media.job.outputs.order_by("index").first()
+        return output.url if output else ""
+
+
+def validated_dream(body: dict[str, Any]) -> BaseModel:
+    """A Dream Machine request of any type (by its generation_type), or AskRefused."""
+    try:
+        return dm.parse_request(body)
+    except ValidationError as exc:
+        raise AskRefused(plain_errors(exc)) from None
+
+
 # Every provider the MCP tools can use, by the name a job records (generations.providers.CLASSES).
-BUILDERS: dict[str, RequestBuilder] = {"agents": AgentsRequests()}
+BUILDERS: dict[str, RequestBuilder] = {"agents": AgentsRequests(), "dream_machine": DreamRequests()}
+
+
+NONE = RequestBuilder()
 
 
 def validated(model: type[BaseModel], body: dict[str, Any]) -> BaseModel:
@@ -189,7 +268,7 @@ def _without_none(body: dict[str, Any]) -> dict[str, Any]:
 
 def choose(kind: str, *, model: str | None = None, provider: str | None = None) -> Provider:
     """The provider that is on and can make `kind` (with `model`, from `provider` when named)."""
-    able = [p for p in providers.enabled() if p.name in BUILDERS and kind in p.capabilities.kinds]
+    able = [p for p in providers.enabled() if kind in BUILDERS.get(p.name, NONE).models]
     if provider:
         if provider not in providers.CLASSES:
             names = ", ".join(providers.CLASSES)

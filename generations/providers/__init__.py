@@ -78,6 +78,11 @@ def references(name: str, request: dict[str, Any]) -> list[tuple[str, dict[str, 
     return _class(name).references(request) if name in CLASSES else []
 
 
+def settings_in_words(name: str, request: dict[str, Any]) -> str:
+    """A job's stored request in plain words, by its provider ("" when it has no reading)."""
+    return _class(name).settings_in_words(request) if name in CLASSES else ""
+
+
 def label(name: str) -> str:
     """A provider's name for people (a gateway's own name when it is on), whether or not it is
     on (old jobs keep theirs); a simulated one says so."""

@@ -135,6 +135,12 @@ class Provider(ABC):
         """Ask how a job is doing; a completed job's outputs come with fresh URLs."""
 
     @classmethod
+    def settings_in_words(cls, request: dict[str, Any]) -> str:
+        """A stored request's settings as a person says them ("5 seconds, 720p, loops"), or ""
+        when this provider has no such reading (the detail page lists the fields instead)."""
+        return ""
+
+    @classmethod
     def references(cls, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """Every media input of a stored request, labelled for people ("Start frame"), each a
         dict with one of `generation_id` (an upstream job id), `file_id` or `url`."""

@@ -36,6 +36,28 @@
 
   setInterval(tick, 1000);
 
+  // One poll a second for everything the page watches (generations/views.py `poll`): each
+  // running card with the state it shows, and a detail page's job. Nothing watched, no request.
+  function watched() {
+    const seen = Array.from(document.querySelectorAll("[data-card][data-poll]"), function (card) {
+      return card.id.replace(/^card-/, "") + ":" + card.dataset.poll;
+    });
+    const page = document.querySelector("[data-poll-page]");
+    return { seen: seen.join(","), page: page ? page.dataset.pollPage : "" };
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    if (!event.target.matches("[data-poller]")) return;
+    const what = watched();
+    if (!what.seen && !what.page) event.preventDefault();
+  });
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.matches("[data-poller]")) return;
+    const what = watched();
+    if (what.seen) event.detail.parameters.seen = what.seen;
+    if (what.page) event.detail.parameters.page = what.page;
+  });
+
   // A quiet note while polls cannot reach the server (it restarts, or the network drops): htmx
   // keeps polling and swaps nothing meanwhile, and the first answer that comes back clears it.
   const PROXY_SAYS_DOWN = [502, 503, 504];

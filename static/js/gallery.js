@@ -127,6 +127,15 @@
     return true;
   }
 
+  // On a piece's page (no cards): ← the next newer piece, → the next older one.
+  function step(key) {
+    const which = { ArrowLeft: "prev", ArrowRight: "next" }[key];
+    const link = which && document.querySelector('[data-step="' + which + '"]');
+    if (!link) return false;
+    location.assign(link.href);
+    return true;
+  }
+
   function starButton() {
     const active = document.activeElement;
     const card = active && active.closest ? active.closest("[data-card]") : null;
@@ -156,7 +165,7 @@
     }
     let handled = false;
     if (event.key.indexOf("Arrow") === 0) {
-      handled = move(event.key);
+      handled = move(event.key) || step(event.key);
     } else if (event.key === "s") {
       const button = starButton();
       if (button) {

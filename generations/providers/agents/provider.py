@@ -61,6 +61,10 @@ class AgentsProvider(Provider):
         return request.model_copy(update={"user_id": user_id}).to_wire()
 
     @classmethod
+    def settings_in_words(cls, request: dict[str, Any]) -> str:
+        return settings_in_words(request)
+
+    @classmethod
     def references(cls, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         found: list[tuple[str, dict[str, Any]]] = []
         if isinstance(request.get("source"), dict):
@@ -145,3 +149,44 @@ def _keyframes(options: dict[str, Any], label: str) -> list[tuple[str, dict[str,
         (f"{label} at frame {indexes[n]}" if n < len(indexes) else label, ref)
         for n, ref in enumerate(options.get("keyframes") or [])
     ]
+
+
+def _count(items: Any, one: str) -> str:
+    number = len(items) if isinstance(items, list) else 0
+    return f"{number} {one}{'s' if number != 1 else ''}" if number else ""
+
+
+def _part(options: dict[str, Any], name: str) -> dict[str, Any]:
+    value = options.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def settings_in_words(request: dict[str, Any]) -> str:
+    """A stored request's settings in plain words, in the order a person would say them.
+
+    The exact request stays on the page ("Request as sent to Luma"); this is the reading.
+    """
+    video = _part(request, "video")
+    edit = _part(video, "edit")
+    layering = _part(request, "layering")
+    duration = str(video.get("duration") or "")
+    words = [
+        f"{duration.rstrip('s')} seconds" if duration.endswith("s") else duration,
+        str(video.get("resolution") or ""),
+        str(request.get("aspect_ratio") or ""),
+        "loops" if video.get("loop") else "",
+        "HDR" if video.get("hdr") else "",
+        "EXR frames too" if video.get("exr_export") else "",
+        f"{request['style']} style" if request.get("style") not in (None, "auto") else "",
+        str(request.get("output_format") or "").upper(),
+        _count(request.get("image_ref"), "reference image"),
+        "from a start frame" if video.get("start_frame") else "",
+        "to an end frame" if video.get("end_frame") else "",
+        _count(video.get("keyframes") or edit.get("keyframes"), "keyframe"),
+        f"{str(edit['strength']).replace('_', ' ')} change" if edit.get("strength") else "",
+        "the source placed by hand" if video.get("source_position") else "",
+        f"layers at {layering['resolution']}" if layering.get("resolution") else "",
+        "searches the web" if request.get("web_search") else "",
+    ]
+    said = ", ".join(word for word in words if word)
+    return said[:1].upper() + said[1:] if said else "The model's defaults"

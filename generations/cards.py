@@ -1,0 +1,197 @@
+"""Gallery cards rendered once per version and shared by every viewer.
+
+A card's HTML is cached under a key made from everything it shows: every column of the job, of
+its outputs and of the retry that replaced it, its author's name, the words that depend on the
+clock ("5 min ago", an unfinished job's elapsed time, whether a link is still fresh) and the
+card templates' own source. A change to a job gives its card a new key, so a cached card is
+never older than its job, and a change to one job re-renders one card, not a page.
+
+What differs between viewers (their star, and the delete and cancel actions only the owner or
+staff get) is not in the shared HTML: the template leaves a marker there, and `render_card`
+puts each viewer's bits in with plain string formatting, which costs microseconds.
+"""
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.db.models import Model
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import get_template, render_to_string
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
+
+from generations.models import Generation, State
+from generations.trash import can_delete
+from generations.wording import ago, elapsed
+
+CACHE = "cards"
+TEMPLATE = "generations/card.html"
+# Every template whose output is part of a card: their source is part of each card's key.
+TEMPLATES = (TEMPLATE, "generations/media.html", "generations/gallery_media_missing.html")
+STAR = "<!--viewer:star-->"
+OWNER_ACTIONS = "<!--viewer:owner-->"
+ICONS = "img/icons.svg"
+
+
+def render_card(
+    request: HttpRequest, generation: Generation, *, refreshing: bool = False, oob: bool = False
+) -> SafeString:
+    """One card as this viewer sees it; `oob` marks it for an htmx out-of-band swap.
+
+    `refreshing`: a renewal of its output links was started, so the card is watched until then.
+    """
+    shared = shared_card(generation, refreshing)
+    html = shared.replace(STAR, star_form(request, generation), 1).replace(
+        OWNER_ACTIONS, owner_actions(request, generation), 1
+    )
+    if oob:
+        html = html.replace("<article ", '<article hx-swap-oob="true" ', 1)
+    return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there
+
+
+def shared_card(generation: Generation, refreshing: bool = False) -> str:
+    """The card's HTML without anyone's star or actions, from the cache when its key is there."""
+    key = card_key(generation, refreshing)
+    cache = caches[CACHE]
+    html: str | None = cache.get(key)
+    if html is None:
+        html = render_to_string(TEMPLATE, {"generation": generation, "refreshing": refreshing})
+        cache.set(key, html)
+    return html
+
+
+def card_key(generation: Generation, refreshing: bool = False) -> str:
+    """A digest of everything the card shows (see the module's docstring)."""
+    outputs = (
+        [(_columns(output), output.url_is_fresh) for output in generation.outputs.all()]
+        if generation.state == State.COMPLETED
+        else []
+    )
+    retry = generation.retried_as
+    clock = (
+        ago(generation.created_at),
+        elapsed(generation) if generation.is_active else "",
+        generation.is_stuck,
+    )
+    parts = (
+        _templates_digest(),
+        _columns(generation),
+        generation.created_by.get_username(),
+        _columns(retry) if retry else None,
+        _columns(generation.parent) if generation.auto_retry and generation.parent else None,
+        outputs,
+        clock,
+        refreshing,
+        settings.LUMAWEB_AUTO_RETRY_MAX,
+        staticfiles_storage.url(ICONS),
+    )
+    return "card:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
+
+
+def _columns(row: Model) -> tuple[Any, ...]:
+    return tuple(field.value_from_object(row) for field in row._meta.concrete_fields)
+
+
+@functools.cache
+def _templates_digest() -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    for name in TEMPLATES:
+        digest.update(get_template(name).template.source.encode())  # type: ignore[attr-defined]
+    return digest.hexdigest()
+
+
+@receiver(setting_changed)
+def _forget(**kwargs: Any) -> None:
+    """Settings (tests, mostly) can change what a card says: start again."""
+    _templates_digest.cache_clear()
+    caches[CACHE].clear()
+
+
+# --- each viewer's bits ---
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What a page's cards need from the request, worked out once per page."""
+
+    token: str  # one masked CSRF token for every form on the page
+    path: str
+    icons: str
+
+
+def viewer(request: HttpRequest) -> Viewer:
+    found: Viewer | None = getattr(request, "_card_viewer", None)
+    if found is None:
+        found = Viewer(get_token(request), request.get_full_path(), staticfiles_storage.url(ICONS))
+        request._card_viewer = found  # type: ignore[attr-defined]
+    return found
+
+
+def star_form(request: HttpRequest, generation: Generation) -> SafeString:
+    """The star button as this viewer sees it; it works without JavaScript too."""
+    starred = bool(getattr(generation, "is_starred", False))
+    url = reverse("generation-star", args=[generation.uuid])
+    page = viewer(request)
+    return format_html(
+        '<form class="star-form" method="post" action="{url}" hx-post="{url}" hx-swap="outerHTML">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
+        '<input type="hidden" name="next" value="{next}">'
+        '<input type="hidden" name="starred" value="{value}">'
+        '<button class="icon-button star{on}" type="submit" data-star aria-pressed="{pressed}"'
+        ' title="{verb} (s)"><svg width="18" height="18" aria-hidden="true">'
+        '<use href="{icons}#star"/></svg><span class="visually-hidden">{said}</span></button>'
+        "</form>",
+        url=url,
+        token=page.token,
+        next=page.path,
+        value="0" if starred else "1",
+        on=" star--on" if starred else "",
+        pressed="true" if starred else "false",
+        verb="Unstar" if starred else "Star",
+        icons=page.icons,
+        said="Starred" if starred else "Star",
+    )
+
+
+def owner_actions(request: HttpRequest, generation: Generation) -> SafeString:
+    """The card menu's items only the owner or staff get: cancel (a running job), delete."""
+    if not can_delete(request.user, generation):
+        return SafeString("")
+    cancel = SafeString("")
+    if generation.is_active:
+        url = reverse("generation-cancel", args=[generation.uuid])
+        page = viewer(request)
+        cancel = format_html(
+            '<form method="post" action="{url}" hx-post="{url}" hx-target="#card-{uuid}"'
+            ' hx-swap="outerHTML"><input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
+            '<input type="hidden" name="next" value="{next}">'
+            '<button class="menu__item" type="submit">Cancel (stop waiting)</button></form>',
+            url=url,
+            uuid=generation.uuid,
+            token=page.token,
+            next=page.path,
+        )
+    url = reverse("generation-delete", args=[generation.uuid])
+    prompt = Truncator(generation.prompt).chars(60)
+    days = f"{settings.LUMAWEB_TRASH_DAYS:g}"
+    delete = format_html(
+        '<a class="menu__item menu__item--danger" href="{url}" hx-post="{url}"'
+        ' hx-target="#card-{uuid}" hx-swap="outerHTML"'
+        ' hx-confirm="Delete “{prompt}”? It goes to the trash, restorable for {days} days.">'
+        "Delete…</a>",
+        url=url,
+        uuid=generation.uuid,
+        prompt=prompt,
+        days=days,
+    )
+    return format_html("{}{}", cancel, delete)

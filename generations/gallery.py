@@ -31,6 +31,7 @@ from generations.models import (
     Generation,
     GenerationQuerySet,
     Input,
+    Kind,
     Output,
     Star,
     State,
@@ -38,14 +39,6 @@ from generations.models import (
 from generations.trash import can_delete
 
 PAGE_SIZE = 24
-KIND_LABELS = {
-    "image": "Image",
-    "image_edit": "Image edit",
-    "video": "Video",
-    "video_edit": "Video edit",
-    "video_reframe": "Reframe",
-    "layering": "Layers",
-}
 STATE_FILTERS = {
     "active": ACTIVE_STATES,
     "completed": (State.COMPLETED,),
@@ -79,7 +72,7 @@ class GalleryFilters(forms.Form):
             attrs={"type": "search", "placeholder": "Search prompts", "autocomplete": "off"}
         ),
     )
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *KIND_LABELS.items()])
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Kind.choices])
     provider = forms.ChoiceField(required=False, label="Upstream")
     model = forms.ChoiceField(required=False)
     state = forms.ChoiceField(

@@ -20,7 +20,6 @@ from django.utils import timezone
 from generations import providers
 from generations.explanations import Explanation, explain
 from generations.presigned import presigned_expiry
-from generations.providers.agents import schema
 from generations.providers.base import UpstreamJob
 from generations.providers.proxy import schema as proxy_schema
 
@@ -49,6 +48,18 @@ STATE_RANK = {
     State.FAILED: 4,
     State.UNKNOWN: 4,
 }
+
+
+class Kind(models.TextChoices):
+    """What a job makes: the studio's one name for each kind, in every page and filter (each
+    provider maps its own request types onto these)."""
+
+    IMAGE = "image", "Image"
+    IMAGE_EDIT = "image_edit", "Image edit"
+    VIDEO = "video", "Video"
+    VIDEO_EDIT = "video_edit", "Video edit"
+    VIDEO_REFRAME = "video_reframe", "Reframed video"
+    LAYERING = "layering", "Layers"
 
 
 class Lineage(models.TextChoices):
@@ -128,7 +139,7 @@ class Generation(models.Model):
 
     # Which upstream dialect (generations/providers/) this job was sent to.
     provider = models.CharField(max_length=24, default="agents")
-    kind = models.CharField(max_length=16, choices=[(t, t) for t in schema.GENERATION_TYPES])
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     model = models.CharField(max_length=32)
     prompt = models.TextField()
     aspect_ratio = models.CharField(max_length=8, blank=True)

@@ -37,7 +37,7 @@ from generations.mcp.requests import (
     choose,
     plain_errors,
 )
-from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State, Via
+from generations.models import INPUT_PLACEHOLDER, Generation, Kind, Lineage, State, Via
 from generations.providers.errors import LumaError
 from generations.submission import SubmissionRefused
 from generations.tasks import start_generation
@@ -378,7 +378,7 @@ async def list_generations(
     offset: Annotated[int, Field(ge=0)] = 0,
     mine: Annotated[bool, Field(description="Only jobs the token's person started")] = False,
     person: Annotated[str | None, Field(description="Only this teammate's jobs (username)")] = None,
-    kind: Literal[tuple(gallery.KIND_LABELS)] | None = None,  # type: ignore[valid-type]
+    kind: Literal[tuple(Kind.values)] | None = None,  # type: ignore[valid-type]
     state: Literal["active", "completed", "failed"] | None = None,
     provider: ProviderName = None,
     search: Annotated[str | None, Field(description="Words the prompt contains")] = None,

@@ -36,7 +36,7 @@ def seed_prices(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0009_hook_event'),
+        ('generations', '0010_hook_event'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,8 +5,7 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
-from generations.gallery import KIND_LABELS
-from generations.models import Generation, Output, State, media_url
+from generations.models import Generation, Kind, Output, State, media_url
 from generations.wording import ago, elapsed
 
 register = template.Library()
@@ -30,7 +29,7 @@ def needs_refresh(generation: Generation) -> bool:
 
 @register.filter
 def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind)
+    return Kind(kind).label if kind in Kind.values else kind
 
 
 @register.filter

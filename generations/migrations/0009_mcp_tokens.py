@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0014_security'),
+        ('generations', '0008_security'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

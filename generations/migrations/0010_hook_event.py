@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generations", "0010_mcp_tokens"),
+        ("generations", "0009_mcp_tokens"),
     ]
 
     operations = [

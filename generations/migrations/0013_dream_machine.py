@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0014_trash_events'),
+        ('generations', '0012_trash_events'),
     ]
 
     operations = [

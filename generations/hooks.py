@@ -63,7 +63,8 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
     ).update(next_poll_at=now)
     if hastened:
         schedule_poll(generation, now)
-    return JsonResponse({"polling": bool(hastened)}, status=202)
+    # 200: some upstreams (Dream Machine) count nothing else as delivered, and try again.
+    return JsonResponse({"polling": bool(hastened)})
 
 
 def _kept(request: HttpRequest) -> dict[str, object]:

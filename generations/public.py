@@ -1,28 +1,50 @@
-"""Signed links to stored media for an upstream to fetch (a job's input image), without a login.
+"""Signed links to stored media for an upstream to fetch (a job's input), without a login.
 
-Only when `LUMAWEB_PUBLIC_URL` says where the outside world reaches the studio. A link names one
-stored file, is signed with SECRET_KEY and dies after PUBLIC_LINK_TTL; anything else is a 404.
-The file is served as media_views serves it to people (only image and video types for display).
+Some upstreams take inputs by URL only (Dream Machine), and a gateway takes them as URLs when it
+can. Only when `LUMAWEB_PUBLIC_URL` says where the outside world reaches the studio. A link names
+one stored file, is signed with SECRET_KEY and dies after LUMAWEB_PUBLIC_INPUT_TTL; anything else
+is a 404. The file is served as media_views serves it to people (only image and video types).
+On object storage (S3) the store presigns its own links instead.
 """
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
-from django.http import Http404, HttpRequest
+from django.core.files.storage import FileSystemStorage
+from django.http import Http404, HttpRequest, HttpResponseNotFound
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from generations.media_views import serve
+from generations.models import Input
 
 SALT = "lumaweb.public-media"
-# An upstream may queue a job for hours before it fetches the inputs.
-PUBLIC_LINK_TTL = 24 * 3600
+
+
+class NoPublicUrl(Exception):
+    """LUMAWEB_PUBLIC_URL is not set: the upstream cannot reach the studio's uploads."""
 
 
 def public_base() -> str:
     """The studio's public address without a trailing slash, or "" when it has none."""
     return str(settings.LUMAWEB_PUBLIC_URL).rstrip("/")
+
+
+def available() -> bool:
+    """Whether the studio can give an upstream links to itself."""
+    return bool(public_base())
+
+
+def input_url(item: Input) -> str:
+    """A link the upstream can fetch this one upload from: presigned on object storage, else a
+    signed, expiring link to the studio; raises NoPublicUrl when neither is possible."""
+    if not isinstance(item.file.storage, FileSystemStorage):
+        return str(item.file.url)
+    link = public_link(item.file.name)
+    if link is None:
+        raise NoPublicUrl("LUMAWEB_PUBLIC_URL is not set, so uploads cannot be sent upstream.")
+    return link
 
 
 def public_link(name: str) -> str | None:
@@ -38,9 +60,11 @@ def public_link(name: str) -> str | None:
 @require_safe
 def public_media(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
-        name = signing.loads(token, salt=SALT, max_age=PUBLIC_LINK_TTL)
+        name = signing.loads(token, salt=SALT, max_age=settings.LUMAWEB_PUBLIC_INPUT_TTL)
     except signing.BadSignature:
-        raise Http404("No such file.") from None
+        return HttpResponseNotFound(
+            "This link is invalid or has expired.", content_type="text/plain"
+        )
     if not isinstance(name, str):
         raise Http404("No such file.")
     return serve(request, name)

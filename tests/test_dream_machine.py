@@ -66,7 +66,7 @@ def prior(generation_id: str = "3f1c2b7e-0000-4000-8000-000000000000") -> dict[s
         video(prompt=None, keyframes={"frame0": image_frame(), "frame1": image_frame()}),
         video(keyframes={"frame0": prior(), "frame1": prior()}),
         video(concepts=[{"key": "dolly_zoom"}, {"key": "orbit_left"}]),
-        video(callback_url="https://studio.example.com/hooks/jobs/x"),
+        video(callback_url="https://studio.example.com/hooks/x"),
         {
             "generation_type": "image",
             "model": "photon-flash-1",
@@ -417,8 +417,8 @@ def test_a_dream_machine_job_runs_to_an_archived_completion(
     generation.refresh_from_db()
     sent = DreamGeneration.objects.get(pk=generation.upstream_id)
     # The upstream fetched the upload by its public link, and will call the job's hook.
-    assert sent.request["keyframes"]["frame0"]["url"].startswith("http://sim.test/public/inputs/")
-    assert sent.request["callback_url"].startswith("http://sim.test/hooks/jobs/")
+    assert sent.request["keyframes"]["frame0"]["url"].startswith("http://sim.test/public/")
+    assert sent.request["callback_url"].startswith("http://sim.test/hooks/")
     assert sent.outcome == "completed"
     assert generation.state in (State.QUEUED, State.PROCESSING)
 

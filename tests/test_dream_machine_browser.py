@@ -133,7 +133,7 @@ def test_an_image_with_a_weighted_uploaded_reference(
     sent = DreamGeneration.objects.get(pk=image.upstream_id).request
     [reference] = sent["image_ref"]
     assert reference["weight"] == 0.3
-    assert "/public/inputs/" in reference["url"]
+    assert "/public/" in reference["url"]
 
 
 def test_uploads_are_greyed_without_a_public_url(

@@ -121,7 +121,7 @@ def test_an_image_with_a_weighted_uploaded_reference(owner_client, run_worker, s
     run_worker(terminal(job))
     assert job.state == State.COMPLETED, job.failure_reason
     sent = DreamGeneration.objects.get(pk=job.upstream_id)
-    assert sent.request["image_ref"][0]["url"].startswith("http://sim.test/public/inputs/")
+    assert sent.request["image_ref"][0]["url"].startswith("http://sim.test/public/")
 
 
 def test_uploads_are_greyed_without_a_public_url(owner_client, settings) -> None:
@@ -142,7 +142,7 @@ def test_a_public_input_link_serves_that_upload_only_until_it_expires(
     settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
     reference = SimpleUploadedFile("ref.png", png(), content_type="image/png")
     post(owner_client, "dm_image", prompt="a teapot", model="photon-1", image_ref=reference)
-    from generations.public_links import input_url
+    from generations.public import input_url
 
     link = input_url(Input.objects.get())
     anonymous = Client()

@@ -380,7 +380,7 @@ def test_a_hook_hastens_a_poll_and_is_never_taken_as_state(owner, settings) -> N
     gateway = Client()
     lie = {"id": "gw-1", "state": "completed", "video": {"url": "https://evil.test/x.mp4"}}
     response = gateway.post(path, lie, content_type="application/json")
-    assert (response.status_code, response.json()) == (202, {"polling": True})
+    assert (response.status_code, response.json()) == (200, {"polling": True})
     generation.refresh_from_db()
     assert generation.state == State.PROCESSING  # a hint, never the state
     assert not generation.outputs.exists()

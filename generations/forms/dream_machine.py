@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from django import forms
 from pydantic import BaseModel
 
-from generations import public_links
+from generations import public
 from generations.forms.base import (
     CreateForm,
     Slot,
@@ -69,7 +69,7 @@ class DreamForm(CreateForm):
             field = self.fields[slot.name]
             if slot.name in self.GALLERY_ONLY:
                 field.disabled, field.help_text = True, GALLERY_ONLY
-            elif not public_links.available():
+            elif not public.available():
                 field.disabled, field.help_text = True, NO_PUBLIC_URL
 
     @classmethod

@@ -112,17 +112,15 @@ class DreamMachineProvider(Provider):
         return schema.stored(request)
 
     def submit(self, generation: Generation) -> UpstreamJob:
-        from generations import public_links
+        from generations import hooks, public
         from generations.uploads import replace_placeholders
 
         try:
-            links = {
-                item.placeholder: public_links.input_url(item) for item in generation.inputs.all()
-            }
-        except public_links.NoPublicUrl as exc:
+            links = {item.placeholder: public.input_url(item) for item in generation.inputs.all()}
+        except public.NoPublicUrl as exc:
             raise errors.InputRefused(str(exc)) from exc
         wire = replace_placeholders(generation.request, links)
-        if hook := public_links.hook_url(generation):
+        if hook := hooks.hook_url(generation):
             wire["callback_url"] = hook
         with self.client() as client:
             return as_job(client.create_generation(schema.parse_request(wire)))

@@ -120,7 +120,7 @@ def test_a_selection_stars_and_deletes_with_one_confirmation_each(
         "1 of the selected is someone else\N{RIGHT SINGLE QUOTATION MARK}s"
     )
     dialog.get_by_role("button", name="Delete").click()
-    expect(page.locator(".message")).to_contain_text("Deleted 1 piece")
+    expect(page.locator(".message")).to_contain_text("Moved 1 piece to the trash")
     expect(page.locator(f"#card-{pieces[0].uuid}")).to_have_count(0)
     expect(page.locator(f"#card-{pieces[1].uuid}")).to_have_count(1)
 

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +47,13 @@ NEW_TOOLS = {
 }
 
 
+def _in_own_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """`anyio.run` in a thread of its own: a browser test's Playwright may keep an event loop
+    running in the main thread, where another loop cannot start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, function, *args).result()
+
+
 class Agent:
     """An MCP client acting with one person's token; each call is one client session."""
 
@@ -66,10 +74,10 @@ class Agent:
             return await work(client)
 
     def tools(self) -> ListToolsResult:
-        return anyio.run(self._session, lambda client: client.list_tools())
+        return _in_own_thread(self._session, lambda client: client.list_tools())
 
     def call(self, tool: str, **arguments: Any) -> CallToolResult:
-        return anyio.run(self._session, lambda client: client.call_tool(tool, arguments))
+        return _in_own_thread(self._session, lambda client: client.call_tool(tool, arguments))
 
     def ok(self, tool: str, **arguments: Any) -> dict[str, Any]:
         """A call that must succeed; its structured content."""

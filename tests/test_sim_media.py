@@ -167,13 +167,15 @@ EXPECTED_512 = {
     "2:3": (342, 512),
     "9:16": (288, 512),
     "1:2": (256, 512),
+    "9:21": (220, 512),  # Dream Machine's tallest
     "1:3": (170, 512),
 }
 
 
-def test_all_twelve_ratios_are_known():
+def test_all_thirteen_ratios_are_known():
+    # The Agents API's twelve and Dream Machine's 9:21.
     assert set(ASPECT_RATIOS) == set(EXPECTED_512)
-    assert len(ASPECT_RATIOS) == 12
+    assert len(ASPECT_RATIOS) == 13
 
 
 @pytest.mark.parametrize("ratio", list(EXPECTED_512))

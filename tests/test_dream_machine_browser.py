@@ -80,8 +80,11 @@ def test_a_video_between_two_gallery_images_then_upscale_and_audio(
     dusk = made(owner, schema.ImageRequest(model="photon-1", prompt="a harbour at dusk"))
     log_in(page, owner)
     page.goto("/?mode=dm_video#create-form")
-    page.select_option("select[name=frame0_pick]", str(dawn.uuid))
-    page.select_option("select[name=frame1_pick]", str(dusk.uuid))
+    # Each pick re-checks the options: wait for each answer (the check re-renders them).
+    with page.expect_response("**/create/options"):
+        page.select_option("select[name=frame0_pick]", str(dawn.uuid))
+    with page.expect_response("**/create/options"):
+        page.select_option("select[name=frame1_pick]", str(dusk.uuid))
     # With an end frame a loop is ruled out, with the schema's reason.
     expect(page.locator("input[name=loop]")).to_be_disabled()
     expect(page.locator(".option__reason")).to_contain_text("cannot have an end frame")

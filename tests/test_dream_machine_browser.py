@@ -130,7 +130,12 @@ def test_an_image_with_a_weighted_uploaded_reference(
     # Choosing a file re-renders the options: wait for them before typing into one.
     with page.expect_response("**/create/options"):
         page.set_input_files("input[name=image_ref]", picture)
-    page.fill("input[name=image_ref_weight]", "0.3")
+    # A weight typed while a check is still on its way could be re-rendered away: leave the field
+    # (its change is checked too) and wait for that check before going on.
+    with page.expect_response("**/create/options"):
+        page.fill("input[name=image_ref_weight]", "0.3")
+        page.locator("textarea[name=prompt]").click()
+    expect(page.locator("input[name=image_ref_weight]")).to_have_value("0.3")
     page.fill("textarea[name=prompt]", "an orange lantern")
     image = submit_and_finish(page)
     sent = DreamGeneration.objects.get(pk=image.upstream_id).request

@@ -135,7 +135,12 @@ def test_deploy_md_followed_on_this_machine_serves_a_person_end_to_end(
         "database": "ok",
         "worker": "ok",
         "upstream": "simulator",
-        "providers": {"agents": "simulator"},
+        "providers": {"agents": "simulator", "dream_machine": "simulator", "proxy": "simulator"},
+        "provider_names": {
+            "agents": "Luma Agents API",
+            "dream_machine": "Luma Dream Machine API",
+            "proxy": "Luma proxy",
+        },
         "status": "ok",
     }
     metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {metrics_token}"})

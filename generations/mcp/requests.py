@@ -9,6 +9,7 @@ can make answers a tool error naming what it needs.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -132,14 +133,14 @@ class AgentsRequests(RequestBuilder):
             body["video"] = video_options
         if ask.kind == "layering":
             body["layering"] = {"resolution": ask.resolution}
-        return validated(schema.GenerationRequest, _without_none(body))
+        return validated(schema.GenerationRequest.model_validate, _without_none(body))
 
     def remix(self, request: BaseModel, prompt: str | None) -> BaseModel:
         assert isinstance(request, schema.GenerationRequest)
         body = request.model_dump(mode="json", exclude_none=True, exclude={"user_id"})
         if prompt is not None:
             body["prompt"] = prompt
-        return validated(schema.GenerationRequest, body)
+        return validated(schema.GenerationRequest.model_validate, body)
 
     def _ref(self, media: Media, argument: str, *, video: bool = False) -> dict[str, Any]:
         if media.job is None:
@@ -190,13 +191,13 @@ class DreamRequests(RequestBuilder):
             }
         if ask.kind == "image" and ask.references:
             body["image_ref"] = [{"url": self._url(media)} for media in ask.references]
-        return validated_dream(_without_none(body))
+        return validated(dm.parse_request, _without_none(body))
 
     def remix(self, request: BaseModel, prompt: str | None) -> BaseModel:
         body = dm.stored(request)  # type: ignore[arg-type]
         if prompt is not None and "prompt" in body:
             body["prompt"] = prompt
-        return validated_dream(body)
+        return validated(dm.parse_request, body)
 
     def camera_motions(self, provider: Provider) -> list[str] | None:
         assert isinstance(provider, DreamMachineProvider)
@@ -221,14 +222,6 @@ class DreamRequests(RequestBuilder):
         return output.url if output else ""
 
 
-def validated_dream(body: dict[str, Any]) -> BaseModel:
-    """A Dream Machine request of any type (by its generation_type), or AskRefused."""
-    try:
-        return dm.parse_request(body)
-    except ValidationError as exc:
-        raise AskRefused(plain_errors(exc)) from None
-
-
 # Every provider the MCP tools can use, by the name a job records (generations.providers.CLASSES).
 BUILDERS: dict[str, RequestBuilder] = {"agents": AgentsRequests(), "dream_machine": DreamRequests()}
 
@@ -236,10 +229,11 @@ BUILDERS: dict[str, RequestBuilder] = {"agents": AgentsRequests(), "dream_machin
 NONE = RequestBuilder()
 
 
-def validated(model: type[BaseModel], body: dict[str, Any]) -> BaseModel:
-    """`body` as a `model`, or AskRefused with every problem, each named by its field."""
+def validated(parse: Callable[[dict[str, Any]], BaseModel], body: dict[str, Any]) -> BaseModel:
+    """`body` read by a provider's request `parse`, or AskRefused with every problem, each named
+    by its field."""
     try:
-        return model.model_validate(body)
+        return parse(body)
     except ValidationError as exc:
         raise AskRefused(plain_errors(exc)) from None
 

@@ -29,3 +29,13 @@ def test_an_added_keyframe_row_offers_the_gallery(page: Page, owner: User) -> No
     pick = added.locator("select[name='kf-2-pick']")
     expect(pick.locator("option")).to_have_count(2)
     expect(pick.locator(f"option[value='{piece.uuid}']")).to_have_count(1)
+
+
+def test_the_upload_bar_stays_hidden_when_only_an_option_changes(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    with page.expect_response("**/create/options"):
+        page.select_option("select[name=aspect_ratio]", "1:1")
+    expect(page.locator("select[name=aspect_ratio]")).to_have_value("1:1")
+    bar = page.locator(".upload-progress")
+    expect(bar).to_be_hidden()
+    assert bar.evaluate("bar => bar.value") == 0

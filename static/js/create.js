@@ -24,8 +24,15 @@
   function wireProgress(form) {
     const bar = form.querySelector(".upload-progress");
     if (!bar) return;
+    function hasFiles() {
+      return Array.from(form.querySelectorAll("input[type=file]")).some(function (input) {
+        return input.files && input.files.length > 0;
+      });
+    }
     form.addEventListener("htmx:xhr:progress", function (event) {
-      if (!event.detail.lengthComputable) return;
+      // Only the form's own submit carries files; the options check inside it bubbles its
+      // progress up here too, and says nothing about an upload.
+      if (event.target !== form || !hasFiles() || !event.detail.lengthComputable) return;
       bar.hidden = false;
       bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
     });

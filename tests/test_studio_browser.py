@@ -39,3 +39,61 @@ def test_the_upload_bar_stays_hidden_when_only_an_option_changes(page: Page, own
     bar = page.locator(".upload-progress")
     expect(bar).to_be_hidden()
     assert bar.evaluate("bar => bar.value") == 0
+
+
+@pytest.fixture
+def picture(tmp_path) -> str:
+    import io
+
+    from PIL import Image
+
+    path = tmp_path / "sketch.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 90), "purple").save(buffer, "PNG")
+    path.write_bytes(buffer.getvalue())
+    return str(path)
+
+
+def checked_after(page: Page, action) -> None:  # type: ignore[no-untyped-def]
+    """Do something that changes the form and wait for the options check it starts."""
+    with page.expect_response("**/create/options"):
+        action()
+
+
+def test_ten_seconds_turns_loop_off_and_says_so(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    checked_after(page, lambda: page.check("input[name=loop]"))
+    checked_after(page, lambda: page.select_option("select[name=duration]", "10s"))
+    notice = page.locator(".rules-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Seamless loop is off")
+    expect(notice).to_contain_text("10-second")
+    expect(page.locator("input[name=loop]")).not_to_be_checked()
+
+
+def test_a_start_frame_with_keyframes_is_flagged_before_generate(
+    page: Page, owner: User, picture: str
+) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    checked_after(page, lambda: page.set_input_files("input[name=start_frame]", picture))
+    first_keyframe = page.locator("[data-row]").nth(0).locator("input[type=file]")
+    checked_after(page, lambda: first_keyframe.set_input_files(picture))
+    notice = page.locator(".rules-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Start frame")
+    expect(notice).to_contain_text("keyframe")
+    assert not Generation.objects.exists()
+
+
+def test_a_start_frame_with_hdr_is_flagged_before_generate(
+    page: Page, owner: User, picture: str
+) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    checked_after(page, lambda: page.set_input_files("input[name=start_frame]", picture))
+    checked_after(page, lambda: page.check("input[name=hdr]"))
+    notice = page.locator(".rules-notice")
+    expect(notice).to_contain_text("HDR")
+    expect(page.locator("input[name=hdr]")).to_be_checked()

@@ -97,3 +97,61 @@ def test_a_start_frame_with_hdr_is_flagged_before_generate(
     notice = page.locator(".rules-notice")
     expect(notice).to_contain_text("HDR")
     expect(page.locator("input[name=hdr]")).to_be_checked()
+
+
+def described_by(page: Page, selector: str) -> str:
+    """The text of the elements a control's aria-describedby names (all must exist)."""
+    return page.eval_on_selector(
+        selector,
+        """control => (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean)
+            .map(id => { const found = document.getElementById(id);
+                if (!found) throw new Error('no element #' + id); return found.textContent; })
+            .join(' ')""",
+    )
+
+
+def test_a_refused_prompt_is_announced_focused_and_outlined(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    expect(page.locator("h1")).to_have_count(1)
+    labelled = page.locator("section.create").get_attribute("aria-labelledby")
+    expect(page.locator(f"#{labelled}")).to_have_count(1)
+    page.click("button:has-text('Generate')")
+    prompt = page.locator("textarea[name=prompt]")
+    expect(prompt).to_have_attribute("aria-invalid", "true")
+    expect(prompt).to_be_focused()
+    assert "prompt" in described_by(page, "textarea[name=prompt]").lower()
+    bad = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--bad')")
+    red = page.evaluate(
+        """colour => { const probe = document.createElement('i'); probe.style.color = colour;
+            document.body.append(probe); return getComputedStyle(probe).color; }""",
+        bad.strip(),
+    )
+    assert prompt.evaluate("el => getComputedStyle(el).outlineColor") == red
+
+
+def test_a_refused_source_names_its_message(page: Page, owner: User, tmp_path) -> None:
+    fake = tmp_path / "fake.png"
+    fake.write_text("not really a picture")
+    log_in(page, owner)
+    page.goto("/?mode=layering")
+    page.set_input_files("input[name=source]", str(fake))
+    page.click("button:has-text('Generate')")
+    source = page.locator("input[name=source]")
+    expect(source).to_have_attribute("aria-invalid", "true")
+    expect(source).to_be_focused()
+    assert "not an image" in described_by(page, "input[name=source]")
+
+
+def test_the_reframe_rectangle_is_four_labelled_numbers(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=video_reframe")
+    expect(page.get_by_role("slider")).to_have_count(0)
+    for name in ("Left edge", "Top edge", "Width", "Height"):
+        expect(page.get_by_role("spinbutton", name=name)).to_be_visible()
+    page.get_by_role("spinbutton", name="Left edge").fill("0.25")
+    rect = page.locator("[data-rect]")
+    canvas = page.locator("[data-canvas]").bounding_box()
+    box = rect.bounding_box()
+    assert canvas is not None
+    assert box is not None
+    assert box["x"] - canvas["x"] == pytest.approx(canvas["width"] * 0.25, abs=3)

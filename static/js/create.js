@@ -194,6 +194,7 @@
     const inputs = {};
     ["x_norm", "y_norm", "w_norm", "h_norm"].forEach(function (name) {
       inputs[name] = form.querySelector("input[name='" + name + "']");
+      inputs[name].step = "0.01";  // the numbers' arrow keys move by a hundredth of the frame
     });
 
     function value(name) { return parseFloat(inputs[name].value) || 0; }
@@ -221,9 +222,6 @@
       rect.style.width = value("w_norm") * 100 + "%";
       rect.style.height = value("h_norm") * 100 + "%";
       root.classList.toggle("reframe--auto", chooses.checked);
-      rect.setAttribute("aria-valuetext",
-        "x " + inputs.x_norm.value + ", y " + inputs.y_norm.value +
-        ", width " + inputs.w_norm.value + ", height " + inputs.h_norm.value);
     }
 
     function drag(event, resize) {
@@ -285,10 +283,20 @@
     });
   }
 
+  // --- after a refused submit, the keyboard starts at what was wrong ---
+  function focusFirstProblem(form) {
+    const wrong = form.querySelector("[aria-invalid='true']:not([type=hidden])") ||
+      form.querySelector(".errors, .field__error");
+    if (!wrong) return;
+    if (!wrong.matches("input, select, textarea")) wrong.tabIndex = -1;
+    wrong.focus();
+  }
+
   function wire(root) {
     const form = root.id === "create-form" ? root : root.querySelector("#create-form");
     if (!form || form.dataset.wired) return;
     form.dataset.wired = "yes";
+    focusFirstProblem(form);
     wireOptions(form);
     wireCounts(form);
     wireProgress(form);

@@ -90,8 +90,10 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
     slots = {slot.name for slot in form_class.SLOTS}
     if source and role in slots:
         parent = _get_generation(source)
-        return {f"{role}_pick": str(parent.uuid), "parent": parent.uuid,
-                "lineage": request.GET.get("lineage", "")}  # fmt: skip
+        initial: dict[str, Any] = {f"{role}_pick": str(parent.uuid)}
+        if lineage := request.GET.get("lineage"):  # a reference is used, not descended from
+            initial |= {"parent": parent.uuid, "lineage": lineage}
+        return initial
     return {}
 
 

@@ -99,16 +99,42 @@ def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[
 PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS + VIDEO_KINDS}
 
 
-def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
-    """The team's recent finished pieces of one media kind, newest first, for a gallery pick;
-    only those `providers` made, when the request names pieces by their upstream's id."""
+def pickable(media: str, providers: tuple[str, ...] | None = None) -> QuerySet[Generation]:
+    """The team's finished pieces of one media kind, newest first, that a slot may pick; only
+    those `providers` made, when the request names pieces by their upstream's id."""
     found: QuerySet[Generation] = Generation.objects.alive().filter(
         state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
     )
     if providers is not None:
         found = found.filter(provider__in=providers)
-    recent = found.only("uuid", "prompt", "kind")[:PICK_LIMIT]
-    return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
+    return found
+
+
+def pick_label(piece: Generation) -> str:
+    return f"{piece.prompt[:60]} ({piece.kind})"
+
+
+def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """The recent pickable pieces, for the gallery pick's plain list (the page's picker
+    searches them all)."""
+    recent = pickable(media, providers).only("uuid", "prompt", "kind")[:PICK_LIMIT]
+    return [("", "— none —"), *((str(g.uuid), pick_label(g)) for g in recent)]
+
+
+def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, str]]:
+    """`choices` and the pieces `chosen` (one id or several) names that are older than the
+    list: a chain link or the picker may name any piece. What is no piece at all stays out, for
+    the field to refuse as a bad choice."""
+    offered = dict(choices)
+    wanted = []
+    for value in chosen if isinstance(chosen, list | tuple) else [chosen]:
+        try:
+            if value and str(value) not in offered:
+                wanted.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    older = Generation.objects.alive().filter(uuid__in=wanted).only("uuid", "prompt", "kind")
+    return [*choices, *((str(g.uuid), pick_label(g)) for g in older)] if wanted else choices
 
 
 class CreateForm(forms.Form):
@@ -152,24 +178,15 @@ class CreateForm(forms.Form):
         self.fields["prompt"].widget.attrs["data-max"] = self.PROMPT_MAX
         self.fields["prompt"].widget.attrs["placeholder"] = self.PLACEHOLDER
         for slot in self.SLOTS:
-            field = self.fields[f"{slot.name}_pick"]
-            field.choices = pick_choices(slot.media, self.PICKS_FROM)  # type: ignore[attr-defined]
-            chosen = self.initial.get(f"{slot.name}_pick") or self.data.get(f"{slot.name}_pick")
-            if chosen and chosen not in dict(field.choices):  # type: ignore[attr-defined]
-                # A piece older than the list: still pickable when a chain link names it.
-                try:
-                    wanted = uuid.UUID(str(chosen))
-                except ValueError:  # not a piece at all: the field refuses it as a bad choice
-                    wanted = None
-                pieces = (
-                    Generation.objects.alive().filter(uuid=wanted)
-                    if wanted
-                    else Generation.objects.none()
-                )
-                older = pieces.only("prompt", "kind").first()
-                if older is not None:
-                    label = f"{older.prompt[:60]} ({older.kind})"
-                    field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]
+            name = f"{slot.name}_pick"
+            choices = pick_choices(slot.media, self.PICKS_FROM)
+            if slot.multiple:  # several pieces, as several files
+                self.fields[name] = forms.MultipleChoiceField(required=False)
+                choices = choices[1:]  # no "none" among several
+            field = self.fields[name]
+            raw = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+            chosen = self.initial.get(name) or raw
+            field.choices = with_chosen(choices, chosen)  # type: ignore[attr-defined]
         self.upstream_request: BaseModel | None = None
         self.parent_job: Generation | None = None
         self._uploads: list[tuple[uuid.UUID, CheckedUpload, str]] = []
@@ -250,10 +267,12 @@ class CreateForm(forms.Form):
             refs[slot.name] = found if slot.multiple else (found[0] if found else None)
         return refs
 
-    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[Any]:
+    def _refs(self, slot: Slot, picks: Any, uploads: Any) -> list[Any]:
         """The references one slot (or one keyframe) names; problems go on its field."""
         found: list[Any] = []
-        if pick:
+        for pick in picks if isinstance(picks, list) else [picks]:
+            if not pick:
+                continue
             picked = Generation.objects.alive().filter(uuid=pick, state=State.COMPLETED).first()
             if picked is None or picked.upstream_id is None or not self._may_pick(picked):
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
@@ -389,8 +408,9 @@ class CreateForm(forms.Form):
             count = int(self.data.get(f"{slot.name}_count") or 0)
         except ValueError:
             count = 0
-        if self.data.get(f"{slot.name}_pick"):
-            count += 1
+        name = f"{slot.name}_pick"
+        picks = self.fields[name].widget.value_from_datadict(self.data, self.files, name)
+        count += len(picks) if isinstance(picks, list) else bool(picks)
         mime = "video/mp4" if slot.media == "video" else "image/png"
         ref = self.upload_ref(f"{INPUT_PLACEHOLDER}probe", mime, slot)
         return [ref] * count if slot.multiple else (ref if count else None)

@@ -17,6 +17,7 @@ from generations.forms.base import (
     slot_error_paths,
     true_or_none,
     upload_field,
+    with_chosen,
 )
 from generations.forms.proxy import ProxyVideoForm
 from generations.models import Generation
@@ -145,7 +146,8 @@ class KeyframeForm(forms.Form):
 
     def __init__(self, *args: Any, pick_choices: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["pick"].choices = pick_choices  # type: ignore[attr-defined]
+        chosen = self.data.get(self.add_prefix("pick"))  # the picker may name an older piece
+        self.fields["pick"].choices = with_chosen(list(pick_choices), chosen)  # type: ignore[attr-defined]
 
 
 class VideoForm(CreateForm):

@@ -290,6 +290,16 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             return check_video(upload, max_seconds=limit)
         return check_image(upload)
 
+    def again(self) -> dict[str, Any]:
+        """The values just sent, as the next form's initial (JSON, for a session between a
+        redirect and the page): the same prompt, options and picks, under a new double-submit
+        key, so pressing Generate again makes another job."""
+        return {
+            name: str(value) if isinstance(value, uuid.UUID) else value
+            for name, value in self.cleaned_data.items()
+            if name != "idempotency_key" and not isinstance(self.fields[name], forms.FileField)
+        }
+
     @property
     def made_from(self) -> Any:
         """The UUID of the piece this one is made from, as the form stands, or None: the

@@ -183,7 +183,11 @@ class VideoForm(CreateForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.timeline = KeyframeFormSet(
-            self.data or None, self.files or None, prefix="kf", form_kwargs={}
+            self.data or None,
+            self.files or None,
+            prefix="kf",
+            initial=self.initial.get("timeline"),
+            form_kwargs={},
         )
         choices = pick_choices("image", self.PICKS_FROM)
         for form in [*self.timeline.forms, self.timeline.empty_form]:
@@ -191,6 +195,15 @@ class VideoForm(CreateForm):
 
     def is_valid(self) -> bool:
         return super().is_valid() and self.timeline.is_valid()
+
+    def again(self) -> dict[str, Any]:
+        initial = super().again()
+        initial["timeline"] = [
+            {"frame": anchor.get("frame"), "pick": anchor.get("pick") or ""}
+            for anchor in self.timeline.cleaned_data
+            if anchor and not anchor.get("DELETE") and anchor.get("frame") is not None
+        ]
+        return initial
 
     def _slot_refs(self, data: dict[str, Any]) -> dict[str, Any]:
         refs = super()._slot_refs(data)

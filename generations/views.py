@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from generations import providers, spend
+from generations import providers, rules, spend
 from generations.boards import boards_of
 from generations.cards import render_card
 from generations.chaining import chain_actions
@@ -128,6 +128,7 @@ def create_options(request: HttpRequest) -> HttpResponse:
         raise Http404("No such mode.")
     form = form_class(request.POST)
     context = _create_context(form, mode)
+    context["notices"] = rules.notices(form, context["options"])
     return render(request, "generations/create_panel.html#options", context)
 
 

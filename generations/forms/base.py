@@ -368,6 +368,18 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
                         disabled.setdefault(name, {})[value] = reasons[0]
         return disabled
 
+    def combination_problems(self) -> dict[str, list[str]]:
+        """The schema's messages about the combination as it stands (slots counted as the page
+        says they are filled), by form field ("" for the whole request)."""
+        try:
+            self.validate(self.body(self._lenient_data(), self._probe_all_refs()))
+        except ValidationError as exc:
+            problems: dict[str, list[str]] = {}
+            for path, messages in schema.field_errors(exc).items():
+                problems.setdefault(self.FIELD_FOR_PATH.get(path, ""), []).extend(messages)
+            return problems
+        return {}
+
     def _lenient_data(self) -> dict[str, Any]:
         """The non-file fields as cleaned as they can be; a bad one counts as unset."""
         data: dict[str, Any] = {}

@@ -137,6 +137,10 @@ class KeyframeForm(forms.Form):
     pick = forms.ChoiceField(required=False, choices=[])
     frame = forms.IntegerField(min_value=0, required=False)
 
+    def __init__(self, *args: Any, pick_choices: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["pick"].choices = pick_choices  # type: ignore[attr-defined]
+
 
 class VideoForm(CreateForm):
     KIND = "video"
@@ -182,16 +186,13 @@ class VideoForm(CreateForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.timeline = KeyframeFormSet(
-            self.data or None,
-            self.files or None,
-            prefix="kf",
-            initial=self.initial.get("timeline"),
-            form_kwargs={},
-        )
+        # Through form_kwargs, so that the empty row "Add keyframe" copies (a new form at each
+        # `empty_form`) offers the gallery too.
         choices = pick_choices("image", self.PICKS_FROM)
-        for form in [*self.timeline.forms, self.timeline.empty_form]:
-            form.fields["pick"].choices = choices
+        self.timeline = KeyframeFormSet(
+            self.data or None, self.files or None, prefix="kf",
+            initial=self.initial.get("timeline"), form_kwargs={"pick_choices": choices},
+        )  # fmt: skip
 
     def is_valid(self) -> bool:
         return super().is_valid() and self.timeline.is_valid()

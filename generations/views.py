@@ -50,13 +50,17 @@ def home(request: HttpRequest) -> HttpResponse:
             except SubmissionRefused as exc:
                 form.add_error(None, str(exc))  # a rate or budget limit: nothing went upstream
             else:
+                # The form keeps what was sent, under a new key: ready to Generate again.
+                again = form.again()
                 if request.htmx:
                     context = {
-                        **_create_context(form_class(), mode),
+                        **_create_context(form_class(initial=again), mode),
                         "generation": generation,
                         "created": created,
+                        "sent": True,
                     }
                     return render(request, "generations/create_panel.html#created", context)
+                request.session[AGAIN] = {"mode": mode, "initial": again}
                 messages.success(request, "Sent. It will appear in the gallery when it is ready.")
                 return redirect(f"{reverse('home')}?mode={mode}")
         if request.htmx:
@@ -81,8 +85,14 @@ def _remix_mode(request: HttpRequest) -> str:
     return remix_mode(_get_generation(remix)) if remix and request.method == "GET" else ""
 
 
+# The session key of what a plain (non-htmx) Generate just sent, for the page it redirects to.
+AGAIN = "lumaweb.create.again"
+
+
 def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, Any]:
-    """Prefill from a chain link (`from`, `as`, `lineage`) or a Remix (`remix`)."""
+    """Prefill from a chain link (`from`, `as`, `lineage`), a Remix (`remix`), or what was just
+    sent from this mode (a plain Generate's redirect)."""
+    again = request.session.pop(AGAIN, None) if hasattr(request, "session") else None
     if remix := request.GET.get("remix"):
         return form_class.initial_from(_get_generation(remix))
     source = request.GET.get("from")
@@ -94,6 +104,8 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
         if lineage := request.GET.get("lineage"):  # a reference is used, not descended from
             initial |= {"parent": parent.uuid, "lineage": lineage}
         return initial
+    if again and again.get("mode") == form_class.MODE:
+        return dict(again["initial"])
     return {}
 
 

@@ -1,5 +1,6 @@
 """The studio's pages: login everywhere, the prompt form, cards that poll our database."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
-from generations.models import Generation, State, WorkerHeartbeat
+from generations.models import Generation, Kind, State, WorkerHeartbeat
 from generations.providers.agents import schema
 from generations.tasks import start_generation
 from tests.factories import all_url_patterns, concrete
@@ -140,7 +141,7 @@ def test_an_unknown_choice_is_refused_on_its_field(owner_client: Client) -> None
 def make(user: User, state: str = State.PROCESSING, **fields: object) -> Generation:
     return Generation.objects.create(
         created_by=user,
-        kind="image",
+        kind=fields.pop("kind", "image"),
         model="uni-1",
         prompt="a watched pot",
         request={"prompt": "a watched pot"},
@@ -201,6 +202,28 @@ def test_the_detail_page_shows_prompt_and_parameters(
     assert "detail me" in html
     assert "21:9" in html
     assert "uni-1-max" in html
+
+
+@pytest.mark.parametrize("kind", ["image_edit", "video_reframe"])
+def test_pages_name_a_kind_in_words_not_its_code(
+    owner_client: Client, staff: User, owner: User, kind: str
+) -> None:
+    """One vocabulary: the detail page, the Review page and the delete confirmation say
+    "Edit image", never "image_edit"."""
+    generation = make(owner, State.FAILED, kind=kind, failure_code="generation_failed",
+                      failure_reason="It broke.")  # fmt: skip
+    staff_client = Client()
+    staff_client.force_login(staff)
+    pages = {
+        "detail": owner_client.get(generation.get_absolute_url()),
+        "review": staff_client.get(reverse("triage")),
+        "delete": owner_client.get(reverse("generation-delete", args=[generation.uuid])),
+    }
+    label = Kind(kind).label
+    for name, response in pages.items():
+        html = response.content.decode()
+        assert label in html or label.lower() in html, name
+        assert f" {kind} " not in html, name
 
 
 def test_home_page_queries_do_not_grow_with_the_gallery(
@@ -270,3 +293,40 @@ def test_pages_carry_a_strict_content_security_policy(owner_client: Client) -> N
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
     assert "unsafe-eval" not in policy
+
+
+# --- Generate keeps the prompt and options (issue 16) ---
+
+SENT = {
+    "prompt": "a glass city",
+    "model": "uni-1-max",
+    "aspect_ratio": "3:2",
+    "style": "manga",
+    "output_format": "jpeg",
+}
+
+
+def test_after_generate_the_form_keeps_what_was_sent(owner_client: Client) -> None:
+    response = owner_client.post(
+        "/", {**SENT, "idempotency_key": "first"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert "a glass city</textarea>" in html
+    for value in ("uni-1-max", "3:2", "manga", "jpeg"):
+        assert f'value="{value}" selected' in html
+    assert 'value="first"' not in html  # a fresh key: pressing Generate again is a new job
+    assert "Generate again" in html
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    assert key is not None
+    owner_client.post("/", {**SENT, "idempotency_key": key[1]}, headers={"HX-Request": "true"})
+    assert Generation.objects.count() == 2
+
+
+def test_after_a_plain_generate_the_next_page_keeps_what_was_sent(owner_client: Client) -> None:
+    response = owner_client.post("/", {**SENT, "idempotency_key": "plain"}, follow=True)
+    html = response.content.decode()
+    assert "a glass city</textarea>" in html
+    assert 'value="manga" selected' in html
+    assert 'value="plain"' not in html
+    # Only once: a later visit starts blank.
+    assert "a glass city</textarea>" not in owner_client.get("/").content.decode()

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.db import transaction
 from django.db.models import QuerySet
+from django.forms.forms import DeclarativeFieldsMetaclass
 from pydantic import BaseModel, ValidationError
 
 from generations import providers
@@ -24,15 +25,6 @@ from generations.providers.agents import schema
 from generations.tasks import start_generation
 from generations.uploads import CheckedUpload, UploadRefused, check_image, check_video, store
 
-MODES = {
-    "image": "Image",
-    "image_edit": "Edit image",
-    "video": "Video",
-    "video_edit": "Edit video",
-    "video_reframe": "Reframe video",
-    "layering": "Layers",
-    "proxy": "Video",  # through a reseller's gateway: the page adds the gateway's name
-}
 MODEL_LABELS = {"uni-1": "uni-1 (fast)", "uni-1-max": "uni-1-max (best quality)"}
 STRENGTH_LABELS = {
     "adhere_1": "Adhere 1 — keep almost everything",
@@ -137,12 +129,28 @@ def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, 
     return [*choices, *((str(g.uuid), pick_label(g)) for g in older)] if wanted else choices
 
 
-class CreateForm(forms.Form):
+class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
+    """Gives a form the two fields of each of its SLOTS (an upload and a gallery pick): a slot
+    is declared once, in SLOTS, never as fields written per form."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> type:
+        new_class: Any = super().__new__(mcs, name, bases, attrs)
+        # Not among the declared fields, which subclasses inherit: each form has its own slots.
+        new_class.base_fields = dict(new_class.declared_fields)
+        for slot in getattr(new_class, "SLOTS", ()):
+            new_class.base_fields[slot.name] = upload_field(slot)
+            new_class.base_fields[f"{slot.name}_pick"] = pick_field(slot.multiple)
+        return new_class
+
+
+class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
     """What every mode shares: the prompt, the double-submit token, chaining and the slots."""
 
     KIND: ClassVar[str]
     # Its name in the studio's mode switch and URLs (`?mode=`), a key of MODE_FORMS.
     MODE: ClassVar[str]
+    # Its label in the mode switch (the page adds a provider's name but the Agents API's).
+    LABEL: ClassVar[str]
     # The upstream (generations/providers/) the job goes to, and its request model.
     PROVIDER: ClassVar[str] = "agents"
     REQUEST: ClassVar[type[BaseModel]] = schema.GenerationRequest
@@ -180,8 +188,7 @@ class CreateForm(forms.Form):
         for slot in self.SLOTS:
             name = f"{slot.name}_pick"
             choices = pick_choices(slot.media, self.PICKS_FROM)
-            if slot.multiple:  # several pieces, as several files
-                self.fields[name] = forms.MultipleChoiceField(required=False)
+            if slot.multiple:
                 choices = choices[1:]  # no "none" among several
             field = self.fields[name]
             raw = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
@@ -300,6 +307,16 @@ class CreateForm(forms.Form):
             limit = schema.MAX_EDIT_SOURCE_SECONDS if self.KIND == "video_edit" else None
             return check_video(upload, max_seconds=limit)
         return check_image(upload)
+
+    def again(self) -> dict[str, Any]:
+        """The values just sent, as the next form's initial (JSON, for a session between a
+        redirect and the page): the same prompt, options and picks, under a new double-submit
+        key, so pressing Generate again makes another job."""
+        return {
+            name: str(value) if isinstance(value, uuid.UUID) else value
+            for name, value in self.cleaned_data.items()
+            if name != "idempotency_key" and not isinstance(self.fields[name], forms.FileField)
+        }
 
     @property
     def made_from(self) -> Any:
@@ -441,8 +458,11 @@ def upload_field(slot: Slot) -> forms.FileField:
     )
 
 
-def pick_field() -> forms.ChoiceField:
-    """A slot's gallery pick; its choices are filled in per form (recent finished pieces)."""
+def pick_field(multiple: bool = False) -> forms.ChoiceField:
+    """A slot's gallery pick (several for a multiple slot, as its upload takes several files);
+    its choices are filled in per form (recent finished pieces, and what is picked)."""
+    if multiple:
+        return forms.MultipleChoiceField(required=False, choices=[])
     return forms.ChoiceField(required=False, choices=[])
 
 

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from generations import providers, spend
+from generations import providers, rules, spend
 from generations.boards import boards_of
 from generations.cards import render_card
 from generations.chaining import chain_actions
@@ -50,13 +50,17 @@ def home(request: HttpRequest) -> HttpResponse:
             except SubmissionRefused as exc:
                 form.add_error(None, str(exc))  # a rate or budget limit: nothing went upstream
             else:
+                # The form keeps what was sent, under a new key: ready to Generate again.
+                again = form.again()
                 if request.htmx:
                     context = {
-                        **_create_context(form_class(), mode),
+                        **_create_context(form_class(initial=again), mode),
                         "generation": generation,
                         "created": created,
+                        "sent": True,
                     }
                     return render(request, "generations/create_panel.html#created", context)
+                request.session[AGAIN] = {"mode": mode, "initial": again}
                 messages.success(request, "Sent. It will appear in the gallery when it is ready.")
                 return redirect(f"{reverse('home')}?mode={mode}")
         if request.htmx:
@@ -81,8 +85,14 @@ def _remix_mode(request: HttpRequest) -> str:
     return remix_mode(_get_generation(remix)) if remix and request.method == "GET" else ""
 
 
+# The session key of what a plain (non-htmx) Generate just sent, for the page it redirects to.
+AGAIN = "lumaweb.create.again"
+
+
 def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, Any]:
-    """Prefill from a chain link (`from`, `as`, `lineage`) or a Remix (`remix`)."""
+    """Prefill from a chain link (`from`, `as`, `lineage`), a Remix (`remix`), or what was just
+    sent from this mode (a plain Generate's redirect)."""
+    again = request.session.pop(AGAIN, None) if hasattr(request, "session") else None
     if remix := request.GET.get("remix"):
         return form_class.initial_from(_get_generation(remix))
     source = request.GET.get("from")
@@ -92,6 +102,8 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
         parent = _get_generation(source)
         return {f"{role}_pick": str(parent.uuid), "parent": parent.uuid,
                 "lineage": request.GET.get("lineage", "")}  # fmt: skip
+    if again and again.get("mode") == form_class.MODE:
+        return dict(again["initial"])
     return {}
 
 
@@ -116,6 +128,7 @@ def create_options(request: HttpRequest) -> HttpResponse:
         raise Http404("No such mode.")
     form = form_class(request.POST)
     context = _create_context(form, mode)
+    context["notices"] = rules.notices(form, context["options"])
     return render(request, "generations/create_panel.html#options", context)
 
 

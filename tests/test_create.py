@@ -488,3 +488,23 @@ def test_rules_about_uploads_are_refused_on_their_field(
     assert post(owner_client, mode, **data).status_code == 400
     assert not Generation.objects.exists()
     assert not Input.objects.exists()
+
+
+def test_each_slot_is_declared_once_and_the_modes_come_from_the_forms() -> None:
+    """A form's slot fields are made from its SLOTS (an upload and a gallery pick each), and
+    the mode switch's labels are the forms' own (issue 12: nothing written twice)."""
+    from django import forms as django_forms
+
+    from generations.forms import MODES
+
+    for mode, form_class in MODE_FORMS.items():
+        assert MODES[mode] == form_class.LABEL
+        assert mode == form_class.MODE
+        for slot in form_class.SLOTS:
+            assert isinstance(form_class.base_fields[slot.name], django_forms.FileField)
+            assert isinstance(form_class.base_fields[f"{slot.name}_pick"], django_forms.ChoiceField)
+            assert slot.name not in form_class.declared_fields, f"{form_class.__name__}.{slot.name}"
+        uploads = {
+            n for n, f in form_class.base_fields.items() if isinstance(f, django_forms.FileField)
+        }
+        assert uploads == {slot.name for slot in form_class.SLOTS}

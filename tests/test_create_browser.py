@@ -75,7 +75,15 @@ def test_image_with_a_reference_upload(page: Page, owner: User, picture: Path) -
     body = sent(generation)
     assert body["aspect_ratio"] == "1:1"
     assert len(body["image_ref"]) == 1
-    expect(page.locator("textarea[name=prompt]")).to_have_value("")
+    # The form keeps what was sent, ready to Generate again as another job.
+    expect(page.locator("textarea[name=prompt]")).to_have_value(
+        "a castle in the style of the reference"
+    )
+    expect(page.locator("select[name=aspect_ratio]")).to_have_value("1:1")
+    expect(page.locator(".create__sent")).to_contain_text("Generate again")
+    again = submit_and_finish(page)
+    assert sent(again)["aspect_ratio"] == "1:1"
+    assert again.prompt == generation.prompt
 
 
 def test_edit_an_uploaded_image(page: Page, owner: User, picture: Path) -> None:

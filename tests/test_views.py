@@ -1,5 +1,6 @@
 """The studio's pages: login everywhere, the prompt form, cards that poll our database."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -292,3 +293,40 @@ def test_pages_carry_a_strict_content_security_policy(owner_client: Client) -> N
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
     assert "unsafe-eval" not in policy
+
+
+# --- Generate keeps the prompt and options (issue 16) ---
+
+SENT = {
+    "prompt": "a glass city",
+    "model": "uni-1-max",
+    "aspect_ratio": "3:2",
+    "style": "manga",
+    "output_format": "jpeg",
+}
+
+
+def test_after_generate_the_form_keeps_what_was_sent(owner_client: Client) -> None:
+    response = owner_client.post(
+        "/", {**SENT, "idempotency_key": "first"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert "a glass city</textarea>" in html
+    for value in ("uni-1-max", "3:2", "manga", "jpeg"):
+        assert f'value="{value}" selected' in html
+    assert 'value="first"' not in html  # a fresh key: pressing Generate again is a new job
+    assert "Generate again" in html
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    assert key is not None
+    owner_client.post("/", {**SENT, "idempotency_key": key[1]}, headers={"HX-Request": "true"})
+    assert Generation.objects.count() == 2
+
+
+def test_after_a_plain_generate_the_next_page_keeps_what_was_sent(owner_client: Client) -> None:
+    response = owner_client.post("/", {**SENT, "idempotency_key": "plain"}, follow=True)
+    html = response.content.decode()
+    assert "a glass city</textarea>" in html
+    assert 'value="manga" selected' in html
+    assert 'value="plain"' not in html
+    # Only once: a later visit starts blank.
+    assert "a glass city</textarea>" not in owner_client.get("/").content.decode()

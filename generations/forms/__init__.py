@@ -1,8 +1,7 @@
 """Forms for every kind of job of every provider, built on its schema (see `base` for how)."""
 
-from generations.forms.base import MODES as AGENTS_MODES
 from generations.forms.base import CreateForm, OptionRow, Slot, option_rows
-from generations.forms.dream_machine import DREAM_FORMS, DREAM_MODES
+from generations.forms.dream_machine import DREAM_FORMS
 from generations.forms.modes import MODE_FORMS as AGENTS_FORMS
 from generations.forms.modes import (
     ImageEditForm,
@@ -13,8 +12,9 @@ from generations.forms.modes import (
     VideoForm,
 )
 
-MODES = {**AGENTS_MODES, **DREAM_MODES}
 MODE_FORMS: dict[str, type[CreateForm]] = {**AGENTS_FORMS, **DREAM_FORMS}
+# Each mode's label in the studio's switch, from its form.
+MODES = {mode: form.LABEL for mode, form in MODE_FORMS.items()}
 
 __all__ = [
     "MODES",

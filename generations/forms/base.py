@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.db import transaction
 from django.db.models import QuerySet
+from django.forms.forms import DeclarativeFieldsMetaclass
 from pydantic import BaseModel, ValidationError
 
 from generations import providers
@@ -24,15 +25,6 @@ from generations.providers.agents import schema
 from generations.tasks import start_generation
 from generations.uploads import CheckedUpload, UploadRefused, check_image, check_video, store
 
-MODES = {
-    "image": "Image",
-    "image_edit": "Edit image",
-    "video": "Video",
-    "video_edit": "Edit video",
-    "video_reframe": "Reframe video",
-    "layering": "Layers",
-    "proxy": "Video",  # through a reseller's gateway: the page adds the gateway's name
-}
 MODEL_LABELS = {"uni-1": "uni-1 (fast)", "uni-1-max": "uni-1-max (best quality)"}
 STRENGTH_LABELS = {
     "adhere_1": "Adhere 1 — keep almost everything",
@@ -111,12 +103,28 @@ def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[t
     return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
 
 
-class CreateForm(forms.Form):
+class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
+    """Gives a form the two fields of each of its SLOTS (an upload and a gallery pick): a slot
+    is declared once, in SLOTS, never as fields written per form."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> type:
+        new_class: Any = super().__new__(mcs, name, bases, attrs)
+        # Not among the declared fields, which subclasses inherit: each form has its own slots.
+        new_class.base_fields = dict(new_class.declared_fields)
+        for slot in getattr(new_class, "SLOTS", ()):
+            new_class.base_fields[slot.name] = upload_field(slot)
+            new_class.base_fields[f"{slot.name}_pick"] = pick_field()
+        return new_class
+
+
+class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
     """What every mode shares: the prompt, the double-submit token, chaining and the slots."""
 
     KIND: ClassVar[str]
     # Its name in the studio's mode switch and URLs (`?mode=`), a key of MODE_FORMS.
     MODE: ClassVar[str]
+    # Its label in the mode switch (the page adds a provider's name but the Agents API's).
+    LABEL: ClassVar[str]
     # The upstream (generations/providers/) the job goes to, and its request model.
     PROVIDER: ClassVar[str] = "agents"
     REQUEST: ClassVar[type[BaseModel]] = schema.GenerationRequest
@@ -282,6 +290,16 @@ class CreateForm(forms.Form):
             return check_video(upload, max_seconds=limit)
         return check_image(upload)
 
+    def again(self) -> dict[str, Any]:
+        """The values just sent, as the next form's initial (JSON, for a session between a
+        redirect and the page): the same prompt, options and picks, under a new double-submit
+        key, so pressing Generate again makes another job."""
+        return {
+            name: str(value) if isinstance(value, uuid.UUID) else value
+            for name, value in self.cleaned_data.items()
+            if name != "idempotency_key" and not isinstance(self.fields[name], forms.FileField)
+        }
+
     @property
     def made_from(self) -> Any:
         """The UUID of the piece this one is made from, as the form stands, or None: the
@@ -349,6 +367,18 @@ class CreateForm(forms.Form):
                     if reasons:
                         disabled.setdefault(name, {})[value] = reasons[0]
         return disabled
+
+    def combination_problems(self) -> dict[str, list[str]]:
+        """The schema's messages about the combination as it stands (slots counted as the page
+        says they are filled), by form field ("" for the whole request)."""
+        try:
+            self.validate(self.body(self._lenient_data(), self._probe_all_refs()))
+        except ValidationError as exc:
+            problems: dict[str, list[str]] = {}
+            for path, messages in schema.field_errors(exc).items():
+                problems.setdefault(self.FIELD_FOR_PATH.get(path, ""), []).extend(messages)
+            return problems
+        return {}
 
     def _lenient_data(self) -> dict[str, Any]:
         """The non-file fields as cleaned as they can be; a bad one counts as unset."""

@@ -17,10 +17,8 @@ from generations.forms.base import (
     CreateForm,
     Slot,
     labelled_choices,
-    pick_field,
     slot_error_paths,
     true_or_none,
-    upload_field,
 )
 from generations.models import Generation
 from generations.providers.dream_machine import schema
@@ -101,6 +99,7 @@ def _weighted(ref: Any, weight: Any) -> Any:
 class DreamVideoForm(DreamForm):
     KIND = "video"
     MODE = "dm_video"
+    LABEL = "Video"
     START = Slot(
         "frame0",
         "frame",
@@ -157,10 +156,6 @@ class DreamVideoForm(DreamForm):
         widget=forms.CheckboxSelectMultiple,
         label="Camera moves",
     )
-    frame0 = upload_field(START)
-    frame0_pick = pick_field()
-    frame1 = upload_field(END)
-    frame1_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         frames = {role: refs[role] for role in ("frame0", "frame1") if refs.get(role)}
@@ -180,6 +175,7 @@ class DreamVideoForm(DreamForm):
 class DreamImageForm(DreamForm):
     KIND = "image"
     MODE = "dm_image"
+    LABEL = "Image"
     REFS = Slot(
         "image_ref",
         "image",
@@ -232,14 +228,6 @@ class DreamImageForm(DreamForm):
     image_ref_weight = weight_field(0.85)
     style_ref_weight = weight_field(0.8)
     modify_image_ref_weight = weight_field(1.0)
-    image_ref = upload_field(REFS)
-    image_ref_pick = pick_field()
-    style_ref = upload_field(STYLE)
-    style_ref_pick = pick_field()
-    character_ref = upload_field(CHARACTER)
-    character_ref_pick = pick_field()
-    modify_image_ref = upload_field(MODIFY)
-    modify_image_ref_pick = pick_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -287,6 +275,7 @@ class _SourceForm(DreamForm):
 class DreamReframeImageForm(_SourceForm):
     KIND = "image_edit"
     MODE = "dm_reframe_image"
+    LABEL = "Reframe image"
     SOURCE = Slot("media", "image", "media", label="Image to reframe")
     SLOTS = (SOURCE,)
     PLACEHOLDER = "Optional: what fills the new parts of the frame"
@@ -302,8 +291,6 @@ class DreamReframeImageForm(_SourceForm):
         initial="png",
         required=False,
     )
-    media = upload_field(SOURCE)
-    media_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -319,6 +306,7 @@ class DreamReframeImageForm(_SourceForm):
 class DreamReframeVideoForm(_SourceForm):
     KIND = "video_reframe"
     MODE = "dm_reframe_video"
+    LABEL = "Reframe video"
     SOURCE = Slot("media", "video", "media", label="Video to reframe")
     SLOTS = (SOURCE,)
     PLACEHOLDER = "Optional: what fills the new parts of the frame"
@@ -329,8 +317,6 @@ class DreamReframeVideoForm(_SourceForm):
     aspect_ratio = forms.ChoiceField(
         choices=labelled_choices(schema.ASPECT_RATIOS), initial="9:16", required=False
     )
-    media = upload_field(SOURCE)
-    media_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -345,6 +331,7 @@ class DreamReframeVideoForm(_SourceForm):
 class DreamModifyForm(_SourceForm):
     KIND = "video_edit"
     MODE = "dm_modify"
+    LABEL = "Modify video"
     SOURCE = Slot("media", "video", "media", label="Video to modify")
     SLOTS = (SOURCE,)
     PLACEHOLDER = "How should it look? (for example: as a watercolour)"
@@ -358,8 +345,6 @@ class DreamModifyForm(_SourceForm):
         required=False,
         label="How far to go",
     )
-    media = upload_field(SOURCE)
-    media_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -383,8 +368,6 @@ class _ChainedForm(DreamForm):
         "resolution": "resolution",
         "generation_id": "source_pick",
     }
-    source = upload_field(SOURCE)
-    source_pick = pick_field()
 
     def source_id(self, refs: dict[str, Any]) -> str:
         return str((refs.get("source") or {}).get("id") or "")
@@ -393,6 +376,7 @@ class _ChainedForm(DreamForm):
 class DreamUpscaleForm(_ChainedForm):
     KIND = "video_edit"
     MODE = "dm_upscale"
+    LABEL = "Upscale"
     PLACEHOLDER = "Nothing to write: pick a resolution"
 
     resolution = forms.ChoiceField(
@@ -410,6 +394,7 @@ class DreamUpscaleForm(_ChainedForm):
 class DreamAudioForm(_ChainedForm):
     KIND = "video_edit"
     MODE = "dm_audio"
+    LABEL = "Add audio"
     PLACEHOLDER = "The sound you want (for example: waves and gulls)"
 
     negative_prompt = forms.CharField(
@@ -425,24 +410,17 @@ class DreamAudioForm(_ChainedForm):
         }
 
 
-# The page adds the upstream's name to each (views.available_modes).
-DREAM_MODES = {
-    "dm_video": "Video",
-    "dm_image": "Image",
-    "dm_reframe_image": "Reframe image",
-    "dm_reframe_video": "Reframe video",
-    "dm_modify": "Modify video",
-    "dm_upscale": "Upscale",
-    "dm_audio": "Add audio",
-}
 DREAM_FORMS: dict[str, type[CreateForm]] = {
-    "dm_video": DreamVideoForm,
-    "dm_image": DreamImageForm,
-    "dm_reframe_image": DreamReframeImageForm,
-    "dm_reframe_video": DreamReframeVideoForm,
-    "dm_modify": DreamModifyForm,
-    "dm_upscale": DreamUpscaleForm,
-    "dm_audio": DreamAudioForm,
+    form.MODE: form
+    for form in (
+        DreamVideoForm,
+        DreamImageForm,
+        DreamReframeImageForm,
+        DreamReframeVideoForm,
+        DreamModifyForm,
+        DreamUpscaleForm,
+        DreamAudioForm,
+    )
 }
 # The mode that remakes a request of each type (Remix).
 MODE_FOR_TYPE = {

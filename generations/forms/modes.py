@@ -13,10 +13,8 @@ from generations.forms.base import (
     dig_path,
     labelled_choices,
     pick_choices,
-    pick_field,
     slot_error_paths,
     true_or_none,
-    upload_field,
 )
 from generations.forms.proxy import ProxyVideoForm
 from generations.models import Generation
@@ -35,6 +33,7 @@ REFERENCES = Slot(
 class ImageForm(CreateForm):
     KIND = "image"
     MODE = "image"
+    LABEL = "Image"
     SLOTS = (REFERENCES,)
     PLACEHOLDER = "Describe the image…"
     FIELD_FOR_PATH = {
@@ -60,8 +59,6 @@ class ImageForm(CreateForm):
         choices=labelled_choices(schema.OUTPUT_FORMATS), initial="png", required=False
     )
     web_search = forms.BooleanField(required=False, label="Let the model search the web")
-    image_ref = upload_field(REFERENCES)
-    image_ref_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -79,6 +76,7 @@ class ImageForm(CreateForm):
 class ImageEditForm(CreateForm):
     KIND = "image_edit"
     MODE = "image_edit"
+    LABEL = "Edit image"
     SOURCE = Slot("source", "image", "source", label="Image to edit")
     REFS = Slot(
         "image_ref",
@@ -105,10 +103,6 @@ class ImageEditForm(CreateForm):
     output_format = forms.ChoiceField(
         choices=labelled_choices(schema.OUTPUT_FORMATS), initial="png", required=False
     )
-    source = upload_field(SOURCE)
-    source_pick = pick_field()
-    image_ref = upload_field(REFS)
-    image_ref_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -143,10 +137,15 @@ class KeyframeForm(forms.Form):
     pick = forms.ChoiceField(required=False, choices=[])
     frame = forms.IntegerField(min_value=0, required=False)
 
+    def __init__(self, *args: Any, pick_choices: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["pick"].choices = pick_choices  # type: ignore[attr-defined]
+
 
 class VideoForm(CreateForm):
     KIND = "video"
     MODE = "video"
+    LABEL = "Video"
     # A frame may be an image, or a prior video (its last frame: extend; first: lead into it).
     START = Slot(
         "start_frame",
@@ -184,22 +183,28 @@ class VideoForm(CreateForm):
     exr_export = forms.BooleanField(required=False, label="EXR export (needs HDR)")
     loop = forms.BooleanField(required=False, label="Seamless loop")
     keyframes = forms.CharField(required=False, widget=forms.HiddenInput)
-    start_frame = upload_field(START)
-    start_frame_pick = pick_field()
-    end_frame = upload_field(END)
-    end_frame_pick = pick_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.timeline = KeyframeFormSet(
-            self.data or None, self.files or None, prefix="kf", form_kwargs={}
-        )
+        # Through form_kwargs, so that the empty row "Add keyframe" copies (a new form at each
+        # `empty_form`) offers the gallery too.
         choices = pick_choices("image", self.PICKS_FROM)
-        for form in [*self.timeline.forms, self.timeline.empty_form]:
-            form.fields["pick"].choices = choices
+        self.timeline = KeyframeFormSet(
+            self.data or None, self.files or None, prefix="kf",
+            initial=self.initial.get("timeline"), form_kwargs={"pick_choices": choices},
+        )  # fmt: skip
 
     def is_valid(self) -> bool:
         return super().is_valid() and self.timeline.is_valid()
+
+    def again(self) -> dict[str, Any]:
+        initial = super().again()
+        initial["timeline"] = [
+            {"frame": anchor.get("frame"), "pick": anchor.get("pick") or ""}
+            for anchor in self.timeline.cleaned_data
+            if anchor and not anchor.get("DELETE") and anchor.get("frame") is not None
+        ]
+        return initial
 
     def _slot_refs(self, data: dict[str, Any]) -> dict[str, Any]:
         refs = super()._slot_refs(data)
@@ -274,6 +279,7 @@ KeyframeFormSet = forms.formset_factory(
 class VideoEditForm(CreateForm):
     KIND = "video_edit"
     MODE = "video_edit"
+    LABEL = "Edit video"
     SOURCE = Slot(
         "source",
         "video",
@@ -322,8 +328,6 @@ class VideoEditForm(CreateForm):
     resolution = forms.ChoiceField(
         choices=labelled_choices(schema.VIDEO_RESOLUTIONS), initial="720p", required=False
     )
-    source = upload_field(SOURCE)
-    source_pick = pick_field()
 
     @classmethod
     def initial_from(cls, generation: Generation) -> dict[str, Any]:
@@ -364,6 +368,7 @@ class VideoEditForm(CreateForm):
 class ReframeForm(CreateForm):
     KIND = "video_reframe"
     MODE = "video_reframe"
+    LABEL = "Reframe video"
     SOURCE = Slot("source", "video", "source", label="Video to reframe")
     SLOTS = (SOURCE,)
     PLACEHOLDER = "Anything to add to the new parts of the frame?"
@@ -392,8 +397,6 @@ class ReframeForm(CreateForm):
     y_norm = forms.FloatField(required=False, initial=0.0)
     w_norm = forms.FloatField(required=False, initial=1.0)
     h_norm = forms.FloatField(required=False, initial=1.0)
-    source = upload_field(SOURCE)
-    source_pick = pick_field()
 
     @classmethod
     def initial_from(cls, generation: Generation) -> dict[str, Any]:
@@ -418,6 +421,7 @@ class ReframeForm(CreateForm):
 class LayersForm(CreateForm):
     KIND = "layering"
     MODE = "layering"
+    LABEL = "Layers"
     SOURCE = Slot("source", "image", "source", label="Image to split")
     SLOTS = (SOURCE,)
     PROMPT_MAX = schema.LAYERING_PROMPT_MAX
@@ -434,8 +438,6 @@ class LayersForm(CreateForm):
         ),
         required=False,
     )
-    source = upload_field(SOURCE)
-    source_pick = pick_field()
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -449,11 +451,14 @@ class LayersForm(CreateForm):
 
 
 MODE_FORMS: dict[str, type[CreateForm]] = {
-    "image": ImageForm,
-    "image_edit": ImageEditForm,
-    "video": VideoForm,
-    "video_edit": VideoEditForm,
-    "video_reframe": ReframeForm,
-    "layering": LayersForm,
-    "proxy": ProxyVideoForm,
+    form.MODE: form
+    for form in (
+        ImageForm,
+        ImageEditForm,
+        VideoForm,
+        VideoEditForm,
+        ReframeForm,
+        LayersForm,
+        ProxyVideoForm,
+    )
 }

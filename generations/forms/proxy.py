@@ -8,9 +8,7 @@ from generations.forms.base import (
     CreateForm,
     Slot,
     labelled_choices,
-    pick_field,
     true_or_none,
-    upload_field,
 )
 from generations.models import Generation
 from generations.providers.proxy import schema
@@ -19,6 +17,7 @@ from generations.providers.proxy import schema
 class ProxyVideoForm(CreateForm):
     KIND = "video"
     MODE = "proxy"
+    LABEL = "Video"  # through a reseller's gateway: the page adds its name
     PROVIDER = "proxy"
     REQUEST = schema.ProxyRequest
     PICKS_FROM = None  # a piece goes as its archived file or its URL, whoever made it
@@ -41,10 +40,6 @@ class ProxyVideoForm(CreateForm):
     )
     expand_prompt = forms.BooleanField(required=False, label="Let the gateway improve my prompt")
     loop = forms.BooleanField(required=False, label="Loop the video end to end")
-    image_url = upload_field(START)
-    image_url_pick = pick_field()
-    image_end_url = upload_field(END)
-    image_end_url_pick = pick_field()
 
     def pick_ref(self, picked: Generation, slot: Slot) -> str:
         return f"{schema.PIECE_REFERENCE}{picked.uuid}"

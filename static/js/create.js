@@ -24,8 +24,15 @@
   function wireProgress(form) {
     const bar = form.querySelector(".upload-progress");
     if (!bar) return;
+    function hasFiles() {
+      return Array.from(form.querySelectorAll("input[type=file]")).some(function (input) {
+        return input.files && input.files.length > 0;
+      });
+    }
     form.addEventListener("htmx:xhr:progress", function (event) {
-      if (!event.detail.lengthComputable) return;
+      // Only the form's own submit carries files; the options check inside it bubbles its
+      // progress up here too, and says nothing about an upload.
+      if (event.target !== form || !hasFiles() || !event.detail.lengthComputable) return;
       bar.hidden = false;
       bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
     });
@@ -187,6 +194,7 @@
     const inputs = {};
     ["x_norm", "y_norm", "w_norm", "h_norm"].forEach(function (name) {
       inputs[name] = form.querySelector("input[name='" + name + "']");
+      inputs[name].step = "0.01";  // the numbers' arrow keys move by a hundredth of the frame
     });
 
     function value(name) { return parseFloat(inputs[name].value) || 0; }
@@ -214,9 +222,6 @@
       rect.style.width = value("w_norm") * 100 + "%";
       rect.style.height = value("h_norm") * 100 + "%";
       root.classList.toggle("reframe--auto", chooses.checked);
-      rect.setAttribute("aria-valuetext",
-        "x " + inputs.x_norm.value + ", y " + inputs.y_norm.value +
-        ", width " + inputs.w_norm.value + ", height " + inputs.h_norm.value);
     }
 
     function drag(event, resize) {
@@ -278,10 +283,20 @@
     });
   }
 
+  // --- after a refused submit, the keyboard starts at what was wrong ---
+  function focusFirstProblem(form) {
+    const wrong = form.querySelector("[aria-invalid='true']:not([type=hidden])") ||
+      form.querySelector(".errors, .field__error");
+    if (!wrong) return;
+    if (!wrong.matches("input, select, textarea")) wrong.tabIndex = -1;
+    wrong.focus();
+  }
+
   function wire(root) {
     const form = root.id === "create-form" ? root : root.querySelector("#create-form");
     if (!form || form.dataset.wired) return;
     form.dataset.wired = "yes";
+    focusFirstProblem(form);
     wireOptions(form);
     wireCounts(form);
     wireProgress(form);

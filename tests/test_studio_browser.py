@@ -387,3 +387,36 @@ def test_the_reframe_rectangle_never_covers_other_fields(  # type: ignore[no-unt
         assert page.evaluate("document.documentElement.scrollWidth - innerWidth") == 0
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_axe_finds_nothing_serious_in_the_picker_the_notices_and_the_reframe_editor(  # type: ignore[no-untyped-def]
+    browser, live_app: str, owner: User, width: int
+) -> None:
+    from tests.test_a11y_browser import serious_violations
+
+    source = finished(owner, "a wide city street", kind="video", aspect_ratio="16:9")
+    with_thumbnail(source, "16:9")
+    with_thumbnail(finished(owner, "a tall lighthouse", aspect_ratio="9:16"), "9:16")
+    context = browser.new_context(
+        base_url=live_app, viewport={"width": width, "height": 900}, bypass_csp=True
+    )
+    try:
+        page = context.new_page()
+        log_in(page, owner)
+        found = {}
+        page.goto("/?mode=video")
+        checked_after(page, lambda: page.check("input[name=loop]"))
+        checked_after(page, lambda: page.select_option("select[name=duration]", "10s"))
+        expect(page.locator(".rules-notice")).to_be_visible()
+        found["notices"] = serious_violations(page)
+        page.goto("/?mode=image")
+        page.locator(".slot[data-slot=image_ref]").get_by_role("button", name="Choose").click()
+        expect(page.get_by_role("dialog").locator("[data-pick]")).to_have_count(1)
+        found["picker"] = serious_violations(page)
+        page.goto(f"/?mode=video_reframe&from={source.uuid}&as=source&lineage=reframe")
+        expect(page.locator("[data-rect] [data-picture]")).to_be_visible()
+        found["reframe"] = serious_violations(page)
+        assert all(not problems for problems in found.values()), found
+    finally:
+        context.close()

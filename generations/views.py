@@ -12,26 +12,17 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from generations import providers, rules, spend
+from generations import rules, spend
 from generations.boards import boards_of
 from generations.cards import render_card
 from generations.chaining import chain_actions
-from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
+from generations.forms import MODE_FORMS, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import Generation, GenerationQuerySet
+from generations.modes import available_modes
 from generations.submission import SubmissionRefused
 from generations.tasks import refresh_if_stale
 from generations.uploads import upload_refusals
-
-
-def available_modes() -> dict[str, str]:
-    """The modes whose upstream is on here, by name; another upstream's carry its name."""
-    names = {provider.name: provider.display_name for provider in providers.enabled()}
-    return {
-        mode: label if MODE_FORMS[mode].PROVIDER == "agents" else f"{label} · {names[provider]}"
-        for mode, label in MODES.items()
-        if (provider := MODE_FORMS[mode].PROVIDER) in names
-    }
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -100,8 +91,10 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
     slots = {slot.name for slot in form_class.SLOTS}
     if source and role in slots:
         parent = _get_generation(source)
-        return {f"{role}_pick": str(parent.uuid), "parent": parent.uuid,
-                "lineage": request.GET.get("lineage", "")}  # fmt: skip
+        initial: dict[str, Any] = {f"{role}_pick": str(parent.uuid)}
+        if lineage := request.GET.get("lineage"):  # a reference is used, not descended from
+            initial |= {"parent": parent.uuid, "lineage": lineage}
+        return initial
     if again and again.get("mode") == form_class.MODE:
         return dict(again["initial"])
     return {}

@@ -91,16 +91,42 @@ def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[
 PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS + VIDEO_KINDS}
 
 
-def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
-    """The team's recent finished pieces of one media kind, newest first, for a gallery pick;
-    only those `providers` made, when the request names pieces by their upstream's id."""
+def pickable(media: str, providers: tuple[str, ...] | None = None) -> QuerySet[Generation]:
+    """The team's finished pieces of one media kind, newest first, that a slot may pick; only
+    those `providers` made, when the request names pieces by their upstream's id."""
     found: QuerySet[Generation] = Generation.objects.alive().filter(
         state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
     )
     if providers is not None:
         found = found.filter(provider__in=providers)
-    recent = found.only("uuid", "prompt", "kind")[:PICK_LIMIT]
-    return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
+    return found
+
+
+def pick_label(piece: Generation) -> str:
+    return f"{piece.prompt[:60]} ({piece.kind})"
+
+
+def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """The recent pickable pieces, for the gallery pick's plain list (the page's picker
+    searches them all)."""
+    recent = pickable(media, providers).only("uuid", "prompt", "kind")[:PICK_LIMIT]
+    return [("", "— none —"), *((str(g.uuid), pick_label(g)) for g in recent)]
+
+
+def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, str]]:
+    """`choices` and the pieces `chosen` (one id or several) names that are older than the
+    list: a chain link or the picker may name any piece. What is no piece at all stays out, for
+    the field to refuse as a bad choice."""
+    offered = dict(choices)
+    wanted = []
+    for value in chosen if isinstance(chosen, list | tuple) else [chosen]:
+        try:
+            if value and str(value) not in offered:
+                wanted.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    older = Generation.objects.alive().filter(uuid__in=wanted).only("uuid", "prompt", "kind")
+    return [*choices, *((str(g.uuid), pick_label(g)) for g in older)] if wanted else choices
 
 
 class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
@@ -113,7 +139,7 @@ class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
         new_class.base_fields = dict(new_class.declared_fields)
         for slot in getattr(new_class, "SLOTS", ()):
             new_class.base_fields[slot.name] = upload_field(slot)
-            new_class.base_fields[f"{slot.name}_pick"] = pick_field()
+            new_class.base_fields[f"{slot.name}_pick"] = pick_field(slot.multiple)
         return new_class
 
 
@@ -160,24 +186,14 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         self.fields["prompt"].widget.attrs["data-max"] = self.PROMPT_MAX
         self.fields["prompt"].widget.attrs["placeholder"] = self.PLACEHOLDER
         for slot in self.SLOTS:
-            field = self.fields[f"{slot.name}_pick"]
-            field.choices = pick_choices(slot.media, self.PICKS_FROM)  # type: ignore[attr-defined]
-            chosen = self.initial.get(f"{slot.name}_pick") or self.data.get(f"{slot.name}_pick")
-            if chosen and chosen not in dict(field.choices):  # type: ignore[attr-defined]
-                # A piece older than the list: still pickable when a chain link names it.
-                try:
-                    wanted = uuid.UUID(str(chosen))
-                except ValueError:  # not a piece at all: the field refuses it as a bad choice
-                    wanted = None
-                pieces = (
-                    Generation.objects.alive().filter(uuid=wanted)
-                    if wanted
-                    else Generation.objects.none()
-                )
-                older = pieces.only("prompt", "kind").first()
-                if older is not None:
-                    label = f"{older.prompt[:60]} ({older.kind})"
-                    field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]
+            name = f"{slot.name}_pick"
+            choices = pick_choices(slot.media, self.PICKS_FROM)
+            if slot.multiple:
+                choices = choices[1:]  # no "none" among several
+            field = self.fields[name]
+            raw = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+            chosen = self.initial.get(name) or raw
+            field.choices = with_chosen(choices, chosen)  # type: ignore[attr-defined]
         self.upstream_request: BaseModel | None = None
         self.parent_job: Generation | None = None
         self._uploads: list[tuple[uuid.UUID, CheckedUpload, str]] = []
@@ -258,10 +274,12 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             refs[slot.name] = found if slot.multiple else (found[0] if found else None)
         return refs
 
-    def _refs(self, slot: Slot, pick: str | None, uploads: Any) -> list[Any]:
+    def _refs(self, slot: Slot, picks: Any, uploads: Any) -> list[Any]:
         """The references one slot (or one keyframe) names; problems go on its field."""
         found: list[Any] = []
-        if pick:
+        for pick in picks if isinstance(picks, list) else [picks]:
+            if not pick:
+                continue
             picked = Generation.objects.alive().filter(uuid=pick, state=State.COMPLETED).first()
             if picked is None or picked.upstream_id is None or not self._may_pick(picked):
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
@@ -407,8 +425,9 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             count = int(self.data.get(f"{slot.name}_count") or 0)
         except ValueError:
             count = 0
-        if self.data.get(f"{slot.name}_pick"):
-            count += 1
+        name = f"{slot.name}_pick"
+        picks = self.fields[name].widget.value_from_datadict(self.data, self.files, name)
+        count += len(picks) if isinstance(picks, list) else bool(picks)
         mime = "video/mp4" if slot.media == "video" else "image/png"
         ref = self.upload_ref(f"{INPUT_PLACEHOLDER}probe", mime, slot)
         return [ref] * count if slot.multiple else (ref if count else None)
@@ -439,8 +458,11 @@ def upload_field(slot: Slot) -> forms.FileField:
     )
 
 
-def pick_field() -> forms.ChoiceField:
-    """A slot's gallery pick; its choices are filled in per form (recent finished pieces)."""
+def pick_field(multiple: bool = False) -> forms.ChoiceField:
+    """A slot's gallery pick (several for a multiple slot, as its upload takes several files);
+    its choices are filled in per form (recent finished pieces, and what is picked)."""
+    if multiple:
+        return forms.MultipleChoiceField(required=False, choices=[])
     return forms.ChoiceField(required=False, choices=[])
 
 

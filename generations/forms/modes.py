@@ -15,6 +15,7 @@ from generations.forms.base import (
     pick_choices,
     slot_error_paths,
     true_or_none,
+    with_chosen,
 )
 from generations.forms.proxy import ProxyVideoForm
 from generations.models import Generation
@@ -139,7 +140,8 @@ class KeyframeForm(forms.Form):
 
     def __init__(self, *args: Any, pick_choices: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["pick"].choices = pick_choices  # type: ignore[attr-defined]
+        chosen = self.data.get(self.add_prefix("pick"))  # the picker may name an older piece
+        self.fields["pick"].choices = with_chosen(list(pick_choices), chosen)  # type: ignore[attr-defined]
 
 
 class VideoForm(CreateForm):

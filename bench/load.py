@@ -111,7 +111,7 @@ def poll_like_htmx(
     while time.monotonic() < until:
         time.sleep(max(0.0, next_at - time.monotonic()))
         next_at += every
-        response = _get_as_a_browser(
+        response = get_as_a_browser(
             client, "/poll", params={"seen": f"{job}:{state}"}, headers={"HX-Request": "true"}
         )
         seen.append((time.time(), response.status_code, response.text))
@@ -125,7 +125,7 @@ def poll_like_htmx(
     return seen
 
 
-def _get_as_a_browser(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+def get_as_a_browser(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
     """A GET that, like a browser's, is sent again once on a new connection when the server
     closed the kept-alive one just as it was reused (gunicorn's keep-alive is 2 s)."""
     try:

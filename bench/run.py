@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import platform
+import random
 import re
 import secrets
 import socket
@@ -46,6 +47,9 @@ VIEWERS = 50
 UPLOAD_MB = 300
 ZIP_GB = 2.0
 LATENCY_JOBS = 16
+TEAM = 20  # the busy team: this many people browsing at once
+TEAM_SECONDS = 60.0
+TEAM_CHANGE_EVERY = 0.5  # meanwhile a job changes twice a second (a finished job, a star)
 X = "\N{MULTIPLICATION SIGN}"
 STUDIO = "Studio page"
 FIRST = "Gallery, first page"
@@ -80,6 +84,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="wrk duration per URL")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--poll-seconds", type=float, default=60.0, help="amplification window")
+    parser.add_argument("--team", type=int, default=TEAM, help="busy-team viewers")
     parser.add_argument("--keep", action="store_true", help="keep the /tmp directory")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
@@ -236,6 +241,9 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
             for row in rows:
                 measure_row(row, base, picks["static"], headers, args, changes)
                 print(f"  {row.name}: {row.result.rps:.0f} req/s, {row.ratio:.2f}x", flush=True)
+            print(f"bench: a busy team, {args.team} people for {TEAM_SECONDS:g} s", flush=True)
+            changes.every = TEAM_CHANGE_EVERY
+            team = measure_busy_team(base, headers, picks, args.team)
             writes = changes.count
         weight = page_weight(client, "/gallery/")
         worker_log = workdir / "worker.log"
@@ -255,7 +263,7 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
         )
     report, targets = render(
         args, picks["static"], rows, amplification, latencies, upload, zipped, weight, seed_seconds,
-        writes,
+        writes, team,
     )  # fmt: skip
     return report, targets
 
@@ -304,6 +312,69 @@ def measure_row(
     row.baseline, row.result = load.combine(statics), load.combine(pages)
     ratios = [page.rps / still.rps for still, page in zip(statics, pages, strict=True)]
     row.ratio = statistics.median(ratios)
+
+
+# --- a busy team: people, not a load generator ---
+
+
+@dataclass
+class TeamPage:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def quantile(self, q: int) -> float:
+        """The q-th percentile in milliseconds."""
+        ordered = sorted(self.seconds)
+        return 1000 * ordered[min(len(ordered) - 1, len(ordered) * q // 100)]
+
+
+def measure_busy_team(
+    base: str, headers: dict[str, str], picks: dict[str, str], people: int
+) -> list[TeamPage]:
+    """`people` browsing at once as a team does while its jobs change: each opens the gallery,
+    a piece, the studio, the gallery filtered, in turn, every 2 to 4 s, at a new address each
+    time, while their page's poller asks once a second. Latency per page as a person meets it."""
+    pages = {
+        FIRST: "/gallery/",
+        DETAIL: picks["detail"],
+        STUDIO: "/",
+        "Gallery, filtered + searched": picks["filtered"],
+    }
+    seen = {name: TeamPage(name) for name in [*pages, POLL]}
+    lock = threading.Lock()
+    until = time.monotonic() + TEAM_SECONDS
+
+    def record(name: str, client: httpx.Client, url: str, **kwargs: object) -> None:
+        started = time.monotonic()
+        status = load.get_as_a_browser(client, url, **kwargs).status_code
+        with lock:
+            seen[name].seconds.append(time.monotonic() - started)
+            seen[name].errors += status not in (200, 204)
+
+    def person(n: int) -> None:
+        chance = random.Random(n)  # pacing, not security
+        order = list(pages.items())
+        chance.shuffle(order)
+        time.sleep(chance.uniform(0, 2))
+        with _viewer_client(base, headers) as client:
+            turn = 0
+            while time.monotonic() < until:
+                name, url = order[turn % len(order)]
+                turn += 1
+                record(name, client, url, params={"render": f"{n}-{turn}"})
+                next_page = time.monotonic() + chance.uniform(2, 4)
+                while time.monotonic() < min(next_page, until):
+                    time.sleep(1)
+                    poll = {"HX-Request": "true"}
+                    record(POLL, client, picks["poll"], headers=poll)
+
+    threads = [threading.Thread(target=person, args=(n,)) for n in range(people)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return list(seen.values())
 
 
 # --- upstream amplification and completion-to-display ---
@@ -518,6 +589,7 @@ def render(
     weight: dict[str, int],
     seed_seconds: float,
     writes: int,
+    team: list[TeamPage],
 ) -> tuple[str, list[Target]]:
     baselines = [row.baseline.rps for row in rows if row.baseline]
     lines = [
@@ -584,6 +656,21 @@ def render(
         f"**{(html + static) / 1024:.1f} KB**: HTML {html / 1024:.1f} KB "
         f"({encoding.split(': ')[1]}), CSS + JS {static / 1024:.1f} KB (whitenoise, compressed) |",
     ]
+    lines += [
+        "",
+        f"A busy team: {args.team} people for {TEAM_SECONDS:g} s, each opening a page every "
+        "2 to 4 s (gallery, a piece, the studio, a search, in turn, each at a new address) while "
+        "their page polls every second and a job of the first page changes every "
+        f"{TEAM_CHANGE_EVERY:g} s:",
+        "",
+        "| page, as a person meets it | requests | p50 ms | p95 ms | errors |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {page.name} | {len(page.seconds)} | {page.quantile(50):.0f} | "
+        f"{page.quantile(95):.0f} | {page.errors} |"
+        for page in team
+    ]
     if errors:
         lines.append(f"\n**{errors} requests failed during the load runs.**")
     by_name = {row.name: row for row in rows}
@@ -595,6 +682,8 @@ def render(
         """Through each one's own baseline, so a slow spell during one of them cancels out."""
         return by_name[rows[2].name].ratio / by_name[FIRST].ratio
 
+    team_errors = sum(page.errors for page in team)
+    slowest = max(page.quantile(95) for page in team)
     targets = [
         Target("studio page after a change", f"{ratio(STUDIO):.2f}{X}", f"≥ 0.08{X}",
                ratio(STUDIO) >= 0.08),
@@ -620,6 +709,9 @@ def render(
         Target("load runs without errors", str(errors), "0", errors == 0),
         Target("viewer polls without errors", str(amp.viewer_errors), "0",
                amp.viewer_errors == 0),
+        Target("busy team without errors", str(team_errors), "0", team_errors == 0),
+        Target("busy team, slowest page p95", f"{slowest:.0f} ms", "≤ 1000 ms",
+               slowest <= 1000),
     ]  # fmt: skip
     limits = {rows[5].name: 2, STUDIO: 8}
     for row in rows:

@@ -43,8 +43,13 @@ class Link:
     from_providers: tuple[str, ...] | None = ("agents",)
 
 
+# A reference guides a new image without being its parent: no lineage.
+REFERENCE = Link("Use as reference", "image", "image_ref", "", "Guide a new image by this one",
+                 IMAGE_KINDS)  # fmt: skip
+
 LINKS = (
     Link("Edit", "image_edit", "source", Lineage.EDIT, "Change it with a prompt", IMAGE_KINDS),
+    REFERENCE,
     Link("Animate", "video", "start_frame", Lineage.ANIMATE, "A video that starts here",
          IMAGE_KINDS),
     Link("Use as end frame", "video", "end_frame", Lineage.ANIMATE, "A video that ends here",
@@ -88,8 +93,17 @@ def _takes(link: Link, piece: Generation) -> bool:
 
 
 def _link(generation: Generation, link: Link) -> str:
-    query = {"mode": link.mode, "from": generation.uuid, "as": link.role, "lineage": link.lineage}
+    query = {"mode": link.mode, "from": generation.uuid, "as": link.role}
+    if link.lineage:
+        query["lineage"] = link.lineage
     return f"{reverse('home')}?{urlencode(query)}#create-form"
+
+
+def reference_url(generation: Generation) -> str:
+    """Where "Use as reference" on a card leads (the studio with the piece picked), or ""."""
+    usable = generation.state == State.COMPLETED and _takes(REFERENCE, generation)
+    on = REFERENCE.provider in settings.LUMA_PROVIDERS
+    return _link(generation, REFERENCE) if usable and on else ""
 
 
 def chain_actions(generation: Generation, remix_mode: str) -> list[ChainAction]:

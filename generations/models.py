@@ -924,3 +924,18 @@ class ProviderBalance(models.Model):
     @property
     def is_low(self) -> bool:
         return self.cents < settings.LUMAWEB_CREDITS_FLOOR
+
+
+class BalanceReading(models.Model):
+    """Every balance the worker reads (generations/credits.py), kept so that the balance's fall
+    over a period can be set against the estimated spend of the same period (the drift)."""
+
+    provider = models.CharField(max_length=24)
+    cents = models.FloatField()
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["provider", "read_at"], name="balance_reading_at")]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.cents:.0f}¢ at {self.read_at:%Y-%m-%d %H:%M}"

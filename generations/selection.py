@@ -21,7 +21,8 @@ from generations.gallery import back_to
 from generations.models import Generation, Star
 from generations.trash import can_delete, move_to_trash
 
-# The most pieces one selection acts on (a request this long is still small).
+# The most pieces one selection acts on (a request this long is still small); past it the
+# person is told which part was taken (`_cut`).
 MAX_SELECTED = 2000
 ACTIONS = {
     "board": "Add to board",
@@ -41,6 +42,17 @@ def _selected(request: HttpRequest) -> list[Generation]:
     return list(Generation.objects.filter(uuid__in=uuids).select_related("created_by"))
 
 
+def _cut(request: HttpRequest) -> str:
+    """What the person is told when their selection was longer than one action takes."""
+    chosen = len(request.POST.getlist("pieces"))
+    if chosen <= MAX_SELECTED:
+        return ""
+    return (
+        f"Only the first {MAX_SELECTED:,} of the {chosen:,} selected pieces are included: one "
+        f"action takes at most {MAX_SELECTED:,}. Select the rest again afterwards."
+    )
+
+
 @require_POST
 def selection(request: HttpRequest) -> HttpResponseBase:
     """Confirm, then act on the selected pieces."""
@@ -56,6 +68,8 @@ def selection(request: HttpRequest) -> HttpResponseBase:
     confirmed = request.POST.get("confirmed") == "1" and (action != "board" or form.is_valid())
     if not confirmed:
         return _confirm(request, action, pieces, form, back)
+    if cut := _cut(request):
+        messages.warning(request, cut)
     if action == "download":
         chosen = Generation.objects.filter(pk__in=[piece.pk for piece in pieces])
         return zip_response(downloadable(chosen), "selection")
@@ -85,6 +99,7 @@ def _confirm(
         "pieces": pieces,
         "deletable": deletable,
         "kept": len(pieces) - len(deletable),
+        "cut": _cut(request),
         "form": form,
         "next": back,
     }

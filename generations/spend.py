@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -22,6 +24,8 @@ from generations.providers.base import Summary
 
 # Where a budget starts to warn: 80 % used.
 WARN_AT = Decimal("0.8")
+# PostgreSQL's transaction-level advisory lock under which the team's budget is checked ("luma").
+TEAM_BUDGET_LOCK = 0x6C756D61
 
 
 def estimate(provider: str, summary: Summary) -> Decimal | None:
@@ -105,6 +109,22 @@ def budgets(user: Any, *, person: bool = True) -> list[Budget]:
     if (team := settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD) > 0:
         found.append(Budget("the team", team * 100, spent_cents(month)))
     return found
+
+
+def lock_budgets(user: Any) -> None:
+    """Hold, until the enclosing transaction ends, the locks under which a person's limits and
+    budgets are checked and their job recorded, so that parallel submissions cannot together pass
+    one: the team's when a team budget is set (teammates' jobs count against it too), then the
+    person's user row.
+
+    PostgreSQL: a transaction advisory lock for the team, SELECT … FOR UPDATE on the user row,
+    always in that order (no deadlock). SQLite: its IMMEDIATE transactions already admit one
+    writer at a time, so both are serial there anyway.
+    """
+    if settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD > 0 and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TEAM_BUDGET_LOCK])
+    get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
 
 
 def budget_refusal(user: Any, cost: Decimal | None, *, person: bool = True, jobs: int = 1) -> str:

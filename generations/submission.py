@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel
 
@@ -48,9 +47,9 @@ def record_generation(
 
     `submit_after` defers the submission (an automatic retry's backoff). `check_limits` applies
     the person's rate and budget limits (throttle.py) in the transaction that records the job,
-    holding a lock on their user row (PostgreSQL: SELECT … FOR UPDATE; SQLite: its IMMEDIATE
-    transactions already admit one writer at a time), so parallel submissions cannot together
-    pass a limit; a refusal raises SubmissionRefused and records nothing. `team_budget` applies
+    holding the team's and the person's locks (spend.lock_budgets), so parallel submissions,
+    a teammate's too, cannot together pass a limit; a refusal raises SubmissionRefused and
+    records nothing. `team_budget` applies
     only the team's monthly budget (a retry: the team's spend, not the person's). `via` records
     where the job was started (the pages, or an agent through /mcp). `jobs` checks the limits
     for that many variations at once (the rest are recorded without a check, in the caller's
@@ -68,7 +67,7 @@ def record_generation(
     try:
         with transaction.atomic():
             if check_limits or team_budget:
-                get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
+                spend.lock_budgets(user)
                 if check_limits:
                     refusal = submission_refusal(user, cost, idempotency_key, jobs=jobs)
                 else:

@@ -6,6 +6,7 @@ from . import (
     health,
     hooks,
     media_views,
+    picker,
     public,
     selection,
     trash_views,
@@ -19,6 +20,7 @@ from .mcp import views as mcp_views
 urlpatterns = [
     path("", views.home, name="home"),
     path("create/options", views.create_options, name="create-options"),
+    path("create/picker", picker.picker, name="create-picker"),
     path("g/<uuid:uuid>/", views.detail, name="generation-detail"),
     path("g/<uuid:uuid>/card", views.card, name="generation-card"),
     path("poll", views.poll, name="poll"),

@@ -143,9 +143,10 @@ def _bars(
     return bars, top
 
 
-def _balances(request: HttpRequest) -> list[dict[str, Any]]:
+def _balances(request: HttpRequest, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Each provider's balance as the worker last read it (credits.py: a page never calls an
-    upstream), beside this month's estimate for it (staff)."""
+    upstream), beside this month's estimate for it, and the drift between the balance's fall
+    and the estimate over the period shown (staff)."""
     if not request.user.is_staff:
         return []
     month = Generation.objects.filter(created_at__gte=spend.month_start())
@@ -155,6 +156,7 @@ def _balances(request: HttpRequest) -> list[dict[str, Any]]:
             "balance": stored.cents,
             "read_at": stored.read_at,
             "estimate": spend.spent_cents(month.filter(provider=stored.provider)),
+            "drift": credits.drift(stored.provider, start, end),
         }
         for stored in credits.balances()
     ]
@@ -167,10 +169,9 @@ def usage(request: HttpRequest) -> HttpResponse:
     period, by, since, until = filters.choices()
     field = DIMENSIONS[by][0]
     zone = timezone.get_current_timezone()
-    jobs = Generation.objects.filter(
-        created_at__gte=datetime.combine(since, time.min, tzinfo=zone),
-        created_at__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone),
-    )
+    start = datetime.combine(since, time.min, tzinfo=zone)
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone)
+    jobs = Generation.objects.filter(created_at__gte=start, created_at__lt=end)
     if not request.user.is_staff:
         jobs = jobs.filter(created_by=request.user)
     rows = _rows(jobs, period, field)
@@ -194,7 +195,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         "total_jobs": sum(s.jobs for s in series),
         "unpriced": jobs.filter(estimated_cents__isnull=True).count(),
         "budgets": spend.budgets(request.user),
-        "balances": _balances(request),
+        "balances": _balances(request, start, end),
         "everyone": request.user.is_staff,
         "csv_query": {**request.GET.dict(), "format": "csv"},
     }

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from generations import providers, spend
+from generations import providers, rules, spend
 from generations.boards import boards_of
 from generations.cards import render_card
 from generations.chaining import chain_actions, inherited
@@ -102,9 +102,12 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
     slots = {slot.name for slot in form_class.SLOTS}
     if source and role in slots:
         parent = _get_generation(source)
-        return {**inherited(parent, form_class.base_fields, form_class.INHERITS_PROMPT),
-                f"{role}_pick": str(parent.uuid), "parent": parent.uuid,
-                "lineage": request.GET.get("lineage", "")}  # fmt: skip
+        initial: dict[str, Any] = {f"{role}_pick": str(parent.uuid)}
+        if lineage := request.GET.get("lineage"):  # a reference is used, not descended from
+            # A chain link starts from its source's prompt and aspect ratio.
+            initial |= inherited(parent, form_class.base_fields, form_class.INHERITS_PROMPT)
+            initial |= {"parent": parent.uuid, "lineage": lineage}
+        return initial
     if again and again.get("mode") == form_class.MODE:
         return dict(again["initial"])
     return {}
@@ -131,6 +134,7 @@ def create_options(request: HttpRequest) -> HttpResponse:
         raise Http404("No such mode.")
     form = form_class(request.POST)
     context = _create_context(form, mode)
+    context["notices"] = rules.notices(form, context["options"])
     return render(request, "generations/create_panel.html#options", context)
 
 

@@ -201,6 +201,9 @@ WHITENOISE_MAX_AGE = 3600
 # --- Security ---
 # Sessions live in the database, so logging out ends them for every copy of the cookie
 # (docs/deploy.md#sessions).
+# A gallery selection posts one field per piece: past Django's 1,000 a long selection was a bare
+# 400; up to this many the selection page says which part one action takes (selection.py).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 SESSION_ENGINE = env("SESSION_ENGINE", "django.contrib.sessions.backends.db")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")

@@ -67,9 +67,15 @@ def studio_pages(live_app: str, owner: User, staff: User) -> dict[str, str]:
           finished_at=timezone.now())  # fmt: skip
     return {
         "studio": "/",
+        # Its defaults grey out EXR export, with the reason under it (warning text).
+        "studio-video": "/?mode=video",
         "gallery": "/gallery/",
         "detail": video.get_absolute_url(),
         "review": "/review/",
+        "boards": "/boards/",
+        "usage": "/usage/",
+        "trash": "/trash/",
+        "tokens": "/tokens/",
     }
 
 

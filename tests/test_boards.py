@@ -5,12 +5,14 @@ import json
 import subprocess
 import sys
 import zipfile
+from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from generations import selection
 from generations.gallery import PAGE_SIZE
 from generations.models import Board, BoardPiece, Generation, Star
 from tests.conftest import ROOT
@@ -215,6 +217,27 @@ def test_a_selection_deletes_only_what_the_person_may(
     assert Generation.objects.get(pk=own.pk).deleted_by == teammate
     assert Generation.objects.alive().filter(pk=theirs.pk).exists()
     assert default_storage.exists(output.file.name)
+
+
+def test_a_selection_over_the_limit_says_only_the_first_are_included(
+    owner_client: Client, owner: User, monkeypatch
+) -> None:
+    first = piece(owner, "the first")
+    many = {"action": "star", "next": "/gallery/"}
+    many["pieces"] = [str(first.uuid)] + [str(uuid4()) for _ in range(2000)]  # type: ignore[assignment]
+    asked = owner_client.post("/selection/", many).content.decode()
+    assert "Only the first 2,000 of the 2,001 selected pieces are included" in asked
+
+    monkeypatch.setattr(selection, "MAX_SELECTED", 2)
+    pieces = [piece(owner, f"piece {n}") for n in range(3)]
+    asked = _select(owner_client, "star", pieces).content.decode()
+    assert "Star 2 pieces?" in asked
+    assert "Only the first 2 of the 3 selected pieces are included" in asked
+    data = {"action": "star", "pieces": [str(p.uuid) for p in pieces], "confirmed": "1"}
+    done = owner_client.post("/selection/", {**data, "next": "/gallery/"}, follow=True)
+    assert "Only the first 2 of the 3 selected pieces" in done.content.decode()
+    assert Star.objects.filter(user=owner).count() == 2
+    assert "Only the first" not in _select(owner_client, "star", pieces[:2]).content.decode()
 
 
 def test_an_empty_or_forged_selection_does_nothing(owner_client: Client, owner: User) -> None:

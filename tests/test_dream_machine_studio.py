@@ -17,7 +17,15 @@ from PIL import Image
 
 from generations.chaining import chain_actions
 from generations.credits import refresh_balances
-from generations.models import Generation, Input, Lineage, ProviderBalance, State
+from generations.models import (
+    BalanceReading,
+    Generation,
+    Input,
+    Lineage,
+    Price,
+    ProviderBalance,
+    State,
+)
 from generations.providers.dream_machine import schema
 from generations.simulators.api import owner_of
 from generations.simulators.models import DreamGeneration
@@ -344,6 +352,28 @@ def test_the_balance_is_read_in_the_background_and_shown_to_staff(
     warned = admin.get("/").content.decode()
     assert "Low credit." in warned
     assert "Luma Dream Machine API (simulator) account has $1,000.00 left" in warned
+
+
+def test_the_usage_page_shows_the_drift_between_the_balance_and_the_estimate(
+    owner, staff, owner_client, run_worker
+) -> None:
+    # The table says 10¢ for any ray-flash-2 video; the simulator charges 540p 5 s at 40¢ / 3.
+    Price.objects.create(provider="dream_machine", model="ray-flash-2", kind="video", cents=10)
+    admin = Client()
+    admin.force_login(staff)
+    assert refresh_balances(timezone.now() - timedelta(minutes=10)) == 1
+    assert "Drift: not yet measurable" in admin.get("/usage/").content.decode()
+    a_video(owner, run_worker)
+    a_video(owner, run_worker, "a second lighthouse")
+    assert refresh_balances() == 1
+    assert BalanceReading.objects.filter(provider="dream_machine").count() == 2
+    page = admin.get("/usage/").content.decode()
+    assert "the balance fell by $0.27; the estimate for the jobs sent there then is $0.20." in page
+    assert "Drift: +$0.07 (+33 %)." in page
+    # Readings outside the dates shown do not count.
+    old = (timezone.localdate() - timedelta(days=60)).isoformat()
+    assert "Drift: not yet measurable" in admin.get(f"/usage/?until={old}").content.decode()
+    assert "Drift" not in owner_client.get("/usage/").content.decode()  # staff only
 
 
 def test_the_command_line_twin_makes_and_chains_dream_machine_jobs(

@@ -1,13 +1,20 @@
 """Spend: the price table, every job's estimate, the usage page and budgets on every path."""
 
+import contextlib
 import csv
 import io
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -16,7 +23,7 @@ from generations.models import Generation, PersonBudget, Price, State
 from generations.providers.agents import schema
 from generations.providers.base import Summary
 from generations.retry import NotRetryable
-from generations.submission import SubmissionRefused
+from generations.submission import SubmissionRefused, record_generation
 from generations.tasks import start_generation
 from tests.factories import piece
 
@@ -205,6 +212,82 @@ def test_the_team_budget_counts_everyone(owner_client: Client, teammate: User, s
     refused = submit_video(owner_client, "dawn", "v1")
     assert refused.status_code == 400
     assert "the team has $1.00 of this month&#x27;s $3.00 budget left" in refused.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_teammates_submitting_at_once_cannot_both_pass_the_team_budget(
+    owner: User, teammate: User, settings
+) -> None:
+    """The team budget is checked under a team-wide lock, not only the person's: while one
+    teammate's job is being recorded, another's check waits for it and then sees it."""
+    settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal("0.03")  # one 2¢ image fits, not two
+    outcome: list[str] = []
+
+    def teammate_submits() -> None:
+        try:
+            record_generation(teammate, schema.GenerationRequest(prompt="a fox"), check_limits=True)
+            outcome.append("recorded")
+        except SubmissionRefused:
+            outcome.append("refused")
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=teammate_submits)
+    with transaction.atomic():
+        record_generation(owner, schema.GenerationRequest(prompt="a cat"), check_limits=True)
+        other.start()
+        deadline = time.monotonic() + 120
+        while not (outcome or _waiting_for_a_lock()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    other.join(timeout=120)
+    assert outcome == ["refused"]
+    assert Generation.objects.get().created_by == owner
+
+
+def _waiting_for_a_lock() -> bool:
+    """Whether another connection waits for a lock (PostgreSQL); on SQLite a second writer
+    always waits for the first (IMMEDIATE transactions), which cannot be observed from here."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def test_the_team_lock_is_taken_before_the_person_lock_on_postgresql(
+    owner: User, settings, monkeypatch
+) -> None:
+    """The locking query path on PostgreSQL, run without one: the team's advisory lock first
+    (when a team budget is set), then the person's row, in every transaction (no deadlock)."""
+    locks: list[str] = []
+
+    class PostgreSQL:
+        vendor = "postgresql"
+
+        @contextlib.contextmanager
+        def cursor(self) -> Iterator[Any]:
+            yield SimpleNamespace(execute=lambda sql, params: locks.append(f"{sql} {params}"))
+
+    rows = SimpleNamespace(
+        select_for_update=lambda: rows,
+        only=lambda *fields: rows,
+        get=lambda pk: locks.append(f"user row {pk}"),
+    )
+    monkeypatch.setattr(spend, "connection", PostgreSQL())
+    monkeypatch.setattr(spend, "get_user_model", lambda: SimpleNamespace(objects=rows))
+    settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal(0)
+    spend.lock_budgets(owner)
+    assert locks == [f"user row {owner.pk}"]  # no team budget: the person's row only
+    settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal(5)
+    locks.clear()
+    spend.lock_budgets(owner)
+    assert locks == [
+        f"SELECT pg_advisory_xact_lock(%s) [{spend.TEAM_BUDGET_LOCK}]",
+        f"user row {owner.pk}",
+    ]
 
 
 @pytest.mark.django_db

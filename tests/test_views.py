@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
-from generations.models import Generation, State, WorkerHeartbeat
+from generations.models import Generation, Kind, State, WorkerHeartbeat
 from generations.providers.agents import schema
 from generations.tasks import start_generation
 from tests.factories import all_url_patterns, concrete
@@ -141,7 +141,7 @@ def test_an_unknown_choice_is_refused_on_its_field(owner_client: Client) -> None
 def make(user: User, state: str = State.PROCESSING, **fields: object) -> Generation:
     return Generation.objects.create(
         created_by=user,
-        kind="image",
+        kind=fields.pop("kind", "image"),
         model="uni-1",
         prompt="a watched pot",
         request={"prompt": "a watched pot"},
@@ -202,6 +202,28 @@ def test_the_detail_page_shows_prompt_and_parameters(
     assert "detail me" in html
     assert "21:9" in html
     assert "uni-1-max" in html
+
+
+@pytest.mark.parametrize("kind", ["image_edit", "video_reframe"])
+def test_pages_name_a_kind_in_words_not_its_code(
+    owner_client: Client, staff: User, owner: User, kind: str
+) -> None:
+    """One vocabulary: the detail page, the Review page and the delete confirmation say
+    "Edit image", never "image_edit"."""
+    generation = make(owner, State.FAILED, kind=kind, failure_code="generation_failed",
+                      failure_reason="It broke.")  # fmt: skip
+    staff_client = Client()
+    staff_client.force_login(staff)
+    pages = {
+        "detail": owner_client.get(generation.get_absolute_url()),
+        "review": staff_client.get(reverse("triage")),
+        "delete": owner_client.get(reverse("generation-delete", args=[generation.uuid])),
+    }
+    label = Kind(kind).label
+    for name, response in pages.items():
+        html = response.content.decode()
+        assert label in html or label.lower() in html, name
+        assert f" {kind} " not in html, name
 
 
 def test_home_page_queries_do_not_grow_with_the_gallery(

@@ -115,16 +115,42 @@ def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[
 PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS + VIDEO_KINDS}
 
 
-def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
-    """The team's recent finished pieces of one media kind, newest first, for a gallery pick;
-    only those `providers` made, when the request names pieces by their upstream's id."""
+def pickable(media: str, providers: tuple[str, ...] | None = None) -> QuerySet[Generation]:
+    """The team's finished pieces of one media kind, newest first, that a slot may pick; only
+    those `providers` made, when the request names pieces by their upstream's id."""
     found: QuerySet[Generation] = Generation.objects.alive().filter(
         state=State.COMPLETED, kind__in=PICK_KINDS[media], upstream_id__isnull=False
     )
     if providers is not None:
         found = found.filter(provider__in=providers)
-    recent = found.only("uuid", "prompt", "kind")[:PICK_LIMIT]
-    return [("", "— none —"), *((str(g.uuid), f"{g.prompt[:60]} ({g.kind})") for g in recent)]
+    return found
+
+
+def pick_label(piece: Generation) -> str:
+    return f"{piece.prompt[:60]} ({piece.kind})"
+
+
+def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """The recent pickable pieces, for the gallery pick's plain list (the page's picker
+    searches them all)."""
+    recent = pickable(media, providers).only("uuid", "prompt", "kind")[:PICK_LIMIT]
+    return [("", "— none —"), *((str(g.uuid), pick_label(g)) for g in recent)]
+
+
+def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, str]]:
+    """`choices` and the pieces `chosen` (one id or several) names that are older than the
+    list: a chain link or the picker may name any piece. What is no piece at all stays out, for
+    the field to refuse as a bad choice."""
+    offered = dict(choices)
+    wanted = []
+    for value in chosen if isinstance(chosen, list | tuple) else [chosen]:
+        try:
+            if value and str(value) not in offered:
+                wanted.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    older = Generation.objects.alive().filter(uuid__in=wanted).only("uuid", "prompt", "kind")
+    return [*choices, *((str(g.uuid), pick_label(g)) for g in older)] if wanted else choices
 
 
 class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
@@ -137,7 +163,7 @@ class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
         new_class.base_fields = dict(new_class.declared_fields)
         for slot in getattr(new_class, "SLOTS", ()):
             new_class.base_fields[slot.name] = upload_field(slot)
-            new_class.base_fields[f"{slot.name}_pick"] = pick_field()
+            new_class.base_fields[f"{slot.name}_pick"] = pick_field(slot.multiple)
         # Last among the options: how many jobs one Generate makes.
         new_class.base_fields["variations"] = forms.TypedChoiceField(
             choices=VARIATIONS, coerce=int, initial=1, required=False, empty_value=1,
@@ -197,24 +223,14 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         self.fields["prompt"].widget.attrs["data-max"] = self.PROMPT_MAX
         self.fields["prompt"].widget.attrs["placeholder"] = self.PLACEHOLDER
         for slot in self.SLOTS:
-            field = self.fields[f"{slot.name}_pick"]
-            field.choices = pick_choices(slot.media, self.PICKS_FROM)  # type: ignore[attr-defined]
-            chosen = self.initial.get(f"{slot.name}_pick") or self.data.get(f"{slot.name}_pick")
-            if chosen and chosen not in dict(field.choices):  # type: ignore[attr-defined]
-                # A piece older than the list: still pickable when a chain link names it.
-                try:
-                    wanted = uuid.UUID(str(chosen))
-                except ValueError:  # not a piece at all: the field refuses it as a bad choice
-                    wanted = None
-                pieces = (
-                    Generation.objects.alive().filter(uuid=wanted)
-                    if wanted
-                    else Generation.objects.none()
-                )
-                older = pieces.only("prompt", "kind").first()
-                if older is not None:
-                    label = f"{older.prompt[:60]} ({older.kind})"
-                    field.choices = [*field.choices, (chosen, label)]  # type: ignore[attr-defined]
+            name = f"{slot.name}_pick"
+            choices = pick_choices(slot.media, self.PICKS_FROM)
+            if slot.multiple:
+                choices = choices[1:]  # no "none" among several
+            field = self.fields[name]
+            raw = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+            chosen = self.initial.get(name) or raw
+            field.choices = with_chosen(choices, chosen)  # type: ignore[attr-defined]
         self.upstream_request: BaseModel | None = None
         self.parent_job: Generation | None = None
         # New uploads and kept ones this submit sends, each with its key and the field it is in
@@ -336,15 +352,16 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             refs[slot.name] = found if slot.multiple else (found[0] if found else None)
         return refs
 
-    def _refs(self, slot: Slot, pick: str | None, uploads: Any, kept: str) -> list[Any]:
+    def _refs(self, slot: Slot, picks: Any, uploads: Any, kept: str) -> list[Any]:
         """The references one slot (or one keyframe) names; problems go on its field. `kept`
         names the field of its kept uploads: used as they are unless a single slot was given a
         new upload or pick, which replaces them."""
         found: list[Any] = []
         new = [upload for upload in (uploads if isinstance(uploads, list) else [uploads]) if upload]
+        picks = [pick for pick in (picks if isinstance(picks, list) else [picks]) if pick]
         if kept in self.kept_gone:
             self.add_error(slot.name, "A file kept from before is gone: upload it again.")
-        if slot.multiple or not (new or pick):
+        if slot.multiple or not (new or picks):
             for entry in self.kept.get(kept, []):
                 key = uuid.uuid4()
                 self._reused.append((key, entry.item, slot.role, kept))
@@ -352,7 +369,7 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
                 found.append(self.upload_ref(placeholder, entry.item.mime_type, slot))
         else:
             self.kept.pop(kept, None)  # replaced: a refused form shows the new one
-        if pick:
+        for pick in picks:
             picked = Generation.objects.alive().filter(uuid=pick, state=State.COMPLETED).first()
             if picked is None or picked.upstream_id is None or not self._may_pick(picked):
                 self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
@@ -433,10 +450,13 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             if tokens := kept_tokens(uploads, user):
                 initial[f"{slot.name}_kept"] = tokens
             if picks and f"{slot.name}_pick" not in initial:
-                # A slot has one gallery pick: a request naming several keeps the first.
-                picked = Generation.objects.filter(upstream_id=picks[0]).only("uuid").first()
-                if picked is not None:
-                    initial[f"{slot.name}_pick"] = str(picked.uuid)
+                found = Generation.objects.filter(upstream_id__in=picks).values_list(
+                    "upstream_id", "uuid"
+                )
+                by_id = {upstream_id: str(uuid) for upstream_id, uuid in found}
+                chosen = [by_id[pick] for pick in picks if pick in by_id]
+                if chosen:
+                    initial[f"{slot.name}_pick"] = chosen if slot.multiple else chosen[0]
         return initial
 
     def save(self, user: Any) -> tuple[Generation, bool]:
@@ -524,6 +544,20 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
                         disabled.setdefault(name, {})[value] = reasons[0]
         return disabled
 
+    def combination_problems(self) -> dict[str, list[str]]:
+        """The schema's messages about the combination as it stands (slots counted as the page
+        says they are filled), by form field ("" for the whole request)."""
+        try:
+            self.validate(self.body(self._lenient_data(), self._probe_all_refs()))
+        except ValidationError as exc:
+            problems: dict[str, list[str]] = {}
+            for path, messages in schema.field_errors(exc).items():
+                problems.setdefault(self.FIELD_FOR_PATH.get(path, ""), []).extend(
+                    map(plain, messages)
+                )
+            return problems
+        return {}
+
     def _lenient_data(self) -> dict[str, Any]:
         """The non-file fields as cleaned as they can be; a bad one counts as unset."""
         data: dict[str, Any] = {}
@@ -553,8 +587,13 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             count = int(values.get(f"{slot.name}_count") or 0)
         except ValueError:
             count = 0
-        if values.get(f"{slot.name}_pick"):
-            count += 1
+        name = f"{slot.name}_pick"
+        picks = (
+            self.fields[name].widget.value_from_datadict(self.data, self.files, name)
+            if self.is_bound
+            else self.initial.get(name)
+        )
+        count += len(picks) if isinstance(picks, list) else bool(picks)
         count += len(self._kept_tokens(f"{slot.name}_kept"))
         mime = "video/mp4" if slot.media == "video" else "image/png"
         ref = self.upload_ref(f"{INPUT_PLACEHOLDER}probe", mime, slot)
@@ -644,8 +683,11 @@ def upload_field(slot: Slot) -> forms.FileField:
     )
 
 
-def pick_field() -> forms.ChoiceField:
-    """A slot's gallery pick; its choices are filled in per form (recent finished pieces)."""
+def pick_field(multiple: bool = False) -> forms.ChoiceField:
+    """A slot's gallery pick (several for a multiple slot, as its upload takes several files);
+    its choices are filled in per form (recent finished pieces, and what is picked)."""
+    if multiple:
+        return forms.MultipleChoiceField(required=False, choices=[])
     return forms.ChoiceField(required=False, choices=[])
 
 

@@ -18,6 +18,7 @@ from generations.forms.base import (
     references_in,
     slot_error_paths,
     true_or_none,
+    with_chosen,
 )
 from generations.forms.proxy import ProxyVideoForm
 from generations.models import Generation
@@ -140,6 +141,12 @@ class KeyframeForm(forms.Form):
     pick = forms.ChoiceField(required=False, choices=[])
     frame = forms.IntegerField(min_value=0, required=False)
 
+    def __init__(self, *args: Any, pick_choices: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The picker (or a Remix) may name an older piece.
+        chosen = self.data.get(self.add_prefix("pick")) or self.initial.get("pick")
+        self.fields["pick"].choices = with_chosen(list(pick_choices), chosen)  # type: ignore[attr-defined]
+
 
 class VideoForm(CreateForm):
     KIND = "video"
@@ -185,16 +192,13 @@ class VideoForm(CreateForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.timeline = KeyframeFormSet(
-            self.data or None,
-            self.files or None,
-            prefix="kf",
-            initial=self.initial.get("timeline"),
-            form_kwargs={},
-        )
+        # Through form_kwargs, so that the empty row "Add keyframe" copies (a new form at each
+        # `empty_form`) offers the gallery too.
         choices = pick_choices("image", self.PICKS_FROM)
-        for form in [*self.timeline.forms, self.timeline.empty_form]:
-            form.fields["pick"].choices = choices
+        self.timeline = KeyframeFormSet(
+            self.data or None, self.files or None, prefix="kf",
+            initial=self.initial.get("timeline"), form_kwargs={"pick_choices": choices},
+        )  # fmt: skip
         for form in self.timeline.forms:
             self._read_kept(form.add_prefix("kept"))
 

@@ -5,12 +5,14 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
+from generations.chaining import reference_url
 from generations.models import Generation, Kind, Output, State, media_url
 from generations.wording import ago, elapsed
 
 register = template.Library()
 register.filter("ago", ago)
 register.filter("elapsed", elapsed)
+register.filter("reference_url", reference_url)
 
 
 @register.filter

@@ -1,5 +1,7 @@
 // The creation form's enhancements: upload progress, file counts for the option probe, the
-// keyframe timeline and the reframe rectangle. The form works without this file.
+// keyframe timeline, the reframe rectangle, the gallery picker with each slot's preview, drag
+// and drop and paste of files, and focus on what a refused submit found wrong. The form works
+// without this file.
 (function () {
   "use strict";
 
@@ -24,8 +26,15 @@
   function wireProgress(form) {
     const bar = form.querySelector(".upload-progress");
     if (!bar) return;
+    function hasFiles() {
+      return Array.from(form.querySelectorAll("input[type=file]")).some(function (input) {
+        return input.files && input.files.length > 0;
+      });
+    }
     form.addEventListener("htmx:xhr:progress", function (event) {
-      if (!event.detail.lengthComputable) return;
+      // Only the form's own submit carries files; the options check inside it bubbles its
+      // progress up here too, and says nothing about an upload.
+      if (event.target !== form || !hasFiles() || !event.detail.lengthComputable) return;
       bar.hidden = false;
       bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
     });
@@ -85,8 +94,12 @@
         marker.title = "Keyframe " + (index + 1) + " at frame " + frame + " (arrows move it)";
         marker.style.left = (frame / last) * 100 + "%";
         const file = row.querySelector("input[type=file]");
+        const pick = row.querySelector("select");
+        const thumb = pick && pick.selectedOptions[0] && pick.selectedOptions[0].dataset.thumb;
         if (file && file.files && file.files[0]) {
           marker.style.backgroundImage = "url(" + URL.createObjectURL(file.files[0]) + ")";
+        } else if (thumb) {
+          marker.style.backgroundImage = "url(" + thumb + ")";
         }
         marker.addEventListener("pointerdown", function (event) { startDrag(event, row); });
         marker.addEventListener("keydown", function (event) { nudge(event, row); });
@@ -187,6 +200,7 @@
     const inputs = {};
     ["x_norm", "y_norm", "w_norm", "h_norm"].forEach(function (name) {
       inputs[name] = form.querySelector("input[name='" + name + "']");
+      inputs[name].step = "0.01";  // the numbers' arrow keys move by a hundredth of the frame
     });
 
     function value(name) { return parseFloat(inputs[name].value) || 0; }
@@ -214,9 +228,6 @@
       rect.style.width = value("w_norm") * 100 + "%";
       rect.style.height = value("h_norm") * 100 + "%";
       root.classList.toggle("reframe--auto", chooses.checked);
-      rect.setAttribute("aria-valuetext",
-        "x " + inputs.x_norm.value + ", y " + inputs.y_norm.value +
-        ", width " + inputs.w_norm.value + ", height " + inputs.h_norm.value);
     }
 
     function drag(event, resize) {
@@ -278,15 +289,273 @@
     });
   }
 
+  // --- the gallery picker: thumbnails, search across the whole gallery, a preview per slot ---
+  // The slot's plain <select name="<slot>_pick"> (the no-JS way) stays in the form, hidden, and
+  // holds what is picked; the dialog only sets it and says "change".
+  const picker = { dialog: null, target: null };
+
+  function pickerDialog() {
+    if (picker.dialog) return picker.dialog;
+    const dialog = document.createElement("dialog");
+    dialog.className = "picker";
+    dialog.setAttribute("aria-labelledby", "picker-title");
+    dialog.innerHTML =
+      '<div class="picker__head"><h2 id="picker-title" class="picker__title">Choose from the gallery</h2>' +
+      '<button type="button" class="button button--quiet" data-picker-close>Close</button></div>' +
+      '<form class="picker__search" role="search"><label for="picker-q" class="visually-hidden">Search the gallery</label>' +
+      '<input id="picker-q" type="search" name="q" placeholder="Search prompts…" autocomplete="off" autofocus>' +
+      '<button type="submit" class="button">Search</button></form>' +
+      '<div class="picker__results" data-picker-results></div>' +
+      '<div class="picker__foot"><span class="picker__chosen" data-picker-chosen aria-live="polite"></span>' +
+      '<button type="button" class="button button--primary" data-picker-done>Use selected</button></div>';
+    document.body.appendChild(dialog);
+    const results = dialog.querySelector("[data-picker-results]");
+    const search = dialog.querySelector("input[type=search]");
+    let typing = null;
+    dialog.querySelector("form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      load(search.value);
+    });
+    search.addEventListener("input", function () {
+      clearTimeout(typing);
+      typing = setTimeout(function () { load(search.value); }, 250);
+    });
+    dialog.querySelector("[data-picker-close]").addEventListener("click", function () { dialog.close(); });
+    dialog.querySelector("[data-picker-done]").addEventListener("click", function () {
+      apply(picker.target, Array.from(picker.target.chosen.values()));
+      dialog.close();
+    });
+    results.addEventListener("click", function (event) {
+      const more = event.target.closest("[data-more]");
+      if (more) { fetchInto(more.dataset.more, more); return; }
+      const item = event.target.closest("[data-pick]");
+      if (!item) return;
+      const target = picker.target;
+      const piece = { uuid: item.dataset.pick, label: item.dataset.label, thumb: item.dataset.thumb };
+      if (!target.multiple) {
+        apply(target, [piece]);
+        dialog.close();
+        return;
+      }
+      if (target.chosen.has(piece.uuid)) target.chosen.delete(piece.uuid);
+      else target.chosen.set(piece.uuid, piece);
+      marks();
+    });
+    dialog.addEventListener("close", function () {
+      if (picker.target) picker.target.opener.focus();
+    });
+    picker.dialog = dialog;
+
+    function url(text) {
+      const form = picker.target.form;
+      return form.dataset.pickerUrl + "?" + new URLSearchParams(
+        { mode: form.dataset.mode, slot: picker.target.slot, q: text }).toString();
+    }
+    function fetchInto(address, replaced) {
+      return fetch(address)
+        .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+        .then(function (html) {
+          if (replaced) replaced.outerHTML = html; else results.innerHTML = html;
+          marks();
+        })
+        .catch(function () {
+          results.innerHTML = '<p class="field__error" role="alert">The gallery could not be loaded. Try again.</p>';
+        });
+    }
+    function load(text) { return fetchInto(url(text), null); }
+    function marks() {
+      const chosen = picker.target.chosen;
+      results.querySelectorAll("[data-pick]").forEach(function (item) {
+        item.setAttribute("aria-pressed", String(chosen.has(item.dataset.pick)));
+      });
+      dialog.querySelector("[data-picker-chosen]").textContent =
+        picker.target.multiple ? chosen.size + " selected" : "";
+    }
+    dialog.load = load;
+    return dialog;
+  }
+
+  function apply(target, pieces) {
+    const select = target.select;
+    Array.from(select.options).forEach(function (option) { option.selected = false; });
+    pieces.forEach(function (piece) {
+      let option = Array.from(select.options).find(function (o) { return o.value === piece.uuid; });
+      if (!option) {  // older than the plain list: the form accepts any piece the picker offers
+        option = new Option(piece.label, piece.uuid);
+        select.add(option);
+      }
+      if (piece.thumb) option.dataset.thumb = piece.thumb;
+      option.selected = true;
+    });
+    if (!pieces.length && !select.multiple) select.value = "";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function picked(select) {
+    return Array.from(select.selectedOptions).filter(function (o) { return o.value; });
+  }
+
+  function wirePickers(form) {
+    form.querySelectorAll(".slot[data-slot], [data-row]").forEach(function (slot) { wireSlot(form, slot); });
+    // Rows "Add keyframe" makes later get theirs when they arrive.
+    const rows = form.querySelector("[data-rows]");
+    if (rows) {
+      new MutationObserver(function (changes) {
+        changes.forEach(function (change) {
+          change.addedNodes.forEach(function (node) {
+            if (node.nodeType === 1 && node.matches("[data-row]")) wireSlot(form, node);
+          });
+        });
+      }).observe(rows, { childList: true });
+    }
+  }
+
+  function wireSlot(form, slot) {
+    const select = slot.querySelector("select[name$='_pick'], select[name$='-pick']");
+    const file = slot.querySelector("input[type=file]");
+    if (!select || slot.dataset.picker) return;
+    slot.dataset.picker = "yes";
+    const name = slot.dataset.slot || "keyframes";
+    const fallback = select.closest("label");
+    fallback.hidden = true;
+    const opener = document.createElement("button");
+    opener.type = "button";
+    opener.className = "button slot__open";
+    opener.textContent = select.multiple ? "Choose from gallery…" : "Pick from gallery…";
+    fallback.insertAdjacentElement("afterend", opener);
+    const preview = document.createElement("ul");
+    preview.className = "slot__preview";
+    preview.setAttribute("aria-label", "Chosen for this slot");
+    const choices = slot.querySelector(".slot__choices");
+    if (choices) choices.after(preview); else slot.appendChild(preview);
+    const target = { form: form, slot: name, select: select, multiple: select.multiple, opener: opener, chosen: new Map() };
+
+    opener.addEventListener("click", function () {
+      const dialog = pickerDialog();
+      picker.target = target;
+      target.chosen = new Map(picked(select).map(function (o) {
+        return [o.value, { uuid: o.value, label: o.textContent, thumb: o.dataset.thumb || "" }];
+      }));
+      dialog.querySelector("[data-picker-done]").hidden = !target.multiple;
+      dialog.querySelector("input[type=search]").value = "";
+      dialog.querySelector("[data-picker-results]").innerHTML = "";
+      dialog.showModal();
+      dialog.load("");
+    });
+
+    function item(thumb, label, remove) {
+      const li = document.createElement("li");
+      li.className = "slot__chosen";
+      if (thumb) {
+        const img = document.createElement("img");
+        img.src = thumb;
+        img.alt = "";
+        li.appendChild(img);
+      }
+      const text = document.createElement("span");
+      text.textContent = label;
+      li.appendChild(text);
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button button--quiet";
+      button.textContent = "Remove";
+      button.setAttribute("aria-label", "Remove " + label);
+      button.addEventListener("click", remove);
+      li.appendChild(button);
+      return li;
+    }
+
+    function render() {
+      preview.replaceChildren();
+      picked(select).forEach(function (option) {
+        preview.appendChild(item(option.dataset.thumb, option.textContent, function () {
+          option.selected = false;
+          if (!select.multiple) select.value = "";
+          select.dispatchEvent(new Event("change", { bubbles: true }));
+          opener.focus();
+        }));
+      });
+      Array.from(file && file.files ? file.files : []).forEach(function (chosen, index) {
+        const thumb = chosen.type.startsWith("image/") ? URL.createObjectURL(chosen) : "";
+        preview.appendChild(item(thumb, chosen.name, function () {
+          const kept = new DataTransfer();
+          Array.from(file.files).forEach(function (f, i) { if (i !== index) kept.items.add(f); });
+          file.files = kept.files;
+          file.dispatchEvent(new Event("change", { bubbles: true }));
+          file.focus();
+        }));
+      });
+      preview.hidden = !preview.children.length;
+    }
+
+    // Files dropped on the slot, or pasted while it has focus, go into its file input.
+    function take(files) {
+      if (!file || file.disabled || !files.length) return;
+      const accepted = new DataTransfer();
+      if (file.multiple) Array.from(file.files).forEach(function (f) { accepted.items.add(f); });
+      Array.from(file.multiple ? files : [files[0]]).forEach(function (f) { accepted.items.add(f); });
+      file.files = accepted.files;
+      file.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+    slot.addEventListener("dragover", function (event) {
+      if (!file || file.disabled || !event.dataTransfer.types.includes("Files")) return;
+      event.preventDefault();
+      slot.classList.add("slot--drop");
+    });
+    slot.addEventListener("dragleave", function () { slot.classList.remove("slot--drop"); });
+    slot.addEventListener("drop", function (event) {
+      slot.classList.remove("slot--drop");
+      if (!file || file.disabled || !event.dataTransfer.files.length) return;
+      event.preventDefault();
+      take(event.dataTransfer.files);
+    });
+    slot.addEventListener("paste", function (event) {
+      if (event.clipboardData && event.clipboardData.files.length) {
+        event.preventDefault();
+        take(event.clipboardData.files);
+      }
+    });
+    select.addEventListener("change", render);
+    if (file) file.addEventListener("change", render);
+    render();
+    // What a chain link or a kept form already holds: its thumbnails.
+    const missing = picked(select).filter(function (o) { return !o.dataset.thumb; });
+    if (missing.length) {
+      const query = new URLSearchParams({ mode: form.dataset.mode, slot: name });
+      missing.forEach(function (o) { query.append("only", o.value); });
+      fetch(form.dataset.pickerUrl + "?" + query.toString())
+        .then(function (response) { return response.ok ? response.text() : ""; })
+        .then(function (html) {
+          const found = new DOMParser().parseFromString(html, "text/html");
+          found.querySelectorAll("[data-pick]").forEach(function (piece) {
+            const option = missing.find(function (o) { return o.value === piece.dataset.pick; });
+            if (option && piece.dataset.thumb) option.dataset.thumb = piece.dataset.thumb;
+          });
+          render();
+        });
+    }
+  }
+
+  // --- after a refused submit, the keyboard starts at what was wrong ---
+  function focusFirstProblem(form) {
+    const wrong = form.querySelector("[aria-invalid='true']:not([type=hidden])") ||
+      form.querySelector(".errors, .field__error");
+    if (!wrong) return;
+    if (!wrong.matches("input, select, textarea")) wrong.tabIndex = -1;
+    wrong.focus();
+  }
+
   function wire(root) {
     const form = root.id === "create-form" ? root : root.querySelector("#create-form");
     if (!form || form.dataset.wired) return;
     form.dataset.wired = "yes";
+    focusFirstProblem(form);
     wireOptions(form);
     wireCounts(form);
     wireProgress(form);
     wireTimeline(form);
     wireReframe(form);
+    wirePickers(form);
   }
 
   document.addEventListener("DOMContentLoaded", function () { wire(document); });

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0014_kind_choices'),
+        ('generations', '0015_balance_readings'),
     ]
 
     operations = [

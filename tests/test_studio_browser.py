@@ -1,0 +1,276 @@
+"""The studio form's UI as a person meets it: keyframe rows, the upload bar, rules checked while
+editing, accessibility of errors, the gallery picker, the reframe editor and the mode tabs."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from generations.models import Generation, State
+from tests.conftest import log_in
+
+pytestmark = [pytest.mark.system, pytest.mark.browser]
+
+
+def finished(owner: User, prompt: str, kind: str = "image", **fields: object) -> Generation:
+    """A finished piece of the Agents API, pickable in a slot, made earlier (so not among the
+    jobs the submit limit counts)."""
+    made = timezone.now() - timedelta(days=1) + timedelta(seconds=Generation.objects.count())
+    return Generation.objects.create(
+        created_at=made, created_by=owner, kind=kind, model="uni-1", prompt=prompt,
+        request={"prompt": prompt},
+        state=State.COMPLETED, upstream_id=str(uuid.uuid4()),
+        provider="agents", **fields,
+    )  # fmt: skip
+
+
+def generate(page: Page) -> None:
+    """Press Generate and wait until the job is made (the answer brings a new form token)."""
+    token = page.locator("input[name=idempotency_key]")
+    used = token.input_value()
+    page.click("button:has-text('Generate')")
+    expect(token).not_to_have_value(used)
+
+
+def test_an_added_keyframe_row_offers_the_gallery(page: Page, owner: User) -> None:
+    piece = finished(owner, "a lighthouse at dusk")
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    page.click("button:has-text('Add keyframe')")
+    added = page.locator("[data-row]").nth(2)
+    pick = added.locator("select[name='kf-2-pick']")
+    expect(pick.locator("option")).to_have_count(2)
+    expect(pick.locator(f"option[value='{piece.uuid}']")).to_have_count(1)
+
+
+def test_the_upload_bar_stays_hidden_when_only_an_option_changes(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    with page.expect_response("**/create/options"):
+        page.select_option("select[name=aspect_ratio]", "1:1")
+    expect(page.locator("select[name=aspect_ratio]")).to_have_value("1:1")
+    bar = page.locator(".upload-progress")
+    expect(bar).to_be_hidden()
+    assert bar.evaluate("bar => bar.value") == 0
+
+
+@pytest.fixture
+def picture(tmp_path) -> str:
+    import io
+
+    from PIL import Image
+
+    path = tmp_path / "sketch.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 90), "purple").save(buffer, "PNG")
+    path.write_bytes(buffer.getvalue())
+    return str(path)
+
+
+def checked_after(page: Page, action) -> None:  # type: ignore[no-untyped-def]
+    """Do something that changes the form and wait for the options check it starts."""
+    with page.expect_response("**/create/options"):
+        action()
+
+
+def test_ten_seconds_turns_loop_off_and_says_so(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    checked_after(page, lambda: page.check("input[name=loop]"))
+    checked_after(page, lambda: page.select_option("select[name=duration]", "10s"))
+    notice = page.locator(".rules-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Seamless loop is off")
+    expect(notice).to_contain_text("10-second")
+    expect(page.locator("input[name=loop]")).not_to_be_checked()
+
+
+def test_a_start_frame_with_keyframes_is_flagged_before_generate(
+    page: Page, owner: User, picture: str
+) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    checked_after(page, lambda: page.set_input_files("input[name=start_frame]", picture))
+    first_keyframe = page.locator("[data-row]").nth(0).locator("input[type=file]")
+    checked_after(page, lambda: first_keyframe.set_input_files(picture))
+    notice = page.locator(".rules-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Start frame")
+    expect(notice).to_contain_text("keyframe")
+    assert not Generation.objects.exists()
+
+
+def test_a_start_frame_with_hdr_is_flagged_before_generate(
+    page: Page, owner: User, picture: str
+) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    checked_after(page, lambda: page.set_input_files("input[name=start_frame]", picture))
+    checked_after(page, lambda: page.check("input[name=hdr]"))
+    notice = page.locator(".rules-notice")
+    expect(notice).to_contain_text("HDR")
+    expect(page.locator("input[name=hdr]")).to_be_checked()
+
+
+def described_by(page: Page, selector: str) -> str:
+    """The text of the elements a control's aria-describedby names (all must exist)."""
+    return page.eval_on_selector(
+        selector,
+        """control => (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean)
+            .map(id => { const found = document.getElementById(id);
+                if (!found) throw new Error('no element #' + id); return found.textContent; })
+            .join(' ')""",
+    )
+
+
+def test_a_refused_prompt_is_announced_focused_and_outlined(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    expect(page.locator("h1")).to_have_count(1)
+    labelled = page.locator("section.create").get_attribute("aria-labelledby")
+    expect(page.locator(f"#{labelled}")).to_have_count(1)
+    page.click("button:has-text('Generate')")
+    prompt = page.locator("textarea[name=prompt]")
+    expect(prompt).to_have_attribute("aria-invalid", "true")
+    expect(prompt).to_be_focused()
+    assert "prompt" in described_by(page, "textarea[name=prompt]").lower()
+    bad = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--bad')")
+    red = page.evaluate(
+        """colour => { const probe = document.createElement('i'); probe.style.color = colour;
+            document.body.append(probe); return getComputedStyle(probe).color; }""",
+        bad.strip(),
+    )
+    assert prompt.evaluate("el => getComputedStyle(el).outlineColor") == red
+
+
+def test_a_refused_source_names_its_message(page: Page, owner: User, tmp_path) -> None:
+    fake = tmp_path / "fake.png"
+    fake.write_text("not really a picture")
+    log_in(page, owner)
+    page.goto("/?mode=layering")
+    page.set_input_files("input[name=source]", str(fake))
+    page.click("button:has-text('Generate')")
+    source = page.locator("input[name=source]")
+    expect(source).to_have_attribute("aria-invalid", "true")
+    expect(source).to_be_focused()
+    assert "not an image" in described_by(page, "input[name=source]")
+
+
+def test_the_reframe_rectangle_is_four_labelled_numbers(page: Page, owner: User) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=video_reframe")
+    expect(page.get_by_role("slider")).to_have_count(0)
+    for name in ("Left edge", "Top edge", "Width", "Height"):
+        expect(page.get_by_role("spinbutton", name=name)).to_be_visible()
+    page.get_by_role("spinbutton", name="Left edge").fill("0.25")
+    rect = page.locator("[data-rect]")
+    canvas = page.locator("[data-canvas]").bounding_box()
+    box = rect.bounding_box()
+    assert canvas is not None
+    assert box is not None
+    assert box["x"] - canvas["x"] == pytest.approx(canvas["width"] * 0.25, abs=3)
+
+
+def test_the_picker_searches_the_whole_gallery_and_fills_the_slot(page: Page, owner: User) -> None:
+    old = finished(owner, "a red lighthouse on a cliff")
+    for number in range(65):  # more than the plain list's 60 and the picker's first page
+        finished(owner, f"filler piece number {number}")
+    log_in(page, owner)
+    page.goto("/?mode=image_edit")
+    slot = page.locator(".slot[data-slot=source]")
+    expect(slot.locator("select[name=source_pick]")).to_be_hidden()
+    slot.get_by_role("button", name="Pick from gallery").click()
+    dialog = page.get_by_role("dialog", name="Choose from the gallery")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("[data-pick]")).to_have_count(24)
+    dialog.get_by_role("button", name="More").click()
+    expect(dialog.locator("[data-pick]")).to_have_count(48)
+    dialog.get_by_role("searchbox").fill("lighthouse")
+    expect(dialog.locator("[data-pick]")).to_have_count(1)
+    with page.expect_response("**/create/options"):
+        dialog.locator("[data-pick]").click()
+    expect(dialog).to_be_hidden()
+    expect(slot.locator("select[name=source_pick]")).to_have_value(str(old.uuid))
+    expect(slot.locator(".slot__preview")).to_contain_text("a red lighthouse")
+    page.fill("textarea[name=prompt]", "make it night")
+    generate(page)
+    made = Generation.objects.get(prompt="make it night")
+    assert made.request["source"]["generation_id"] == old.upstream_id
+
+
+def test_several_references_are_picked_at_once(page: Page, owner: User) -> None:
+    first, second = finished(owner, "a sketch of a fox"), finished(owner, "a sketch of a heron")
+    log_in(page, owner)
+    slot = page.locator(".slot[data-slot=image_ref]")
+    slot.get_by_role("button", name="Choose from gallery").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="a sketch of a fox").click()
+    dialog.get_by_role("button", name="a sketch of a heron").click()
+    expect(dialog).to_contain_text("2 selected")
+    dialog.get_by_role("button", name="Use selected").click()
+    expect(slot.locator(".slot__chosen")).to_have_count(2)
+    chosen = slot.locator("select[name=image_ref_pick]").evaluate(
+        "select => Array.from(select.selectedOptions).map(o => o.value).sort()"
+    )
+    assert chosen == sorted([str(first.uuid), str(second.uuid)])
+    page.fill("textarea[name=prompt]", "two birds")
+    generate(page)
+    made = Generation.objects.get(prompt="two birds")
+    assert {ref["generation_id"] for ref in made.request["image_ref"]} == {
+        first.upstream_id,
+        second.upstream_id,
+    }
+
+
+DROP = """([slot, bytes, how]) => {
+    const file = new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' });
+    const data = new DataTransfer();
+    data.items.add(file);
+    const target = document.querySelector(slot);
+    const how_ = { dataTransfer: data, bubbles: true, cancelable: true };
+    if (how === 'drop') {
+        target.dispatchEvent(new DragEvent('dragover', how_));
+        target.dispatchEvent(new DragEvent('drop', how_));
+    } else {
+        target.querySelector('button').focus();
+        document.activeElement.dispatchEvent(
+            new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }
+}"""
+
+
+@pytest.mark.parametrize("how", ["drop", "paste"])
+def test_a_file_dropped_or_pasted_on_a_slot_is_its_upload(
+    page: Page, owner: User, picture: str, how: str
+) -> None:
+    log_in(page, owner)
+    page.goto("/?mode=layering")
+    data = list(open(picture, "rb").read())  # noqa: SIM115
+    page.evaluate(DROP, [".slot[data-slot=source]", data, how])
+    source = page.locator("input[name=source]")
+    assert source.evaluate("input => input.files.length") == 1
+    expect(page.locator(".slot[data-slot=source] .slot__preview")).to_contain_text("dropped.png")
+
+
+def test_use_as_reference_opens_the_studio_with_the_piece_picked(page: Page, owner: User) -> None:
+    piece = finished(owner, "a moth on bark")
+    log_in(page, owner)
+    page.goto(piece.get_absolute_url())
+    page.get_by_role("link", name="Use as reference").click()
+    slot = page.locator(".slot[data-slot=image_ref]")
+    expect(slot.locator(".slot__preview")).to_contain_text("a moth on bark")
+    expect(page.locator(".modes__tab--active")).to_contain_text("Image")
+
+
+def test_an_added_keyframe_row_has_the_picker(page: Page, owner: User) -> None:
+    piece = finished(owner, "a harbour at noon")
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    page.click("button:has-text('Add keyframe')")
+    row = page.locator("[data-row]").nth(2)
+    row.get_by_role("button", name="Pick from gallery").click()
+    page.get_by_role("dialog").locator("[data-pick]").click()
+    expect(row.locator("select")).to_have_value(str(piece.uuid))
+    expect(row.locator("input[name$='-frame']")).to_have_value("0")
+    expect(page.locator("[data-marker]")).to_have_count(1)

@@ -608,10 +608,12 @@ def test_the_sweep_deletes_uploads_no_job_took(owner_client) -> None:
 # --- Remix keeps references, keyframes and uploads (issue 16) ---
 
 
-def test_remix_keeps_both_reference_images(owner, owner_client) -> None:
+def test_remix_keeps_both_reference_images(owner, owner_client, run_worker) -> None:
     refs = [upload("red.png", png("red")), upload("blue.png", png("blue"))]
     assert post(owner_client, "image", prompt="two refs", image_ref=refs).status_code == 302
     original = Generation.objects.get()
+    run_worker(terminal(original))  # sent: its stored request names the uploads by file id
+    assert "lumaweb-input:" not in json.dumps(Generation.objects.get().request)
     html = owner_client.get(f"/?remix={original.uuid}").content.decode()
     kept = [m["token"] for m in KEPT.finditer(html) if m["name"] == "image_ref_kept"]
     assert len(kept) == 2

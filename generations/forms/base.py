@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms.forms import DeclarativeFieldsMetaclass
 from pydantic import BaseModel, ValidationError
 
@@ -600,14 +600,18 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         return [ref] * count if slot.multiple else (ref if count else None)
 
 
-def references_in(value: Any) -> tuple[list[uuid.UUID], list[str]]:
-    """The uploads (by their Input's uuid, from placeholders) and the gallery pieces (by
-    upstream id) a part of a stored request names, in order, each once."""
-    uploads: list[uuid.UUID] = []
+def references_in(value: Any) -> tuple[list[uuid.UUID | str], list[str]]:
+    """The uploads and the gallery pieces (by upstream id) a part of a stored request names, in
+    order, each once. An upload is named by its Input's uuid (a placeholder) or, once sent,
+    by its upstream file id (the Agents provider stores the request as sent)."""
+    uploads: list[uuid.UUID | str] = []
     picks: list[str] = []
     if isinstance(value, dict):
         if isinstance(value.get("generation_id"), str):
             picks.append(value["generation_id"])
+        file_id = value.get("file_id")
+        if isinstance(file_id, str) and file_id and not file_id.startswith(INPUT_PLACEHOLDER):
+            uploads.append(file_id)
         parts: Any = value.values()
     elif isinstance(value, list):
         parts = value
@@ -623,11 +627,17 @@ def references_in(value: Any) -> tuple[list[uuid.UUID], list[str]]:
     return uploads, picks
 
 
-def kept_tokens(uploads: list[uuid.UUID], user: Any) -> list[str]:
+def kept_tokens(uploads: list[uuid.UUID | str], user: Any) -> list[str]:
     """Tokens for `user` to reuse these stored uploads (those still kept), in order."""
     if user is None or not uploads:
         return []
-    found = {item.uuid: item for item in Input.objects.filter(uuid__in=uploads)}
+    keys = [key for key in uploads if isinstance(key, uuid.UUID)]
+    file_ids = [key for key in uploads if isinstance(key, str)]
+    found: dict[uuid.UUID | str, Input] = {}
+    for item in Input.objects.filter(Q(uuid__in=keys) | Q(file_id__in=file_ids)):
+        found[item.uuid] = item
+        if item.file_id:
+            found.setdefault(item.file_id, item)
     return [kept_token(found[key], user) for key in uploads if key in found]
 
 

@@ -221,6 +221,11 @@ def test_two_teammates_submitting_at_once_cannot_both_pass_the_team_budget(
     """The team budget is checked under a team-wide lock, not only the person's: while one
     teammate's job is being recorded, another's check waits for it and then sees it."""
     settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal("0.03")  # one 2¢ image fits, not two
+    # The seeded row, stated: an earlier transactional test's flush empties the price table.
+    Price.objects.update_or_create(
+        provider="agents", kind="image", model="uni-1", resolution="", duration="",
+        defaults={"cents": Decimal(2)},
+    )  # fmt: skip
     outcome: list[str] = []
 
     def teammate_submits() -> None:

@@ -294,12 +294,15 @@ class InputShown:
 
 
 def detail_context(generation: Generation) -> dict[str, Any]:
-    """What the piece was made from and what was made from it, in at most three queries."""
+    """What the piece was made from, what was made from it and the other variations of its
+    Generate, in at most three queries."""
     refs = providers.references(generation.provider, generation.request)
     chained = {ref["generation_id"] for _, ref in refs if ref.get("generation_id")}
     related_query = Q(parent=generation) | Q(upstream_id__in=chained)
     if generation.parent_id:
         related_query |= Q(pk=generation.parent_id)
+    if generation.batch:  # the other variations of its Generate
+        related_query |= Q(batch=generation.batch)
     first_output = Prefetch("outputs", queryset=Output.objects.filter(index=0))
     related = list(
         Generation.objects.filter(related_query)
@@ -332,4 +335,11 @@ def detail_context(generation: Generation) -> dict[str, Any]:
     # An edit or a reframe is shown beside what it changed.
     source = next((shown for shown in inputs if shown.label == "Source"), None)
     compared = source if generation.kind in SIDE_BY_SIDE and source else None
-    return {"inputs": inputs, "children": children, "parent": parent, "source": compared}
+    variations = [g for g in related if g.batch and g.batch == generation.batch and g != generation]
+    return {
+        "inputs": inputs,
+        "children": children,
+        "parent": parent,
+        "source": compared,
+        "variations": variations,
+    }

@@ -414,7 +414,7 @@ def test_the_usage_page_shows_the_drift_between_the_balance_and_the_estimate(
     assert BalanceReading.objects.filter(provider="dream_machine").count() == 2
     page = admin.get("/usage/").content.decode()
     assert "the balance fell by $0.27; the estimate for the jobs sent there then is $0.20." in page
-    assert "Drift: +$0.07 (+33 %)." in page
+    assert "<strong>Drift: +$0.07 (+33 %)</strong>" in page
     # Readings outside the dates shown do not count.
     old = (timezone.localdate() - timedelta(days=60)).isoformat()
     assert "Drift: not yet measurable" in admin.get(f"/usage/?until={old}").content.decode()

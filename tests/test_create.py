@@ -469,7 +469,7 @@ def keyframe_rows(*frames: int) -> dict[str, Any]:
             "video",
             {**keyframe_rows(0), "start_frame": upload("s.png", png())},
             "start_frame",
-            "A start frame can't be combined with keyframes: give it as a keyframe.",
+            "A start frame cannot be combined with keyframes: give it as a keyframe.",
         ),
         (
             "video",

@@ -664,7 +664,6 @@ _API_NAME = re.compile(r"\b(?:video\.)?(" + "|".join(PLAIN_NAMES) + r")\b")
 def plain(message: str) -> str:
     """A schema message in plain words: no API field names, a capital to start."""
     worded = _API_NAME.sub(lambda found: PLAIN_NAMES[found[1]], message)
-    worded = worded.replace(" cannot ", " can't ")
     return worded[:1].upper() + worded[1:]
 
 

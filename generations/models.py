@@ -472,7 +472,7 @@ def _human(value: Any) -> str:
 
 
 def media_url(name: str) -> str:
-    """The protected address of a file in our storage (generations/media_views.py serves it)."""
+    """The protected address of a file in our storage (media_views.media sends it)."""
     return reverse("media", args=[name])
 
 

@@ -29,7 +29,7 @@ MB = 1024 * 1024
 # images and videos never carry it there (their XMP metadata is RDF, none of these tags), so a
 # file that does is a page or a polyglot dressed as media. Later bytes are not searched: in
 # compressed data a short tag turns up by chance, and the media view never lets a browser read
-# a stored file as anything but its probed image or video type (media_views.INLINE_TYPES).
+# a stored file as anything but its probed image or video type (serving.INLINE_TYPES).
 ACTIVE_MARKUP = re.compile(
     rb"<(!doctype|html|head|body|script|iframe|svg|object|embed|meta)\b", re.IGNORECASE
 )

@@ -12,26 +12,17 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from generations import providers, rules, spend
+from generations import rules, spend
 from generations.boards import boards_of
 from generations.cards import render_card
 from generations.chaining import chain_actions, inherited
-from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
+from generations.forms import MODE_FORMS, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import Generation, GenerationQuerySet
+from generations.modes import available_modes
 from generations.submission import SubmissionRefused
 from generations.tasks import refresh_if_stale
 from generations.uploads import upload_refusals
-
-
-def available_modes() -> dict[str, str]:
-    """The modes whose upstream is on here, by name; another upstream's carry its name."""
-    names = {provider.name: provider.display_name for provider in providers.enabled()}
-    return {
-        mode: label if MODE_FORMS[mode].PROVIDER == "agents" else f"{label} · {names[provider]}"
-        for mode, label in MODES.items()
-        if (provider := MODE_FORMS[mode].PROVIDER) in names
-    }
 
 
 def home(request: HttpRequest) -> HttpResponse:

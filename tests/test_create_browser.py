@@ -141,12 +141,16 @@ def test_reframe_by_dragging_the_source_rectangle(page: Page, owner: User) -> No
     page.goto(f"{source.get_absolute_url()}")
     page.click("a.button:has-text('Reframe')")
     page.fill("textarea[name=prompt]", "vertical for phones")
+    # A quarter of the frame down, whatever the rectangle's size (the source's shape, once its
+    # picture is known).
     rect = page.locator("[data-rect]")
     box = rect.bounding_box()
+    frame = page.locator("[data-canvas]").bounding_box()
     assert box is not None
+    assert frame is not None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + box["height"] / 4)
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + frame["height"] / 4)
     page.mouse.up()
     expect(page.locator("input[name=model_chooses]")).not_to_be_checked()
     y = float(page.locator("input[name=y_norm]").input_value())

@@ -372,7 +372,9 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         for pick in picks:
             picked = Generation.objects.alive().filter(uuid=pick, state=State.COMPLETED).first()
             if picked is None or picked.upstream_id is None or not self._may_pick(picked):
-                self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
+                # A keyframe row's pick has no field of its own: the timeline shows it.
+                field = f"{slot.name}_pick" if f"{slot.name}_pick" in self.fields else slot.name
+                self.add_error(field, "That piece is not finished or is gone.")
             else:
                 found.append(self.pick_ref(picked, slot))
         for upload in new:

@@ -711,3 +711,14 @@ def test_two_variations_are_two_jobs_of_one_batch(owner, owner_client, run_worke
     # The same submit again (a double click) makes no more.
     post(owner_client, "image", prompt="two takes", variations="2")
     assert Generation.objects.count() == 2
+
+
+def test_variations_through_a_gateway_each_name_their_own_upload(owner_client) -> None:
+    """The gateway's request names an upload by a plain string: each variation its own."""
+    image = upload("s.png", png())
+    response = post(owner_client, "proxy", prompt="two takes", variations="2", image_url=image)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    made = list(Generation.objects.order_by("id"))
+    assert len(made) == 2
+    for generation in made:
+        assert generation.request["image_url"] == generation.inputs.get().placeholder

@@ -682,8 +682,17 @@ def test_animate_starts_from_the_sources_ratio_and_prompt(
     html = owner_client.get(url).content.decode()
     assert "a tall lighthouse</textarea>" in html
     assert f'value="{expected}" selected' in html
-    layers = owner_client.get(f"/?mode=layering&from={image.uuid}&as=source").content.decode()
-    assert "a tall lighthouse</textarea>" not in layers  # its prompt says how to split
+    layers = owner_client.get(f"/?mode=layering&from={image.uuid}&as=source&lineage=layers")
+    assert "a tall lighthouse</textarea>" not in layers.content.decode()  # it says how to split
+
+
+def test_reframe_keeps_its_own_target_ratio(owner, owner_client, run_worker) -> None:
+    """Another aspect ratio is a reframe's point: it does not start from the source's."""
+    clip = finished(owner, "a wide street", "video", run_worker, type="video", model="ray-3.2")
+    url = f"/?mode=video_reframe&from={clip.uuid}&as=source&lineage=reframe"
+    html = owner_client.get(url).content.decode()
+    assert 'value="9:16" selected' in html
+    assert "a wide street</textarea>" not in html
 
 
 # --- variations: one Generate, several jobs (issue 16) ---

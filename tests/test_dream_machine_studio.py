@@ -87,7 +87,7 @@ def test_a_video_between_two_gallery_videos_and_no_loop(owner, owner_client, run
     }
     looped = post(owner_client, "dm_video", key="k-loop", loop="on", **fields)
     assert looped.status_code == 400
-    assert "A looping video can&#x27;t have an end frame" in looped.content.decode()
+    assert "A looping video cannot have an end frame" in looped.content.decode()
 
     made = post(owner_client, "dm_video", key="k-made", **fields)
     assert made.status_code == 302

@@ -225,9 +225,24 @@ def test_the_poll_answers_204_while_nothing_watched_changed(
     running = [job(owner, f"running {n}", state=State.PROCESSING) for n in range(12)]
     seen = ",".join(f"{g.uuid}:processing" for g in running)
     owner_client.get(reverse("poll"), {"seen": seen})  # the session, as a page has it
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(2):  # the session and the states: not the person
         response = owner_client.get(reverse("poll"), {"seen": seen})
     assert response.status_code == 204
+
+
+def test_the_poll_is_for_signed_in_people_only(owner: User, owner_client: Client) -> None:
+    running = job(owner, "running", state=State.PROCESSING)
+    unchanged = {"seen": f"{running.uuid}:processing"}
+    anonymous = Client().get(reverse("poll"), unchanged)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("login"))
+    assert owner_client.get(reverse("poll"), unchanged).status_code == 204
+    owner.is_active = False  # let go: the session stays, the person is no longer let in
+    owner.save()
+    Generation.objects.filter(pk=running.pk).update(state=State.COMPLETED)
+    refused = owner_client.get(reverse("poll"), unchanged)
+    assert refused.status_code == 302
+    assert f"card-{running.uuid}" not in refused.content.decode()
 
 
 def test_the_poll_swaps_in_the_cards_that_changed_and_only_those(

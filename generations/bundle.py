@@ -19,8 +19,8 @@ from django.utils.text import slugify
 from zipstream import ZipStream
 
 from generations.gallery import download_name
-from generations.media_views import attachment
 from generations.models import Generation, Output
+from generations.serving import attachment
 
 CHUNK = 64 * 1024
 

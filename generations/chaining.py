@@ -1,6 +1,7 @@
 """What can be made from a finished piece (the chain links on its page), and whether a new job
 really was made from the piece its form names as its parent."""
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -118,6 +119,32 @@ def chain_actions(generation: Generation, remix_mode: str) -> list[ChainAction]:
     remix = f"{reverse('home')}?{query}"
     actions.append(ChainAction("Remix", f"{remix}#create-form", "The same request, to adjust"))
     return actions
+
+
+def inherited(parent: Generation, fields: dict[str, Any], takes_prompt: bool) -> dict[str, Any]:
+    """What a chain link's form starts with from its source: the source's prompt (when the form's
+    prompt describes the result, `takes_prompt`) and its aspect ratio, or the nearest one the
+    form offers (none where the form offers "same as the source", its empty choice)."""
+    initial: dict[str, Any] = {"prompt": parent.prompt} if takes_prompt and parent.prompt else {}
+    field = fields.get("aspect_ratio")
+    offered = [str(value) for value, _ in getattr(field, "choices", [])]
+    wanted = _ratio(parent.aspect_ratio)
+    if wanted is not None and offered and "" not in offered:
+        sized = [(abs(math.log(ratio / wanted)), value)
+                 for value in offered if (ratio := _ratio(value)) is not None]  # fmt: skip
+        if sized:
+            initial["aspect_ratio"] = min(sized)[1]
+    return initial
+
+
+def _ratio(value: str) -> float | None:
+    """ "9:16" as 0.5625; None for anything else."""
+    width, _, height = (value or "").partition(":")
+    try:
+        ratio = float(width) / float(height)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return ratio if ratio > 0 else None
 
 
 class Made(Protocol):

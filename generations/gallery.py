@@ -1,5 +1,6 @@
-"""The team gallery: keyset pages, filters that live in the URL, prompt search, stars,
-downloads, the lineage on a piece's page, and toasts when your own jobs finish."""
+"""The team gallery's queries and what its pages share (none of them a view: gallery_views.py,
+board_views.py and views.py are the views): keyset pages, filters that live in the URL, prompt
+search, a browsable page of any set of pieces, a piece's download, its lineage for its page."""
 
 import base64
 import binascii
@@ -11,7 +12,6 @@ from uuid import UUID
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Prefetch, Q, Subquery, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -20,12 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from generations import providers, search, tasks
-from generations.cards import render_card, star_form
-from generations.media_views import serve
 from generations.models import (
     ACTIVE_STATES,
     Generation,
@@ -33,10 +29,9 @@ from generations.models import (
     Input,
     Kind,
     Output,
-    Star,
     State,
 )
-from generations.trash import can_delete
+from generations.serving import serve
 
 PAGE_SIZE = 24
 STATE_FILTERS = {
@@ -216,13 +211,6 @@ def first_page(user: Any) -> GalleryPage:
     return gallery_page(Generation.objects.gallery().listed().for_viewer(user))
 
 
-@require_GET
-@vary_on_headers("HX-Request")
-def gallery(request: HttpRequest) -> HttpResponse:
-    """Everything the team made, newest first, filtered and searched through the URL."""
-    return browse(request, Generation.objects.all(), reverse("gallery"))
-
-
 def browse(
     request: HttpRequest,
     pieces: GenerationQuerySet,
@@ -254,50 +242,12 @@ def browse(
     return render(request, template, context)
 
 
-# --- one piece: star, download (delete: generations/trash_views.py) ---
+# --- one piece ---
 
 
-@require_POST
-def star(request: HttpRequest, uuid: str) -> HttpResponse:
-    """Star or unstar (the form says which, so a double click cannot undo itself)."""
-    generation = get_object_or_404(Generation, uuid=uuid)
-    starred = request.POST.get("starred") == "1"
-    if starred:
-        Star.objects.get_or_create(user=request.user, generation=generation)
-    else:
-        Star.objects.filter(user=request.user, generation=generation).delete()
-    generation.is_starred = starred  # type: ignore[attr-defined]
-    if request.htmx:
-        return HttpResponse(star_form(request, generation))
-    return redirect(back_to(request, generation.get_absolute_url()))
-
-
-def back_to(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
-    return target if safe else default
-
-
-@require_POST
-def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
-    """Stop following a job that takes too long: marked failed ("cancelled") here, its polling
-    stopped; the owner or staff only. Nothing is sent upstream (Luma cannot cancel a job)."""
-    generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
-    if not can_delete(request.user, generation):
-        raise PermissionDenied("Only its owner or staff can cancel this.")
-    by = request.user.get_username()
-    generation.mark_failed("cancelled", f"Cancelled by {by}: stopped waiting for Luma.")
-    if request.htmx:
-        shown = get_object_or_404(
-            Generation.objects.gallery().for_viewer(request.user), pk=generation.pk
-        )
-        return HttpResponse(render_card(request, shown))
-    return redirect(back_to(request, generation.get_absolute_url()))
-
-
-@require_GET
-def download(request: HttpRequest, uuid: str, index: int) -> HttpResponseBase:
-    """The original file under a name a person can recognise."""
+def download_output(request: HttpRequest, uuid: str, index: int) -> HttpResponseBase:
+    """One output's original file under a name a person can recognise (the gallery's download,
+    and MCP's signed media links)."""
     output = get_object_or_404(
         Output.objects.select_related("generation"),
         generation__uuid=uuid,
@@ -318,33 +268,18 @@ def download(request: HttpRequest, uuid: str, index: int) -> HttpResponseBase:
     return response
 
 
+def back_to(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
+    return target if safe else default
+
+
 def download_name(output: Output) -> str:
     generation = output.generation
     words = slugify(generation.prompt)[:48].strip("-") or generation.kind
     layer = f"-layer-{slugify(output.layer.get('label', ''))}" if output.layer else ""
     extension = output.file.name.rsplit(".", 1)[-1] if "." in output.file.name else "bin"
     return f"{words}-{str(generation.uuid)[:8]}{layer}.{extension}"
-
-
-# --- toasts: your own jobs finishing while you are elsewhere ---
-
-
-@require_GET
-def toasts(request: HttpRequest) -> HttpResponse:
-    """Your jobs that finished since `since` (unix time); 204 when there are none."""
-    try:
-        since = datetime.fromtimestamp(float(request.GET.get("since", "")), tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        since = timezone.now()
-    finished = list(
-        Generation.objects.filter(created_by=request.user, finished_at__gt=since)
-        .only("uuid", "kind", "prompt", "state", "finished_at")
-        .order_by("finished_at")[:5]
-    )
-    if not finished:
-        return HttpResponse(status=204)
-    context = {"finished": finished, "since": f"{finished[-1].finished_at.timestamp():.6f}"}
-    return render(request, "generations/gallery_toasts.html", context)
 
 
 # --- the detail page: inputs and lineage ---
@@ -359,7 +294,8 @@ class InputShown:
 
 
 def detail_context(generation: Generation) -> dict[str, Any]:
-    """What the piece was made from and what was made from it, in at most three queries.
+    """What the piece was made from, what was made from it and the other variations of its
+    Generate, in at most three queries.
 
     The piece's own outputs (when its query did not fetch them) come in the same query as the
     first output of each related piece."""
@@ -368,6 +304,8 @@ def detail_context(generation: Generation) -> dict[str, Any]:
     related_query = Q(parent=generation) | Q(upstream_id__in=chained)
     if generation.parent_id:
         related_query |= Q(pk=generation.parent_id)
+    if generation.batch:  # the other variations of its Generate
+        related_query |= Q(batch=generation.batch)
     related = list(Generation.objects.filter(related_query).order_by("-created_at"))
     outputs = Output.objects.filter(Q(generation=generation) | Q(index=0))
     prefetch_related_objects([generation, *related], Prefetch("outputs", queryset=outputs))
@@ -397,4 +335,11 @@ def detail_context(generation: Generation) -> dict[str, Any]:
     # An edit or a reframe is shown beside what it changed.
     source = next((shown for shown in inputs if shown.label == "Source"), None)
     compared = source if generation.kind in SIDE_BY_SIDE and source else None
-    return {"inputs": inputs, "children": children, "parent": parent, "source": compared}
+    variations = [g for g in related if g.batch and g.batch == generation.batch and g != generation]
+    return {
+        "inputs": inputs,
+        "children": children,
+        "parent": parent,
+        "source": compared,
+        "variations": variations,
+    }

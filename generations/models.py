@@ -136,6 +136,8 @@ class Generation(models.Model):
     # One token per submitted form: a double click or a browser retry finds the first job. Keys
     # are the person's own (unique per person), and "retry:…" is only ever written by retry.py.
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (none: no key)
+    # Variations made by one Generate (2 or 4 of them) share this id: the first one's uuid.
+    batch = models.UUIDField(null=True, blank=True, db_index=True)
 
     # Which upstream dialect (generations/providers/) this job was sent to.
     provider = models.CharField(max_length=24, default="agents")
@@ -470,7 +472,7 @@ def _human(value: Any) -> str:
 
 
 def media_url(name: str) -> str:
-    """The protected address of a file in our storage (generations/media_views.py serves it)."""
+    """The protected address of a file in our storage (media_views.media sends it)."""
     return reverse("media", args=[name])
 
 

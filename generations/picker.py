@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET
 
 from generations.forms import MODE_FORMS, Slot
 from generations.forms.base import pick_label, pickable
+from generations.modes import available_modes
 from generations.search import matching
-from generations.views import available_modes
 
 PAGE_SIZE = 24
 

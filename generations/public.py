@@ -3,20 +3,15 @@
 Some upstreams take inputs by URL only (Dream Machine), and a gateway takes them as URLs when it
 can. Only when `LUMAWEB_PUBLIC_URL` says where the outside world reaches the studio. A link names
 one stored file, is signed with SECRET_KEY and dies after LUMAWEB_PUBLIC_INPUT_TTL; anything else
-is a 404. The file is served as media_views serves it to people (only image and video types).
-On object storage (S3) the store presigns its own links instead.
+is a 404. media_views.public_media sends the file as people's media is sent (image and video
+types only). On object storage (S3) the store presigns its own links instead.
 """
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
-from django.http import Http404, HttpRequest, HttpResponseNotFound
-from django.http.response import HttpResponseBase
 from django.urls import reverse
-from django.views.decorators.http import require_safe
 
-from generations.media_views import serve
 from generations.models import Input
 
 SALT = "lumaweb.public-media"
@@ -54,17 +49,3 @@ def public_link(name: str) -> str | None:
         return None
     token = signing.dumps(name, salt=SALT, compress=True)
     return base + reverse("public-media", args=[token])
-
-
-@login_not_required
-@require_safe
-def public_media(request: HttpRequest, token: str) -> HttpResponseBase:
-    try:
-        name = signing.loads(token, salt=SALT, max_age=settings.LUMAWEB_PUBLIC_INPUT_TTL)
-    except signing.BadSignature:
-        return HttpResponseNotFound(
-            "This link is invalid or has expired.", content_type="text/plain"
-        )
-    if not isinstance(name, str):
-        raise Http404("No such file.")
-    return serve(request, name)

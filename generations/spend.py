@@ -127,16 +127,18 @@ def lock_budgets(user: Any) -> None:
     get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
 
 
-def budget_refusal(user: Any, cost: Decimal | None, *, person: bool = True) -> str:
-    """Why a job estimated at `cost` cents would go over a budget, or "" when it fits."""
+def budget_refusal(user: Any, cost: Decimal | None, *, person: bool = True, jobs: int = 1) -> str:
+    """Why a job estimated at `cost` cents (or `jobs` variations at `cost` in all) would go over
+    a budget, or "" when it fits."""
     if not cost:
         return ""
     for budget in budgets(user, person=person):
         if cost > budget.left_cents:
             verb = "have" if budget.whose == "you" else "has"
+            what = f"These {jobs} variations are" if jobs > 1 else "This job is"
             renews = date_format(_next_month(), "j F")
             return (
-                f"This job is estimated at {usd(cost)}, and {budget.whose} {verb} "
+                f"{what} estimated at {usd(cost)}, and {budget.whose} {verb} "
                 f"{usd(budget.left_cents)} of this month's {usd(budget.limit_cents)} budget "
                 f"left. Nothing was sent; the budget renews on {renews}."
             )

@@ -36,6 +36,8 @@ def record_generation(
     check_limits: bool = False,
     via: str = Via.WEB,
     team_budget: bool = False,
+    jobs: int = 1,
+    batch: Any = None,
 ) -> tuple[Generation, bool]:
     """Record a job as a draft; a repeated idempotency key finds the first job.
 
@@ -49,7 +51,9 @@ def record_generation(
     a teammate's too, cannot together pass a limit; a refusal raises SubmissionRefused and
     records nothing. `team_budget` applies
     only the team's monthly budget (a retry: the team's spend, not the person's). `via` records
-    where the job was started (the pages, or an agent through /mcp).
+    where the job was started (the pages, or an agent through /mcp). `jobs` checks the limits
+    for that many variations at once (the rest are recorded without a check, in the caller's
+    transaction); `batch` is their shared id (Generation.batch).
     """
     if idempotency_key:
         existing = Generation.objects.filter(
@@ -65,7 +69,7 @@ def record_generation(
             if check_limits or team_budget:
                 spend.lock_budgets(user)
                 if check_limits:
-                    refusal = submission_refusal(user, cost, idempotency_key)
+                    refusal = submission_refusal(user, cost, idempotency_key, jobs=jobs)
                 else:
                     refusal = spend.budget_refusal(user, cost, person=False)
                 if refusal:
@@ -84,6 +88,7 @@ def record_generation(
                 submit_after=submit_after,
                 via=via,
                 estimated_cents=cost,
+                batch=batch,
             )
             generation.log(EventKind.CREATED, data=generation.request)
     except IntegrityError:

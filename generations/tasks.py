@@ -28,7 +28,7 @@ from generations.models import (
 from generations.providers import errors
 from generations.providers.dream_machine import history
 from generations.submission import record_generation, record_retry
-from generations.trash import purge_trash
+from generations.trash import purge_pending_uploads, purge_trash
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +200,8 @@ def _error_data(exc: errors.LumaError) -> dict[str, object]:
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Re-enqueue work nobody is doing (after a crash or restart), and purge the trash of
-    what has been there LUMAWEB_TRASH_DAYS; return what it found."""
+    """Re-enqueue work nobody is doing (after a crash or restart), purge the trash of what has
+    been there LUMAWEB_TRASH_DAYS and refused forms' uploads no job took; return what it found."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.LUMAWEB_SWEEP_GRACE)
     found = {"drafts": 0, "polls": 0, "unknown": 0}
@@ -231,6 +231,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         archive_outputs.enqueue(key)
     found["archives"] = len(due)
     found["purged"] = purge_trash(now)
+    found["pending_uploads"] = purge_pending_uploads(now)
     if any(found.values()):
         logger.info("sweep re-enqueued %s", found)
     return found

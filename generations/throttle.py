@@ -81,9 +81,12 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
         return old_password
 
 
-def submission_refusal(user: Any, cost: Decimal | None, idempotency_key: str | None = None) -> str:
+def submission_refusal(
+    user: Any, cost: Decimal | None, idempotency_key: str | None = None, jobs: int = 1
+) -> str:
     """Why this person may not start another job (estimated at `cost` US cents) now, or "" when
-    they may: the rate, the daily job budget, then the monthly money budgets (spend.py).
+    they may: the rate, the daily job budget, then the monthly money budgets (spend.py). `jobs`
+    variations of one Generate count as that many jobs, refused together.
 
     Automatic retries (auto_retry > 0) count against no rate or job limit: nobody pressed Generate.
     """
@@ -94,7 +97,13 @@ def submission_refusal(user: Any, cost: Decimal | None, idempotency_key: str | N
     started = Generation.objects.filter(created_by=user, auto_retry=0)
     per_minute = settings.LUMAWEB_SUBMIT_PER_MINUTE
     recent = started.filter(created_at__gte=now - timedelta(minutes=1))
-    if per_minute and recent.count() >= per_minute:
+    if per_minute and (in_a_minute := recent.count()) + jobs > per_minute:
+        if in_a_minute < per_minute:  # variations: some would fit, not all
+            return (
+                f"{jobs} variations would pass the {per_minute} jobs a minute allowed "
+                f"({in_a_minute} started in the last minute). Nothing was sent; choose fewer "
+                "variations or wait a moment."
+            )
         return (
             f"You have started {per_minute} jobs in the last minute, the most allowed. "
             "Nothing was sent; wait a moment and press Generate again."
@@ -102,7 +111,12 @@ def submission_refusal(user: Any, cost: Decimal | None, idempotency_key: str | N
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     today = started.filter(created_at__gte=midnight)
     budget = settings.LUMAWEB_DAILY_JOB_BUDGET
-    if budget and today.count() >= budget:
+    if budget and (done := today.count()) + jobs > budget:
         renews = f"the budget renews at midnight ({timezone.get_current_timezone_name()})."
+        if done < budget:  # variations: some would fit, not all
+            return (
+                f"{jobs} variations would pass today's budget of {budget} jobs ({budget - done} "
+                f"left). Nothing was sent; choose fewer variations, or {renews}"
+            )
         return f"You have used today's budget of {budget} jobs. Nothing was sent; {renews}"
-    return budget_refusal(user, cost)
+    return budget_refusal(user, cost * jobs if cost else cost, jobs=jobs)

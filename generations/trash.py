@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from generations.archive import delete_files
 from generations.models import EventKind, Generation, GenerationQuerySet, Input, Output
+from generations.uploads import PENDING_HOURS
 
 
 def can_delete(user: Any, generation: Generation) -> bool:
@@ -79,6 +80,19 @@ def purge_trash(now: datetime | None = None) -> int:
     return sum(purge(generation) for generation in due)
 
 
+def purge_pending_uploads(now: datetime | None = None) -> int:
+    """Delete refused forms' uploads (no job) older than uploads.PENDING_HOURS that no job's
+    request names; how many went."""
+    cutoff = (now or timezone.now()) - timedelta(hours=PENDING_HOURS)
+    names = []
+    for item in Input.objects.filter(generation__isnull=True, created_at__lt=cutoff):
+        if not _used_elsewhere(item, None):
+            names.append(item.file.name)
+            item.delete()
+    delete_files(names)
+    return len(names)
+
+
 def purge(generation: Generation) -> bool:
     """Remove one trashed piece for good: its row, outputs, events, and the files nobody else
     uses. Its uploads that another job refers to stay, detached from it."""
@@ -108,9 +122,9 @@ def _uploads_of(generation: Generation) -> list[Input]:
     ]
 
 
-def _used_elsewhere(item: Input, generation: Generation) -> bool:
+def _used_elsewhere(item: Input, generation: Generation | None) -> bool:
     """Whether another job's stored request names this upload (by upstream id or placeholder)."""
-    others = Generation.objects.exclude(pk=generation.pk).annotate(
+    others = Generation.objects.exclude(pk=generation.pk if generation else None).annotate(
         text=Cast("request", TextField())
     )
     names = Q(text__contains=item.placeholder)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import File
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse
@@ -27,7 +29,7 @@ MB = 1024 * 1024
 # images and videos never carry it there (their XMP metadata is RDF, none of these tags), so a
 # file that does is a page or a polyglot dressed as media. Later bytes are not searched: in
 # compressed data a short tag turns up by chance, and the media view never lets a browser read
-# a stored file as anything but its probed image or video type (media_views.INLINE_TYPES).
+# a stored file as anything but its probed image or video type (serving.INLINE_TYPES).
 ACTIVE_MARKUP = re.compile(
     rb"<(!doctype|html|head|body|script|iframe|svg|object|embed|meta)\b", re.IGNORECASE
 )
@@ -121,12 +123,14 @@ class CheckedUpload:
 def check_image(upload: UploadedFile) -> CheckedUpload:
     """An image upload read from its bytes: size, real format, pixel count, completeness."""
     _check_size(upload, settings.LUMAWEB_UPLOAD_MAX_IMAGE_MB, "Images")
-    _check_not_active(upload)
+    _check_not_active(upload, "an image")
     data = upload.read()
     upload.seek(0)
     try:
         info = media_probe.probe_image(data, max_pixels=settings.LUMAWEB_UPLOAD_MAX_PIXELS)
     except media_probe.MediaError as exc:
+        if _is_text(data[:SNIFFED_BYTES]):
+            raise UploadRefused(f"{upload.name} is a text file, not an image.") from None
         raise UploadRefused(f"{upload.name}: {exc}") from None
     return CheckedUpload(
         upload, info.mime_type, info.width, info.height, None, hashlib.sha256(data).hexdigest()
@@ -136,7 +140,7 @@ def check_image(upload: UploadedFile) -> CheckedUpload:
 def check_video(upload: UploadedFile, *, max_seconds: float | None = None) -> CheckedUpload:
     """A video upload probed from disk (large uploads are temporary files, not memory)."""
     _check_size(upload, settings.LUMAWEB_UPLOAD_MAX_VIDEO_MB, "Videos")
-    _check_not_active(upload)
+    _check_not_active(upload, "a video")
     try:
         if isinstance(upload, TemporaryUploadedFile):
             info = media_probe.probe_video(upload.temporary_file_path())
@@ -144,6 +148,10 @@ def check_video(upload: UploadedFile, *, max_seconds: float | None = None) -> Ch
             info = media_probe.probe_video(upload.read())
             upload.seek(0)
     except media_probe.MediaError as exc:
+        head = upload.read(SNIFFED_BYTES)
+        upload.seek(0)
+        if _is_text(head):
+            raise UploadRefused(f"{upload.name} is a text file, not a video.") from None
         raise UploadRefused(f"{upload.name}: {exc}") from None
     if max_seconds is not None and info.duration > max_seconds:
         raise UploadRefused(
@@ -169,14 +177,24 @@ def _check_size(upload: UploadedFile, limit_mb: float, what: str) -> None:
         )
 
 
-def _check_not_active(upload: UploadedFile) -> None:
-    """Refuse a page or script dressed as media: by the type the browser declared, or markup."""
+# What a declared type a browser could run as a page or a script is, in plain words.
+ACTIVE_TYPES = (
+    ("html", "a web page"),
+    ("svg", "an SVG drawing, which can carry scripts"),
+    ("javascript", "a script"),
+    ("ecmascript", "a script"),
+    ("xml", "an XML document"),
+    ("text/", "a text file"),
+)
+
+
+def _check_not_active(upload: UploadedFile, wanted: str) -> None:
+    """Refuse a page or script dressed as media (`wanted`: "an image", "a video"): by the type
+    the browser declared, or markup."""
     declared = (upload.content_type or "").lower()
     if declared.startswith("text/") or declared.endswith(("xml", "javascript", "ecmascript")):
-        raise UploadRefused(
-            f"{upload.name} arrived as {declared}, which browsers treat as a page or a script. "
-            "Upload the image or video file itself."
-        )
+        what = next(words for part, words in ACTIVE_TYPES if part in declared)
+        raise UploadRefused(f"{upload.name} is {what}, not {wanted}. Upload {wanted} file.")
     head = upload.read(SNIFFED_BYTES)
     upload.seek(0)
     if found := ACTIVE_MARKUP.search(head):
@@ -184,6 +202,17 @@ def _check_not_active(upload: UploadedFile) -> None:
             f"{upload.name} contains web page markup (<{found.group(1).decode().lower()}>), "
             "which browsers could run. Only plain images and videos are accepted."
         )
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether a file's first bytes read as text (no media format starts like that)."""
+    if not head or b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a character cut at the end of the sample
+    return True
 
 
 def _shown_name(upload: UploadedFile, extension: str) -> str:
@@ -196,9 +225,15 @@ def _shown_name(upload: UploadedFile, extension: str) -> str:
 
 
 def store(
-    checked: CheckedUpload, *, user: Any, role: str, key: uuid.UUID, generation: Generation
+    checked: CheckedUpload,
+    *,
+    user: Any,
+    role: str,
+    key: uuid.UUID,
+    generation: Generation | None,
 ) -> Input:
-    """Keep a checked upload in storage as the job's Input under the key its request names.
+    """Keep a checked upload in storage as the job's Input under the key its request names; with
+    no job, a pending upload of a refused form, kept for its next submit (`kept_token`).
 
     The stored name is ours (inputs/<key>/<role>.<extension of the probed type>): the name the
     person gave is only shown and sent upstream as the file's label, never used as a path.
@@ -221,6 +256,52 @@ def store(
     item.file.save(f"{role}{extension}", checked.upload, save=False)
     item.save()
     return item
+
+
+# --- uploads kept across submits: a refused form's, what was just sent, a Remix's ---
+
+KEPT_SALT = "lumaweb.uploads.kept"
+# A refused form's uploads no job took are deleted by the sweep after this long.
+PENDING_HOURS = 24
+
+
+def kept_token(item: Input, user: Any) -> str:
+    """An opaque token naming a stored upload for one person's next submit (a hidden field)."""
+    return signing.dumps([str(item.uuid), user.pk], salt=KEPT_SALT)
+
+
+def kept_input(token: str, user: Any) -> Input | None:
+    """The upload a token names, if it was made for this person and the file is still kept."""
+    try:
+        wanted, owner = signing.loads(token, salt=KEPT_SALT)
+        wanted = uuid.UUID(str(wanted))
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if user is None or owner != user.pk:
+        return None
+    return Input.objects.filter(uuid=wanted).first()
+
+
+def copy_input(item: Input, *, key: uuid.UUID, generation: Generation) -> Input:
+    """A kept upload as a new job's own Input (its own file: purging one job never takes another
+    job's bytes); sent upstream again, as a new upload."""
+    copy = Input(
+        uuid=key,
+        generation=generation,
+        uploaded_by=item.uploaded_by,
+        role=item.role,
+        original_name=item.original_name,
+        mime_type=item.mime_type,
+        size_bytes=item.size_bytes,
+        sha256=item.sha256,
+        width=item.width,
+        height=item.height,
+        duration=item.duration,
+    )
+    with item.file.open("rb") as source:
+        copy.file.save(Path(item.file.name).name, File(source), save=False)
+    copy.save()
+    return copy
 
 
 def replace_placeholders(value: Any, replacements: dict[str, str]) -> Any:

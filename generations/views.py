@@ -15,26 +15,17 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from generations import providers, rules, spend
+from generations import rules, spend
 from generations.boards import boards_of
 from generations.cards import render_card
-from generations.chaining import chain_actions
-from generations.forms import MODE_FORMS, MODES, CreateForm, option_rows
+from generations.chaining import chain_actions, inherited
+from generations.forms import MODE_FORMS, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import Generation, GenerationQuerySet
+from generations.modes import available_modes
 from generations.submission import SubmissionRefused
 from generations.tasks import refresh_if_stale
 from generations.uploads import upload_refusals
-
-
-def available_modes() -> dict[str, str]:
-    """The modes whose upstream is on here, by name; another upstream's carry its name."""
-    names = {provider.name: provider.display_name for provider in providers.enabled()}
-    return {
-        mode: label if MODE_FORMS[mode].PROVIDER == "agents" else f"{label} · {names[provider]}"
-        for mode, label in MODES.items()
-        if (provider := MODE_FORMS[mode].PROVIDER) in names
-    }
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -46,32 +37,34 @@ def home(request: HttpRequest) -> HttpResponse:
     if form_class is None:
         raise Http404("No such mode.")
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES, refused=upload_refusals(request))
+        form = form_class(
+            request.POST, request.FILES, refused=upload_refusals(request), user=request.user
+        )
         if form.is_valid():
             try:
-                generation, created = form.save(request.user)
+                generation, _ = form.save(request.user)
             except SubmissionRefused as exc:
                 form.add_error(None, str(exc))  # a rate or budget limit: nothing went upstream
             else:
                 # The form keeps what was sent, under a new key: ready to Generate again.
-                again = form.again()
+                again = form.again(generation)
                 if request.htmx:
                     context = {
-                        **_create_context(form_class(initial=again), mode),
-                        "generation": generation,
-                        "created": created,
+                        **_create_context(form_class(initial=again, user=request.user), mode),
+                        "made": form.made,  # empty when a double submit found its first job
                         "sent": True,
                     }
                     return render(request, "generations/create_panel.html#created", context)
                 request.session[AGAIN] = {"mode": mode, "initial": again}
                 messages.success(request, "Sent. It will appear in the gallery when it is ready.")
                 return redirect(f"{reverse('home')}?mode={mode}")
+        form.keep_uploads()  # refused: its uploads come back attached
         if request.htmx:
             context = _create_context(form, mode, request.user)
             response = render(request, "generations/create_panel.html#create-form", context)
             return reswap(retarget(response, "#create-form"), "outerHTML")
     else:
-        form = form_class(initial=_initial(request, form_class))
+        form = form_class(initial=_initial(request, form_class), user=request.user)
     context = {**_create_context(form, mode, request.user), "page": first_page(request.user)}
     status = 400 if form.errors else 200
     return render(request, "generations/home.html", context, status=status)
@@ -97,7 +90,7 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
     sent from this mode (a plain Generate's redirect)."""
     again = request.session.pop(AGAIN, None) if hasattr(request, "session") else None
     if remix := request.GET.get("remix"):
-        return form_class.initial_from(_get_generation(remix))
+        return form_class.initial_from(_get_generation(remix), request.user)
     source = request.GET.get("from")
     role = request.GET.get("as")
     slots = {slot.name for slot in form_class.SLOTS}
@@ -105,6 +98,8 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
         parent = _get_generation(source)
         initial: dict[str, Any] = {f"{role}_pick": str(parent.uuid)}
         if lineage := request.GET.get("lineage"):  # a reference is used, not descended from
+            # A chain link starts from its source's prompt and aspect ratio.
+            initial |= inherited(parent, form_class.base_fields, form_class.INHERITS_PROMPT)
             initial |= {"parent": parent.uuid, "lineage": lineage}
         return initial
     if again and again.get("mode") == form_class.MODE:

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import struct
 import zlib
 from typing import Any
@@ -20,6 +21,10 @@ from tests.conftest import terminal
 from tests.factories import png
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+# An API field name (start_frame, video.keyframe_indexes) in a message shown to a person.
+API_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b|\bvideo\.")
 
 
 def upload(name: str, data: bytes, content_type: str = "image/png") -> SimpleUploadedFile:
@@ -249,6 +254,7 @@ def test_rules_are_refused_on_their_field(
     assert not form.is_valid()
     assert field in form.errors, form.errors
     assert message in " ".join(form.errors[field])
+    assert not API_NAME.search(" ".join(form.errors[field]))
     response = post(owner_client, mode, **data)
     assert response.status_code == 400
     assert not Generation.objects.exists()
@@ -321,7 +327,7 @@ def pixel_bomb() -> bytes:
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("notes.png", b"just some text, not an image", "not an image"),
+        ("notes.png", b"just some notes", "notes.png is a text file, not an image."),
         ("cut.png", truncated_png(), "damaged"),
         ("bomb.png", pixel_bomb(), "megapixels"),
         ("empty.png", b"", "empty"),
@@ -463,8 +469,15 @@ def keyframe_rows(*frames: int) -> dict[str, Any]:
             "video",
             {**keyframe_rows(0), "start_frame": upload("s.png", png())},
             "start_frame",
-            "keyframes",
+            "A start frame can't be combined with keyframes: give it as a keyframe.",
         ),
+        (
+            "video",
+            {"start_frame": upload("s.png", png()), "hdr": "on"},
+            "start_frame",
+            "A start frame does not support HDR",
+        ),
+        ("video", {"exr_export": "on"}, "exr_export", "EXR export needs HDR: turn on HDR too."),
         ("image", {"image_ref": [upload(f"{i}.png", png()) for i in range(10)]}, "image_ref", "9"),
         (
             "image_edit",
@@ -485,9 +498,11 @@ def test_rules_about_uploads_are_refused_on_their_field(
     form = MODE_FORMS[mode]({k: v for k, v in data.items() if k not in files}, files)
     assert not form.is_valid()
     assert message in " ".join(form.errors.get(field, [])), form.errors
+    assert not API_NAME.search(" ".join(form.errors.get(field, [])))
     assert post(owner_client, mode, **data).status_code == 400
     assert not Generation.objects.exists()
-    assert not Input.objects.exists()
+    # Its good uploads wait for the next submit, with no job (uploads.PENDING_HOURS).
+    assert not Input.objects.exclude(generation=None).exists()
 
 
 def test_each_slot_is_declared_once_and_the_modes_come_from_the_forms() -> None:
@@ -508,3 +523,191 @@ def test_each_slot_is_declared_once_and_the_modes_come_from_the_forms() -> None:
             n for n, f in form_class.base_fields.items() if isinstance(f, django_forms.FileField)
         }
         assert uploads == {slot.name for slot in form_class.SLOTS}
+
+
+# --- uploads survive a refused form (issue 16) ---
+
+KEPT = re.compile(r'name="(?P<name>[\w-]+[_-]kept)" value="(?P<token>[^"]+)" checked')
+
+
+def test_a_refused_form_keeps_its_uploads_for_the_next_submit(
+    owner, owner_client, run_worker
+) -> None:
+    refused = post(owner_client, "image", prompt="", image_ref=[upload("castle.png", png("red"))])
+    html = refused.content.decode()
+    assert refused.status_code == 400
+    assert "Write a prompt." in html
+    assert "castle.png" in html  # shown on its slot, with a preview, ticked
+    kept = KEPT.search(html)
+    assert kept is not None
+    assert kept["name"] == "image_ref_kept"
+    pending = Input.objects.get()
+    assert pending.generation is None
+    assert pending.uploaded_by == owner
+    response = post(owner_client, "image", prompt="a castle", image_ref_kept=kept["token"])
+    assert response.status_code == 302, response.content.decode()[:2000]
+    generation = Generation.objects.get()
+    run_worker(terminal(generation))
+    item = generation.inputs.get()
+    assert (item.original_name, item.role) == ("castle.png", "image_ref")
+    assert item.file.read() == png("red")
+    assert [ref["file_id"] for ref in sent_body(generation)["image_ref"]] == [item.file_id]
+
+
+def test_a_kept_upload_is_only_its_uploaders(owner_client, teammate) -> None:
+    teammate_client = Client()
+    teammate_client.force_login(teammate)
+    html = post(owner_client, "image", prompt="", image_ref=[upload("mine.png", png())]).content
+    kept = KEPT.search(html.decode())
+    assert kept is not None
+    for token in (kept["token"], "forged:token"):
+        response = post(teammate_client, "image", prompt="theirs", image_ref_kept=token)
+        assert response.status_code == 400
+        assert "A file kept from before is gone: upload it again." in response.content.decode()
+    assert not Generation.objects.exists()
+
+
+def test_a_refused_keyframe_keeps_its_image_and_frame(owner_client) -> None:
+    data = {
+        "prompt": "dawn to dusk",
+        "loop": "on",  # refused with keyframes
+        "kf-TOTAL_FORMS": "1",
+        "kf-INITIAL_FORMS": "0",
+        "kf-0-frame": "85",
+        "kf-0-image": upload("dawn.png", png("orange")),
+    }
+    html = post(owner_client, "video", **data).content.decode()
+    assert "dawn.png" in html
+    kept = KEPT.search(html)
+    assert kept is not None
+    assert kept["name"] == "kf-0-kept"
+    assert 'name="kf-0-frame" value="85"' in html
+    del data["loop"], data["kf-0-image"]
+    assert post(owner_client, "video", **data, **{"kf-0-kept": kept["token"]}).status_code == 302
+    generation = Generation.objects.get()
+    assert generation.request["video"]["keyframe_indexes"] == [85]
+    assert generation.inputs.get().original_name == "dawn.png"
+
+
+def test_the_sweep_deletes_uploads_no_job_took(owner_client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generations.tasks import sweep
+
+    post(owner_client, "image", prompt="", image_ref=[upload("left.png", png())])
+    item = Input.objects.get()
+    assert sweep()["pending_uploads"] == 0  # the person may still come back to it
+    later = timezone.now() + timedelta(hours=25)
+    assert sweep(later)["pending_uploads"] == 1
+    assert not Input.objects.exists()
+    assert not item.file.storage.exists(item.file.name)
+
+
+# --- Remix keeps references, keyframes and uploads (issue 16) ---
+
+
+def test_remix_keeps_both_reference_images(owner, owner_client, run_worker) -> None:
+    refs = [upload("red.png", png("red")), upload("blue.png", png("blue"))]
+    assert post(owner_client, "image", prompt="two refs", image_ref=refs).status_code == 302
+    original = Generation.objects.get()
+    run_worker(terminal(original))  # sent: its stored request names the uploads by file id
+    assert "lumaweb-input:" not in json.dumps(Generation.objects.get().request)
+    html = owner_client.get(f"/?remix={original.uuid}").content.decode()
+    kept = [m["token"] for m in KEPT.finditer(html) if m["name"] == "image_ref_kept"]
+    assert len(kept) == 2
+    assert "red.png" in html
+    assert "blue.png" in html
+    response = owner_client.post(
+        "/",
+        {
+            "mode": "image",
+            "idempotency_key": "remix",
+            "prompt": "two refs, again",
+            "parent": str(original.uuid),
+            "lineage": Lineage.REMIX,
+            "image_ref_kept": kept,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    remix = Generation.objects.exclude(pk=original.pk).get()
+    assert remix.parent == original
+    assert len(remix.request["image_ref"]) == 2
+    names = [i.original_name for i in remix.inputs.order_by("id")]
+    assert names == ["red.png", "blue.png"]
+    assert {i.pk for i in remix.inputs.all()}.isdisjoint({i.pk for i in original.inputs.all()})
+
+
+def test_remix_keeps_the_keyframes_with_their_frames_and_images(owner, owner_client) -> None:
+    data = {
+        "prompt": "dawn to dusk",
+        "kf-TOTAL_FORMS": "2",
+        "kf-INITIAL_FORMS": "0",
+        "kf-0-frame": "0",
+        "kf-0-image": upload("dawn.png", png("orange")),
+        "kf-1-frame": "85",
+        "kf-1-image": upload("dusk.png", png("navy")),
+    }
+    assert post(owner_client, "video", **data).status_code == 302
+    original = Generation.objects.get()
+    html = owner_client.get(f"/?remix={original.uuid}").content.decode()
+    assert 'name="kf-1-frame" value="85"' in html
+    kept = {m["name"]: m["token"] for m in KEPT.finditer(html)}
+    assert set(kept) == {"kf-0-kept", "kf-1-kept"}
+    again = {
+        "prompt": "dawn to dusk",
+        "kf-TOTAL_FORMS": "2",
+        "kf-INITIAL_FORMS": "2",
+        "kf-0-frame": "0",
+        "kf-1-frame": "85",
+        **kept,
+    }
+    response = owner_client.post("/", {"mode": "video", "idempotency_key": "again", **again})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    remix = Generation.objects.exclude(pk=original.pk).get()
+    assert remix.request["video"]["keyframe_indexes"] == [0, 85]
+    assert [i.original_name for i in remix.inputs.order_by("id")] == ["dawn.png", "dusk.png"]
+
+
+# --- chains inherit the source's aspect ratio and prompt (issue 16) ---
+
+
+@pytest.mark.parametrize(("source_ratio", "expected"), [("9:16", "9:16"), ("1:3", "9:16")])
+def test_animate_starts_from_the_sources_ratio_and_prompt(
+    owner, owner_client, run_worker, source_ratio: str, expected: str
+) -> None:
+    image = finished(owner, "a tall lighthouse", "image", run_worker, aspect_ratio=source_ratio)
+    url = f"/?mode=video&from={image.uuid}&as=start_frame&lineage=animate"
+    html = owner_client.get(url).content.decode()
+    assert "a tall lighthouse</textarea>" in html
+    assert f'value="{expected}" selected' in html
+    layers = owner_client.get(f"/?mode=layering&from={image.uuid}&as=source").content.decode()
+    assert "a tall lighthouse</textarea>" not in layers  # its prompt says how to split
+
+
+# --- variations: one Generate, several jobs (issue 16) ---
+
+
+def test_two_variations_are_two_jobs_of_one_batch(owner, owner_client, run_worker) -> None:
+    response = post(
+        owner_client,
+        "image",
+        prompt="two takes",
+        variations="2",
+        image_ref=[upload("r.png", png())],
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    first, second = Generation.objects.order_by("id")
+    assert first.batch == second.batch == first.uuid
+    assert (first.idempotency_key, second.idempotency_key) == ("k-image", "k-image:2")
+    for generation in (first, second):
+        item = generation.inputs.get()
+        assert generation.request["image_ref"][0]["file_id"] == item.placeholder
+        run_worker(terminal(generation))
+        item.refresh_from_db()
+        assert [ref["file_id"] for ref in sent_body(generation)["image_ref"]] == [item.file_id]
+    assert first.inputs.get().uuid != second.inputs.get().uuid
+    # The same submit again (a double click) makes no more.
+    post(owner_client, "image", prompt="two takes", variations="2")
+    assert Generation.objects.count() == 2

@@ -83,6 +83,7 @@ def test_image_with_a_reference_upload(page: Page, owner: User, picture: Path) -
     expect(page.locator(".create__sent")).to_contain_text("Generate again")
     again = submit_and_finish(page)
     assert sent(again)["aspect_ratio"] == "1:1"
+    assert len(sent(again)["image_ref"]) == 1  # its reference too
     assert again.prompt == generation.prompt
 
 
@@ -140,12 +141,16 @@ def test_reframe_by_dragging_the_source_rectangle(page: Page, owner: User) -> No
     page.goto(f"{source.get_absolute_url()}")
     page.click("a.button:has-text('Reframe')")
     page.fill("textarea[name=prompt]", "vertical for phones")
+    # A quarter of the frame down, whatever the rectangle's size (the source's shape, once its
+    # picture is known).
     rect = page.locator("[data-rect]")
     box = rect.bounding_box()
+    frame = page.locator("[data-canvas]").bounding_box()
     assert box is not None
+    assert frame is not None
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + box["height"] / 4)
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + frame["height"] / 4)
     page.mouse.up()
     expect(page.locator("input[name=model_chooses]")).not_to_be_checked()
     y = float(page.locator("input[name=y_norm]").input_value())
@@ -178,3 +183,52 @@ def test_a_refused_upload_is_explained_on_its_field(page: Page, owner: User, tmp
     page.click("button:has-text('Generate')")
     expect(page.locator(".slot .field__error")).to_contain_text("not an image")
     assert not Generation.objects.exists()
+
+
+def test_a_refused_form_keeps_the_chosen_reference(page: Page, owner: User, picture: Path) -> None:
+    log_in(page, owner)
+    page.set_input_files("input[name=image_ref]", str(picture))
+    page.click("button:has-text('Generate')")
+    expect(page.locator("#create-form")).to_contain_text("Write a prompt.")
+    kept = page.locator("[data-slot=image_ref] .kept__item")
+    expect(kept).to_contain_text("sketch.png")
+    expect(kept.locator("input[type=checkbox]")).to_be_checked()
+    expect(kept.locator("img")).to_have_js_property("complete", True)
+    page.fill("textarea[name=prompt]", "a castle in the style of the reference")
+    generation = submit_and_finish(page)
+    assert len(sent(generation)["image_ref"]) == 1
+    assert generation.inputs.get().original_name == "sketch.png"
+
+
+def test_remix_keeps_both_references(page: Page, owner: User, picture: Path, tmp_path) -> None:
+    other = tmp_path / "other.png"
+    Image.new("RGB", (90, 120), "teal").save(other, "PNG")
+    log_in(page, owner)
+    page.fill("textarea[name=prompt]", "two references")
+    page.set_input_files("input[name=image_ref]", [str(picture), str(other)])
+    original = submit_and_finish(page)
+    page.goto(original.get_absolute_url())
+    page.click("a.button:has-text('Remix')")
+    kept = page.locator("[data-slot=image_ref] .kept__item")
+    expect(kept).to_have_count(2)
+    expect(kept.nth(1)).to_contain_text("other.png")
+    remix = submit_and_finish(page)
+    assert len(sent(remix)["image_ref"]) == 2
+    assert remix.parent == original
+
+
+def test_animate_starts_from_the_images_ratio_and_prompt(page: Page, owner: User) -> None:
+    image, _ = start_generation(
+        owner, schema.GenerationRequest(prompt="a tall lighthouse", aspect_ratio="9:16")
+    )
+    log_in(page, owner)
+    expect(page.locator(f"#card-{image.uuid}")).to_have_attribute(
+        "data-state", "completed", timeout=30_000
+    )
+    page.goto(image.get_absolute_url())
+    page.click("a.button:text-is('Animate')")
+    expect(page.locator("select[name=aspect_ratio]")).to_have_value("9:16")
+    expect(page.locator("textarea[name=prompt]")).to_have_value("a tall lighthouse")
+    video = submit_and_finish(page)
+    assert sent(video)["aspect_ratio"] == "9:16"
+    assert video.parent == image

@@ -80,11 +80,13 @@ def test_a_video_between_two_gallery_images_then_upscale_and_audio(
     dusk = made(owner, schema.ImageRequest(model="photon-1", prompt="a harbour at dusk"))
     log_in(page, owner)
     page.goto("/?mode=dm_video#create-form")
-    # Each pick re-checks the options: wait for each answer (the check re-renders them).
-    with page.expect_response("**/create/options"):
-        page.select_option("select[name=frame0_pick]", str(dawn.uuid))
-    with page.expect_response("**/create/options"):
-        page.select_option("select[name=frame1_pick]", str(dusk.uuid))
+    # Each pick, made in the gallery picker, re-checks the options: wait for each answer (the
+    # check re-renders them).
+    for slot, prompt in (("frame0", "a harbour at dawn"), ("frame1", "a harbour at dusk")):
+        opener = page.locator(f".slot[data-slot={slot}]").get_by_role("button", name="Pick")
+        opener.click()
+        with page.expect_response("**/create/options"):
+            page.get_by_role("dialog").get_by_role("button", name=prompt).click()
     # With an end frame a loop is ruled out, with the schema's reason.
     expect(page.locator("input[name=loop]")).to_be_disabled()
     expect(page.locator(".option__reason")).to_contain_text("cannot have an end frame")

@@ -79,7 +79,7 @@ def test_a_gateway_video_from_a_gallery_image_finishes_live_by_its_hook(
         log_in(page, owner)
         page.goto(f"/g/{piece.uuid}/")
         page.click("a:has-text('Animate via Luma proxy')")
-        expect(page.locator("a.modes__tab--active")).to_have_text("Video · Luma proxy")
+        expect(page.locator("a.modes__tab--active")).to_have_text("Video Proxy")
         expect(page.locator("select[name=image_url_pick]")).to_have_value(str(piece.uuid))
         page.fill("textarea[name=prompt]", "clouds drift across the sky")
         page.select_option("select[name=aspect_ratio]", "16:9")

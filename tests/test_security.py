@@ -338,8 +338,15 @@ POLYGLOT = png_with_text(b"<html><script>alert(document.cookie)</script></html>"
         ("layering", "script.png", b"alert(document.cookie)//", "image/png", "not an image"),
         ("layering", "gif.png", b"GIF89a=alert(document.cookie)//", "image/png", "not an image"),
         ("layering", "polyglot.png", POLYGLOT, "image/png", "web page markup (<html>)"),
-        ("layering", "photo.png", png(), "text/html", "arrived as text/html"),
-        ("layering", "photo.png", png(), "image/svg+xml", "arrived as image/svg+xml"),
+        ("layering", "photo.png", png(), "text/html", "photo.png is a web page, not an image."),
+        ("layering", "photo.png", png(), "image/svg+xml", "is an SVG drawing"),
+        (
+            "layering",
+            "notes.txt",
+            b"my notes",
+            "text/plain",
+            "notes.txt is a text file, not an image.",
+        ),
         ("video_edit", "clip.mp4", PAGE, "video/mp4", "web page markup (<!doctype>)"),
     ],
 )

@@ -344,3 +344,25 @@ def test_a_bad_budget_setting_stops_the_start_plainly(monkeypatch) -> None:
         env_usd("LUMAWEB_TEAM_MONTHLY_BUDGET_USD")
     monkeypatch.setenv("LUMAWEB_TEAM_MONTHLY_BUDGET_USD", "250.50")
     assert env_usd("LUMAWEB_TEAM_MONTHLY_BUDGET_USD") == Decimal("250.50")
+
+
+@pytest.mark.django_db
+def test_variations_are_counted_as_that_many_jobs_and_refused_whole(
+    owner_client: Client, owner: User, settings
+) -> None:
+    settings.LUMAWEB_SUBMIT_PER_MINUTE = 0
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal("0.07")  # three images at 2 cents
+    refused = submit(owner_client, "four takes", "x4", variations="4")
+    assert refused.status_code == 400
+    assert (
+        "These 4 variations are estimated at $0.08, and you have $0.07 of this month&#x27;s "
+        "$0.07 budget left. Nothing was sent"
+    ) in refused.content.decode()
+    assert not Generation.objects.exists()
+    assert submit(owner_client, "two takes", "x2", variations="2").status_code == 302
+    assert Generation.objects.count() == 2
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal(0)
+    settings.LUMAWEB_SUBMIT_PER_MINUTE = 5  # two started: four more would pass it
+    refused = submit(owner_client, "four more", "x4b", variations="4")
+    assert "4 variations would pass the 5 jobs a minute allowed" in refused.content.decode()
+    assert Generation.objects.count() == 2

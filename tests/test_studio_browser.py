@@ -274,3 +274,149 @@ def test_an_added_keyframe_row_has_the_picker(page: Page, owner: User) -> None:
     expect(row.locator("select")).to_have_value(str(piece.uuid))
     expect(row.locator("input[name$='-frame']")).to_have_value("0")
     expect(page.locator("[data-marker]")).to_have_count(1)
+
+
+def test_mode_tabs_are_short_and_fit_a_phone(browser, live_app: str, owner: User) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=live_app, viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        log_in(page, owner)
+        tabs = page.locator("a.modes__tab")
+        for text in tabs.all_inner_texts():
+            assert "API" not in text
+            assert len(text.replace("\n", " ")) <= 28, text
+        dream = page.locator("a.modes__tab[href*='mode=dm_video']")
+        expect(dream.locator(".modes__tag")).to_have_text("Dream Machine")
+        assert page.evaluate("document.documentElement.scrollWidth - innerWidth") == 0
+        nav = page.locator("nav.modes")
+        assert nav.evaluate("nav => nav.scrollWidth - nav.clientWidth") == 0
+    finally:
+        context.close()
+
+
+def with_thumbnail(piece: Generation, aspect_ratio: str) -> None:
+    """A stored thumbnail of the piece's shape, as the archiver leaves it."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from generations.models import ArchiveState
+    from generations.simulators import media as sim_media
+
+    still = sim_media.render_image(piece.prompt, aspect_ratio=aspect_ratio, long_side=256)
+    thumb = default_storage.save(f"outputs/{piece.uuid}/0-thumb.png", ContentFile(still))
+    piece.outputs.create(
+        index=0, kind="video", url="https://cdn.test/gone.mp4", archive_state=ArchiveState.ARCHIVED,
+        url_expires_at=timezone.now() - timedelta(hours=2),
+        file=thumb, thumb=thumb, thumb_large=thumb, poster=thumb, duration=5.0,
+    )  # fmt: skip
+
+
+def drag(page: Page, selector: str, dx: float, dy: float = 0) -> None:
+    box = page.locator(selector).bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx / 2, y + dy / 2)
+    page.mouse.move(x + dx, y + dy)
+    page.mouse.up()
+
+
+def number(page: Page, name: str) -> float:
+    return float(page.locator(f"input[name={name}]").input_value())
+
+
+def test_the_reframe_editor_shows_the_source_keeps_its_shape_and_snaps(
+    page: Page, owner: User
+) -> None:
+    source = finished(owner, "a wide city street", kind="video", aspect_ratio="16:9")
+    with_thumbnail(source, "16:9")
+    log_in(page, owner)
+    page.goto(f"/?mode=video_reframe&from={source.uuid}&as=source&lineage=reframe")
+    expect(page.locator("[data-rect] [data-picture]")).to_be_visible()
+    # A 16:9 source across a 9:16 frame: the whole width, and the height of its shape.
+    expect(page.locator("input[name=h_norm]")).to_have_value(f"{(9 / 16) * (9 / 16):.3f}")
+
+    def shape() -> float:
+        box = page.locator("[data-rect]").bounding_box()
+        assert box is not None
+        return box["width"] / box["height"]
+
+    assert shape() == pytest.approx(16 / 9, rel=0.05)
+    page.locator("[data-canvas]").evaluate("canvas => canvas.scrollIntoView({block: 'center'})")
+    canvas = page.locator("[data-canvas]").bounding_box()
+    assert canvas is not None
+    drag(page, "[data-handle]", -canvas["width"] * 0.3, 0)
+    assert number(page, "w_norm") == pytest.approx(0.7, abs=0.03)
+    assert shape() == pytest.approx(16 / 9, rel=0.05)
+    drag(page, "[data-rect]", canvas["width"] * 0.2, canvas["height"] * 0.3)
+    assert number(page, "x_norm") == pytest.approx(0.2, abs=0.02)
+    # Back to 1 % from the left edge: it meets the edge.
+    drag(page, "[data-rect]", -canvas["width"] * 0.19, 0)
+    expect(page.locator("input[name=x_norm]")).to_have_value("0.000")
+    # Its right edge near the frame's: they meet too.
+    drag(page, "[data-rect]", canvas["width"] * 0.29, 0)
+    assert number(page, "x_norm") + number(page, "w_norm") == pytest.approx(1, abs=0.002)
+
+
+COVERED = """el => {
+    const box = el.getBoundingClientRect();
+    const top = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+    return el.contains(top); }"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_reframe_rectangle_never_covers_other_fields(  # type: ignore[no-untyped-def]
+    browser, live_app: str, owner: User, width: int
+) -> None:
+    context = browser.new_context(base_url=live_app, viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        log_in(page, owner)
+        page.goto("/?mode=video_reframe")
+        # As far out as it may go: twice the frame, overhanging on every side.
+        far = {"x_norm": "-0.5", "y_norm": "-0.5", "w_norm": "2", "h_norm": "2"}
+        for name, value in far.items():
+            page.fill(f"input[name={name}]", value)
+        for selector in ("label:has(input[name=model_chooses])", "#reframe-help",
+                         "input[name=x_norm]", "input[name=w_norm]", "input[name=h_norm]",
+                         "textarea[name=prompt]", "#options select"):  # fmt: skip
+            field = page.locator(selector).first
+            field.scroll_into_view_if_needed()
+            assert field.evaluate(COVERED), f"{selector} is covered at {width} px"
+        assert page.evaluate("document.documentElement.scrollWidth - innerWidth") == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_axe_finds_nothing_serious_in_the_picker_the_notices_and_the_reframe_editor(  # type: ignore[no-untyped-def]
+    browser, live_app: str, owner: User, width: int
+) -> None:
+    from tests.test_a11y_browser import serious_violations
+
+    source = finished(owner, "a wide city street", kind="video", aspect_ratio="16:9")
+    with_thumbnail(source, "16:9")
+    with_thumbnail(finished(owner, "a tall lighthouse", aspect_ratio="9:16"), "9:16")
+    context = browser.new_context(
+        base_url=live_app, viewport={"width": width, "height": 900}, bypass_csp=True
+    )
+    try:
+        page = context.new_page()
+        log_in(page, owner)
+        found = {}
+        page.goto("/?mode=video")
+        checked_after(page, lambda: page.check("input[name=loop]"))
+        checked_after(page, lambda: page.select_option("select[name=duration]", "10s"))
+        expect(page.locator(".rules-notice")).to_be_visible()
+        found["notices"] = serious_violations(page)
+        page.goto("/?mode=image")
+        page.locator(".slot[data-slot=image_ref]").get_by_role("button", name="Choose").click()
+        expect(page.get_by_role("dialog").locator("[data-pick]")).to_have_count(1)
+        found["picker"] = serious_violations(page)
+        page.goto(f"/?mode=video_reframe&from={source.uuid}&as=source&lineage=reframe")
+        expect(page.locator("[data-rect] [data-picture]")).to_be_visible()
+        found["reframe"] = serious_violations(page)
+        assert all(not problems for problems in found.values()), found
+    finally:
+        context.close()

@@ -330,3 +330,26 @@ def test_after_a_plain_generate_the_next_page_keeps_what_was_sent(owner_client: 
     assert 'value="plain"' not in html
     # Only once: a later visit starts blank.
     assert "a glass city</textarea>" not in owner_client.get("/").content.decode()
+
+
+def test_an_htmx_generate_of_four_variations_shows_four_cards(owner_client: Client) -> None:
+    form = {**SENT, "idempotency_key": "x4", "variations": "4"}
+    html = owner_client.post("/", form, headers={"HX-Request": "true"}).content.decode()
+    made = Generation.objects.all()
+    assert made.count() == 4
+    assert len({generation.batch for generation in made}) == 1
+    for generation in made:
+        assert f'id="card-{generation.uuid}"' in html
+    assert 'value="4" selected' in html  # the next Generate makes four again
+
+
+def test_a_variations_page_shows_the_others_of_its_generate(owner_client: Client) -> None:
+    owner_client.post("/", {**SENT, "idempotency_key": "x2", "variations": "2"})
+    first, second = Generation.objects.order_by("id")
+    html = owner_client.get(first.get_absolute_url()).content.decode()
+    assert "Variations from the same Generate" in html
+    assert second.get_absolute_url() in html
+    owner_client.post("/", {**SENT, "idempotency_key": "x1"})
+    single = Generation.objects.order_by("id").last()
+    assert single.batch is None
+    assert "Variations from" not in owner_client.get(single.get_absolute_url()).content.decode()

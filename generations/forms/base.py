@@ -6,6 +6,7 @@ messages back onto its own fields, and asks the schema which options the current
 rules out (`disabled_options`), so the page can grey them out with the same words.
 """
 
+import contextlib
 import re
 import secrets
 import uuid
@@ -14,16 +15,26 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms.forms import DeclarativeFieldsMetaclass
 from pydantic import BaseModel, ValidationError
 
 from generations import providers
 from generations.chaining import fits
-from generations.models import INPUT_PLACEHOLDER, Generation, Lineage, State
+from generations.models import INPUT_PLACEHOLDER, Generation, Input, Lineage, State
 from generations.providers.agents import schema
 from generations.tasks import start_generation
-from generations.uploads import CheckedUpload, UploadRefused, check_image, check_video, store
+from generations.uploads import (
+    CheckedUpload,
+    UploadRefused,
+    check_image,
+    check_video,
+    copy_input,
+    kept_input,
+    kept_token,
+    replace_placeholders,
+    store,
+)
 
 MODEL_LABELS = {"uni-1": "uni-1 (fast)", "uni-1-max": "uni-1-max (best quality)"}
 STRENGTH_LABELS = {
@@ -42,6 +53,8 @@ VIDEO_RATIOS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
 IMAGE_KINDS = ("image", "image_edit", "layering")
 VIDEO_KINDS = ("video", "video_edit", "video_reframe")
 PICK_LIMIT = 60
+# How many jobs one Generate may make: each its own job with its own key, sharing a batch id.
+VARIATIONS = [(1, "\u00d71"), (2, "\u00d72"), (4, "\u00d74")]  # times one, two, four
 # What the form's own idempotency token (secrets.token_urlsafe) is made of: so never retry.py's
 # "retry:<uuid>", which only a retry may carry.
 FORM_KEY = re.compile(r"[A-Za-z0-9_-]*")
@@ -78,10 +91,21 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Kept:
+    """An upload kept from an earlier submit (a refused form's, what was just sent, a Remix's),
+    named for the next submit by its token; the page shows it with a box to drop it."""
+
+    token: str
+    item: Input
+
+
+@dataclass(frozen=True)
 class SlotRow:
     slot: Slot
     upload: forms.BoundField
     pick: forms.BoundField
+    kept: list[Kept]
+    kept_name: str
 
 
 def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[tuple[str, str]]:
@@ -140,6 +164,11 @@ class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
         for slot in getattr(new_class, "SLOTS", ()):
             new_class.base_fields[slot.name] = upload_field(slot)
             new_class.base_fields[f"{slot.name}_pick"] = pick_field(slot.multiple)
+        # Last among the options: how many jobs one Generate makes.
+        new_class.base_fields["variations"] = forms.TypedChoiceField(
+            choices=VARIATIONS, coerce=int, initial=1, required=False, empty_value=1,
+            label="Variations", help_text="Each one its own job, counted and billed as one.",
+        )  # fmt: skip
         return new_class
 
 
@@ -177,10 +206,18 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         choices=[("", ""), *Lineage.choices], widget=forms.HiddenInput, required=False
     )
 
-    def __init__(self, *args: Any, refused: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        refused: dict[str, str] | None = None,
+        user: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         # Uploads left unread for their size (uploads.CappedUploadHandler), by field: why.
         self.refused = refused or {}
+        # Who submits: the kept uploads' tokens are theirs only.
+        self.user = user
         if not self.is_bound and "idempotency_key" not in self.initial:
             self.initial["idempotency_key"] = secrets.token_urlsafe(24)
         self.fields["prompt"].widget.attrs["data-max"] = self.PROMPT_MAX
@@ -196,12 +233,52 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             field.choices = with_chosen(choices, chosen)  # type: ignore[attr-defined]
         self.upstream_request: BaseModel | None = None
         self.parent_job: Generation | None = None
-        self._uploads: list[tuple[uuid.UUID, CheckedUpload, str]] = []
+        # New uploads and kept ones this submit sends, each with its key and the field it is in
+        # (a slot, or a keyframe row's `kept`).
+        self._uploads: list[tuple[uuid.UUID, CheckedUpload, str, str]] = []
+        self._reused: list[tuple[uuid.UUID, Input, str, str]] = []
+        # The jobs save() recorded: one, or each variation.
+        self.made: list[Generation] = []
+        self.kept: dict[str, list[Kept]] = {}
+        self.kept_gone: set[str] = set()
+        for slot in self.SLOTS:
+            self._read_kept(f"{slot.name}_kept")
+
+    def _kept_tokens(self, name: str) -> list[str]:
+        """The kept uploads' tokens a field holds: posted, or in the initial values."""
+        if self.is_bound:
+            getlist = getattr(self.data, "getlist", None)
+            value = getlist(name) if getlist else self.data.get(name)
+        else:
+            value = self.initial.get(name)
+        values = value if isinstance(value, list | tuple) else [value]
+        return [str(token) for token in values if token]
+
+    def _read_kept(self, name: str) -> None:
+        """The uploads a field's tokens name, if they are this person's to use."""
+        for token in self._kept_tokens(name):
+            item = kept_input(token, self.user)
+            if item is None:
+                self.kept_gone.add(name)
+            else:
+                self.kept.setdefault(name, []).append(Kept(token, item))
 
     PLACEHOLDER: ClassVar[str] = "Describe what you want…"
+    # Whether a chain link's form starts with its source's prompt (chaining.inherited): not
+    # where the prompt says something else (how to split, a soundtrack) or is not used.
+    INHERITS_PROMPT: ClassVar[bool] = True
 
     def slot_rows(self) -> list[SlotRow]:
-        return [SlotRow(s, self[s.name], self[f"{s.name}_pick"]) for s in self.SLOTS]
+        return [
+            SlotRow(
+                s,
+                self[s.name],
+                self[f"{s.name}_pick"],
+                self.kept.get(f"{s.name}_kept", []),
+                self.add_prefix(f"{s.name}_kept"),
+            )
+            for s in self.SLOTS
+        ]
 
     # --- turning the form into a request ---
 
@@ -236,8 +313,7 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         for name, message in self.refused.items():
             row = "keyframes" if name.startswith("kf-") else name  # a timeline row's image
             self.add_error(row if row in self.fields else None, message)
-        if self.errors:
-            return data
+        # The slots are read whatever else is wrong: their uploads are kept for the next submit.
         refs = self._slot_refs(data)
         if self.errors:
             return data
@@ -246,7 +322,7 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         except ValidationError as exc:
             for path, messages in schema.field_errors(exc).items():
                 for message in messages:
-                    self.add_error(self.FIELD_FOR_PATH.get(path), message)
+                    self.add_error(self.FIELD_FOR_PATH.get(path), plain(message))
             return data
         self.parent_job = self._parent(data, self.upstream_request)
         return data
@@ -268,33 +344,47 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         """References for every slot: gallery picks by generation id, uploads as placeholders."""
         refs: dict[str, Any] = {}
         for slot in self.SLOTS:
-            found = self._refs(slot, data.get(f"{slot.name}_pick"), data.get(slot.name))
+            found = self._refs(
+                slot, data.get(f"{slot.name}_pick"), data.get(slot.name), f"{slot.name}_kept"
+            )
             if not slot.multiple and len(found) > 1:
                 self.add_error(slot.name, "Upload a file or pick one from the gallery, not both.")
             refs[slot.name] = found if slot.multiple else (found[0] if found else None)
         return refs
 
-    def _refs(self, slot: Slot, picks: Any, uploads: Any) -> list[Any]:
-        """The references one slot (or one keyframe) names; problems go on its field."""
+    def _refs(self, slot: Slot, picks: Any, uploads: Any, kept: str) -> list[Any]:
+        """The references one slot (or one keyframe) names; problems go on its field. `kept`
+        names the field of its kept uploads: used as they are unless a single slot was given a
+        new upload or pick, which replaces them."""
         found: list[Any] = []
-        for pick in picks if isinstance(picks, list) else [picks]:
-            if not pick:
-                continue
+        new = [upload for upload in (uploads if isinstance(uploads, list) else [uploads]) if upload]
+        picks = [pick for pick in (picks if isinstance(picks, list) else [picks]) if pick]
+        if kept in self.kept_gone:
+            self.add_error(slot.name, "A file kept from before is gone: upload it again.")
+        if slot.multiple or not (new or picks):
+            for entry in self.kept.get(kept, []):
+                key = uuid.uuid4()
+                self._reused.append((key, entry.item, slot.role, kept))
+                placeholder = f"{INPUT_PLACEHOLDER}{key}"
+                found.append(self.upload_ref(placeholder, entry.item.mime_type, slot))
+        else:
+            self.kept.pop(kept, None)  # replaced: a refused form shows the new one
+        for pick in picks:
             picked = Generation.objects.alive().filter(uuid=pick, state=State.COMPLETED).first()
             if picked is None or picked.upstream_id is None or not self._may_pick(picked):
-                self.add_error(f"{slot.name}_pick", "That piece is not finished or is gone.")
+                # A keyframe row's pick has no field of its own: the timeline shows it.
+                field = f"{slot.name}_pick" if f"{slot.name}_pick" in self.fields else slot.name
+                self.add_error(field, "That piece is not finished or is gone.")
             else:
                 found.append(self.pick_ref(picked, slot))
-        for upload in uploads if isinstance(uploads, list) else [uploads]:
-            if not upload:
-                continue
+        for upload in new:
             try:
                 checked = self._check(upload, slot)
             except UploadRefused as exc:
                 self.add_error(slot.name, str(exc))
                 continue
             key = uuid.uuid4()
-            self._uploads.append((key, checked, slot.role))
+            self._uploads.append((key, checked, slot.role, kept))
             found.append(self.upload_ref(f"{INPUT_PLACEHOLDER}{key}", checked.mime_type, slot))
         return found
 
@@ -308,15 +398,28 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             return check_video(upload, max_seconds=limit)
         return check_image(upload)
 
-    def again(self) -> dict[str, Any]:
+    def again(self, generation: Generation) -> dict[str, Any]:
         """The values just sent, as the next form's initial (JSON, for a session between a
-        redirect and the page): the same prompt, options and picks, under a new double-submit
-        key, so pressing Generate again makes another job."""
-        return {
+        redirect and the page): the same prompt, options, picks and uploads (the job's own, by
+        token), under a new double-submit key, so pressing Generate again makes another job."""
+        initial: dict[str, Any] = {
             name: str(value) if isinstance(value, uuid.UUID) else value
             for name, value in self.cleaned_data.items()
             if name != "idempotency_key" and not isinstance(self.fields[name], forms.FileField)
         }
+        stored = {item.uuid: item for item in generation.inputs.all()}
+        for key, _, _, field in [*self._uploads, *self._reused]:
+            if key in stored:
+                initial.setdefault(field, []).append(kept_token(stored[key], self.user))
+        return initial
+
+    def keep_uploads(self) -> None:
+        """Keep this refused submit's checked uploads (no job yet), shown on its slots and sent
+        with the next submit by their tokens: nothing uploaded is lost to a form error."""
+        for key, checked, role, field in self._uploads:
+            item = store(checked, user=self.user, role=role, key=key, generation=None)
+            self.kept.setdefault(field, []).append(Kept(kept_token(item, self.user), item))
+        self._uploads = []
 
     @property
     def made_from(self) -> Any:
@@ -328,8 +431,9 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             return None
 
     @classmethod
-    def initial_from(cls, generation: Generation) -> dict[str, Any]:
-        """The form's values for an existing job's exact request (Remix)."""
+    def initial_from(cls, generation: Generation, user: Any = None) -> dict[str, Any]:
+        """The form's values for an existing job's exact request (Remix): its options, its
+        gallery picks, and (for `user`, by token) its uploads, which a new job reuses."""
         initial: dict[str, Any] = {"parent": generation.uuid, "lineage": Lineage.REMIX}
         for path, name in cls.FIELD_FOR_PATH.items():
             value = dig_path(generation.request, path)
@@ -341,26 +445,82 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
                     initial[name] = str(picked.uuid)
             elif not isinstance(cls.base_fields.get(name), forms.FileField | None):
                 initial[name] = value
+        for slot in cls.SLOTS:
+            refs = [dig_path(generation.request, path)
+                    for path, name in cls.FIELD_FOR_PATH.items() if name == slot.name]  # fmt: skip
+            uploads, picks = references_in(refs)
+            if tokens := kept_tokens(uploads, user):
+                initial[f"{slot.name}_kept"] = tokens
+            if picks and f"{slot.name}_pick" not in initial:
+                found = Generation.objects.filter(upstream_id__in=picks).values_list(
+                    "upstream_id", "uuid"
+                )
+                by_id = {upstream_id: str(uuid) for upstream_id, uuid in found}
+                chosen = [by_id[pick] for pick in picks if pick in by_id]
+                if chosen:
+                    initial[f"{slot.name}_pick"] = chosen if slot.multiple else chosen[0]
         return initial
 
     def save(self, user: Any) -> tuple[Generation, bool]:
-        """Record the job and its uploads together, then hand it to the worker."""
+        """Record the job (or its variations) and its uploads together, then hand each to the
+        worker. Variations are refused together, before anything is recorded, when the limits
+        cannot take them all; a repeated key finds the first and makes no more."""
         assert self.upstream_request is not None
         parent = self.parent_job
+        count = self.cleaned_data.get("variations") or 1
+        key = self.cleaned_data.get("idempotency_key") or None
+        options: dict[str, Any] = {
+            "provider": self.PROVIDER,
+            "parent": parent,
+            "lineage": (self.cleaned_data.get("lineage") or Lineage.REMIX) if parent else "",
+        }
         with transaction.atomic():
             generation, created = start_generation(
                 user,
                 self.upstream_request,
-                provider=self.PROVIDER,
-                idempotency_key=self.cleaned_data.get("idempotency_key") or None,
-                parent=parent,
-                lineage=(self.cleaned_data.get("lineage") or Lineage.REMIX) if parent else "",
+                idempotency_key=key,
                 check_limits=True,  # a person pressed Generate: their rate and budget apply
+                jobs=count,
+                **options,
             )
-            if created:
-                for key, checked, role in self._uploads:
-                    store(checked, user=user, role=role, key=key, generation=generation)
+            if not created:
+                return generation, created
+            for key_, checked, role, _ in self._uploads:
+                store(checked, user=user, role=role, key=key_, generation=generation)
+            for key_, item, _, _ in self._reused:
+                copy_input(item, key=key_, generation=generation)
+            if count > 1:
+                Generation.objects.filter(pk=generation.pk).update(batch=generation.uuid)
+                generation.batch = generation.uuid
+            self.made = [generation] + [
+                self._variation(user, generation, number, key, options)
+                for number in range(2, count + 1)
+            ]
         return generation, created
+
+    def _variation(
+        self, user: Any, first: Generation, number: int, key: str | None, options: dict[str, Any]
+    ) -> Generation:
+        """Another job of the same request (already counted against the limits with the first),
+        with its own key and its own copies of the first one's uploads."""
+        assert self.upstream_request is not None
+        originals = list(first.inputs.order_by("id"))
+        fresh = {item.placeholder: uuid.uuid4() for item in originals}
+        request = self.upstream_request
+        if fresh:
+            dumped = request.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            renamed = {old: f"{INPUT_PLACEHOLDER}{new}" for old, new in fresh.items()}
+            request = type(request).model_validate(replace_placeholders(dumped, renamed))
+        generation, _ = start_generation(
+            user,
+            request,
+            idempotency_key=f"{key[:56]}:{number}" if key else None,
+            batch=first.uuid,
+            **options,
+        )
+        for item in originals:
+            copy_input(item, key=fresh[item.placeholder], generation=generation)
+        return generation
 
     # --- what the current combination rules out ---
 
@@ -377,7 +537,7 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
                     self.validate(self.body(trial, refs))
                 except ValidationError as exc:
                     reasons = [
-                        message
+                        plain(message)
                         for path, messages in schema.field_errors(exc).items()
                         if self.FIELD_FOR_PATH.get(path) == name
                         for message in messages
@@ -394,7 +554,9 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         except ValidationError as exc:
             problems: dict[str, list[str]] = {}
             for path, messages in schema.field_errors(exc).items():
-                problems.setdefault(self.FIELD_FOR_PATH.get(path, ""), []).extend(messages)
+                problems.setdefault(self.FIELD_FOR_PATH.get(path, ""), []).extend(
+                    map(plain, messages)
+                )
             return problems
         return {}
 
@@ -420,17 +582,92 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         return {slot.name: self._probe_refs(slot) for slot in self.SLOTS}
 
     def _probe_refs(self, slot: Slot) -> Any:
-        """A slot counts as filled when the page says files are chosen or a piece is picked."""
+        """A slot counts as filled when the page says files are chosen, a piece is picked or an
+        upload is kept."""
+        values = self.data if self.is_bound else self.initial
         try:
-            count = int(self.data.get(f"{slot.name}_count") or 0)
+            count = int(values.get(f"{slot.name}_count") or 0)
         except ValueError:
             count = 0
         name = f"{slot.name}_pick"
-        picks = self.fields[name].widget.value_from_datadict(self.data, self.files, name)
+        picks = (
+            self.fields[name].widget.value_from_datadict(self.data, self.files, name)
+            if self.is_bound
+            else self.initial.get(name)
+        )
         count += len(picks) if isinstance(picks, list) else bool(picks)
+        count += len(self._kept_tokens(f"{slot.name}_kept"))
         mime = "video/mp4" if slot.media == "video" else "image/png"
         ref = self.upload_ref(f"{INPUT_PLACEHOLDER}probe", mime, slot)
         return [ref] * count if slot.multiple else (ref if count else None)
+
+
+def references_in(value: Any) -> tuple[list[uuid.UUID | str], list[str]]:
+    """The uploads and the gallery pieces (by upstream id) a part of a stored request names, in
+    order, each once. An upload is named by its Input's uuid (a placeholder) or, once sent,
+    by its upstream file id (the Agents provider stores the request as sent)."""
+    uploads: list[uuid.UUID | str] = []
+    picks: list[str] = []
+    if isinstance(value, dict):
+        if isinstance(value.get("generation_id"), str):
+            picks.append(value["generation_id"])
+        file_id = value.get("file_id")
+        if isinstance(file_id, str) and file_id and not file_id.startswith(INPUT_PLACEHOLDER):
+            uploads.append(file_id)
+        parts: Any = value.values()
+    elif isinstance(value, list):
+        parts = value
+    else:
+        if isinstance(value, str) and value.startswith(INPUT_PLACEHOLDER):
+            with contextlib.suppress(ValueError):
+                uploads.append(uuid.UUID(value.removeprefix(INPUT_PLACEHOLDER)))
+        return uploads, picks
+    for part in parts:
+        more_uploads, more_picks = references_in(part)
+        uploads += [u for u in more_uploads if u not in uploads]
+        picks += [p for p in more_picks if p not in picks]
+    return uploads, picks
+
+
+def kept_tokens(uploads: list[uuid.UUID | str], user: Any) -> list[str]:
+    """Tokens for `user` to reuse these stored uploads (those still kept), in order."""
+    if user is None or not uploads:
+        return []
+    keys = [key for key in uploads if isinstance(key, uuid.UUID)]
+    file_ids = [key for key in uploads if isinstance(key, str)]
+    found: dict[uuid.UUID | str, Input] = {}
+    for item in Input.objects.filter(Q(uuid__in=keys) | Q(file_id__in=file_ids)):
+        found[item.uuid] = item
+        if item.file_id:
+            found.setdefault(item.file_id, item)
+    return [kept_token(found[key], user) for key in uploads if key in found]
+
+
+# The API's names for things, as a person would say them on the form (schema messages are
+# written for API callers: the simulator and the MCP tools show them as they are).
+PLAIN_NAMES = {
+    "start_frame": "a start frame",
+    "end_frame": "an end frame",
+    "keyframe_indexes": "keyframe positions",
+    "image_ref": "reference images",
+    "source_position": "the source position",
+    "exr_export": "EXR export",
+    "hdr": "HDR",
+    "media_type": "file type",
+    "image_edit": "image edits",
+    "video_edit": "video edits",
+    "video_reframe": "reframes",
+    "generation_id": "gallery piece",
+    "file_id": "upload",
+}
+_API_NAME = re.compile(r"\b(?:video\.)?(" + "|".join(PLAIN_NAMES) + r")\b")
+
+
+def plain(message: str) -> str:
+    """A schema message in plain words: no API field names, a capital to start."""
+    worded = _API_NAME.sub(lambda found: PLAIN_NAMES[found[1]], message)
+    worded = worded.replace(" cannot ", " can't ")
+    return worded[:1].upper() + worded[1:]
 
 
 def dig_path(body: dict[str, Any], path: str) -> Any:

@@ -374,6 +374,7 @@ class _ChainedForm(DreamForm):
 
 
 class DreamUpscaleForm(_ChainedForm):
+    INHERITS_PROMPT = False
     KIND = "video_edit"
     MODE = "dm_upscale"
     LABEL = "Upscale"
@@ -392,6 +393,7 @@ class DreamUpscaleForm(_ChainedForm):
 
 
 class DreamAudioForm(_ChainedForm):
+    INHERITS_PROMPT = False
     KIND = "video_edit"
     MODE = "dm_audio"
     LABEL = "Add audio"

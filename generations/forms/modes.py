@@ -9,10 +9,13 @@ from generations.forms.base import (
     STRENGTH_LABELS,
     VIDEO_RATIOS,
     CreateForm,
+    Kept,
     Slot,
     dig_path,
+    kept_tokens,
     labelled_choices,
     pick_choices,
+    references_in,
     slot_error_paths,
     true_or_none,
     with_chosen,
@@ -140,7 +143,8 @@ class KeyframeForm(forms.Form):
 
     def __init__(self, *args: Any, pick_choices: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        chosen = self.data.get(self.add_prefix("pick"))  # the picker may name an older piece
+        # The picker (or a Remix) may name an older piece.
+        chosen = self.data.get(self.add_prefix("pick")) or self.initial.get("pick")
         self.fields["pick"].choices = with_chosen(list(pick_choices), chosen)  # type: ignore[attr-defined]
 
 
@@ -195,17 +199,47 @@ class VideoForm(CreateForm):
             self.data or None, self.files or None, prefix="kf",
             initial=self.initial.get("timeline"), form_kwargs={"pick_choices": choices},
         )  # fmt: skip
+        for form in self.timeline.forms:
+            self._read_kept(form.add_prefix("kept"))
+
+    def timeline_rows(self) -> list[tuple[forms.Form, list[Kept], str]]:
+        """Each keyframe row, with its kept image (if any) and that field's name."""
+        return [
+            (form, self.kept.get(form.add_prefix("kept"), []), form.add_prefix("kept"))
+            for form in self.timeline.forms
+        ]
 
     def is_valid(self) -> bool:
         return super().is_valid() and self.timeline.is_valid()
 
-    def again(self) -> dict[str, Any]:
-        initial = super().again()
-        initial["timeline"] = [
-            {"frame": anchor.get("frame"), "pick": anchor.get("pick") or ""}
-            for anchor in self.timeline.cleaned_data
-            if anchor and not anchor.get("DELETE") and anchor.get("frame") is not None
-        ]
+    @classmethod
+    def initial_from(cls, generation: Generation, user: Any = None) -> dict[str, Any]:
+        """A Remix keeps the keyframe timeline too: each anchor's frame and image."""
+        initial = super().initial_from(generation, user)
+        video = generation.request.get("video") or {}
+        anchors = zip(
+            video.get("keyframes") or [], video.get("keyframe_indexes") or [], strict=False
+        )
+        rows: list[dict[str, Any]] = []
+        for index, (ref, frame) in enumerate(anchors):
+            uploads, picks = references_in(ref)
+            if tokens := kept_tokens(uploads, user):
+                initial[f"kf-{index}-kept"] = tokens
+            picked = Generation.objects.filter(upstream_id__in=picks).only("uuid").first()
+            rows.append({"frame": frame, "pick": str(picked.uuid) if picked else ""})
+        initial["timeline"] = rows
+        return initial
+
+    def again(self, generation: Generation) -> dict[str, Any]:
+        initial = super().again(generation)
+        rows: list[dict[str, Any]] = []
+        for form, anchor in zip(self.timeline.forms, self.timeline.cleaned_data, strict=True):
+            kept = initial.pop(form.add_prefix("kept"), None)
+            if anchor and not anchor.get("DELETE") and anchor.get("frame") is not None:
+                if kept:  # its image, renumbered with the rows kept
+                    initial[f"kf-{len(rows)}-kept"] = kept
+                rows.append({"frame": anchor["frame"], "pick": anchor.get("pick") or ""})
+        initial["timeline"] = rows
         return initial
 
     def _slot_refs(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -220,10 +254,11 @@ class VideoForm(CreateForm):
                 problem = "Check the keyframes: frame positions are whole numbers."
             self.add_error("keyframes", problem)
             return refs
-        for anchor in self.timeline.cleaned_data:
+        for form, anchor in zip(self.timeline.forms, self.timeline.cleaned_data, strict=True):
             if not anchor or anchor.get("DELETE"):
                 continue
-            found = self._refs(self.KEYFRAMES, anchor.get("pick"), anchor.get("image"))
+            kept = form.add_prefix("kept")
+            found = self._refs(self.KEYFRAMES, anchor.get("pick"), anchor.get("image"), kept)
             if found and anchor.get("frame") is None:
                 self.add_error("keyframes", "Give every keyframe a frame position.")
                 continue
@@ -332,8 +367,8 @@ class VideoEditForm(CreateForm):
     )
 
     @classmethod
-    def initial_from(cls, generation: Generation) -> dict[str, Any]:
-        initial = super().initial_from(generation)
+    def initial_from(cls, generation: Generation, user: Any = None) -> dict[str, Any]:
+        initial = super().initial_from(generation, user)
         initial["auto_controls"] = bool(dig_path(generation.request, "video.edit.auto_controls"))
         return initial
 
@@ -401,8 +436,8 @@ class ReframeForm(CreateForm):
     h_norm = forms.FloatField(required=False, initial=1.0)
 
     @classmethod
-    def initial_from(cls, generation: Generation) -> dict[str, Any]:
-        initial = super().initial_from(generation)
+    def initial_from(cls, generation: Generation, user: Any = None) -> dict[str, Any]:
+        initial = super().initial_from(generation, user)
         initial["model_chooses"] = dig_path(generation.request, "video.source_position") is None
         return initial
 
@@ -421,6 +456,7 @@ class ReframeForm(CreateForm):
 
 
 class LayersForm(CreateForm):
+    INHERITS_PROMPT = False
     KIND = "layering"
     MODE = "layering"
     LABEL = "Layers"

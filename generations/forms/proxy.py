@@ -48,8 +48,8 @@ class ProxyVideoForm(CreateForm):
         return placeholder
 
     @classmethod
-    def initial_from(cls, generation: Generation) -> dict[str, Any]:
-        initial = super().initial_from(generation)
+    def initial_from(cls, generation: Generation, user: Any = None) -> dict[str, Any]:
+        initial = super().initial_from(generation, user)
         for name in schema.IMAGE_FIELDS:
             value = str(generation.request.get(name) or "")
             if value.startswith(schema.PIECE_REFERENCE):

@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from mcp.server.transport_security import TransportSecuritySettings
 
-from generations.gallery import download
+from generations.gallery import download_output
 from generations.mcp.answers import unsign_media
 from generations.mcp.server import CALLER, Caller, server
 from generations.mcp.tokens import bearer_token, check_token
@@ -123,4 +123,4 @@ def media(request: HttpRequest, signed: str) -> HttpResponseBase:
             content_type="text/plain",
         )
     uuid, index = named
-    return download(request, uuid, index)
+    return download_output(request, uuid, index)

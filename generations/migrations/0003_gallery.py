@@ -5,15 +5,63 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-from generations import search
+# The prompt search index as it was made at this point, frozen here (as Django recommends) so
+# that later changes to generations/search.py never change what this migration does; search.py's
+# post_migrate hook keeps the live index in step afterwards.
+SQLITE_TABLE = """
+    CREATE VIRTUAL TABLE IF NOT EXISTS generations_generation_fts USING fts5(
+        prompt, content='generations_generation', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2', prefix='2 3'
+    )"""
+SQLITE_TRIGGERS = {
+    "generations_generation_fts_ai": """
+        CREATE TRIGGER IF NOT EXISTS generations_generation_fts_ai
+        AFTER INSERT ON generations_generation BEGIN
+            INSERT INTO generations_generation_fts(rowid, prompt) VALUES (new.id, new.prompt);
+        END""",
+    "generations_generation_fts_ad": """
+        CREATE TRIGGER IF NOT EXISTS generations_generation_fts_ad
+        AFTER DELETE ON generations_generation BEGIN
+            INSERT INTO generations_generation_fts(generations_generation_fts, rowid, prompt)
+            VALUES ('delete', old.id, old.prompt);
+        END""",
+    "generations_generation_fts_au": """
+        CREATE TRIGGER IF NOT EXISTS generations_generation_fts_au
+        AFTER UPDATE OF prompt ON generations_generation BEGIN
+            INSERT INTO generations_generation_fts(generations_generation_fts, rowid, prompt)
+            VALUES ('delete', old.id, old.prompt);
+            INSERT INTO generations_generation_fts(rowid, prompt) VALUES (new.id, new.prompt);
+        END""",
+}
+SQLITE_REBUILD = (
+    "INSERT INTO generations_generation_fts(generations_generation_fts) VALUES ('rebuild')"
+)
+POSTGRES_INDEX = """
+    CREATE INDEX IF NOT EXISTS gen_prompt_search ON generations_generation
+    USING GIN (to_tsvector('english', prompt))"""
 
 
 def install_search(apps, schema_editor):
-    search.install(schema_editor.connection)
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(POSTGRES_INDEX)
+        if connection.vendor == "sqlite":
+            cursor.execute(SQLITE_TABLE)
+            for sql in SQLITE_TRIGGERS.values():
+                cursor.execute(sql)
+            cursor.execute(SQLITE_REBUILD)  # the prompts recorded before this migration
 
 
 def uninstall_search(apps, schema_editor):
-    search.uninstall(schema_editor.connection)
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP INDEX IF EXISTS gen_prompt_search")
+        if connection.vendor == "sqlite":
+            for name in SQLITE_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            cursor.execute("DROP TABLE IF EXISTS generations_generation_fts")
 
 
 class Migration(migrations.Migration):

@@ -189,7 +189,9 @@
     render();
   }
 
-  // --- the reframe rectangle ---
+  // --- the reframe rectangle: the source's picture, its shape kept, snapping to the frame ---
+  const SNAP = 0.03;  // an edge this close (a fraction of the frame) to the frame's edge meets it
+
   function wireReframe(form) {
     const root = form.querySelector("[data-reframe]");
     if (!root) return;
@@ -202,25 +204,56 @@
       inputs[name] = form.querySelector("input[name='" + name + "']");
       inputs[name].step = "0.01";  // the numbers' arrow keys move by a hundredth of the frame
     });
+    let aspect = null;  // the source's width / height, once its picture is known
 
     function value(name) { return parseFloat(inputs[name].value) || 0; }
 
-    function set(x, y, w, h) {
-      w = clamp(w, 0.05, 2);
-      h = clamp(h, 0.05, 2);
+    function frame() {
+      const ratio = form.querySelector("select[name='aspect_ratio']");
+      return (ratio && ratio.value ? ratio.value : "9:16").split(":").map(Number);
+    }
+
+    // The height, as a fraction of the frame, that keeps the source's shape at width `w`.
+    function heightFor(w) {
+      const parts = frame();
+      return aspect ? (w * parts[0]) / (parts[1] * aspect) : null;
+    }
+
+    function snap(start, size) {
+      if (Math.abs(start) < SNAP) return 0;
+      if (Math.abs(start + size - 1) < SNAP) return 1 - size;
+      return start;
+    }
+
+    function write(x, y, w, h) {
       inputs.x_norm.value = clamp(x, -2, 2).toFixed(3);
       inputs.y_norm.value = clamp(y, -2, 2).toFixed(3);
-      inputs.w_norm.value = w.toFixed(3);
-      inputs.h_norm.value = h.toFixed(3);
-      if (chooses.checked) chooses.checked = false;
+      inputs.w_norm.value = clamp(w, 0.05, 2).toFixed(3);
+      inputs.h_norm.value = clamp(h, 0.05, 2).toFixed(3);
       draw();
     }
 
+    // A move or resize by the person: the source's shape is kept, and a drag snaps to the edges.
+    function set(x, y, w, h, how) {
+      w = clamp(w, 0.05, 2);
+      if (how === "resize" && Math.abs(x + w - 1) < SNAP) w = 1 - x;
+      const locked = heightFor(w);
+      if (locked !== null) {
+        h = locked;
+        if (h > 2) { w = (w * 2) / h; h = 2; }
+      }
+      h = clamp(h, 0.05, 2);
+      if (how === "move") { x = snap(x, w); y = snap(y, h); }
+      if (chooses.checked) chooses.checked = false;
+      write(x, y, w, h);
+    }
+
     function draw() {
-      const ratio = form.querySelector("select[name='aspect_ratio']");
-      const parts = (ratio && ratio.value ? ratio.value : "16:9").split(":").map(Number);
-      // Fit the target frame in a box, keeping its shape.
-      const scale = Math.min(Math.min(root.clientWidth - 48, 480) / parts[0], 360 / parts[1]);
+      const parts = frame();
+      // Fit the target frame in the editor, keeping its shape; the stage around it shows (and
+      // clips) what overhangs, so the rectangle never covers the fields around it.
+      const room = Math.min(root.clientWidth - 96, 480);
+      const scale = Math.min(room / parts[0], 360 / parts[1]);
       canvas.style.width = Math.round(parts[0] * scale) + "px";
       canvas.style.height = Math.round(parts[1] * scale) + "px";
       rect.style.left = value("x_norm") * 100 + "%";
@@ -230,7 +263,53 @@
       root.classList.toggle("reframe--auto", chooses.checked);
     }
 
-    function drag(event, resize) {
+    // The source's picture inside the rectangle: an uploaded video's first frame, or a picked
+    // piece's thumbnail; its shape becomes the rectangle's.
+    function showSource() {
+      const old = rect.querySelector("[data-picture]");
+      if (old) old.remove();
+      const file = form.querySelector("input[type=file][name='source']");
+      const pick = form.querySelector("select[name='source_pick']");
+      const option = pick && pick.selectedOptions[0];
+      let picture = null;
+      if (file && file.files && file.files[0]) {
+        picture = document.createElement("video");
+        picture.muted = true;
+        picture.playsInline = true;
+        picture.preload = "auto";
+        picture.addEventListener("loadedmetadata", function () {
+          shaped(picture.videoWidth, picture.videoHeight);
+        });
+        picture.src = URL.createObjectURL(file.files[0]);
+      } else if (option && option.value && option.dataset.thumb) {
+        picture = new Image();
+        picture.alt = "";
+        picture.addEventListener("load", function () {
+          shaped(picture.naturalWidth, picture.naturalHeight);
+        });
+        picture.src = option.dataset.thumb;
+      }
+      if (!picture) return;
+      picture.className = "reframe__picture";
+      picture.dataset.picture = "";
+      rect.prepend(picture);
+    }
+
+    function shaped(width, height) {
+      if (!width || !height) return;
+      aspect = width / height;
+      reshape();
+    }
+
+    // Keep the source's shape when the frame or the source changes (not a choice of position:
+    // "let the model place it" stays as it was).
+    function reshape() {
+      const h = heightFor(value("w_norm"));
+      if (h === null) return draw();
+      write(value("x_norm"), value("y_norm"), value("w_norm"), h);
+    }
+
+    function drag(event, how) {
       event.preventDefault();
       event.stopPropagation();
       const box = canvas.getBoundingClientRect();
@@ -240,8 +319,8 @@
         const dx = (moveEvent.clientX - start.x) / box.width;
         const dy = (moveEvent.clientY - start.y) / box.height;
         const v = start.values;
-        if (resize) set(v[0], v[1], v[2] + dx, v[3] + dy);
-        else set(v[0] + dx, v[1] + dy, v[2], v[3]);
+        if (how === "resize") set(v[0], v[1], v[2] + dx, v[3] + dy, how);
+        else set(v[0] + dx, v[1] + dy, v[2], v[3], how);
       }
       function stop() {
         window.removeEventListener("pointermove", move);
@@ -251,22 +330,36 @@
       window.addEventListener("pointerup", stop);
     }
 
-    rect.addEventListener("pointerdown", function (event) { drag(event, false); });
-    handle.addEventListener("pointerdown", function (event) { drag(event, true); });
+    rect.addEventListener("pointerdown", function (event) { drag(event, "move"); });
+    handle.addEventListener("pointerdown", function (event) { drag(event, "resize"); });
     rect.addEventListener("keydown", function (event) {
       const step = 0.01;
       const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
       const delta = moves[event.key];
       if (!delta) return;
       event.preventDefault();
-      if (event.shiftKey) set(value("x_norm"), value("y_norm"), value("w_norm") + delta[0], value("h_norm") + delta[1]);
-      else set(value("x_norm") + delta[0], value("y_norm") + delta[1], value("w_norm"), value("h_norm"));
+      const x = value("x_norm"), y = value("y_norm"), w = value("w_norm"), h = value("h_norm");
+      if (event.shiftKey) set(x, y, w + delta[0], h + delta[1], "key");
+      else set(x + delta[0], y + delta[1], w, h, "key");
     });
     chooses.addEventListener("change", draw);
-    Object.values(inputs).forEach(function (input) { input.addEventListener("input", draw); });
-    form.addEventListener("change", function (event) {
-      if (event.target.name === "aspect_ratio") draw();
+    // Typed numbers are taken as typed; a typed width or height brings the other along.
+    inputs.x_norm.addEventListener("input", draw);
+    inputs.y_norm.addEventListener("input", draw);
+    inputs.w_norm.addEventListener("input", reshape);
+    inputs.h_norm.addEventListener("input", function () {
+      const parts = frame();
+      if (aspect) inputs.w_norm.value = ((value("h_norm") * parts[1] * aspect) / parts[0]).toFixed(3);
+      draw();
     });
+    form.addEventListener("change", function (event) {
+      const name = event.target.name;
+      if (name === "aspect_ratio") reshape();
+      if (name === "source" || name === "source_pick") showSource();
+    });
+    form.addEventListener("lumaweb:thumbs", showSource);
+    window.addEventListener("resize", draw);
+    showSource();
     draw();
   }
 
@@ -532,6 +625,7 @@
             if (option && piece.dataset.thumb) option.dataset.thumb = piece.dataset.thumb;
           });
           render();
+          select.dispatchEvent(new CustomEvent("lumaweb:thumbs", { bubbles: true }));
         });
     }
   }

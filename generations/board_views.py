@@ -1,0 +1,125 @@
+"""The boards' views: the list, a board's page (the gallery's, on its pieces), its edits and
+ZIP download, and the boards of one piece. Forms and queries: boards.py."""
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from generations.boards import BoardForm, PieceBoardsForm
+from generations.bundle import downloadable, zip_response
+from generations.gallery import back_to, browse
+from generations.models import Board, BoardPiece, Generation, Output, State
+
+
+@require_http_methods(["GET", "POST"])
+def boards(request: HttpRequest) -> HttpResponse:
+    """The team's boards with their covers, and a form to start one."""
+    form = BoardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        board = form.save(commit=False)
+        board.created_by = request.user
+        board.save()
+        return redirect(board)
+    newest = BoardPiece.objects.filter(
+        board=OuterRef("pk"), generation__state=State.COMPLETED
+    ).order_by("-generation__created_at", "-generation_id")
+    listed = list(
+        Board.objects.annotate(
+            count=Count("entries"), newest=Subquery(newest.values("generation_id")[:1])
+        ).select_related("created_by")
+    )
+    first = Prefetch("outputs", queryset=Output.objects.filter(index=0))
+    covers = Generation.objects.prefetch_related(first).in_bulk(
+        {b.cover_id or b.newest for b in listed} - {None}  # type: ignore[attr-defined]
+    )
+    for board in listed:
+        board.shown_cover = covers.get(board.cover_id or board.newest)  # type: ignore[attr-defined]
+    context = {
+        "form": form,
+        "active": [b for b in listed if not b.archived],
+        "archived": [b for b in listed if b.archived],
+    }
+    return render(request, "generations/boards.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def board(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """A board's pieces, as the gallery shows everything."""
+    shown = get_object_or_404(Board.objects.select_related("created_by"), uuid=uuid)
+    context = {"board": shown, "form": BoardForm(instance=shown)}
+    pieces = Generation.objects.filter(boards=shown)
+    return browse(request, pieces, shown.get_absolute_url(), "generations/board.html", context)
+
+
+@require_POST
+def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """Rename, archive or restore a board; make a piece its cover or take it off (the button
+    says which)."""
+    shown = get_object_or_404(Board, uuid=uuid)
+    action = request.POST.get("action", "")
+    if action in ("cover", "remove"):
+        piece = get_object_or_404(shown.pieces, uuid=_uuid(request.POST.get("piece", "")))
+        if action == "cover":
+            Board.objects.filter(pk=shown.pk).update(cover=piece)
+            messages.success(request, "Cover changed.")
+        else:
+            shown.remove([piece])
+            messages.success(request, "Removed from the board (it stays in the gallery).")
+        return redirect(back_to(request, shown.get_absolute_url()))
+    if not shown.can_edit(request.user):
+        raise PermissionDenied("Only the board's maker or staff can rename or archive it.")
+    if action == "rename":
+        form = BoardForm(request.POST, instance=shown)
+        if not form.is_valid():
+            messages.error(request, " ".join(form.errors.get("name", ["Give it a name."])))
+            return redirect(shown)
+        form.save()
+        messages.success(request, "Renamed.")
+    elif action in ("archive", "restore"):
+        shown.archived = action == "archive"
+        shown.save(update_fields=["archived"])
+        messages.success(request, "Archived." if shown.archived else "Restored.")
+    else:
+        messages.error(request, "Nothing was changed: unknown action.")
+    return redirect(shown)
+
+
+def _uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+@require_GET
+def download(request: HttpRequest, uuid: UUID) -> StreamingHttpResponse:
+    """Every archived piece of the board as one ZIP with a manifest."""
+    shown = get_object_or_404(Board, uuid=uuid)
+    return zip_response(downloadable(Generation.objects.filter(boards=shown)), shown.name)
+
+
+@require_http_methods(["GET", "POST"])
+def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """Put one piece on boards or take it off them (from its card's menu or its page)."""
+    piece = get_object_or_404(Generation, uuid=uuid)
+    on = list(piece.boards.filter(archived=False))
+    form = PieceBoardsForm(request.POST or None, initial={"boards": on})
+    if request.method == "POST" and form.is_valid():
+        wanted = set(form.cleaned_data["boards"])
+        if name := form.cleaned_data["new_board"].strip():
+            wanted.add(Board.objects.create(name=name, created_by=request.user))
+        for target in wanted - set(on):
+            target.add([piece], request.user)
+        for target in set(on) - wanted:
+            target.remove([piece])
+        messages.success(request, "Boards saved.")
+        return redirect(back_to(request, piece.get_absolute_url()))
+    context = {"generation": piece, "form": form, "on": on}
+    return render(request, "generations/piece_boards.html", context)

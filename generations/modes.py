@@ -1,0 +1,25 @@
+"""Which of the studio's modes are offered here: those whose upstream is on (not a view; the
+studio's page and the picker both ask)."""
+
+from generations import providers
+from generations.forms import MODE_FORMS, MODES
+
+
+def available_modes() -> dict[str, tuple[str, str]]:
+    """The modes whose upstream is on here: each one's label, and the short name of its upstream
+    (none for the Agents API), a small tag on its tab."""
+    tags = {
+        provider.name: "" if provider.name == "agents" else _tag(provider.display_name)
+        for provider in providers.enabled()
+    }
+    return {
+        mode: (label, tags[provider])
+        for mode, label in MODES.items()
+        if (provider := MODE_FORMS[mode].PROVIDER) in tags
+    }
+
+
+def _tag(name: str) -> str:
+    """A provider's name as a tab's tag: "Luma Dream Machine API" becomes "Dream Machine"."""
+    short = name.removeprefix("Luma ").removesuffix(" API")
+    return short[:1].upper() + short[1:]

@@ -13,6 +13,7 @@ puts each viewer's bits in with plain string formatting, which costs microsecond
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,9 @@ TEMPLATES = (TEMPLATE, "generations/media.html", "generations/gallery_media_miss
 STAR = "<!--viewer:star-->"
 OWNER_ACTIONS = "<!--viewer:owner-->"
 ICONS = "img/icons.svg"
+# The templates' indentation between tags: a browser shows any run of it as one space, and a
+# job's own text never matches (its < and > are escaped), so a card keeps one line break there.
+INDENTATION = re.compile(r">\s*\n\s*<")
 
 
 def render_card(
@@ -66,6 +70,7 @@ def shared_card(generation: Generation, refreshing: bool = False) -> str:
     html: str | None = cache.get(key)
     if html is None:
         html = render_to_string(TEMPLATE, {"generation": generation, "refreshing": refreshing})
+        html = INDENTATION.sub(">\n<", html).strip()  # a tenth of a gallery page's weight
         cache.set(key, html)
     return html
 
@@ -148,7 +153,7 @@ def star_form(request: HttpRequest, generation: Generation) -> SafeString:
         '<input type="hidden" name="next" value="{next}">'
         '<input type="hidden" name="starred" value="{value}">'
         '<button class="icon-button star{on}" type="submit" data-star aria-pressed="{pressed}"'
-        ' title="{verb} (s)"><svg width="18" height="18" aria-hidden="true">'
+        ' title="{verb} (s)"><svg aria-hidden="true">'
         '<use href="{icons}#star"/></svg><span class="visually-hidden">{said}</span></button>'
         "</form>",
         url=url,

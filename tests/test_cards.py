@@ -4,6 +4,7 @@ A cached card must never be older than its job, must never carry one viewer's st
 to another, and a change to one job must re-render that card only (generations/cards.py).
 """
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -391,3 +392,16 @@ def test_an_edit_is_shown_beside_its_source(owner: User, owner_client: Client) -
     assert edit.outputs.get().url in compared
     plain = owner_client.get(source.get_absolute_url()).content.decode()
     assert '<div class="compare">' not in plain
+
+
+def test_a_shared_card_drops_the_templates_indentation_not_the_prompts(
+    owner: User, owner_client: Client
+) -> None:
+    prompt = "line one\n    indented line two > < & done"
+    generation = job(owner, prompt)
+    html = owner_client.get(reverse("gallery")).content.decode()
+    card = html[html.index(f'<article class="card card--completed" id="card-{generation.uuid}"') :]
+    card = card[: card.index("</article>")]
+    assert re.search(r">\n?[ \t]+<|>\n\n", card) is None  # a page a tenth lighter
+    assert 'title="line one\n    indented line two &gt; &lt; &amp; done"' in card
+    assert "data-copy>Copy prompt" in card  # copies the title's full prompt (gallery.js)

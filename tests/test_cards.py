@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.test import Client
 from django.test.signals import template_rendered
 from django.urls import reverse
@@ -405,3 +406,21 @@ def test_a_shared_card_drops_the_templates_indentation_not_the_prompts(
     assert re.search(r">\n?[ \t]+<|>\n\n", card) is None  # a page a tenth lighter
     assert 'title="line one\n    indented line two &gt; &lt; &amp; done"' in card
     assert "data-copy>Copy prompt" in card  # copies the title's full prompt (gallery.js)
+
+
+def test_a_page_of_cached_cards_asks_the_static_manifest_for_the_icons_once(
+    owner: User, owner_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(5):
+        job(owner, f"piece {n}")
+    owner_client.get(reverse("gallery"))  # the cards are cached
+    asked: list[str] = []
+
+    class Counting:
+        def url(self, name: str) -> str:
+            asked.append(name)
+            return staticfiles_storage.url(name)
+
+    monkeypatch.setattr("generations.cards.staticfiles_storage", Counting())
+    owner_client.get(reverse("gallery") + "?again=1")
+    assert asked.count("img/icons.svg") <= 1  # the page's star forms, not each card's key

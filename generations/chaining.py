@@ -121,12 +121,14 @@ def chain_actions(generation: Generation, remix_mode: str) -> list[ChainAction]:
     return actions
 
 
-def inherited(parent: Generation, fields: dict[str, Any], takes_prompt: bool) -> dict[str, Any]:
-    """What a chain link's form starts with from its source: the source's prompt (when the form's
-    prompt describes the result, `takes_prompt`) and its aspect ratio, or the nearest one the
-    form offers (none where the form offers "same as the source", its empty choice)."""
-    initial: dict[str, Any] = {"prompt": parent.prompt} if takes_prompt and parent.prompt else {}
-    field = fields.get("aspect_ratio")
+def inherited(parent: Generation, fields: dict[str, Any], takes: tuple[str, ...]) -> dict[str, Any]:
+    """What a chain link's form starts with from its source, of what it `takes`: the source's
+    prompt, and its aspect ratio or the nearest one the form offers (none where the form offers
+    "same as the source", its empty choice)."""
+    initial: dict[str, Any] = {}
+    if "prompt" in takes and parent.prompt:
+        initial["prompt"] = parent.prompt
+    field = fields.get("aspect_ratio") if "aspect_ratio" in takes else None
     offered = [str(value) for value, _ in getattr(field, "choices", [])]
     wanted = _ratio(parent.aspect_ratio)
     if wanted is not None and offered and "" not in offered:

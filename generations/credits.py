@@ -83,13 +83,17 @@ class Drift:
         """The comparison in words, for staff."""
         when = f"{_when(self.since)} and {_when(self.until)}"
         moved = "fell" if self.fell_cents >= 0 else "rose"
-        sign = "+" if self.cents > 0 else "\N{MINUS SIGN}" if self.cents < 0 else ""
-        share = f" ({sign}{abs(self.percent)} %)" if self.percent is not None else ""
         return (
             f"Between {when} the balance {moved} by {spend.usd(abs(self.fell_cents))}; the "
-            f"estimate for the jobs sent there then is {spend.usd(self.estimate_cents)}. "
-            f"Drift: {sign}{spend.usd(abs(self.cents))}{share}."
+            f"estimate for the jobs sent there then is {spend.usd(self.estimate_cents)}."
         )
+
+    @property
+    def amount(self) -> str:
+        """The drift itself, signed: "+$0.50 (+10 %)"."""
+        sign = "+" if self.cents > 0 else "\N{MINUS SIGN}" if self.cents < 0 else ""
+        share = f" ({sign}{abs(self.percent)} %)" if self.percent is not None else ""
+        return f"{sign}{spend.usd(abs(self.cents))}{share}"
 
 
 def _when(moment: datetime) -> str:

@@ -99,7 +99,7 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
         initial: dict[str, Any] = {f"{role}_pick": str(parent.uuid)}
         if lineage := request.GET.get("lineage"):  # a reference is used, not descended from
             # A chain link starts from its source's prompt and aspect ratio.
-            initial |= inherited(parent, form_class.base_fields, form_class.INHERITS_PROMPT)
+            initial |= inherited(parent, form_class.base_fields, form_class.INHERITS)
             initial |= {"parent": parent.uuid, "lineage": lineage}
         return initial
     if again and again.get("mode") == form_class.MODE:

@@ -469,7 +469,7 @@ def keyframe_rows(*frames: int) -> dict[str, Any]:
             "video",
             {**keyframe_rows(0), "start_frame": upload("s.png", png())},
             "start_frame",
-            "A start frame can't be combined with keyframes: give it as a keyframe.",
+            "A start frame cannot be combined with keyframes: give it as a keyframe.",
         ),
         (
             "video",
@@ -682,8 +682,17 @@ def test_animate_starts_from_the_sources_ratio_and_prompt(
     html = owner_client.get(url).content.decode()
     assert "a tall lighthouse</textarea>" in html
     assert f'value="{expected}" selected' in html
-    layers = owner_client.get(f"/?mode=layering&from={image.uuid}&as=source").content.decode()
-    assert "a tall lighthouse</textarea>" not in layers  # its prompt says how to split
+    layers = owner_client.get(f"/?mode=layering&from={image.uuid}&as=source&lineage=layers")
+    assert "a tall lighthouse</textarea>" not in layers.content.decode()  # it says how to split
+
+
+def test_reframe_keeps_its_own_target_ratio(owner, owner_client, run_worker) -> None:
+    """Another aspect ratio is a reframe's point: it does not start from the source's."""
+    clip = finished(owner, "a wide street", "video", run_worker, type="video", model="ray-3.2")
+    url = f"/?mode=video_reframe&from={clip.uuid}&as=source&lineage=reframe"
+    html = owner_client.get(url).content.decode()
+    assert 'value="9:16" selected' in html
+    assert "a wide street</textarea>" not in html
 
 
 # --- variations: one Generate, several jobs (issue 16) ---
@@ -711,3 +720,14 @@ def test_two_variations_are_two_jobs_of_one_batch(owner, owner_client, run_worke
     # The same submit again (a double click) makes no more.
     post(owner_client, "image", prompt="two takes", variations="2")
     assert Generation.objects.count() == 2
+
+
+def test_variations_through_a_gateway_each_name_their_own_upload(owner_client) -> None:
+    """The gateway's request names an upload by a plain string: each variation its own."""
+    image = upload("s.png", png())
+    response = post(owner_client, "proxy", prompt="two takes", variations="2", image_url=image)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    made = list(Generation.objects.order_by("id"))
+    assert len(made) == 2
+    for generation in made:
+        assert generation.request["image_url"] == generation.inputs.get().placeholder

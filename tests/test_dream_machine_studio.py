@@ -28,6 +28,7 @@ from generations.models import (
 )
 from generations.providers.dream_machine import schema
 from generations.simulators.api import owner_of
+from generations.simulators.clock import clock
 from generations.simulators.models import DreamGeneration
 from generations.tasks import start_generation
 from generations.views import remix_mode
@@ -86,7 +87,7 @@ def test_a_video_between_two_gallery_videos_and_no_loop(owner, owner_client, run
     }
     looped = post(owner_client, "dm_video", key="k-loop", loop="on", **fields)
     assert looped.status_code == 400
-    assert "cannot have an end frame" in looped.content.decode()
+    assert "A looping video can&#x27;t have an end frame" in looped.content.decode()
 
     made = post(owner_client, "dm_video", key="k-made", **fields)
     assert made.status_code == 302
@@ -130,6 +131,50 @@ def test_an_image_with_a_weighted_uploaded_reference(owner_client, run_worker, s
     assert job.state == State.COMPLETED, job.failure_reason
     sent = DreamGeneration.objects.get(pk=job.upstream_id)
     assert sent.request["image_ref"][0]["url"].startswith("http://sim.test/public/")
+
+
+def test_a_picked_reference_is_sent_as_a_link_that_still_works(
+    owner, owner_client, run_worker, settings, monkeypatch
+) -> None:
+    """A URL slot picked from the gallery keeps the piece's upstream URL, which dies; what is
+    sent is our archived copy's public link (or the URL refreshed first)."""
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
+    first = finished(owner, run_worker, schema.ImageRequest(model="photon-1", prompt="a teapot"))
+    run_worker(lambda: first.outputs.get().archive_state != "pending", timeout=60)
+    assert first.outputs.get().is_archived, first.outputs.get().archive_error
+    upstream_url = first.outputs.get().url
+    monkeypatch.setattr(clock, "_offset", settings.LUMA_SIM_URL_TTL + 60)  # that URL is dead now
+    made = post(
+        owner_client, "dm_image", prompt="the teapot in red", model="photon-1",
+        image_ref_pick=str(first.uuid),
+    )  # fmt: skip
+    assert made.status_code == 302
+    job = Generation.objects.exclude(pk=first.pk).get()
+    assert job.request["image_ref"] == [{"url": upstream_url}]
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED, job.failure_reason
+    sent = DreamGeneration.objects.get(pk=job.upstream_id)
+    assert sent.request["image_ref"][0]["url"].startswith("http://sim.test/public/")
+
+
+def test_a_picked_reference_not_yet_archived_is_refreshed_before_it_is_sent(
+    owner, owner_client, run_worker, settings, monkeypatch
+) -> None:
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
+    first = finished(owner, run_worker, schema.ImageRequest(model="photon-1", prompt="a teapot"))
+    dying = timezone.now() - timedelta(minutes=1)
+    first.outputs.update(archive_state="pending", file="", url_expires_at=dying)
+    upstream_url = first.outputs.get().url
+    monkeypatch.setattr(clock, "_offset", settings.LUMA_SIM_URL_TTL + 60)
+    post(owner_client, "dm_image", prompt="the teapot in red", model="photon-1",
+         image_ref_pick=str(first.uuid))  # fmt: skip
+    job = Generation.objects.exclude(pk=first.pk).get()
+    assert job.request["image_ref"] == [{"url": upstream_url}]
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED, job.failure_reason
+    sent = DreamGeneration.objects.get(pk=job.upstream_id).request["image_ref"][0]["url"]
+    assert sent != upstream_url
+    assert sent == first.outputs.get().url  # the refreshed one
 
 
 def test_uploads_are_greyed_without_a_public_url(owner_client, settings) -> None:
@@ -369,7 +414,7 @@ def test_the_usage_page_shows_the_drift_between_the_balance_and_the_estimate(
     assert BalanceReading.objects.filter(provider="dream_machine").count() == 2
     page = admin.get("/usage/").content.decode()
     assert "the balance fell by $0.27; the estimate for the jobs sent there then is $0.20." in page
-    assert "Drift: +$0.07 (+33 %)." in page
+    assert "<strong>Drift: +$0.07 (+33 %)</strong>" in page
     # Readings outside the dates shown do not count.
     old = (timezone.localdate() - timedelta(days=60)).isoformat()
     assert "Drift: not yet measurable" in admin.get(f"/usage/?until={old}").content.decode()

@@ -469,7 +469,7 @@ def test_the_form_sends_the_dialects_options_and_an_upload(
 
     settings.LUMAWEB_PUBLIC_URL = ""  # the upload goes inline
     page = owner_client.get("/?mode=proxy").content.decode()
-    assert "Video · Luma proxy" in page
+    assert 'Video <span class="modes__tag">Proxy</span>' in page  # its tab, tagged
     assert "Let the gateway improve my prompt" in page
     assert "Keyframe timeline" not in page  # only the dialect's options
     response = owner_client.post(

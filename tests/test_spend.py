@@ -214,6 +214,21 @@ def test_the_team_budget_counts_everyone(owner_client: Client, teammate: User, s
     assert "the team has $1.00 of this month&#x27;s $3.00 budget left" in refused.content.decode()
 
 
+def test_a_drift_is_signed_and_a_share_of_the_estimate_when_there_is_one() -> None:
+    from generations.credits import Drift
+
+    now = timezone.now()
+    assert Drift(now, now, Decimal(120), Decimal(100)).amount == "+$0.20 (+20 %)"
+    assert (
+        Drift(now, now, Decimal(75), Decimal(100)).amount
+        == "\N{MINUS SIGN}$0.25 (\N{MINUS SIGN}25 %)"
+    )
+    assert Drift(now, now, Decimal(30), Decimal(0)).amount == "+$0.30"  # nothing estimated
+    assert Drift(now, now, Decimal(-500), Decimal(0)).text.endswith(
+        "the balance rose by $5.00; the estimate for the jobs sent there then is $0.00."
+    )  # a top-up
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_teammates_submitting_at_once_cannot_both_pass_the_team_budget(
     owner: User, teammate: User, settings
@@ -221,6 +236,11 @@ def test_two_teammates_submitting_at_once_cannot_both_pass_the_team_budget(
     """The team budget is checked under a team-wide lock, not only the person's: while one
     teammate's job is being recorded, another's check waits for it and then sees it."""
     settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal("0.03")  # one 2¢ image fits, not two
+    # The seeded row, stated: an earlier transactional test's flush empties the price table.
+    Price.objects.update_or_create(
+        provider="agents", kind="image", model="uni-1", resolution="", duration="",
+        defaults={"cents": Decimal(2)},
+    )  # fmt: skip
     outcome: list[str] = []
 
     def teammate_submits() -> None:

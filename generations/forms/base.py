@@ -264,9 +264,10 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
                 self.kept.setdefault(name, []).append(Kept(token, item))
 
     PLACEHOLDER: ClassVar[str] = "Describe what you want…"
-    # Whether a chain link's form starts with its source's prompt (chaining.inherited): not
-    # where the prompt says something else (how to split, a soundtrack) or is not used.
-    INHERITS_PROMPT: ClassVar[bool] = True
+    # What a chain link's form takes from its source (chaining.inherited): not the prompt where
+    # it says something else (how to split, a soundtrack, what fills a reframe's new parts), not
+    # the aspect ratio where changing it is the point (a reframe).
+    INHERITS: ClassVar[tuple[str, ...]] = ("prompt", "aspect_ratio")
 
     def slot_rows(self) -> list[SlotRow]:
         return [
@@ -666,7 +667,6 @@ _API_NAME = re.compile(r"\b(?:video\.)?(" + "|".join(PLAIN_NAMES) + r")\b")
 def plain(message: str) -> str:
     """A schema message in plain words: no API field names, a capital to start."""
     worded = _API_NAME.sub(lambda found: PLAIN_NAMES[found[1]], message)
-    worded = worded.replace(" cannot ", " can't ")
     return worded[:1].upper() + worded[1:]
 
 

@@ -261,6 +261,8 @@ class DreamImageForm(DreamForm):
 class _SourceForm(DreamForm):
     """A job on one input (the `media`): reframe or modify."""
 
+    INHERITS = ()  # a reframe's point is another ratio; a modify's prompt is a new look
+
     FIELD_FOR_PATH = {
         "prompt": "prompt",
         "model": "model",
@@ -374,7 +376,7 @@ class _ChainedForm(DreamForm):
 
 
 class DreamUpscaleForm(_ChainedForm):
-    INHERITS_PROMPT = False
+    INHERITS = ()
     KIND = "video_edit"
     MODE = "dm_upscale"
     LABEL = "Upscale"
@@ -393,7 +395,7 @@ class DreamUpscaleForm(_ChainedForm):
 
 
 class DreamAudioForm(_ChainedForm):
-    INHERITS_PROMPT = False
+    INHERITS = ()
     KIND = "video_edit"
     MODE = "dm_audio"
     LABEL = "Add audio"

@@ -406,6 +406,7 @@ class ReframeForm(CreateForm):
     KIND = "video_reframe"
     MODE = "video_reframe"
     LABEL = "Reframe video"
+    INHERITS = ()
     SOURCE = Slot("source", "video", "source", label="Video to reframe")
     SLOTS = (SOURCE,)
     PLACEHOLDER = "Anything to add to the new parts of the frame?"
@@ -456,7 +457,7 @@ class ReframeForm(CreateForm):
 
 
 class LayersForm(CreateForm):
-    INHERITS_PROMPT = False
+    INHERITS = ()
     KIND = "layering"
     MODE = "layering"
     LABEL = "Layers"

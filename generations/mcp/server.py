@@ -233,6 +233,21 @@ def submit(
     return answer(generation, headline)
 
 
+def submit_made_from(
+    ask: Ask, lineage: str, *, provider: str | None, idempotency_key: str | None
+) -> CallToolResult:
+    """Start a job made from `ask.source`: a finished job of the studio is its parent, in
+    `lineage` (an edit, a reframe, layers); a URL has no parent here."""
+    parent = ask.source.job if ask.source else None
+    return submit(
+        ask,
+        provider=provider,
+        idempotency_key=idempotency_key,
+        parent=parent,
+        lineage=lineage if parent else "",
+    )
+
+
 # --- the seed's tools ---
 
 
@@ -566,12 +581,8 @@ async def edit_image(
             source=picked,
             references=tuple(Media(url=url) for url in image_ref or []),
         )
-        return submit(
-            ask,
-            provider=provider,
-            idempotency_key=idempotency_key,
-            parent=picked.job,
-            lineage=Lineage.EDIT if picked.job else "",
+        return submit_made_from(
+            ask, Lineage.EDIT, provider=provider, idempotency_key=idempotency_key
         )
 
     return await studio(run)
@@ -593,12 +604,8 @@ async def edit_video(
     def run() -> CallToolResult:
         picked = media(source, "source", VIDEO_KINDS)
         ask = Ask("video_edit", prompt, resolution=resolution, source=picked, strength=strength)
-        return submit(
-            ask,
-            provider=provider,
-            idempotency_key=idempotency_key,
-            parent=picked.job,
-            lineage=Lineage.EDIT if picked.job else "",
+        return submit_made_from(
+            ask, Lineage.EDIT, provider=provider, idempotency_key=idempotency_key
         )
 
     return await studio(run)
@@ -626,12 +633,8 @@ async def reframe_video(
             resolution=resolution,
             source=picked,
         )
-        return submit(
-            ask,
-            provider=provider,
-            idempotency_key=idempotency_key,
-            parent=picked.job,
-            lineage=Lineage.REFRAME if picked.job else "",
+        return submit_made_from(
+            ask, Lineage.REFRAME, provider=provider, idempotency_key=idempotency_key
         )
 
     return await studio(run)
@@ -652,12 +655,8 @@ async def split_layers(
     def run() -> CallToolResult:
         picked = media(source, "source", IMAGE_KINDS)
         ask = Ask("layering", prompt, resolution=resolution, source=picked)
-        return submit(
-            ask,
-            provider=provider,
-            idempotency_key=idempotency_key,
-            parent=picked.job,
-            lineage=Lineage.LAYERS if picked.job else "",
+        return submit_made_from(
+            ask, Lineage.LAYERS, provider=provider, idempotency_key=idempotency_key
         )
 
     return await studio(run)

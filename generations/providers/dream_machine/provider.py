@@ -119,7 +119,7 @@ class DreamMachineProvider(Provider):
             links = {item.placeholder: public.input_url(item) for item in generation.inputs.all()}
         except public.NoPublicUrl as exc:
             raise errors.InputRefused(str(exc)) from exc
-        wire = replace_placeholders(generation.request, links)
+        wire = replace_placeholders(_with_live_links(generation.request), links)
         if hook := hooks.hook_url(generation):
             wire["callback_url"] = hook
         with self.client() as client:
@@ -203,3 +203,44 @@ def job_from(data: schema.Generation, request_id: str = "") -> UpstreamJob:
         failure_reason=reason,
         outputs=tuple(outputs),
     )
+
+
+def _with_live_links(value: Any) -> Any:
+    """A stored request whose URL references are links that work now (see `_live_link`)."""
+    if isinstance(value, dict):
+        return {
+            key: _live_link(item)
+            if key == "url" and isinstance(item, str)
+            else _with_live_links(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_with_live_links(item) for item in value]
+    return value
+
+
+def _live_link(url: str) -> str:
+    """A piece picked from the gallery for a URL slot is stored as its output's upstream URL,
+    which dies within hours: send our archived copy's public link instead, or else that URL
+    refreshed from upstream first. Any other URL (someone's own, an upload's) is kept."""
+    from django.db.models import Q
+
+    from generations import archive, public
+    from generations.models import Output
+
+    base = url.split("?", 1)[0]
+    output = (
+        Output.objects.filter(Q(url=url) | Q(url=base) | Q(url__startswith=f"{base}?"))
+        .filter(generation__provider=DreamMachineProvider.name)
+        .select_related("generation")
+        .order_by("-id")
+        .first()
+    )
+    if output is None:
+        return url
+    if output.is_archived and (link := public.public_link(str(output.file.name))):
+        return link
+    if not output.url_is_fresh:
+        archive.refresh_urls(output.generation)
+        output.refresh_from_db()
+    return output.url

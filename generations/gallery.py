@@ -13,7 +13,7 @@ from uuid import UUID
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import Prefetch, Q, Subquery
+from django.db.models import Prefetch, Q, Subquery, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -295,7 +295,10 @@ class InputShown:
 
 def detail_context(generation: Generation) -> dict[str, Any]:
     """What the piece was made from, what was made from it and the other variations of its
-    Generate, in at most three queries."""
+    Generate, in at most three queries.
+
+    The piece's own outputs (when its query did not fetch them) come in the same query as the
+    first output of each related piece."""
     refs = providers.references(generation.provider, generation.request)
     chained = {ref["generation_id"] for _, ref in refs if ref.get("generation_id")}
     related_query = Q(parent=generation) | Q(upstream_id__in=chained)
@@ -303,12 +306,9 @@ def detail_context(generation: Generation) -> dict[str, Any]:
         related_query |= Q(pk=generation.parent_id)
     if generation.batch:  # the other variations of its Generate
         related_query |= Q(batch=generation.batch)
-    first_output = Prefetch("outputs", queryset=Output.objects.filter(index=0))
-    related = list(
-        Generation.objects.filter(related_query)
-        .order_by("-created_at")
-        .prefetch_related(first_output)
-    )
+    related = list(Generation.objects.filter(related_query).order_by("-created_at"))
+    outputs = Output.objects.filter(Q(generation=generation) | Q(index=0))
+    prefetch_related_objects([generation, *related], Prefetch("outputs", queryset=outputs))
     by_upstream = {g.upstream_id: g for g in related if g.upstream_id}
     uploads: dict[str, Input] = {}
     file_ids = [ref["file_id"] for _, ref in refs if ref.get("file_id")]

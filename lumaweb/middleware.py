@@ -2,13 +2,30 @@
 
 No nonce either: no page has an inline script or style (tests/test_security.py checks every
 page), so a nonce would only add a way in.
+
+And Django's LoginRequiredMiddleware, asked in the other order.
 """
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth import middleware as auth
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+
+class LoginRequiredMiddleware(auth.LoginRequiredMiddleware):
+    """Django's, but a view marked `login_not_required` is let through before the person is
+    looked up (Django's reads `request.user` first, a query, whatever the view): the poll
+    (generations/views.py) answers "nothing changed" without it."""
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], *args: Any
+    ) -> HttpResponseBase | None:
+        if not getattr(view_func, "login_required", True):
+            return None
+        return super().process_view(request, view_func, *args)
 
 
 def media_sources() -> str:

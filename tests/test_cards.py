@@ -4,12 +4,14 @@ A cached card must never be older than its job, must never carry one viewer's st
 to another, and a change to one job must re-render that card only (generations/cards.py).
 """
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.test import Client
 from django.test.signals import template_rendered
 from django.urls import reverse
@@ -225,9 +227,24 @@ def test_the_poll_answers_204_while_nothing_watched_changed(
     running = [job(owner, f"running {n}", state=State.PROCESSING) for n in range(12)]
     seen = ",".join(f"{g.uuid}:processing" for g in running)
     owner_client.get(reverse("poll"), {"seen": seen})  # the session, as a page has it
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(2):  # the session and the states: not the person
         response = owner_client.get(reverse("poll"), {"seen": seen})
     assert response.status_code == 204
+
+
+def test_the_poll_is_for_signed_in_people_only(owner: User, owner_client: Client) -> None:
+    running = job(owner, "running", state=State.PROCESSING)
+    unchanged = {"seen": f"{running.uuid}:processing"}
+    anonymous = Client().get(reverse("poll"), unchanged)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("login"))
+    assert owner_client.get(reverse("poll"), unchanged).status_code == 204
+    owner.is_active = False  # let go: the session stays, the person is no longer let in
+    owner.save()
+    Generation.objects.filter(pk=running.pk).update(state=State.COMPLETED)
+    refused = owner_client.get(reverse("poll"), unchanged)
+    assert refused.status_code == 302
+    assert f"card-{running.uuid}" not in refused.content.decode()
 
 
 def test_the_poll_swaps_in_the_cards_that_changed_and_only_those(
@@ -376,3 +393,34 @@ def test_an_edit_is_shown_beside_its_source(owner: User, owner_client: Client) -
     assert edit.outputs.get().url in compared
     plain = owner_client.get(source.get_absolute_url()).content.decode()
     assert '<div class="compare">' not in plain
+
+
+def test_a_shared_card_drops_the_templates_indentation_not_the_prompts(
+    owner: User, owner_client: Client
+) -> None:
+    prompt = "line one\n    indented line two > < & done"
+    generation = job(owner, prompt)
+    html = owner_client.get(reverse("gallery")).content.decode()
+    card = html[html.index(f'<article class="card card--completed" id="card-{generation.uuid}"') :]
+    card = card[: card.index("</article>")]
+    assert re.search(r">\n?[ \t]+<|>\n\n", card) is None  # a page a tenth lighter
+    assert 'title="line one\n    indented line two &gt; &lt; &amp; done"' in card
+    assert "data-copy>Copy prompt" in card  # copies the title's full prompt (gallery.js)
+
+
+def test_a_page_of_cached_cards_asks_the_static_manifest_for_the_icons_once(
+    owner: User, owner_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(5):
+        job(owner, f"piece {n}")
+    owner_client.get(reverse("gallery"))  # the cards are cached
+    asked: list[str] = []
+
+    class Counting:
+        def url(self, name: str) -> str:
+            asked.append(name)
+            return staticfiles_storage.url(name)
+
+    monkeypatch.setattr("generations.cards.staticfiles_storage", Counting())
+    owner_client.get(reverse("gallery") + "?again=1")
+    assert asked.count("img/icons.svg") <= 1  # the page's star forms, not each card's key

@@ -516,6 +516,28 @@ def test_media_can_be_handed_to_the_web_server(
 # --- the detail page ---
 
 
+def test_a_piece_with_a_parent_and_children_is_six_queries(
+    owner_client: Client, owner: User, teammate: User, django_assert_max_num_queries
+) -> None:
+    """As the benchmark's detail page: its outputs come with its relatives' first ones."""
+    parent = make(owner, "the parent")
+    generation = make(owner, "the piece", parent=parent, lineage=Lineage.REMIX, outputs=3)
+    children = [
+        make(teammate, f"child {n}", parent=generation, lineage=Lineage.REMIX, outputs=2)
+        for n in range(2)
+    ]
+    # Session, user, the piece, its relatives, the outputs of both, the boards it is on.
+    with django_assert_max_num_queries(6):
+        html = owner_client.get(generation.get_absolute_url()).content.decode()
+    for output in generation.outputs.all():
+        assert output.url in html
+    for relative in [parent, *children]:
+        assert relative.get_absolute_url() in html
+        assert relative.outputs.get(index=0).url in html
+    for child in children:  # a relative shows its first output only
+        assert child.outputs.get(index=1).url not in html
+
+
 def test_the_detail_page_shows_lineage_inputs_and_is_a_fixed_number_of_queries(
     owner_client: Client, owner: User, teammate: User, django_assert_max_num_queries
 ) -> None:
@@ -548,9 +570,9 @@ def test_the_detail_page_shows_lineage_inputs_and_is_a_fixed_number_of_queries(
             parent=generation,
             lineage=Lineage.RETRY if n == 0 else Lineage.REMIX,
         )
-    # Session, user, the piece, its outputs, related pieces, their first outputs, uploads, the
-    # boards it is on.
-    with django_assert_max_num_queries(8):
+    # Session, user, the piece, related pieces, the outputs of both (the piece's all, theirs
+    # the first), uploads, the boards it is on.
+    with django_assert_max_num_queries(7):
         response = owner_client.get(generation.get_absolute_url())
     html = response.content.decode()
     assert "Edit of" in html

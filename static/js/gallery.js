@@ -83,7 +83,9 @@
   document.addEventListener("click", function (event) {
     const copy = event.target.closest("[data-copy]");
     if (copy) {
-      navigator.clipboard.writeText(copy.dataset.copy).then(
+      // A card's button copies the full prompt its title holds (not repeated in the button).
+      const text = copy.dataset.copy || copy.closest("[data-card]").querySelector(".card__prompt").title;
+      navigator.clipboard.writeText(text).then(
         function () { say(copy, "Copied"); },
         function () { say(copy, "Could not copy"); }
       );

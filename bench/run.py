@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the /tmp directory")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
+    if args.seconds % SLICES or args.seconds < SLICES:
+        parser.error(f"--seconds must be a multiple of {SLICES}: wrk runs whole-second slices")
     load.require_wrk()
     workdir = Path(tempfile.mkdtemp(prefix="lumaweb-bench-"))
     try:

@@ -17,7 +17,8 @@ def test_a_prompt_becomes_a_finished_image_without_a_reload(page: Page, owner: U
     page.click("button:has-text('Generate')")
     card = page.locator(".card").first
     expect(card).to_contain_text("A lighthouse on a cliff at dusk")
-    expect(page.locator("textarea[name=prompt]")).to_have_value("")
+    # The form keeps what was sent, ready for another take.
+    expect(page.locator("textarea[name=prompt]")).to_have_value("A lighthouse on a cliff at dusk")
     image = card.locator("img.media")
     expect(image).to_be_visible(timeout=30_000)
     expect(card).to_have_attribute("data-state", "completed")  # finished cards carry no badge
@@ -37,5 +38,5 @@ def test_a_failed_job_explains_itself_on_the_card(page: Page, owner: User) -> No
 def test_an_empty_prompt_is_refused_in_place(page: Page, owner: User) -> None:
     log_in(page, owner)
     page.click("button:has-text('Generate')")
-    expect(page.locator("#prompt-error")).to_have_text("Write a prompt.")
+    expect(page.locator("#id_prompt_error")).to_have_text("Write a prompt.")
     expect(page.locator(".card")).to_have_count(0)

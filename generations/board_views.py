@@ -65,7 +65,7 @@ def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     shown = get_object_or_404(Board, uuid=uuid)
     action = request.POST.get("action", "")
     if action in ("cover", "remove"):
-        piece = get_object_or_404(shown.pieces, uuid=_uuid(request.POST.get("piece", "")))
+        piece = get_object_or_404(shown.pieces.named([request.POST.get("piece", "")]))
         if action == "cover":
             Board.objects.filter(pk=shown.pk).update(cover=piece)
             messages.success(request, "Cover changed.")
@@ -89,13 +89,6 @@ def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     else:
         messages.error(request, "Nothing was changed: unknown action.")
     return redirect(shown)
-
-
-def _uuid(value: str) -> UUID | None:
-    try:
-        return UUID(value)
-    except ValueError:
-        return None
 
 
 @require_GET

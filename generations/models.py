@@ -7,6 +7,7 @@ the same job.
 
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -102,6 +103,17 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
     def alive(self) -> "GenerationQuerySet":
         """Everything but what is in the trash."""
         return self.filter(deleted_at__isnull=True)
+
+    def named(self, values: Iterable[object]) -> "GenerationQuerySet":
+        """The jobs whose uuid is among `values` (ids from a form or a query string); a value
+        that is no id at all (stale, hand-made) names none, and the others still count."""
+        wanted = []
+        for value in values:
+            try:
+                wanted.append(uuid.UUID(str(value)))
+            except ValueError:
+                continue
+        return self.filter(uuid__in=wanted)
 
     def gallery(self) -> "GenerationQuerySet":
         return (

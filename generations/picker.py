@@ -5,8 +5,6 @@ What a slot may pick is what its form accepts (forms.base.pickable): the same me
 only the upstream whose ids its requests carry.
 """
 
-from uuid import UUID
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -34,14 +32,6 @@ def _slot(mode: str, name: str) -> tuple[Slot, tuple[str, ...] | None]:
     return slots[name], form_class.PICKS_FROM
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 @require_GET
 def picker(request: HttpRequest) -> HttpResponse:
     """One page of the pieces a slot may pick, newest first, matching `q` when given."""
@@ -54,7 +44,7 @@ def picker(request: HttpRequest) -> HttpResponse:
         page = 1
     found = matching(pickable(slot.media, makers), text).prefetch_related("outputs")
     if only := request.GET.getlist("only"):  # the pieces a slot already holds, for its preview
-        found = found.filter(uuid__in=[value for value in only if _is_uuid(value)])
+        found = found.named(only)
     start = (page - 1) * PAGE_SIZE
     pieces = list(found[start : start + PAGE_SIZE + 1])
     more = ""

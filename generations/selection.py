@@ -6,7 +6,6 @@ them back with `confirmed`, and then the action runs on all of them.
 """
 
 from typing import Any
-from uuid import UUID
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -33,13 +32,8 @@ ACTIONS = {
 
 
 def _selected(request: HttpRequest) -> list[Generation]:
-    uuids = []
-    for value in request.POST.getlist("pieces")[:MAX_SELECTED]:
-        try:
-            uuids.append(UUID(value))
-        except ValueError:
-            continue  # a stale or hand-made value: the rest still count
-    return list(Generation.objects.filter(uuid__in=uuids).select_related("created_by"))
+    named = Generation.objects.named(request.POST.getlist("pieces")[:MAX_SELECTED])
+    return list(named.select_related("created_by"))
 
 
 def _cut(request: HttpRequest) -> str:

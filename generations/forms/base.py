@@ -142,15 +142,12 @@ def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, 
     list: a chain link or the picker may name any piece. What is no piece at all stays out, for
     the field to refuse as a bad choice."""
     offered = dict(choices)
-    wanted = []
-    for value in chosen if isinstance(chosen, list | tuple) else [chosen]:
-        try:
-            if value and str(value) not in offered:
-                wanted.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    older = Generation.objects.alive().filter(uuid__in=wanted).only("uuid", "prompt", "kind")
-    return [*choices, *((str(g.uuid), pick_label(g)) for g in older)] if wanted else choices
+    values = chosen if isinstance(chosen, list | tuple) else [chosen]
+    missing = [value for value in values if value and str(value) not in offered]
+    if not missing:
+        return choices
+    older = Generation.objects.alive().named(missing).only("uuid", "prompt", "kind")
+    return [*choices, *((str(g.uuid), pick_label(g)) for g in older)]
 
 
 class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):

@@ -84,3 +84,11 @@ def test_use_as_reference_picks_without_making_a_parent(owner_client: Client, ow
     form = studio.context["form"]
     assert form["image_ref_pick"].value() in (str(reference.uuid), [str(reference.uuid)])
     assert not form["parent"].value()
+
+
+def test_a_pick_names_its_kind_in_words(owner_client: Client, owner) -> None:
+    """One vocabulary: the kind as cards name it, "(Image edit)", never the code "(image_edit)"."""
+    made = piece(owner, "a fern under glass", kind="image_edit")
+    html = owner_client.get("/", {"mode": "image_edit"}).content.decode()
+    assert f'<option value="{made.uuid}">a fern under glass (Image edit)</option>' in html
+    assert "(image_edit)" not in html

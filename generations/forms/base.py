@@ -127,7 +127,7 @@ def pickable(media: str, providers: tuple[str, ...] | None = None) -> QuerySet[G
 
 
 def pick_label(piece: Generation) -> str:
-    return f"{piece.prompt[:60]} ({piece.kind})"
+    return f"{piece.prompt[:60]} ({piece.get_kind_display()})"
 
 
 def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:

@@ -174,17 +174,6 @@ def test_split_an_image_into_layers(page: Page, owner: User, picture: Path) -> N
     expect(page.locator(".layers__item").first).to_be_visible()
 
 
-def test_a_refused_upload_is_explained_on_its_field(page: Page, owner: User, tmp_path) -> None:
-    fake = tmp_path / "fake.png"
-    fake.write_text("not really a picture")
-    log_in(page, owner)
-    page.click("a.modes__tab:has-text('Layers')")
-    page.set_input_files("input[name=source]", str(fake))
-    page.click("button:has-text('Generate')")
-    expect(page.locator(".slot .field__error")).to_contain_text("not an image")
-    assert not Generation.objects.exists()
-
-
 def test_a_refused_form_keeps_the_chosen_reference(page: Page, owner: User, picture: Path) -> None:
     log_in(page, owner)
     page.set_input_files("input[name=image_ref]", str(picture))

@@ -54,6 +54,14 @@ def a_video(owner, run_worker, prompt: str = "a lighthouse in a storm") -> Gener
     return finished(owner, run_worker, request)
 
 
+def sent_reference(job: Generation, run_worker) -> str:
+    """Run the job to its end (it must complete) and return the first reference URL that
+    reached Dream Machine."""
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED, job.failure_reason
+    return DreamGeneration.objects.get(pk=job.upstream_id).request["image_ref"][0]["url"]
+
+
 def png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (80, 60), "teal").save(buffer, "PNG")
@@ -127,10 +135,7 @@ def test_an_image_with_a_weighted_uploaded_reference(owner_client, run_worker, s
     job = Generation.objects.get()
     [upload] = Input.objects.filter(generation=job)
     assert job.request["image_ref"] == [{"url": upload.placeholder, "weight": 0.4}]
-    run_worker(terminal(job))
-    assert job.state == State.COMPLETED, job.failure_reason
-    sent = DreamGeneration.objects.get(pk=job.upstream_id)
-    assert sent.request["image_ref"][0]["url"].startswith("http://sim.test/public/")
+    assert sent_reference(job, run_worker).startswith("http://sim.test/public/")
 
 
 def test_a_picked_reference_is_sent_as_a_link_that_still_works(
@@ -151,10 +156,7 @@ def test_a_picked_reference_is_sent_as_a_link_that_still_works(
     assert made.status_code == 302
     job = Generation.objects.exclude(pk=first.pk).get()
     assert job.request["image_ref"] == [{"url": upstream_url}]
-    run_worker(terminal(job))
-    assert job.state == State.COMPLETED, job.failure_reason
-    sent = DreamGeneration.objects.get(pk=job.upstream_id)
-    assert sent.request["image_ref"][0]["url"].startswith("http://sim.test/public/")
+    assert sent_reference(job, run_worker).startswith("http://sim.test/public/")
 
 
 def test_a_picked_reference_not_yet_archived_is_refreshed_before_it_is_sent(
@@ -170,9 +172,7 @@ def test_a_picked_reference_not_yet_archived_is_refreshed_before_it_is_sent(
          image_ref_pick=str(first.uuid))  # fmt: skip
     job = Generation.objects.exclude(pk=first.pk).get()
     assert job.request["image_ref"] == [{"url": upstream_url}]
-    run_worker(terminal(job))
-    assert job.state == State.COMPLETED, job.failure_reason
-    sent = DreamGeneration.objects.get(pk=job.upstream_id).request["image_ref"][0]["url"]
+    sent = sent_reference(job, run_worker)
     assert sent != upstream_url
     assert sent == first.outputs.get().url  # the refreshed one
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from generations.models import Generation, State
 from tests.conftest import log_in
@@ -35,12 +35,17 @@ def generate(page: Page) -> None:
     expect(token).not_to_have_value(used)
 
 
-def test_an_added_keyframe_row_offers_the_gallery(page: Page, owner: User) -> None:
-    piece = finished(owner, "a lighthouse at dusk")
+def add_keyframe_row(page: Page, owner: User) -> Locator:
+    """The video form's third keyframe row, added with "Add keyframe" (two are there at first)."""
     log_in(page, owner)
     page.goto("/?mode=video")
     page.click("button:has-text('Add keyframe')")
-    added = page.locator("[data-row]").nth(2)
+    return page.locator("[data-row]").nth(2)
+
+
+def test_an_added_keyframe_row_offers_the_gallery(page: Page, owner: User) -> None:
+    piece = finished(owner, "a lighthouse at dusk")
+    added = add_keyframe_row(page, owner)
     pick = added.locator("select[name='kf-2-pick']")
     expect(pick.locator("option")).to_have_count(2)
     expect(pick.locator(f"option[value='{piece.uuid}']")).to_have_count(1)
@@ -151,10 +156,12 @@ def test_a_refused_source_names_its_message(page: Page, owner: User, tmp_path) -
     page.goto("/?mode=layering")
     page.set_input_files("input[name=source]", str(fake))
     page.click("button:has-text('Generate')")
+    expect(page.locator(".slot .field__error")).to_contain_text("not an image")
     source = page.locator("input[name=source]")
     expect(source).to_have_attribute("aria-invalid", "true")
     expect(source).to_be_focused()
     assert "not an image" in described_by(page, "input[name=source]")
+    assert not Generation.objects.exists()
 
 
 def test_the_reframe_rectangle_is_four_labelled_numbers(page: Page, owner: User) -> None:
@@ -265,10 +272,7 @@ def test_use_as_reference_opens_the_studio_with_the_piece_picked(page: Page, own
 
 def test_an_added_keyframe_row_has_the_picker(page: Page, owner: User) -> None:
     piece = finished(owner, "a harbour at noon")
-    log_in(page, owner)
-    page.goto("/?mode=video")
-    page.click("button:has-text('Add keyframe')")
-    row = page.locator("[data-row]").nth(2)
+    row = add_keyframe_row(page, owner)
     row.get_by_role("button", name="Pick from gallery").click()
     page.get_by_role("dialog").locator("[data-pick]").click()
     expect(row.locator("select")).to_have_value(str(piece.uuid))

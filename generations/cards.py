@@ -103,7 +103,9 @@ def card_key(generation: Generation, refreshing: bool = False) -> str:
 
 
 def _columns(row: Model) -> tuple[Any, ...]:
-    return tuple(field.value_from_object(row) for field in row._meta.concrete_fields)
+    """The row's loaded columns (a card reads only those: `GenerationQuerySet.cards()`)."""
+    loaded = row.__dict__
+    return tuple(loaded.get(field.attname) for field in row._meta.concrete_fields)
 
 
 @functools.cache

@@ -208,7 +208,7 @@ def gallery_page(
 
 def first_page(user: Any) -> GalleryPage:
     """The newest of everything, for the studio's home page."""
-    return gallery_page(Generation.objects.gallery().listed().for_viewer(user))
+    return gallery_page(Generation.objects.cards().listed().for_viewer(user))
 
 
 def browse(
@@ -222,7 +222,7 @@ def browse(
     board); htmx asks for the results or the next page only."""
     people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
     filters = GalleryFilters(request.GET, people=people)
-    queryset = filters.apply(pieces.gallery().listed().for_viewer(request.user))
+    queryset = filters.apply(pieces.cards().listed().for_viewer(request.user))
     cursor = request.GET.get("cursor", "")
     page = gallery_page(queryset, cursor, filters.query(), base_url)
     # The rendered filter form is the same for everyone asking with the same values and people.

@@ -50,7 +50,7 @@ def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
     generation.mark_failed("cancelled", f"Cancelled by {by}: stopped waiting for Luma.")
     if request.htmx:
         shown = get_object_or_404(
-            Generation.objects.gallery().for_viewer(request.user), pk=generation.pk
+            Generation.objects.cards().for_viewer(request.user), pk=generation.pk
         )
         return HttpResponse(render_card(request, shown))
     return redirect(back_to(request, generation.get_absolute_url()))

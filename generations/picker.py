@@ -52,7 +52,7 @@ def picker(request: HttpRequest) -> HttpResponse:
         query = urlencode({"mode": mode, "slot": name, "q": text, "page": page + 1})
         more = f"{reverse('create-picker')}?{query}"
     context = {
-        "pieces": [(piece, pick_label(piece)) for piece in pieces[:PAGE_SIZE]],
+        "pieces": [(piece, pick_label(piece.prompt, piece.kind)) for piece in pieces[:PAGE_SIZE]],
         "more": more,
         "first": page == 1,
         "text": text,

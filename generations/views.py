@@ -145,7 +145,7 @@ def _get_generation(uuid: str) -> Generation:
 def card(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """One gallery card, fetched when a card whose output link died scrolls into view: it starts
     the link's renewal, and the page's poll (`poll`) watches the card until it is done."""
-    generation = get_object_or_404(Generation.objects.gallery().for_viewer(request.user), uuid=uuid)
+    generation = get_object_or_404(Generation.objects.cards().for_viewer(request.user), uuid=uuid)
     refreshing = refresh_if_stale(generation)
     return HttpResponse(render_card(request, generation, refreshing=refreshing))
 
@@ -180,7 +180,7 @@ def poll(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=204)
     if not request.user.is_authenticated:  # signed out, or no longer allowed in
         return redirect_to_login(request.get_full_path())
-    found = Generation.objects.gallery().for_viewer(request.user).filter(uuid__in=moved)
+    found = Generation.objects.cards().for_viewer(request.user).filter(uuid__in=moved)
     swaps = []
     for generation in found:
         refreshing = refresh_if_stale(generation)

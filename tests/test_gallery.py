@@ -162,6 +162,31 @@ def test_gallery_queries_do_not_grow_with_items(
         assert owner_client.get("/").status_code == 200
 
 
+def test_every_kind_of_card_is_shown_from_the_page_query_alone(
+    owner_client: Client, owner: User, teammate: User, django_assert_max_num_queries
+) -> None:
+    """A gallery page reads only the columns a card shows (`CARD_COLUMNS`): a card showing one
+    it does not read would cost a query per card. One page holds every kind of card."""
+    failed = make(teammate, "tried once", state=State.FAILED, failure_code="moderation")
+    retry = make(teammate, "tried again", state=State.PROCESSING, auto_retry=1, parent=failed)
+    failed.retried_as = retry
+    failed.save()
+    by_admin = make(owner, "retried by hand", state=State.FAILED, failure_code="upstream_error")
+    by_admin.retried_as = make(owner, "the admin's retry", state=State.QUEUED)
+    by_admin.save()
+    make(owner, "long queued", state=State.QUEUED, created_at=timezone.now() - timedelta(days=1))
+    make(teammate, "layers", kind="layering", outputs=3, via="mcp")
+    make(owner, "a clip", kind="video", provider="dream_machine", model="ray-2")
+    missing = make(owner, "lost", outputs=1)
+    missing.outputs.update(archive_state="failed", archive_error="gone")
+    with django_assert_max_num_queries(5):
+        html = owner_client.get(reverse("gallery")).content.decode()
+    for words in ["Automatic retry 1", "Retried by an admin", "Taking longer", "3 layers"]:
+        assert words in html
+    assert "via MCP" in html
+    assert "Not archived" in html
+
+
 def test_the_home_page_shows_the_first_page_and_a_way_to_more(
     owner_client: Client, owner: User
 ) -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from generations import providers
 from generations.chaining import fits
-from generations.models import INPUT_PLACEHOLDER, Generation, Input, Lineage, State
+from generations.models import INPUT_PLACEHOLDER, Generation, Input, Kind, Lineage, State
 from generations.providers.agents import schema
 from generations.tasks import start_generation
 from generations.uploads import (
@@ -126,15 +126,19 @@ def pickable(media: str, providers: tuple[str, ...] | None = None) -> QuerySet[G
     return found
 
 
-def pick_label(piece: Generation) -> str:
-    return f"{piece.prompt[:60]} ({piece.get_kind_display()})"
+def pick_label(prompt: str, kind: str) -> str:
+    """How a pick list names a piece: its prompt and its kind in words."""
+    return f"{prompt[:60]} ({Kind.label_of(kind)})"
 
 
 def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
     """The recent pickable pieces, for the gallery pick's plain list (the page's picker
     searches them all)."""
-    recent = pickable(media, providers).only("uuid", "prompt", "kind")[:PICK_LIMIT]
-    return [("", "— none —"), *((str(g.uuid), pick_label(g)) for g in recent)]
+    recent = pickable(media, providers).values_list("uuid", "prompt", "kind")[:PICK_LIMIT]
+    return [
+        ("", "— none —"),
+        *((str(uuid), pick_label(prompt, kind)) for uuid, prompt, kind in recent),
+    ]
 
 
 def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, str]]:
@@ -146,8 +150,8 @@ def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, 
     missing = [value for value in values if value and str(value) not in offered]
     if not missing:
         return choices
-    older = Generation.objects.alive().named(missing).only("uuid", "prompt", "kind")
-    return [*choices, *((str(g.uuid), pick_label(g)) for g in older)]
+    older = Generation.objects.alive().named(missing).values_list("uuid", "prompt", "kind")
+    return [*choices, *((str(uuid), pick_label(prompt, kind)) for uuid, prompt, kind in older)]
 
 
 class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
@@ -219,9 +223,10 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             self.initial["idempotency_key"] = secrets.token_urlsafe(24)
         self.fields["prompt"].widget.attrs["data-max"] = self.PROMPT_MAX
         self.fields["prompt"].widget.attrs["placeholder"] = self.PLACEHOLDER
+        self._offered: dict[str, list[tuple[str, str]]] = {}
         for slot in self.SLOTS:
             name = f"{slot.name}_pick"
-            choices = pick_choices(slot.media, self.PICKS_FROM)
+            choices = self.offered(slot.media)
             if slot.multiple:
                 choices = choices[1:]  # no "none" among several
             field = self.fields[name]
@@ -295,6 +300,13 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
     def validate(cls, body: dict[str, Any]) -> BaseModel:
         """The body as the provider's request model; raises pydantic's ValidationError."""
         return cls.REQUEST.model_validate(body)
+
+    def offered(self, media: str) -> list[tuple[str, str]]:
+        """The gallery pick's plain list for one media kind, read once per form: the slots and
+        keyframe rows that take the same kind share it."""
+        if media not in self._offered:
+            self._offered[media] = pick_choices(media, self.PICKS_FROM)
+        return self._offered[media]
 
     def pick_ref(self, picked: Generation, slot: Slot) -> Any:
         """A reference to a finished piece of the gallery."""

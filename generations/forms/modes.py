@@ -14,7 +14,6 @@ from generations.forms.base import (
     dig_path,
     kept_tokens,
     labelled_choices,
-    pick_choices,
     references_in,
     slot_error_paths,
     true_or_none,
@@ -194,7 +193,7 @@ class VideoForm(CreateForm):
         super().__init__(*args, **kwargs)
         # Through form_kwargs, so that the empty row "Add keyframe" copies (a new form at each
         # `empty_form`) offers the gallery too.
-        choices = pick_choices("image", self.PICKS_FROM)
+        choices = self.offered("image")
         self.timeline = KeyframeFormSet(
             self.data or None, self.files or None, prefix="kf",
             initial=self.initial.get("timeline"), form_kwargs={"pick_choices": choices},

@@ -31,7 +31,7 @@ def needs_refresh(generation: Generation) -> bool:
 
 @register.filter
 def kind_label(kind: str) -> str:
-    return Kind(kind).label if kind in Kind.values else kind
+    return Kind.label_of(kind)
 
 
 @register.filter

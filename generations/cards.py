@@ -27,7 +27,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
@@ -55,24 +55,37 @@ def render_card(
     `refreshing`: a renewal of its output links was started, so the card is watched until then.
     """
     shared = shared_card(generation, refreshing)
-    html = shared.replace(STAR, star_form(request, generation), 1).replace(
-        OWNER_ACTIONS, owner_actions(request, generation), 1
-    )
+    page = viewer(request)
+    star = shared.stars[bool(getattr(generation, "is_starred", False))]
+    owner = shared.owner if can_delete(request.user, generation) else ""
+    html = shared.html.replace(STAR, page.fill(star), 1).replace(OWNER_ACTIONS, page.fill(owner), 1)
     if oob:
         html = html.replace("<article ", '<article hx-swap-oob="true" ', 1)
     return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there
 
 
-def shared_card(generation: Generation, refreshing: bool = False) -> str:
-    """The card's HTML without anyone's star or actions, from the cache when its key is there."""
+@dataclass(frozen=True)
+class SharedCard:
+    """A card as every viewer shares it: its HTML with markers where each viewer's bits go, and
+    those bits ready but for the page's CSRF token and address (CSRF_MARK, NEXT_MARK)."""
+
+    html: str
+    stars: tuple[str, str]  # the star form, unstarred and starred
+    owner: str  # the menu items only its owner or staff get
+
+
+def shared_card(generation: Generation, refreshing: bool = False) -> SharedCard:
+    """The card without anyone's star or actions, from the cache when its key is there."""
     key = card_key(generation, refreshing)
     cache = caches[CACHE]
-    html: str | None = cache.get(key)
-    if html is None:
+    shared: SharedCard | None = cache.get(key)
+    if shared is None:
         html = render_to_string(TEMPLATE, {"generation": generation, "refreshing": refreshing})
         html = INDENTATION.sub(">\n<", html).strip()  # a tenth of a gallery page's weight
-        cache.set(key, html)
-    return html
+        stars = (_star_form(generation, False), _star_form(generation, True))
+        shared = SharedCard(html, stars, _owner_actions(generation))
+        cache.set(key, shared)
+    return shared
 
 
 def card_key(generation: Generation, refreshing: bool = False) -> str:
@@ -127,20 +140,27 @@ def _forget(**kwargs: Any) -> None:
 
 # --- each viewer's bits ---
 
+# Where the page's CSRF token and address go in a shared card's forms: comments, which no text
+# of a job's can become once escaped.
+CSRF_MARK = SafeString("<!--viewer:csrf-->")
+NEXT_MARK = SafeString("<!--viewer:next-->")
+
 
 @dataclass(frozen=True)
 class Viewer:
     """What a page's cards need from the request, worked out once per page."""
 
     token: str  # one masked CSRF token for every form on the page
-    path: str
-    icons: str
+    path: str  # the page's address, escaped for an attribute
+
+    def fill(self, bits: str) -> str:
+        return bits.replace(CSRF_MARK, self.token).replace(NEXT_MARK, self.path)
 
 
 def viewer(request: HttpRequest) -> Viewer:
     found: Viewer | None = getattr(request, "_card_viewer", None)
     if found is None:
-        found = Viewer(get_token(request), request.get_full_path(), staticfiles_storage.url(ICONS))
+        found = Viewer(get_token(request), escape(request.get_full_path()))
         request._card_viewer = found  # type: ignore[attr-defined]
     return found
 
@@ -148,8 +168,11 @@ def viewer(request: HttpRequest) -> Viewer:
 def star_form(request: HttpRequest, generation: Generation) -> SafeString:
     """The star button as this viewer sees it; it works without JavaScript too."""
     starred = bool(getattr(generation, "is_starred", False))
+    return mark_safe(viewer(request).fill(_star_form(generation, starred)))  # noqa: S308 - format_html
+
+
+def _star_form(generation: Generation, starred: bool) -> str:
     url = reverse("generation-star", args=[generation.uuid])
-    page = viewer(request)
     return format_html(
         '<form class="star-form" method="post" action="{url}" hx-post="{url}" hx-swap="outerHTML">'
         '<input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
@@ -160,25 +183,22 @@ def star_form(request: HttpRequest, generation: Generation) -> SafeString:
         '<use href="{icons}#star"/></svg><span class="visually-hidden">{said}</span></button>'
         "</form>",
         url=url,
-        token=page.token,
-        next=page.path,
+        token=CSRF_MARK,
+        next=NEXT_MARK,
         value="0" if starred else "1",
         on=" star--on" if starred else "",
         pressed="true" if starred else "false",
         verb="Unstar" if starred else "Star",
-        icons=page.icons,
+        icons=staticfiles_storage.url(ICONS),
         said="Starred" if starred else "Star",
     )
 
 
-def owner_actions(request: HttpRequest, generation: Generation) -> SafeString:
+def _owner_actions(generation: Generation) -> str:
     """The card menu's items only the owner or staff get: cancel (a running job), delete."""
-    if not can_delete(request.user, generation):
-        return SafeString("")
     cancel = SafeString("")
     if generation.is_active:
         url = reverse("generation-cancel", args=[generation.uuid])
-        page = viewer(request)
         cancel = format_html(
             '<form method="post" action="{url}" hx-post="{url}" hx-target="#card-{uuid}"'
             ' hx-swap="outerHTML"><input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
@@ -186,8 +206,8 @@ def owner_actions(request: HttpRequest, generation: Generation) -> SafeString:
             '<button class="menu__item" type="submit">Cancel (stop waiting)</button></form>',
             url=url,
             uuid=generation.uuid,
-            token=page.token,
-            next=page.path,
+            token=CSRF_MARK,
+            next=NEXT_MARK,
         )
     url = reverse("generation-delete", args=[generation.uuid])
     prompt = Truncator(generation.prompt).chars(60)

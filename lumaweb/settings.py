@@ -125,9 +125,6 @@ TEMPLATES = [
         },
     },
 ]
-# Form widgets (the studio's selects, a pick list's options) through Django's own Jinja2 widget
-# templates: the same HTML as the default renderer, rendered in a third of the time.
-FORM_RENDERER = "django.forms.renderers.Jinja2"
 
 # --- Database: SQLite under var/ by default, anything dj-database-url reads otherwise ---
 DATABASES = {

@@ -17,6 +17,7 @@ from django import forms
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.forms.forms import DeclarativeFieldsMetaclass
+from django.forms.renderers import Jinja2
 from pydantic import BaseModel, ValidationError
 
 from generations import providers
@@ -173,8 +174,16 @@ class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
         return new_class
 
 
+# The studio forms' widgets (their selects, a pick list's options) go through Django's own Jinja2
+# widget templates: the same HTML as the default renderer's, in less than half the time. Not
+# settings.FORM_RENDERER: the admin's widgets exist as Django templates only.
+WIDGETS = Jinja2()
+
+
 class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
     """What every mode shares: the prompt, the double-submit token, chaining and the slots."""
+
+    default_renderer = WIDGETS
 
     KIND: ClassVar[str]
     # Its name in the studio's mode switch and URLs (`?mode=`), a key of MODE_FORMS.

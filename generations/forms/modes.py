@@ -8,6 +8,7 @@ from generations.forms.base import (
     MODEL_LABELS,
     STRENGTH_LABELS,
     VIDEO_RATIOS,
+    WIDGETS,
     CreateForm,
     Kept,
     Slot,
@@ -133,6 +134,8 @@ VIDEO_FIELD_PATHS = {
 
 class KeyframeForm(forms.Form):
     """One anchor of a keyframe timeline: an image pinned at a frame position."""
+
+    default_renderer = WIDGETS
 
     image = forms.FileField(
         required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"})

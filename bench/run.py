@@ -47,7 +47,7 @@ VIEWERS = 50
 UPLOAD_MB = 300
 ZIP_GB = 2.0
 LATENCY_JOBS = 16
-TEAM = 20  # the busy team: this many people browsing at once
+TEAM = 300  # the busy team: this many people browsing at once (issue #18's figure)
 TEAM_SECONDS = 60.0
 TEAM_CHANGE_EVERY = 0.5  # meanwhile a job changes twice a second (a finished job, a star)
 X = "\N{MULTIPLICATION SIGN}"
@@ -712,8 +712,8 @@ def render(
         Target("viewer polls without errors", str(amp.viewer_errors), "0",
                amp.viewer_errors == 0),
         Target("busy team without errors", str(team_errors), "0", team_errors == 0),
-        Target("busy team, slowest page p95", f"{slowest:.0f} ms", "≤ 1000 ms",
-               slowest <= 1000),
+        Target("busy team, slowest page p95", f"{slowest:.0f} ms", "≤ 150 ms",
+               slowest <= 150),
     ]  # fmt: skip
     limits = {rows[5].name: 2, STUDIO: 8}
     for row in rows:

@@ -35,8 +35,16 @@ class Command(BaseCommand):
         ).start()
         self.stdout.write(f"worker {worker_id} started ({settings.TASKS_BACKEND} backend)")
         if settings.TASKS_BACKEND == "rq":
+            # Jobs run in this process, not in a fork per job: the heartbeat thread above makes
+            # HTTP calls and imports on its own, and a fork taken while it held an import lock
+            # left the job waiting on that lock until RQ's 600 s timeout (seen under load:
+            # `import httpcore` in httpx's transport).
             call_command(
-                "rqworker", "default", job_class="django_tasks_rq.backend.Job", with_scheduler=True
+                "rqworker",
+                "default",
+                job_class="django_tasks_rq.backend.Job",
+                worker_class="rq.SimpleWorker",
+                with_scheduler=True,
             )
         else:
             call_command(

@@ -349,7 +349,10 @@ def measure_busy_team(
 
     def record(name: str, client: httpx.Client, url: str, **kwargs: object) -> None:
         started = time.monotonic()
-        status = load.get_as_a_browser(client, url, **kwargs).status_code
+        try:
+            status = load.get_as_a_browser(client, url, **kwargs).status_code
+        except httpx.TransportError:  # reset or refused: an error the person sees, not the end
+            status = 0
         with lock:
             seen[name].seconds.append(time.monotonic() - started)
             seen[name].errors += status not in (200, 204)

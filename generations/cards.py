@@ -27,11 +27,11 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
-from generations.models import Generation, State
+from generations.models import Board, Generation, State
 from generations.trash import can_delete
 from generations.wording import ago, elapsed
 
@@ -41,6 +41,7 @@ TEMPLATE = "generations/card.html"
 TEMPLATES = (TEMPLATE, "generations/media.html", "generations/gallery_media_missing.html")
 STAR = "<!--viewer:star-->"
 OWNER_ACTIONS = "<!--viewer:owner-->"
+BOARD_ACTIONS = "<!--viewer:board-->"
 ICONS = "img/icons.svg"
 # The templates' indentation between tags: a browser shows any run of it as one space, and a
 # job's own text never matches (its < and > are escaped), so a card keeps one line break there.
@@ -48,17 +49,28 @@ INDENTATION = re.compile(r">\s*\n\s*<")
 
 
 def render_card(
-    request: HttpRequest, generation: Generation, *, refreshing: bool = False, oob: bool = False
+    request: HttpRequest,
+    generation: Generation,
+    *,
+    refreshing: bool = False,
+    oob: bool = False,
+    board: Board | None = None,
 ) -> SafeString:
     """One card as this viewer sees it; `oob` marks it for an htmx out-of-band swap.
 
     `refreshing`: a renewal of its output links was started, so the card is watched until then.
+    `board`: the card is shown on this board's page, whose menu items it gets.
     """
     shared = shared_card(generation, refreshing)
     page = viewer(request)
     star = shared.stars[bool(getattr(generation, "is_starred", False))]
     owner = shared.owner if can_delete(request.user, generation) else ""
-    html = shared.html.replace(STAR, page.fill(star), 1).replace(OWNER_ACTIONS, page.fill(owner), 1)
+    on_board = _board_actions(request, board, generation) if board else ""
+    html = (
+        shared.html.replace(STAR, page.fill(star), 1)
+        .replace(OWNER_ACTIONS, page.fill(owner), 1)
+        .replace(BOARD_ACTIONS, on_board, 1)
+    )
     if oob:
         html = html.replace("<article ", '<article hx-swap-oob="true" ', 1)
     return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there
@@ -223,3 +235,19 @@ def _owner_actions(generation: Generation) -> str:
         days=days,
     )
     return format_html("{}{}", cancel, delete)
+
+
+def _board_actions(request: HttpRequest, board: Board, generation: Generation) -> SafeString:
+    """A board page's items in its cards' menus: take the piece off, make it the cover."""
+    url = reverse("board-edit", args=[board.uuid])
+    token = viewer(request).token
+    actions = [("remove", "Remove from this board")]
+    if generation.state == State.COMPLETED:
+        actions.append(("cover", "Make it the cover"))
+    return format_html_join(
+        "",
+        '<form method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken"'
+        ' value="{}"><input type="hidden" name="piece" value="{}"><button class="menu__item"'
+        ' type="submit" name="action" value="{}">{}</button></form>',
+        ((url, token, generation.uuid, action, label) for action, label in actions),
+    )

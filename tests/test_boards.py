@@ -100,6 +100,25 @@ def test_the_board_page_scrolls_by_keyset_pages_on_the_board(
     assert "That\N{RIGHT SINGLE QUOTATION MARK}s everything" in rest
 
 
+def test_a_board_pages_cards_offer_to_take_a_piece_off_and_make_it_the_cover(
+    owner_client: Client, owner: User, board: Board
+) -> None:
+    """The items a card's menu gets on a board's page only (the shared card leaves them out)."""
+    fox, hare = piece(owner, "a fox"), piece(owner, "a hare")
+    board.add([fox, hare], owner)
+    html = owner_client.get(board.get_absolute_url()).content.decode()
+    assert html.count("Remove from this board") == 2
+    assert html.count("Make it the cover") == 2
+    assert "Remove from this board" not in owner_client.get("/gallery/").content.decode()
+    edit = f'action="/boards/{board.uuid}/edit"'
+    assert html.count(edit) >= 4
+    owner_client.post(f"/boards/{board.uuid}/edit", {"action": "cover", "piece": str(hare.uuid)})
+    owner_client.post(f"/boards/{board.uuid}/edit", {"action": "remove", "piece": str(fox.uuid)})
+    board.refresh_from_db()
+    assert board.cover == hare
+    assert list(board.pieces.all()) == [hare]
+
+
 def test_anyone_adds_and_removes_a_piece_from_its_boards(
     teammate_client: Client, owner: User, teammate: User, board: Board
 ) -> None:

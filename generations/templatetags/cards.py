@@ -13,7 +13,7 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def card(context: Any, generation: Generation) -> SafeString:
-    return cards.render_card(context.request, generation)
+    return cards.render_card(context.request, generation, board=context.get("board"))
 
 
 @register.simple_tag(takes_context=True)

@@ -65,11 +65,11 @@ def render_card(
     page = viewer(request)
     star = shared.stars[bool(getattr(generation, "is_starred", False))]
     owner = shared.owner if can_delete(request.user, generation) else ""
-    on_board = _board_actions(request, board, generation) if board else ""
+    on_board = _board_actions(board, generation) if board else ""
     html = (
         shared.html.replace(STAR, page.fill(star), 1)
         .replace(OWNER_ACTIONS, page.fill(owner), 1)
-        .replace(BOARD_ACTIONS, on_board, 1)
+        .replace(BOARD_ACTIONS, page.fill(on_board), 1)
     )
     if oob:
         html = html.replace("<article ", '<article hx-swap-oob="true" ', 1)
@@ -237,10 +237,9 @@ def _owner_actions(generation: Generation) -> str:
     return format_html("{}{}", cancel, delete)
 
 
-def _board_actions(request: HttpRequest, board: Board, generation: Generation) -> SafeString:
+def _board_actions(board: Board, generation: Generation) -> str:
     """A board page's items in its cards' menus: take the piece off, make it the cover."""
     url = reverse("board-edit", args=[board.uuid])
-    token = viewer(request).token
     actions = [("remove", "Remove from this board")]
     if generation.state == State.COMPLETED:
         actions.append(("cover", "Make it the cover"))
@@ -249,5 +248,5 @@ def _board_actions(request: HttpRequest, board: Board, generation: Generation) -
         '<form method="post" action="{}"><input type="hidden" name="csrfmiddlewaretoken"'
         ' value="{}"><input type="hidden" name="piece" value="{}"><button class="menu__item"'
         ' type="submit" name="action" value="{}">{}</button></form>',
-        ((url, token, generation.uuid, action, label) for action, label in actions),
+        ((url, CSRF_MARK, generation.uuid, action, label) for action, label in actions),
     )

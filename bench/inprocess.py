@@ -27,7 +27,7 @@ from generations.simulators.models import SimGeneration
 from generations.tasks import start_generation
 from generations.uploads import check_video
 
-DEEP_PAGE = 200
+DEEP_PAGE = 500  # the page #18 names for the 100,000 and 1,000,000 runs
 POLLED_CARDS = 12  # running cards on the page whose poll is measured
 
 
@@ -36,7 +36,7 @@ def create_user(username: str, password: str) -> None:
 
 
 def deep_page() -> int:
-    """Page 200, or the last full page of a smaller data set."""
+    """Page 500, or the last full page of a smaller data set."""
     return max(2, min(DEEP_PAGE, Generation.objects.count() // PAGE_SIZE))
 
 

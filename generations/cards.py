@@ -114,7 +114,7 @@ def card_key(generation: Generation, refreshing: bool = False) -> str:
         generation.is_stuck,
     )
     parts = (
-        _unchanging(),
+        unchanging(*TEMPLATES),
         _columns(generation),
         generation.created_by.get_username(),
         _columns(retry) if retry else None,
@@ -134,19 +134,20 @@ def _columns(row: Model) -> tuple[Any, ...]:
 
 
 @functools.cache
-def _unchanging() -> str:
-    """What every card depends on and a process never sees change: the templates' source and
-    the icons' hashed URL (worked out once, not 24 times a page: a manifest lookup each)."""
+def unchanging(*templates: str) -> str:
+    """A digest of what shared HTML depends on and a process never sees change: these
+    templates' source and the icons' hashed URL (worked out once, not once per card: a manifest
+    lookup each)."""
     digest = hashlib.blake2b(staticfiles_storage.url(ICONS).encode(), digest_size=12)
-    for name in TEMPLATES:
+    for name in templates:
         digest.update(get_template(name).template.source.encode())  # type: ignore[attr-defined]
     return digest.hexdigest()
 
 
 @receiver(setting_changed)
 def _forget(**kwargs: Any) -> None:
-    """Settings (tests, mostly) can change what a card says: start again."""
-    _unchanging.cache_clear()
+    """Settings (tests, mostly) can change what a card or a form says: start again."""
+    unchanging.cache_clear()
     caches[CACHE].clear()
 
 

@@ -1,5 +1,6 @@
 """The studio's pages: create, watch, browse."""
 
+import hashlib
 from typing import Any
 from uuid import UUID
 
@@ -7,17 +8,21 @@ from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import caches
 from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
 from generations import rules, spend
 from generations.boards import boards_of
-from generations.cards import render_card
+from generations.cards import CACHE as CARDS_CACHE
+from generations.cards import CSRF_MARK, render_card, unchanging, viewer
 from generations.chaining import chain_actions, inherited
 from generations.forms import MODE_FORMS, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
@@ -64,10 +69,51 @@ def home(request: HttpRequest) -> HttpResponse:
             response = render(request, "generations/create_panel.html#create-form", context)
             return reswap(retarget(response, "#create-form"), "outerHTML")
     else:
-        form = form_class(initial=_initial(request, form_class), user=request.user)
-    context = {**_create_context(form, mode, request.user), "page": first_page(request.user)}
+        initial = _initial(request, form_class)
+        form = form_class(initial=initial, user=request.user)
+        if not initial:  # a new, empty form: the same for everyone (see _empty_panel)
+            panel = _empty_panel(request, form, mode)
+            return render(request, "generations/home.html", {"panel": panel, **_home(request)})
+    context = {**_create_context(form, mode, request.user), **_home(request)}
     status = 400 if form.errors else 200
     return render(request, "generations/home.html", context, status=status)
+
+
+def _home(request: HttpRequest) -> dict[str, Any]:
+    """What the studio's page shows below its form."""
+    return {"page": first_page(request.user)}
+
+
+# Every template whose output is part of the creation panel.
+PANEL_TEMPLATES = tuple(
+    f"generations/{name}.html"
+    for name in ("create_panel", "_slot", "_kept", "_timeline", "_reframe", "_concepts")
+)
+# Where a shared panel's form key goes: letters only, so the widget leaves it as it is.
+FORM_KEY_MARK = "viewerFormKeyMark"
+
+
+def _empty_panel(request: HttpRequest, form: CreateForm, mode: str) -> SafeString:
+    """The creation panel with a new, empty form of `mode`, rendered once and shared.
+
+    Such a form is the same for everyone but for its CSRF token and its key (one per form, for
+    a double submit to find its first job), which are put in per page; what else it shows is in
+    the cache key: the modes on here, the gallery's pick lists, this person's budget warnings."""
+    user = request.user
+    context = _create_context(form, mode, user)
+    warnings = [budget.text for budget in context["budgets"] if budget.warn]
+    parts = (unchanging(*PANEL_TEMPLATES), mode, context["modes"], form.pick_lists(), warnings)
+    key = "panel:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
+    cache = caches[CARDS_CACHE]
+    html: str | None = cache.get(key)
+    if html is None:
+        form_key = form.initial["idempotency_key"]
+        form.initial["idempotency_key"] = FORM_KEY_MARK
+        html = render_to_string(PANEL_TEMPLATES[0], {**context, "csrf_token": CSRF_MARK})
+        form.initial["idempotency_key"] = form_key
+        cache.set(key, html)
+    filled = viewer(request).fill(html).replace(FORM_KEY_MARK, form.initial["idempotency_key"], 1)
+    return mark_safe(filled)  # noqa: S308 - rendered by the template engine, escaped there
 
 
 def remix_mode(generation: Generation) -> str:

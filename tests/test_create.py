@@ -13,12 +13,13 @@ from django.test import Client
 from PIL import Image
 
 from generations.forms import MODE_FORMS, ImageForm, VideoForm
+from generations.forms.base import FORM_KEY
 from generations.models import Generation, Input, Lineage, State
 from generations.simulators import media as sim_media
 from generations.simulators.models import SimGeneration
 from generations.submission import upstream_user_id
 from tests.conftest import terminal
-from tests.factories import png
+from tests.factories import piece, png
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -731,3 +732,31 @@ def test_variations_through_a_gateway_each_name_their_own_upload(owner_client) -
     assert len(made) == 2
     for generation in made:
         assert generation.request["image_url"] == generation.inputs.get().placeholder
+
+
+# --- the empty form, rendered once per mode and shared (views._empty_panel) ---
+
+
+def form_key(page: str) -> str:
+    found = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert found, "the form has no key"
+    return found.group(1)
+
+
+def test_every_studio_page_has_its_own_form_key_and_the_page_token(owner_client: Client) -> None:
+    first, second = (owner_client.get("/?mode=image").content.decode() for _ in range(2))
+    assert form_key(first) != form_key(second)  # a second tab's Generate is a job of its own
+    for page in (first, second):
+        assert FORM_KEY.fullmatch(form_key(page)) and "<!--viewer" not in page
+        token = re.search(r'X-CSRFToken": "([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        assert f'name="csrfmiddlewaretoken" value="{token}"' in page
+
+
+def test_a_piece_finished_after_the_studio_was_shown_is_offered_on_the_next(
+    owner, owner_client: Client
+) -> None:
+    piece(owner, "an ochre dune at noon", upstream_id="up-dune")
+    assert "an ochre dune at noon" in owner_client.get("/?mode=image").content.decode()
+    piece(owner, "a cobalt glacier", upstream_id="up-glacier")
+    page = owner_client.get("/?mode=image").content.decode()
+    assert "a cobalt glacier (Image)" in page  # a new pick list: the form is rendered anew

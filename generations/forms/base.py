@@ -317,6 +317,10 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             self._offered[media] = pick_choices(media, self.PICKS_FROM)
         return self._offered[media]
 
+    def pick_lists(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Every pick list the form offers (each read when the form was made)."""
+        return sorted(self._offered.items())
+
     def pick_ref(self, picked: Generation, slot: Slot) -> Any:
         """A reference to a finished piece of the gallery."""
         return schema.ImageRef(generation_id=picked.upstream_id)

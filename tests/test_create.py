@@ -747,7 +747,8 @@ def test_every_studio_page_has_its_own_form_key_and_the_page_token(owner_client:
     first, second = (owner_client.get("/?mode=image").content.decode() for _ in range(2))
     assert form_key(first) != form_key(second)  # a second tab's Generate is a job of its own
     for page in (first, second):
-        assert FORM_KEY.fullmatch(form_key(page)) and "<!--viewer" not in page
+        assert FORM_KEY.fullmatch(form_key(page))
+        assert "<!--viewer" not in page
         token = re.search(r'X-CSRFToken": "([^"]+)"', page).group(1)  # type: ignore[union-attr]
         assert f'name="csrfmiddlewaretoken" value="{token}"' in page
 

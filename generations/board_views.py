@@ -114,5 +114,6 @@ def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
             target.remove([piece])
         messages.success(request, "Boards saved.")
         return redirect(back_to(request, piece.get_absolute_url()))
-    context = {"generation": piece, "form": form, "on": on}
+    back = back_to(request, piece.get_absolute_url(), request.GET.get("next", ""))
+    context = {"generation": piece, "form": form, "on": on, "back": back}
     return render(request, "generations/piece_boards.html", context)

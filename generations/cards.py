@@ -16,6 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
@@ -66,10 +67,10 @@ def render_card(
     star = shared.stars[bool(getattr(generation, "is_starred", False))]
     owner = shared.owner if can_delete(request.user, generation) else ""
     on_board = _board_actions(board, generation) if board else ""
-    html = (
-        shared.html.replace(STAR, page.fill(star), 1)
-        .replace(OWNER_ACTIONS, page.fill(owner), 1)
-        .replace(BOARD_ACTIONS, page.fill(on_board), 1)
+    html = page.fill(
+        shared.html.replace(STAR, star, 1)
+        .replace(OWNER_ACTIONS, owner, 1)
+        .replace(BOARD_ACTIONS, on_board, 1)
     )
     if oob:
         html = html.replace("<article ", '<article hx-swap-oob="true" ', 1)
@@ -92,7 +93,12 @@ def shared_card(generation: Generation, refreshing: bool = False) -> SharedCard:
     cache = caches[CACHE]
     shared: SharedCard | None = cache.get(key)
     if shared is None:
-        html = render_to_string(TEMPLATE, {"generation": generation, "refreshing": refreshing})
+        context = {
+            "generation": generation,
+            "refreshing": refreshing,
+            "next_query": NEXT_QUERY_MARK,
+        }
+        html = render_to_string(TEMPLATE, context)
         html = INDENTATION.sub(">\n<", html).strip()  # a tenth of a gallery page's weight
         stars = (_star_form(generation, False), _star_form(generation, True))
         shared = SharedCard(html, stars, _owner_actions(generation))
@@ -157,6 +163,7 @@ def _forget(**kwargs: Any) -> None:
 # of a job's can become once escaped.
 CSRF_MARK = SafeString("<!--viewer:csrf-->")
 NEXT_MARK = SafeString("<!--viewer:next-->")
+NEXT_QUERY_MARK = SafeString("<!--viewer:next-query-->")  # the address as a query's value
 
 
 @dataclass(frozen=True)
@@ -165,17 +172,30 @@ class Viewer:
 
     token: str  # one masked CSRF token for every form on the page
     path: str  # the page's address, escaped for an attribute
+    query: str  # the same, quoted for a query string's value
 
     def fill(self, bits: str) -> str:
-        return bits.replace(CSRF_MARK, self.token).replace(NEXT_MARK, self.path)
+        return (
+            bits.replace(CSRF_MARK, self.token)
+            .replace(NEXT_MARK, self.path)
+            .replace(NEXT_QUERY_MARK, self.query)
+        )
 
 
 def viewer(request: HttpRequest) -> Viewer:
     found: Viewer | None = getattr(request, "_card_viewer", None)
     if found is None:
-        found = Viewer(get_token(request), escape(request.get_full_path()))
+        address = page_address(request)
+        found = Viewer(get_token(request), escape(address), escape(quote(address, safe="/")))
         request._card_viewer = found  # type: ignore[attr-defined]
     return found
+
+
+def page_address(request: HttpRequest) -> str:
+    """The address of the page a card is shown on: for htmx's requests (a poll, a star, the
+    next page), the page that asked (on this site only), not the request's own."""
+    htmx = getattr(request, "htmx", None)
+    return (htmx and htmx.current_url_abs_path) or request.get_full_path()
 
 
 def star_form(request: HttpRequest, generation: Generation) -> SafeString:

@@ -268,8 +268,9 @@ def download_output(request: HttpRequest, uuid: str, index: int) -> HttpResponse
     return response
 
 
-def back_to(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
+def back_to(request: HttpRequest, default: str, target: str | None = None) -> str:
+    """Where to go back to: `target` (by default the form's `next`) when it is on this site."""
+    target = request.POST.get("next", "") if target is None else target
     safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
     return target if safe else default
 

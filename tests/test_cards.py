@@ -424,3 +424,50 @@ def test_a_page_of_cached_cards_asks_the_static_manifest_for_the_icons_once(
     monkeypatch.setattr("generations.cards.staticfiles_storage", Counting())
     owner_client.get(reverse("gallery") + "?again=1")
     assert asked.count("img/icons.svg") <= 1  # the page's star forms, not each card's key
+
+
+# --- a shared card's links lead back to the page it was shown on ---
+
+
+def boards_link(html: str, generation: Generation) -> str:
+    found = re.search(r'href="(/g/[^"]+/boards\?next=[^"]*)"', card_html(html, generation))
+    assert found, "the card has no Boards… link"
+    return found.group(1)
+
+
+def test_a_cards_boards_link_returns_to_the_page_it_was_shown_on(
+    owner: User, owner_client: Client
+) -> None:
+    shown = job(owner)
+    html = owner_client.get("/gallery/?kind=image&q=lighthouse").content.decode()
+    assert boards_link(html, shown).endswith("?next=/gallery/%3Fkind%3Dimage%26q%3Dlighthouse")
+    # The same shared card on another page leads back there.
+    assert boards_link(gallery(owner_client), shown).endswith("?next=/gallery/")
+
+
+def test_a_card_swapped_in_by_the_poll_returns_to_the_page_not_to_the_poll(
+    owner: User, owner_client: Client
+) -> None:
+    running = job(owner, state=State.PROCESSING)
+    Generation.objects.filter(pk=running.pk).update(state=State.FAILED)
+    page = "http://testserver/gallery/?state=active"
+    response = owner_client.get(
+        reverse("poll"),
+        {"seen": f"{running.uuid}:processing"},
+        headers={"HX-Request": "true", "HX-Current-URL": page},
+    )
+    html = response.content.decode()
+    assert boards_link(html, running).endswith("?next=/gallery/%3Fstate%3Dactive")
+    assert 'name="next" value="/gallery/?state=active"' in card_html(html, running)
+
+
+@pytest.mark.parametrize("away", ["https://evil.example/", "javascript:alert(1)", "//evil.example"])
+def test_the_boards_page_never_leads_off_the_site(
+    owner: User, owner_client: Client, away: str
+) -> None:
+    shown = job(owner)
+    html = owner_client.get(reverse("generation-boards", args=[shown.uuid]), {"next": away})
+    page = html.content.decode()
+    assert "evil.example" not in page
+    assert "javascript:" not in page
+    assert f'href="{shown.get_absolute_url()}">Cancel' in page

@@ -1,10 +1,12 @@
 """Gallery cards rendered once per version and shared by every viewer.
 
-A card's HTML is cached under a key made from everything it shows: every column of the job, of
-its outputs and of the retry that replaced it, its author's name, the words that depend on the
-clock ("5 min ago", an unfinished job's elapsed time, whether a link is still fresh) and the
-card templates' own source. A change to a job gives its card a new key, so a cached card is
-never older than its job, and a change to one job re-renders one card, not a page.
+A card's HTML is cached under a key made from everything it shows: what it shows of the job and
+of the job's author, retry and earlier try (CARD_COLUMNS), every column of its outputs, the
+words that depend on the clock ("5 min ago", an unfinished job's elapsed time, whether a link is
+still fresh) and the card templates' own source. A change to a job gives its card a new key, so
+a cached card is never older than its job, and a change to one job re-renders one card, not a
+page. A gallery page reads those columns as values and reads whole jobs only for the cards
+that changed (`page_cards`).
 
 What differs between viewers (their star, and the delete and cancel actions only the owner or
 staff get) is not in the shared HTML: the template leaves a marker there, and `render_card`
@@ -15,8 +17,11 @@ import functools
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
@@ -32,9 +37,18 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
-from generations.models import Board, Generation, State
+from generations.models import (
+    ACTIVE_STATES,
+    CARD_COLUMNS,
+    Board,
+    Generation,
+    GenerationQuerySet,
+    Output,
+    State,
+    is_stuck,
+)
 from generations.trash import can_delete
-from generations.wording import ago, elapsed
+from generations.wording import ago, elapsed_since
 
 CACHE = "cards"
 TEMPLATE = "generations/card.html"
@@ -51,7 +65,7 @@ INDENTATION = re.compile(r">\s*\n\s*<")
 
 def render_card(
     request: HttpRequest,
-    generation: Generation,
+    generation: "Generation | PageCard",
     *,
     refreshing: bool = False,
     oob: bool = False,
@@ -62,7 +76,10 @@ def render_card(
     `refreshing`: a renewal of its output links was started, so the card is watched until then.
     `board`: the card is shown on this board's page, whose menu items it gets.
     """
-    shared = shared_card(generation, refreshing)
+    if isinstance(generation, PageCard):
+        shared = generation.shared
+    else:
+        shared = shared_card(generation, refreshing)
     page = viewer(request)
     star = shared.stars[bool(getattr(generation, "is_starred", False))]
     owner = shared.owner if can_delete(request.user, generation) else ""
@@ -108,24 +125,42 @@ def shared_card(generation: Generation, refreshing: bool = False) -> SharedCard:
 
 def card_key(generation: Generation, refreshing: bool = False) -> str:
     """A digest of everything the card shows (see the module's docstring)."""
-    outputs = (
-        [(_columns(output), output.url_is_fresh) for output in generation.outputs.all()]
-        if generation.state == State.COMPLETED
-        else []
-    )
-    retry = generation.retried_as
-    clock = (
-        ago(generation.created_at),
-        elapsed(generation) if generation.is_active else "",
-        generation.is_stuck,
-    )
+    outputs = generation.shown_outputs if generation.state == State.COMPLETED else []
+    times = (generation.created_at, generation.submitted_at, generation.submit_after)
+    return _key(card_values(generation), outputs, _clock(generation.state, *times), refreshing)
+
+
+def card_values(generation: Generation) -> tuple[Any, ...]:
+    """What a card shows of its job and of the job's author, retry and earlier try
+    (CARD_COLUMNS), as a page's query reads them with `values_list` (`page_cards`)."""
+    return tuple(_value(generation, lookup) for lookup in CARD_COLUMNS)
+
+
+def _value(row: Model | None, lookup: str) -> Any:
+    *through, name = lookup.split("__")
+    for relation in through:
+        row = getattr(row, relation)
+    return None if row is None else getattr(row, row._meta.get_field(name).attname)
+
+
+def _clock(
+    state: str, created_at: datetime, submitted_at: datetime | None, submit_after: datetime | None
+) -> tuple[Any, ...]:
+    """The words on a card that move with the clock: its age and, for an unfinished job, the
+    time it has been going and whether it is stuck."""
+    if state not in ACTIVE_STATES:
+        return ago(created_at), "", False
+    going = elapsed_since(created_at, submitted_at)
+    return ago(created_at), going, is_stuck(state, created_at, submit_after)
+
+
+def _key(
+    values: tuple[Any, ...], outputs: list[Output], clock: tuple[Any, ...], refreshing: bool
+) -> str:
     parts = (
         unchanging(*TEMPLATES),
-        _columns(generation),
-        generation.created_by.get_username(),
-        _columns(retry) if retry else None,
-        _columns(generation.parent) if generation.auto_retry and generation.parent else None,
-        outputs,
+        values,
+        [(_columns(output), output.url_is_fresh) for output in outputs],
         clock,
         refreshing,
         settings.LUMAWEB_AUTO_RETRY_MAX,
@@ -134,9 +169,68 @@ def card_key(generation: Generation, refreshing: bool = False) -> str:
 
 
 def _columns(row: Model) -> tuple[Any, ...]:
-    """The row's loaded columns (a card reads only those: `GenerationQuerySet.cards()`)."""
+    """All of an output's columns."""
     loaded = row.__dict__
     return tuple(loaded.get(field.attname) for field in row._meta.concrete_fields)
+
+
+# --- a page of cards ---
+
+
+@dataclass(frozen=True)
+class PageCard:
+    """A card of a gallery page, as the page's query read it: what each viewer's bits need
+    (`render_card` takes it as it takes a job) and the shared card itself."""
+
+    pk: int
+    uuid: UUID
+    state: str
+    created_at: datetime
+    created_by_id: int
+    is_starred: bool
+    shared: SharedCard
+
+
+def page_cards(rows: GenerationQuerySet, user: Any) -> list[PageCard]:
+    """The cards of `rows` (a sliced, ordered, viewer-annotated page of jobs), reading whole
+    jobs only for the cards the cache does not hold.
+
+    The page's query reads what the cards show as values (CARD_COLUMNS), and one more query
+    reads the finished ones' outputs: from those each card's key, and the shared cards in one
+    `get_many`. Only the jobs whose card is missing (after a change) are then read, in one more
+    query, and rendered with the outputs already read."""
+    found = list(rows.prefetch_related(None).values_list("pk", *CARD_COLUMNS, "is_starred"))
+    completed = [row[0] for row in found if row[STATE] == State.COMPLETED]
+    outputs: dict[int, list[Output]] = {}
+    for output in Output.objects.filter(generation_id__in=completed) if completed else ():
+        outputs.setdefault(output.generation_id, []).append(output)
+    keys = {
+        row[0]: _key(row[1:-1], outputs.get(row[0], []), _clock(*itemgetter(*TIMES)(row)), False)
+        for row in found
+    }
+    cached: dict[str, SharedCard] = caches[CACHE].get_many(keys.values())
+    shared = {pk: cached[key] for pk, key in keys.items() if key in cached}
+    if missing := [row[0] for row in found if row[0] not in shared]:
+        jobs = Generation.objects.cards().prefetch_related(None).for_viewer(user)
+        for job in jobs.filter(pk__in=missing):
+            job.shown_outputs = outputs.get(job.pk, [])
+            shared[job.pk] = shared_card(job)
+    return [
+        PageCard(
+            row[0], row[UUID_], row[STATE], row[CREATED_AT], row[AUTHOR], row[-1], shared[row[0]]
+        )
+        for row in found
+        if row[0] in shared  # not deleted meanwhile
+    ]
+
+
+def _at(column: str) -> int:
+    """Where a page query's row (`page_cards`) holds a column: after the job's id."""
+    return 1 + CARD_COLUMNS.index(column)
+
+
+UUID_, STATE, CREATED_AT, AUTHOR = (_at(c) for c in ("uuid", "state", "created_at", "created_by"))
+TIMES = tuple(_at(c) for c in ("state", "created_at", "submitted_at", "submit_after"))  # _clock's
 
 
 @functools.cache

@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 
 from generations import providers, search, tasks
+from generations.cards import PageCard, page_cards
 from generations.models import (
     ACTIVE_STATES,
     Generation,
@@ -148,7 +149,7 @@ class GalleryFilters(forms.Form):
 
 @dataclass
 class GalleryPage:
-    items: list[Generation]
+    items: list[PageCard]
     next_url: str
     first_url: str  # the newest page with the same filters
     after: bool  # not the first page
@@ -156,7 +157,7 @@ class GalleryPage:
     base_url: str  # the same view unfiltered
 
 
-def encode_cursor(generation: Generation) -> str:
+def encode_cursor(generation: Generation | PageCard) -> str:
     raw = f"{generation.created_at.timestamp():.6f}|{generation.uuid}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -185,16 +186,18 @@ def after_cursor(queryset: GenerationQuerySet, cursor: str) -> GenerationQuerySe
 
 def gallery_page(
     queryset: GenerationQuerySet,
+    user: Any,
     cursor: str = "",
     query: dict[str, str] | None = None,
     base_url: str = "",
 ) -> GalleryPage:
-    """One page of `queryset`, newest first; its links go to `base_url` (default: the gallery)."""
+    """One page of `queryset` (annotated for `user`: `for_viewer`), newest first; its links go
+    to `base_url` (default: the gallery)."""
     if cursor:
         queryset = after_cursor(queryset, cursor)
     query = query or {}
     base_url = base_url or reverse("gallery")
-    items = list(queryset.order_by("-created_at", "-id")[: PAGE_SIZE + 1])
+    items = page_cards(queryset.order_by("-created_at", "-id")[: PAGE_SIZE + 1], user)
     next_url = ""
     if len(items) > PAGE_SIZE:
         items = items[:PAGE_SIZE]
@@ -208,7 +211,7 @@ def gallery_page(
 
 def first_page(user: Any) -> GalleryPage:
     """The newest of everything, for the studio's home page."""
-    return gallery_page(Generation.objects.cards().listed().for_viewer(user))
+    return gallery_page(Generation.objects.alive().listed().for_viewer(user), user)
 
 
 def browse(
@@ -222,9 +225,9 @@ def browse(
     board); htmx asks for the results or the next page only."""
     people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
     filters = GalleryFilters(request.GET, people=people)
-    queryset = filters.apply(pieces.cards().listed().for_viewer(request.user))
+    queryset = filters.apply(pieces.alive().listed().for_viewer(request.user))
     cursor = request.GET.get("cursor", "")
-    page = gallery_page(queryset, cursor, filters.query(), base_url)
+    page = gallery_page(queryset, request.user, cursor, filters.query(), base_url)
     # The rendered filter form is the same for everyone asking with the same values and people.
     filters_key = repr((sorted(filters.query().items()), people))
     context = {

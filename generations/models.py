@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from generations import providers
 from generations.explanations import Explanation, explain
@@ -90,7 +91,7 @@ class ArchiveState(models.TextChoices):
 
 
 # What a gallery card (templates/generations/card.html and media.html) shows of its job and of
-# the job's author, retry and earlier try. A card's cache key is made of the columns loaded
+# the job's author, retry and earlier try. A card's cache key is made of these columns
 # (generations/cards.py), so a column a card starts to show belongs here; one that is missing
 # costs a query per card, which the query-count tests catch.
 CARD_COLUMNS = (
@@ -100,6 +101,13 @@ CARD_COLUMNS = (
     *("retried_as__uuid", "retried_as__state", "retried_as__auto_retry"),
     *("parent__uuid", "parent__failure_code"),
 )
+
+
+def is_stuck(state: str, created_at: datetime, submit_after: datetime | None) -> bool:
+    """Unfinished for over LUMAWEB_STUCK_AFTER (a deferred job counts from when it is due)."""
+    since = max(created_at, submit_after or created_at)
+    limit = timedelta(seconds=settings.LUMAWEB_STUCK_AFTER)
+    return state in ACTIVE_STATES and timezone.now() - since > limit
 
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
@@ -264,6 +272,12 @@ class Generation(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("generation-detail", args=[self.uuid])
 
+    @cached_property
+    def shown_outputs(self) -> list["Output"]:
+        """Its outputs in order, as its card and media show them: those prefetched (or given
+        by the page that read them, `cards.page_cards`), else read now."""
+        return list(self.outputs.all())
+
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
@@ -274,10 +288,7 @@ class Generation(models.Model):
 
     @property
     def is_stuck(self) -> bool:
-        """Unfinished for over LUMAWEB_STUCK_AFTER (a deferred job counts from when it is due)."""
-        since = max(self.created_at, self.submit_after or self.created_at)
-        limit = timedelta(seconds=settings.LUMAWEB_STUCK_AFTER)
-        return self.is_active and timezone.now() - since > limit
+        return is_stuck(self.state, self.created_at, self.submit_after)
 
     @property
     def provider_label(self) -> str:

@@ -14,7 +14,12 @@ from generations.models import Generation
 def elapsed(generation: Generation) -> SafeString:
     """How long an unfinished job has been going ("8 s", "2 min 5 s", "1 h 4 min"), as a
     `<time>` the browser keeps ticking from its start (static/js/app.js formats it the same)."""
-    started = generation.submitted_at or generation.created_at
+    return elapsed_since(generation.created_at, generation.submitted_at)
+
+
+def elapsed_since(created_at: datetime, submitted_at: datetime | None) -> SafeString:
+    """`elapsed` from a job's times: it started when it was sent, or else when it was made."""
+    started = submitted_at or created_at
     seconds = max(0, int((timezone.now() - started).total_seconds()))
     if seconds < 60:
         text = f"{seconds} s"

@@ -153,11 +153,16 @@ def test_gallery_queries_do_not_grow_with_items(
         generation = make(owner if n % 2 else teammate, f"thing {n}", outputs=1 + n % 3)
         if n % 4 == 0:
             Star.objects.create(user=owner, generation=generation)
-    with django_assert_max_num_queries(5):
+    # Seen first, every card is rendered: the jobs are read whole in one more query.
+    with django_assert_max_num_queries(6):
         assert owner_client.get(reverse("gallery")).status_code == 200
-    with django_assert_max_num_queries(5):
-        filtered = reverse("gallery") + "?kind=image&state=completed&person=olivia&starred=on"
-        assert owner_client.get(filtered + "&q=thing&ratio=1:1&since=2026-01-01").status_code == 200
+    with django_assert_max_num_queries(5):  # then every card comes from the cache
+        assert owner_client.get(reverse("gallery")).status_code == 200
+    filtered = reverse("gallery") + "?kind=image&state=completed&person=olivia&starred=on"
+    for _ in range(2):
+        with django_assert_max_num_queries(6):
+            response = owner_client.get(filtered + "&q=thing&ratio=1:1&since=2026-01-01")
+            assert response.status_code == 200
     with django_assert_max_num_queries(8):  # the home page's form has queries of its own
         assert owner_client.get("/").status_code == 200
 
@@ -179,7 +184,7 @@ def test_every_kind_of_card_is_shown_from_the_page_query_alone(
     make(owner, "a clip", kind="video", provider="dream_machine", model="ray-2")
     missing = make(owner, "lost", outputs=1)
     missing.outputs.update(archive_state="failed", archive_error="gone")
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):  # every card rendered: see the test above
         html = owner_client.get(reverse("gallery")).content.decode()
     for words in ["Automatic retry 1", "Retried by an admin", "Taking longer", "3 layers"]:
         assert words in html

@@ -182,12 +182,18 @@ def test_a_worker_killed_mid_poll_and_mid_archive_resumes_every_job_archiving_ea
 # --- double submission: the same form sent from two tabs at once ---
 
 
-def session_for(client: httpx.Client, user: User) -> None:
+def session_for(client: httpx.Client, cookies: dict[str, str]) -> None:
+    """`client` with the session cookies `signed_in` made, and its CSRF cookie."""
+    for name, value in cookies.items():
+        client.cookies.set(name, value)
+    client.get("/")  # the CSRF cookie
+
+
+def signed_in(user: User) -> dict[str, str]:
+    """Session cookies for `user`, made in the test's own process."""
     django_client = Client()
     django_client.force_login(user)
-    for name, cookie in django_client.cookies.items():
-        client.cookies.set(name, cookie.value)
-    client.get("/")  # the CSRF cookie
+    return {name: cookie.value for name, cookie in django_client.cookies.items()}
 
 
 def test_the_same_form_sent_from_two_tabs_at_once_makes_one_job(
@@ -200,7 +206,7 @@ def test_the_same_form_sent_from_two_tabs_at_once_makes_one_job(
 
     def tab() -> None:
         with httpx.Client(base_url=live_app, timeout=30) as http:
-            session_for(http, owner)
+            session_for(http, signed_in(owner))
             barrier.wait(timeout=30)
             headers = {"X-CSRFToken": http.cookies["csrftoken"], "HX-Request": "true"}
             statuses.append(http.post("/", data=form, headers=headers).status_code)
@@ -280,9 +286,11 @@ def test_sqlite_under_parallel_submitters_and_pollers_has_no_lock_errors_and_no_
         with lock:
             results.append(result)
 
+    submitter_sessions = {person.pk: signed_in(person) for person in people}
+
     def submitter(person: User) -> None:
         with httpx.Client(base_url=live_app, timeout=60) as http:
-            session_for(http, person)
+            session_for(http, submitter_sessions[person.pk])
             for n in range(JOBS_EACH):
                 form = {
                     "mode": "image",
@@ -294,10 +302,14 @@ def test_sqlite_under_parallel_submitters_and_pollers_has_no_lock_errors_and_no_
                 headers = {"X-CSRFToken": http.cookies["csrftoken"], "HX-Request": "true"}
                 note("submit", partial(http.post, "/", data=form, headers=headers))
 
+    # Signed in before the load starts: a login in the test's own process while the app writes
+    # could meet SQLite's lock and end a poller unnoticed (it did once).
+    poller_sessions = [signed_in(people[n % SUBMITTERS]) for n in range(POLLERS)]
+
     def poller(number: int) -> None:
         # One connection per request: the test server drops keep-alive connections idle for 2 s.
         with httpx.Client(base_url=live_app, timeout=60, headers={"Connection": "close"}) as http:
-            session_for(http, people[number % SUBMITTERS])
+            session_for(http, poller_sessions[number])
             rounds = 0
             while (submitting.is_set() or unfinished()) and rounds < 400:
                 rounds += 1

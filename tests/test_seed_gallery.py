@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generations import search
+from generations.cards import CACHE as CARDS
 from generations.models import (
     ArchiveState,
     Generation,
@@ -34,6 +36,13 @@ def queries(client: Client, url: str, **headers: str) -> int:
         response = client.get(url, headers=headers)
     assert response.status_code == 200
     return len(captured)
+
+
+def seen_twice(client: Client, url: str) -> tuple[int, int]:
+    """The queries of a page seen first (every card rendered, as after changes to all of them)
+    and then again (every card from the cache)."""
+    caches[CARDS].clear()
+    return queries(client, url), queries(client, url)
 
 
 def test_it_makes_every_kind_state_and_person_with_archived_outputs(db) -> None:
@@ -111,7 +120,7 @@ def test_page_queries_do_not_grow_with_the_gallery(db, owner_client: Client, own
         "detail": detail.get_absolute_url(),
     }
     owner_client.get(urls["gallery"])  # the CSRF cookie, as a browser has after its first page
-    small = {name: queries(owner_client, url) for name, url in urls.items()}
+    small = {name: seen_twice(owner_client, url) for name, url in urls.items()}
     with CaptureQueriesContext(connection) as polled:
         answer = owner_client.get(
             reverse("poll"), {"seen": f"{unfinished.uuid}:{unfinished.state}"}
@@ -121,8 +130,8 @@ def test_page_queries_do_not_grow_with_the_gallery(db, owner_client: Client, own
     # read of the states the page shows.
     assert len(polled) <= 3
     seed(600)
-    large = {name: queries(owner_client, url) for name, url in urls.items()}
+    large = {name: seen_twice(owner_client, url) for name, url in urls.items()}
     assert large == small  # the point: nothing grows with the gallery
     # The detail page's most: session, person, the piece, its outputs, related pieces with their
     # first outputs, and the boards it is on.
-    assert max(large.values()) <= 7
+    assert max(max(counts) for counts in large.values()) <= 7

@@ -26,7 +26,7 @@ def needs_refresh(generation: Generation) -> bool:
     """A completed job with an output that has neither our copy nor a fresh URL."""
     if generation.state != State.COMPLETED:
         return False
-    return any(output.needs_refresh for output in generation.outputs.all())
+    return any(output.needs_refresh for output in generation.shown_outputs)
 
 
 @register.filter

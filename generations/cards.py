@@ -191,16 +191,19 @@ class PageCard:
     shared: SharedCard
 
 
-def page_cards(rows: GenerationQuerySet, user: Any) -> list[PageCard]:
-    """The cards of `rows` (a sliced, ordered, viewer-annotated page of jobs), reading whole
-    jobs only for the cards the cache does not hold.
+def page_cards(rows: GenerationQuerySet, user: Any, size: int) -> tuple[list[PageCard], bool]:
+    """The first `size` cards of `rows` (ordered, viewer-annotated jobs) and whether more
+    follow, reading whole jobs only for the cards the cache does not hold.
 
     The page's query reads what the cards show as values (CARD_COLUMNS), and one more query
     reads the finished ones' outputs: from those each card's key, and the shared cards in one
     `get_many`. Only the jobs whose card is missing (after a change) are then read, in one more
     query, and rendered with the outputs already read."""
-    found = list(rows.prefetch_related(None).values_list("pk", *CARD_COLUMNS, "is_starred"))
-    completed = [row[0] for row in found if row[STATE] == State.COMPLETED]
+    found = list(
+        rows.prefetch_related(None).values_list("pk", *CARD_COLUMNS, "is_starred")[: size + 1]
+    )
+    more, found = len(found) > size, found[:size]
+    completed = {row[0] for row in found if row[STATE] == State.COMPLETED}
     outputs: dict[int, list[Output]] = {}
     for output in Output.objects.filter(generation_id__in=completed) if completed else ():
         outputs.setdefault(output.generation_id, []).append(output)
@@ -213,15 +216,17 @@ def page_cards(rows: GenerationQuerySet, user: Any) -> list[PageCard]:
     if missing := [row[0] for row in found if row[0] not in shared]:
         jobs = Generation.objects.cards().prefetch_related(None).for_viewer(user)
         for job in jobs.filter(pk__in=missing):
-            job.shown_outputs = outputs.get(job.pk, [])
+            if job.pk in completed:  # else it finished since: its outputs are read now
+                job.shown_outputs = outputs.get(job.pk, [])
             shared[job.pk] = shared_card(job)
-    return [
+    cards = [
         PageCard(
             row[0], row[UUID_], row[STATE], row[CREATED_AT], row[AUTHOR], row[-1], shared[row[0]]
         )
         for row in found
         if row[0] in shared  # not deleted meanwhile
     ]
+    return cards, more
 
 
 def _at(column: str) -> int:

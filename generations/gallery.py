@@ -197,10 +197,9 @@ def gallery_page(
         queryset = after_cursor(queryset, cursor)
     query = query or {}
     base_url = base_url or reverse("gallery")
-    items = page_cards(queryset.order_by("-created_at", "-id")[: PAGE_SIZE + 1], user)
+    items, more = page_cards(queryset.order_by("-created_at", "-id"), user, PAGE_SIZE)
     next_url = ""
-    if len(items) > PAGE_SIZE:
-        items = items[:PAGE_SIZE]
+    if more and items:
         params = {**query, "cursor": encode_cursor(items[-1])}
         next_url = f"{base_url}?{urlencode(params)}"
     first_url = f"{base_url}?{urlencode(query)}" if query else base_url

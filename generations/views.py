@@ -112,7 +112,11 @@ def _empty_panel(request: HttpRequest, form: CreateForm, mode: str) -> SafeStrin
         html = render_to_string(PANEL_TEMPLATES[0], {**context, "csrf_token": CSRF_MARK})
         form.initial["idempotency_key"] = form_key
         cache.set(key, html)
-    filled = viewer(request).fill(html).replace(FORM_KEY_MARK, form.initial["idempotency_key"], 1)
+    # As an attribute's value: a prompt in a pick list, escaped, never holds its quotes.
+    mark, key_value = (
+        f'value="{value}"' for value in (FORM_KEY_MARK, form.initial["idempotency_key"])
+    )
+    filled = viewer(request).fill(html).replace(mark, key_value, 1)
     return mark_safe(filled)  # noqa: S308 - rendered by the template engine, escaped there
 
 

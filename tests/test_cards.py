@@ -6,18 +6,21 @@ to another, and a change to one job must re-render that card only (generations/c
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.db import connection
 from django.test import Client
 from django.test.signals import template_rendered
 from django.urls import reverse
 from django.utils import timezone
 
 from generations.cards import TEMPLATE
+from generations.gallery import PAGE_SIZE
 from generations.models import ArchiveState, Generation, Output, Star, State
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -471,3 +474,54 @@ def test_the_boards_page_never_leads_off_the_site(
     assert "evil.example" not in page
     assert "javascript:" not in page
     assert f'href="{shown.get_absolute_url()}">Cancel' in page
+
+
+# --- a page read while its jobs change (cards.page_cards reads values, then changed jobs) ---
+
+
+@contextmanager
+def after_the_page_query(change: Callable[[], None]) -> Iterator[None]:
+    """Run `change` once, right after the gallery's first query of cards (the values one)."""
+    done = False
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal done
+        result = execute(sql, params, many, context)
+        if not done and '"generations_output"' in sql:  # the values query came just before
+            done = True
+            change()
+        return result
+
+    with connection.execute_wrapper(wrapper):
+        yield
+    assert done
+
+
+def test_a_job_finishing_while_its_page_is_read_shows_its_outputs(
+    owner: User, owner_client: Client
+) -> None:
+    job(owner, "already done")  # a finished card, so that the outputs query runs
+    running = job(owner, "finishing now", state=State.PROCESSING)
+
+    def finish() -> None:
+        Generation.objects.filter(pk=running.pk).update(state=State.COMPLETED)
+        running.outputs.create(
+            index=0, kind="image", url="https://cdn.test/just-done.png?sig=1",
+            url_expires_at=timezone.now() + timedelta(hours=1),
+        )  # fmt: skip
+
+    with after_the_page_query(finish):
+        html = gallery(owner_client)
+    assert "https://cdn.test/just-done.png" in card_html(html, running)
+
+
+def test_a_job_deleted_while_its_page_is_read_leaves_the_way_to_older_pages(
+    owner: User, owner_client: Client
+) -> None:
+    jobs = [job(owner, f"piece {n}") for n in range(PAGE_SIZE + 2)]
+    gone = jobs[-1]  # the newest
+
+    with after_the_page_query(lambda: Generation.objects.filter(pk=gone.pk).delete()):
+        html = gallery(owner_client)
+    assert f"card-{gone.uuid}" not in html
+    assert 'hx-trigger="revealed, click"' in html  # older pieces are still there to load

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
+from generations import views
 from generations.forms import MODE_FORMS, ImageForm, VideoForm
 from generations.forms.base import FORM_KEY
 from generations.models import Generation, Input, Lineage, State
@@ -761,3 +762,10 @@ def test_a_piece_finished_after_the_studio_was_shown_is_offered_on_the_next(
     piece(owner, "a cobalt glacier", upstream_id="up-glacier")
     page = owner_client.get("/?mode=image").content.decode()
     assert "a cobalt glacier (Image)" in page  # a new pick list: the form is rendered anew
+
+
+def test_a_prompt_naming_the_form_key_mark_changes_nothing(owner, owner_client: Client) -> None:
+    piece(owner, f"value={views.FORM_KEY_MARK}", upstream_id="up-mark")
+    page = owner_client.get("/?mode=image_edit").content.decode()
+    assert FORM_KEY.fullmatch(form_key(page))
+    assert f"value={views.FORM_KEY_MARK} (Image)" in page

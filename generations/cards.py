@@ -165,7 +165,12 @@ def _key(
         refreshing,
         settings.LUMAWEB_AUTO_RETRY_MAX,
     )
-    return "card:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
+    return digest_key("card", parts)
+
+
+def digest_key(kind: str, parts: tuple[Any, ...]) -> str:
+    """A cache key for shared HTML of `kind`, from everything it shows (`parts`)."""
+    return f"{kind}:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
 
 
 def _columns(row: Model) -> tuple[Any, ...]:
@@ -199,9 +204,7 @@ def page_cards(rows: GenerationQuerySet, user: Any, size: int) -> tuple[list[Pag
     reads the finished ones' outputs: from those each card's key, and the shared cards in one
     `get_many`. Only the jobs whose card is missing (after a change) are then read, in one more
     query, and rendered with the outputs already read."""
-    found = list(
-        rows.prefetch_related(None).values_list("pk", *CARD_COLUMNS, "is_starred")[: size + 1]
-    )
+    found = list(rows.values_list("pk", *CARD_COLUMNS, "is_starred")[: size + 1])
     more, found = len(found) > size, found[:size]
     completed = {row[0] for row in found if row[STATE] == State.COMPLETED}
     outputs: dict[int, list[Output]] = {}

@@ -1,6 +1,5 @@
 """The studio's pages: create, watch, browse."""
 
-import hashlib
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +21,7 @@ from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 from generations import rules, spend
 from generations.boards import boards_of
 from generations.cards import CACHE as CARDS_CACHE
-from generations.cards import CSRF_MARK, render_card, unchanging, viewer
+from generations.cards import CSRF_MARK, digest_key, render_card, unchanging, viewer
 from generations.chaining import chain_actions, inherited
 from generations.forms import MODE_FORMS, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
@@ -99,24 +98,23 @@ def _empty_panel(request: HttpRequest, form: CreateForm, mode: str) -> SafeStrin
     Such a form is the same for everyone but for its CSRF token and its key (one per form, for
     a double submit to find its first job), which are put in per page; what else it shows is in
     the cache key: the modes on here, the gallery's pick lists, this person's budget warnings."""
-    user = request.user
-    context = _create_context(form, mode, user)
-    warnings = [budget.text for budget in context["budgets"] if budget.warn]
-    parts = (unchanging(*PANEL_TEMPLATES), mode, context["modes"], form.pick_lists(), warnings)
-    key = "panel:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
+    warnings = [budget.text for budget in spend.budgets(request.user) if budget.warn]
+    modes = available_modes()
+    parts = (unchanging(*PANEL_TEMPLATES), mode, modes, form.pick_lists(), warnings)
+    key = digest_key("panel", parts)
     cache = caches[CARDS_CACHE]
     html: str | None = cache.get(key)
-    if html is None:
-        form_key = form.initial["idempotency_key"]
+    form_key = form.initial["idempotency_key"]
+    if html is None:  # the options and their rules are worked out only here
         form.initial["idempotency_key"] = FORM_KEY_MARK
-        html = render_to_string(PANEL_TEMPLATES[0], {**context, "csrf_token": CSRF_MARK})
+        context = {**_create_context(form, mode, request.user), "csrf_token": CSRF_MARK}
+        html = render_to_string(PANEL_TEMPLATES[0], context)
         form.initial["idempotency_key"] = form_key
         cache.set(key, html)
     # As an attribute's value: a prompt in a pick list, escaped, never holds its quotes.
-    mark, key_value = (
-        f'value="{value}"' for value in (FORM_KEY_MARK, form.initial["idempotency_key"])
+    filled = (
+        viewer(request).fill(html).replace(f'value="{FORM_KEY_MARK}"', f'value="{form_key}"', 1)
     )
-    filled = viewer(request).fill(html).replace(mark, key_value, 1)
     return mark_safe(filled)  # noqa: S308 - rendered by the template engine, escaped there
 
 

@@ -66,7 +66,10 @@ class Kind(models.TextChoices):
     @classmethod
     def label_of(cls, kind: str) -> str:
         """A kind in words ("Image edit"); a code no longer known, as it is."""
-        return cls(kind).label if kind in cls.values else kind
+        try:
+            return cls(kind).label
+        except ValueError:  # not a member: no list of members is built per call
+            return kind
 
 
 class Lineage(models.TextChoices):

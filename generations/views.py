@@ -262,8 +262,9 @@ def _watched(value: str) -> dict[UUID, str]:
 @require_GET
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     """Everything about one piece: the media, the prompt, how it was made."""
-    # Its outputs come with its relatives' (detail_context), not in a query of their own.
-    pieces = Generation.objects.gallery().prefetch_related(None).for_viewer(request.user)
+    # Its outputs come with its relatives' (detail_context), not in a query of their own, and
+    # its parent among them: the page shows no retry and reads its author only.
+    pieces = Generation.objects.alive().select_related("created_by").for_viewer(request.user)
     generation = get_object_or_404(_with_neighbours(pieces), uuid=uuid)
     lineage = detail_context(generation)
     context = {

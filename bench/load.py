@@ -1,7 +1,9 @@
 """The load generators and process probes the benchmark uses: wrk, polling viewers, RSS peaks."""
 
 import html
+import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -152,6 +154,22 @@ def _status_kb(pid: int, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1])
     raise RuntimeError(f"no {key} for process {pid}")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """The user and system CPU time these processes have used, in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
+def own_cpu_seconds() -> float:
+    """This process's user and system CPU time (all its threads), in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def children(pid: int) -> list[int]:

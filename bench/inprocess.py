@@ -158,6 +158,8 @@ def poll_interval() -> float:
 
 def upstream_finished_at(uuid: str) -> float:
     upstream_id = _generation(uuid).upstream_id
+    if upstream_id is None:
+        raise SystemExit(f"bench: job {uuid} finished without reaching the simulator")
     return SimGeneration.objects.get(id=upstream_id).finishes_at.timestamp()
 
 

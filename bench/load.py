@@ -35,6 +35,13 @@ def combine(runs: list[Throughput]) -> Throughput:
     )
 
 
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile by nearest rank: always one of `values`, so never beyond the slowest
+    (the `statistics.quantiles` default extrapolates past it on a few samples)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, len(ordered) * q // 100)]
+
+
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 

@@ -245,8 +245,8 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
         print("bench: throughput, a job changing every few ms", flush=True)
         with inprocess.changing(picks["detail"]) as changes:
             for row in rows:
-                measure_row(row, base, picks["static"], headers, args, changes)
-                print(f"  {row.name}: {row.result.rps:.0f} req/s, {row.ratio:.2f}x", flush=True)
+                rps = measure_row(row, base, picks["static"], headers, args, changes).rps
+                print(f"  {row.name}: {rps:.0f} req/s, {row.ratio:.2f}x", flush=True)
             print(f"bench: a busy team, {args.team} people for {TEAM_SECONDS:g} s", flush=True)
             changes.every = TEAM_CHANGE_EVERY
             workers = load.children(web.pid)
@@ -292,8 +292,9 @@ def measure_row(
     headers: dict[str, str],
     args: argparse.Namespace,
     changes: "Changes",
-) -> None:
-    """The page and the static file in alternating slices of `seconds / SLICES` each.
+) -> load.Throughput:
+    """The page and the static file in alternating slices of `seconds / SLICES` each: the
+    page's result, kept in `row` with the static file's and their ratio.
 
     The VM this runs on has slow spells of several seconds (both the static file and the pages
     drop to a third); alternating puts each page slice next to a baseline slice of the same
@@ -325,6 +326,7 @@ def measure_row(
     row.baseline, row.result = load.combine(statics), load.combine(pages)
     ratios = [page.rps / still.rps for still, page in zip(statics, pages, strict=True)]
     row.ratio = statistics.median(ratios)
+    return row.result
 
 
 # --- a busy team: people, not a load generator ---
@@ -349,8 +351,7 @@ class TeamPage:
 
     def quantile(self, q: int) -> float:
         """The q-th percentile in milliseconds."""
-        ordered = sorted(self.seconds)
-        return 1000 * ordered[min(len(ordered) - 1, len(ordered) * q // 100)]
+        return 1000 * load.percentile(self.seconds, q)
 
 
 def measure_busy_team(
@@ -655,7 +656,7 @@ def render(
         )
     errors = sum(run.errors for row in rows for run in (row.result, row.baseline) if run)
     p50 = statistics.median(latencies)
-    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0]
+    p95 = load.percentile(latencies, 95)
     html = weight["HTML"]
     static = sum(size for name, size in weight.items() if name.startswith("/static/"))
     encoding = next(name for name in weight if name.startswith("HTML encoding"))

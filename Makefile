@@ -63,7 +63,7 @@ test: install install-a11y tools ## Run the whole test suite (browser tests incl
 # starts throwaway ones from PyPI packages on free ports (the machine's own are never touched).
 SCALEOUT_TESTS := tests/test_scaleout.py tests/test_worker.py tests/test_client.py \
 	tests/test_cards.py tests/test_security.py tests/test_auth.py tests/test_deploy.py \
-	tests/test_nginx.py \
+	tests/test_nginx.py tests/test_sessions.py \
 	tests/test_spend.py::test_two_teammates_submitting_at_once_cannot_both_pass_the_team_budget
 
 test-scaleout: install tools ## Integration tests on PostgreSQL + Redis workers (RQ), as CI runs them

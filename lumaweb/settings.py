@@ -199,12 +199,14 @@ if env("AWS_STORAGE_BUCKET_NAME"):
 WHITENOISE_MAX_AGE = 3600
 
 # --- Security ---
-# Sessions live in the database, so logging out ends them for every copy of the cookie
-# (docs/deploy.md#sessions).
+# Sessions live in the database, so logging out ends them for every copy of the cookie, and are
+# read through a cache that every web process shares (docs/deploy.md#sessions): files under
+# VAR_DIR for the processes of one machine, or Redis (SESSION_CACHE_URL) for several machines.
 # A gallery selection posts one field per piece: past Django's 1,000 a long selection was a bare
 # 400; up to this many the selection page says which part one action takes (selection.py).
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
-SESSION_ENGINE = env("SESSION_ENGINE", "django.contrib.sessions.backends.db")
+SESSION_ENGINE = env("SESSION_ENGINE", "django.contrib.sessions.backends.cached_db")
+SESSION_CACHE_ALIAS = "sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
@@ -247,6 +249,18 @@ CACHES: dict[str, dict[str, Any]] = {
         "LOCATION": "cards",
         "TIMEOUT": 86400,
         "OPTIONS": {"MAX_ENTRIES": int(env("LUMAWEB_CARD_CACHE_ENTRIES", "5000"))},
+    },
+    # The sessions (cached_db above): shared by every web process, or a logout in one would
+    # leave the session alive in another's copy. A miss (culled, expired) reads the database.
+    "sessions": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("SESSION_CACHE_URL"),
+    }
+    if env("SESSION_CACHE_URL")
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "sessions",
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
     },
 }
 # Failed logins (generations/throttle.py, django-axes): counted in the database every web process

@@ -133,7 +133,7 @@ def test_page_queries_do_not_grow_with_the_gallery(db, owner_client: Client, own
             reverse("poll"), {"seen": f"{unfinished.uuid}:{unfinished.state}"}
         )
     assert answer.status_code == 204
-    # The session (in the database, so that a logout ends copied cookies), the person, and one
+    # At most the session (its row, when the shared session cache misses), the person, and one
     # read of the states the page shows.
     assert len(polled) <= 3
     seed(600)

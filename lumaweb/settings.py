@@ -199,13 +199,21 @@ if env("AWS_STORAGE_BUCKET_NAME"):
 WHITENOISE_MAX_AGE = 3600
 
 # --- Security ---
-# Sessions live in the database, so logging out ends them for every copy of the cookie, and are
-# read through a cache that every web process shares (docs/deploy.md#sessions): files under
-# VAR_DIR for the processes of one machine, or Redis (SESSION_CACHE_URL) for several machines.
 # A gallery selection posts one field per piece: past Django's 1,000 a long selection was a bare
 # 400; up to this many the selection page says which part one action takes (selection.py).
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
-SESSION_ENGINE = env("SESSION_ENGINE", "django.contrib.sessions.backends.cached_db")
+# Sessions live in the database, so logging out ends them for every copy of the cookie. They are
+# read through a cache only when every web process is sure to share it (docs/deploy.md#sessions):
+# Redis named by SESSION_CACHE_URL, or, with SQLite (one filesystem), files under VAR_DIR. A
+# per-process or per-host copy would keep a logged-out session alive elsewhere.
+SESSION_CACHE_URL = env("SESSION_CACHE_URL")
+SESSION_CACHE_SHARED = bool(SESSION_CACHE_URL) or (
+    DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+)
+SESSION_ENGINE = env(
+    "SESSION_ENGINE",
+    "django.contrib.sessions.backends." + ("cached_db" if SESSION_CACHE_SHARED else "db"),
+)
 SESSION_CACHE_ALIAS = "sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
@@ -250,13 +258,14 @@ CACHES: dict[str, dict[str, Any]] = {
         "TIMEOUT": 86400,
         "OPTIONS": {"MAX_ENTRIES": int(env("LUMAWEB_CARD_CACHE_ENTRIES", "5000"))},
     },
-    # The sessions (cached_db above): shared by every web process, or a logout in one would
-    # leave the session alive in another's copy. A miss (culled, expired) reads the database.
+    # The sessions (SESSION_ENGINE above): a miss (culled, expired) reads the database. Redis
+    # answers fast or not at all: a request must not hang on it.
     "sessions": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env("SESSION_CACHE_URL"),
+        "LOCATION": SESSION_CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
-    if env("SESSION_CACHE_URL")
+    if SESSION_CACHE_URL
     else {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": VAR_DIR / "sessions",

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.system
 
 NAME, PASSWORD = "olivia", "pass-word-123"
 REDIS_DB = 11  # the scale-out run's other tests use 12 and 13
+SET_HERE = ("LUMA", "DATABASE_URL", "SESSION_")  # the environment's own would change the test
 
 
 @pytest.fixture(params=["files", pytest.param("redis", marks=pytest.mark.scaleout)])
@@ -43,7 +44,7 @@ def deployment(var_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     """The environment of one deployment (SQLite in `var_dir`) with its first person, as `make
     run` prepares it."""
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("LUMA", "DATABASE_URL"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(SET_HERE)},
         "LUMAWEB_VAR_DIR": str(var_dir),
         **extra,
     }
@@ -75,7 +76,9 @@ def test_a_logout_through_one_web_process_ends_the_cookie_in_the_others(
         server = processes.start(f"web-{n}", command, env)
         urls.append(f"http://127.0.0.1:{port}")
         processes.wait_until_serving(server, f"{urls[-1]}/healthz")
-    with httpx.Client(base_url=urls[0]) as person, httpx.Client(base_url=urls[1]) as copy:
+    person = httpx.Client(base_url=urls[0], timeout=30)  # a login hashes; CI shares its cores
+    copy = httpx.Client(base_url=urls[1], timeout=30)
+    with person, copy:
         log_in(person)
         copy.cookies.update(person.cookies)  # the cookie, copied (a stolen laptop, say)
         assert copy.get("/gallery/").status_code == 200  # the other process has read it
@@ -84,3 +87,30 @@ def test_a_logout_through_one_web_process_ends_the_cookie_in_the_others(
         refused = copy.get("/gallery/")
         assert refused.status_code == 302
         assert refused.headers["location"].startswith("/accounts/login/")
+
+
+SQLITE, POSTGRES, REDIS = "sqlite:///x.sqlite3", "postgres://u@db.internal/x", "redis://r:6379/2"
+
+
+@pytest.mark.parametrize(
+    ("environment", "engine"),
+    [
+        ({"DATABASE_URL": SQLITE}, "cached_db"),  # one filesystem: the files are shared
+        ({"DATABASE_URL": POSTGRES}, "db"),  # web servers may be on several machines
+        ({"DATABASE_URL": POSTGRES, "SESSION_CACHE_URL": REDIS}, "cached_db"),
+    ],
+)
+def test_sessions_are_cached_only_where_every_web_process_shares_the_cache(
+    tmp_path: Path, environment: dict[str, str], engine: str
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(SET_HERE)},
+        "LUMAWEB_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "lumaweb.settings",
+        **environment,
+    }
+    code = "from django.conf import settings; print(settings.SESSION_ENGINE)"
+    found = subprocess.run(  # noqa: S603 - settings as a new process reads its environment
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == f"django.contrib.sessions.backends.{engine}"

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 
-from tests.conftest import ROOT, Processes, app_env, free_port
+from tests.conftest import ROOT, Processes, app_env, free_port, log_in_over_http
 from tests.factories import png
 
 pytestmark = [pytest.mark.system, pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
@@ -110,17 +110,6 @@ def client_from(site: Site, address: str) -> httpx.Client:
     return httpx.Client(base_url=site.url, transport=transport, timeout=60)
 
 
-def log_in(http: httpx.Client, username: str, password: str) -> httpx.Response:
-    form = http.get("/accounts/login/").text
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
-    assert token, form
-    return http.post(
-        "/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)},
-        headers={"Referer": f"{http.base_url}/accounts/login/"},
-    )
-
-
 def test_archived_media_needs_a_login_and_is_sent_by_nginx(site: Site, owner: User) -> None:
     name = f"outputs/{uuid.uuid4()}/0.png"
     image = png(size=(40, 30))
@@ -135,7 +124,7 @@ def test_archived_media_needs_a_login_and_is_sent_by_nginx(site: Site, owner: Us
         assert stranger.get(f"/protected-media/{name}").status_code == 404
 
     with client_from(site, "127.0.0.2") as person:
-        assert log_in(person, owner.username, PASSWORD).status_code == 302
+        assert log_in_over_http(person, owner.username, PASSWORD).status_code == 302
         sent = person.get(f"/media/{name}")
     assert sent.status_code == 200
     assert sent.content == image
@@ -155,10 +144,12 @@ def test_the_client_address_reaches_the_login_throttle_through_nginx(
     with client_from(site, "127.0.0.2") as guesser:
         # Refused twice with the form again; the third failure reaches the limit (3 here) and
         # axes answers it with its lockout page (429).
-        refused = [log_in(guesser, owner.username, "wrong-guess").status_code for _ in range(3)]
+        refused = [
+            log_in_over_http(guesser, owner.username, "wrong-guess").status_code for _ in range(3)
+        ]
         assert refused == [200, 200, 429]
-        locked = log_in(guesser, owner.username, PASSWORD)
+        locked = log_in_over_http(guesser, owner.username, PASSWORD)
         assert locked.status_code != 302, "the guessing address is locked out, right password too"
     # The same name from another address is not locked: nginx told the app who is who.
     with client_from(site, "127.0.0.3") as person:
-        assert log_in(person, owner.username, PASSWORD).status_code == 302
+        assert log_in_over_http(person, owner.username, PASSWORD).status_code == 302

@@ -5,7 +5,6 @@ processes share files under VAR_DIR; on several, Redis (SESSION_CACHE_URL, in th
 run)."""
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 import redis
 
 from generations.management.commands.serve import gunicorn_command
-from tests.conftest import ROOT, Processes, free_port
+from tests.conftest import ROOT, Processes, free_port, log_in_over_http
 
 pytestmark = pytest.mark.system
 
@@ -40,29 +39,22 @@ def session_cache(request: pytest.FixtureRequest, settings) -> Iterator[dict[str
     client.close()
 
 
+def environment(var_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+    """A new process's environment: SQLite and the session files in `var_dir`, unless `extra`
+    says otherwise, and nothing of this test run's that would choose for it."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(SET_HERE)}
+    return {**inherited, "LUMAWEB_VAR_DIR": str(var_dir), **extra}
+
+
 def deployment(var_dir: Path, extra: dict[str, str]) -> dict[str, str]:
-    """The environment of one deployment (SQLite in `var_dir`) with its first person, as `make
-    run` prepares it."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(SET_HERE)},
-        "LUMAWEB_VAR_DIR": str(var_dir),
-        **extra,
-    }
+    """The environment of one deployment with its first person, as `make run` prepares it."""
+    env = environment(var_dir, extra)
     person = {"DJANGO_SUPERUSER_USERNAME": NAME, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
     first_start = (["migrate", "--no-input"], ["collectstatic", "--no-input"], ["ensure_superuser"])
     for command in first_start:
         manage = [sys.executable, "manage.py", *command, "-v0"]
         subprocess.run(manage, cwd=ROOT, env={**env, **person}, check=True)  # noqa: S603
     return env
-
-
-def log_in(client: httpx.Client) -> None:
-    form = client.get("/accounts/login/").text
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
-    assert token, form
-    data = {"csrfmiddlewaretoken": token.group(1), "username": NAME, "password": PASSWORD}
-    answer = client.post("/accounts/login/", data=data)
-    assert answer.status_code == 302, answer.text
 
 
 def test_a_logout_through_one_web_process_ends_the_cookie_in_the_others(
@@ -79,7 +71,7 @@ def test_a_logout_through_one_web_process_ends_the_cookie_in_the_others(
     person = httpx.Client(base_url=urls[0], timeout=30)  # a login hashes; CI shares its cores
     copy = httpx.Client(base_url=urls[1], timeout=30)
     with person, copy:
-        log_in(person)
+        assert log_in_over_http(person, NAME, PASSWORD).status_code == 302
         copy.cookies.update(person.cookies)  # the cookie, copied (a stolen laptop, say)
         assert copy.get("/gallery/").status_code == 200  # the other process has read it
         token = person.cookies["csrftoken"]
@@ -93,7 +85,7 @@ SQLITE, POSTGRES, REDIS = "sqlite:///x.sqlite3", "postgres://u@db.internal/x", "
 
 
 @pytest.mark.parametrize(
-    ("environment", "engine"),
+    ("chosen", "engine"),
     [
         ({"DATABASE_URL": SQLITE}, "cached_db"),  # one filesystem: the files are shared
         ({"DATABASE_URL": POSTGRES}, "db"),  # web servers may be on several machines
@@ -101,14 +93,9 @@ SQLITE, POSTGRES, REDIS = "sqlite:///x.sqlite3", "postgres://u@db.internal/x", "
     ],
 )
 def test_sessions_are_cached_only_where_every_web_process_shares_the_cache(
-    tmp_path: Path, environment: dict[str, str], engine: str
+    tmp_path: Path, chosen: dict[str, str], engine: str
 ) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(SET_HERE)},
-        "LUMAWEB_VAR_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "lumaweb.settings",
-        **environment,
-    }
+    env = environment(tmp_path, {"DJANGO_SETTINGS_MODULE": "lumaweb.settings", **chosen})
     code = "from django.conf import settings; print(settings.SESSION_ENGINE)"
     found = subprocess.run(  # noqa: S603 - settings as a new process reads its environment
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True

@@ -156,6 +156,18 @@ def poll_interval() -> float:
     return float(settings.LUMAWEB_POLL_INTERVAL)
 
 
+def lengthen_upstream(uuid: str, seconds: float) -> None:
+    """Make the simulator take `seconds` longer over a job once Luma has it.
+
+    The simulator's timings are fixed per kind, so jobs sent alike finish at the same point of
+    the app's poll cycle; real jobs take varying times and finish anywhere in it.
+    """
+    wait_until(lambda: _generation(uuid).upstream_id is not None, 60)
+    SimGeneration.objects.filter(id=_generation(uuid).upstream_id).update(
+        processing_seconds=F("processing_seconds") + seconds
+    )
+
+
 def upstream_finished_at(uuid: str) -> float:
     upstream_id = _generation(uuid).upstream_id
     if upstream_id is None:

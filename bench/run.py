@@ -46,7 +46,7 @@ PASSWORD = "bench-" + secrets.token_urlsafe(12)
 VIEWERS = 50
 UPLOAD_MB = 300
 ZIP_GB = 2.0
-LATENCY_JOBS = 16
+LATENCY_JOBS = 32
 TEAM = 300  # the busy team: this many people browsing at once (issue #18's figure)
 TEAM_SECONDS = 60.0
 TEAM_CHANGE_EVERY = 0.5  # meanwhile a job changes twice a second (a finished job, a star)
@@ -463,10 +463,6 @@ def measure_display_latency(base: str, headers: dict[str, str]) -> list[float]:
     """Seconds from the upstream's completion to the first card poll that shows it."""
     from bench import inprocess
 
-    jobs = []
-    for n in range(LATENCY_JOBS):
-        jobs.append(inprocess.start_job(f"a red fox at dusk, take {n}"))
-        time.sleep(0.37)  # spread the jobs over the worker's poll cycle
     seen: dict[str, float] = {}
     until = time.monotonic() + 120
 
@@ -479,9 +475,13 @@ def measure_display_latency(base: str, headers: dict[str, str]) -> list[float]:
         if shown:
             seen[job] = shown[0]
 
-    threads = [threading.Thread(target=viewer, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
+    jobs, threads = [], []
+    for n in range(LATENCY_JOBS):
+        jobs.append(inprocess.start_job(f"a red fox at dusk, take {n}"))
+        threads.append(threading.Thread(target=viewer, args=(jobs[-1],)))
+        threads[-1].start()  # watched from the start, as by the person who sent it
+        # Each finishes at its own point of the worker's poll cycle, spread evenly over it.
+        inprocess.lengthen_upstream(jobs[-1], inprocess.poll_interval() * n / LATENCY_JOBS)
     for thread in threads:
         thread.join()
     missing = [job for job in jobs if job not in seen]

@@ -438,13 +438,21 @@ class Generation(models.Model):
 
     def claim_poll(self, due: datetime, interval: float) -> bool:
         """Reserve the poll scheduled for `due`; a duplicate or superseded poller finds the job
-        scheduled for another time and stops."""
+        scheduled for another time and stops.
+
+        The next poll is an interval after `due`, not after now: a poll the worker takes a little
+        late does not push every later one back (the delay would add up to most of an interval
+        within a few polls, and a finished job would wait that much longer to show). After an
+        outage longer than an interval, the cadence starts again from now instead of catching up.
+        """
         now = timezone.now()
+        step = timedelta(seconds=interval)
+        following = due + step if due + step > now else now + step
         return (
             Generation.objects.filter(
                 pk=self.pk, state__in=UPSTREAM_ACTIVE_STATES, next_poll_at=due
             ).update(
-                next_poll_at=now + timedelta(seconds=interval),
+                next_poll_at=following,
                 last_polled_at=now,
                 poll_count=F("poll_count") + 1,
             )

@@ -117,6 +117,25 @@ def test_a_due_poll_is_claimed_once(submitted: Generation) -> None:
     assert submitted.next_poll_at > timezone.now() + timedelta(seconds=1)
 
 
+def test_a_late_poll_keeps_the_cadence_and_a_long_outage_does_not_bring_a_burst(
+    submitted: Generation,
+) -> None:
+    # The worker took the poll 0.3 s late (its queue check, a busy moment): the next poll stays
+    # an interval after the one that was due, so the lateness never adds up poll after poll.
+    due = timezone.now() - timedelta(seconds=0.3)
+    Generation.objects.filter(pk=submitted.pk).update(next_poll_at=due)
+    assert submitted.claim_poll(due, 2.0)
+    submitted.refresh_from_db()
+    assert submitted.next_poll_at == due + timedelta(seconds=2)
+    # Down for a minute: one poll now, the next an interval later, not thirty to catch up.
+    due = timezone.now() - timedelta(seconds=60)
+    Generation.objects.filter(pk=submitted.pk).update(next_poll_at=due)
+    before = timezone.now()
+    assert submitted.claim_poll(due, 2.0)
+    submitted.refresh_from_db()
+    assert submitted.next_poll_at >= before + timedelta(seconds=2)
+
+
 def test_a_poll_for_another_time_or_a_finished_job_is_not_claimed(submitted: Generation) -> None:
     due = timezone.now()
     Generation.objects.filter(pk=submitted.pk).update(next_poll_at=due)

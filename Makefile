@@ -80,8 +80,8 @@ format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: install ## mypy on the upstream boundary (providers, simulators) and the MCP server
-	$(BIN)/mypy generations/providers generations/simulators generations/media_probe.py generations/mcp
+typecheck: install ## mypy on the upstream boundary (providers, simulators), the MCP server, and the benchmark
+	$(BIN)/mypy generations/providers generations/simulators generations/media_probe.py generations/mcp bench
 
 check: lint typecheck ## Lint and type-check
 

@@ -163,16 +163,21 @@ def lengthen_upstream(uuid: str, seconds: float) -> None:
     the app's poll cycle; real jobs take varying times and finish anywhere in it.
     """
     wait_until(lambda: _generation(uuid).upstream_id is not None, 60)
-    SimGeneration.objects.filter(id=_generation(uuid).upstream_id).update(
+    SimGeneration.objects.filter(id=upstream_id(uuid)).update(
         processing_seconds=F("processing_seconds") + seconds
     )
 
 
+def upstream_id(uuid: str) -> str:
+    """The simulator's id for a job that reached it."""
+    sent = _generation(uuid).upstream_id
+    if sent is None:
+        raise SystemExit(f"bench: job {uuid} never reached the simulator")
+    return sent
+
+
 def upstream_finished_at(uuid: str) -> float:
-    upstream_id = _generation(uuid).upstream_id
-    if upstream_id is None:
-        raise SystemExit(f"bench: job {uuid} finished without reaching the simulator")
-    return SimGeneration.objects.get(id=upstream_id).finishes_at.timestamp()
+    return SimGeneration.objects.get(id=upstream_id(uuid)).finishes_at.timestamp()
 
 
 def write_padded_mp4(path: Path, size: int) -> None:

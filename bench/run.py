@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -347,7 +348,16 @@ class TeamCpu:
 class TeamPage:
     name: str
     seconds: list[float] = field(default_factory=list)
-    errors: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # what went wrong, and how often
+
+    @property
+    def errors(self) -> int:
+        return self.failures.total()
+
+    def described_errors(self) -> str:
+        """`0`, or the count and its kinds: `2 (ConnectTimeout, HTTP 502)`."""
+        kinds = ", ".join(f"{kind}: {n}" if n > 1 else kind for kind, n in self.failures.items())
+        return f"{self.errors} ({kinds})" if kinds else "0"
 
     def quantile(self, q: int) -> float:
         """The q-th percentile in milliseconds."""
@@ -372,13 +382,17 @@ def measure_busy_team(
 
     def record(name: str, client: httpx.Client, url: str, **kwargs: object) -> None:
         started = time.monotonic()
+        failure = None
         try:
             status = load.get_as_a_browser(client, url, **kwargs).status_code
-        except httpx.TransportError:  # reset or refused: an error the person sees, not the end
-            status = 0
+            if status not in (200, 204):
+                failure = f"HTTP {status}"
+        except httpx.TransportError as exc:  # reset or refused: the person sees it, and goes on
+            failure = type(exc).__name__
         with lock:
             seen[name].seconds.append(time.monotonic() - started)
-            seen[name].errors += status not in (200, 204)
+            if failure:
+                seen[name].failures[failure] += 1
 
     def person(n: int) -> None:
         chance = random.Random(n)  # pacing, not security
@@ -697,7 +711,7 @@ def render(
     ]
     lines += [
         f"| {page.name} | {len(page.seconds)} | {page.quantile(50):.0f} | "
-        f"{page.quantile(95):.0f} | {page.errors} |"
+        f"{page.quantile(95):.0f} | {page.described_errors()} |"
         for page in team
     ]
     lines += [

@@ -136,6 +136,9 @@ def bench_env(workdir: Path, port: int) -> dict[str, str]:
         PORT=str(port),
         LOG_LEVEL="WARNING",
         LUMA_SIM_SPEED=str(SIM_SPEED),
+        # One person sends every job here (the stuck one, 32 to time, the upload) within a
+        # minute; the per-person limit (tested in tests/test_security.py) would refuse the upload.
+        LUMAWEB_SUBMIT_PER_MINUTE="0",
         DJANGO_SETTINGS_MODULE="lumaweb.settings",
     )
     return env
@@ -516,6 +519,14 @@ class Upload:
     outcome: str
     check_seconds: float
 
+    @property
+    def sent(self) -> bool:
+        """The form took the file (a redirect to the studio) and the worker sent it upstream: a
+        refused upload measures nothing."""
+        return self.web_status == 302 and self.outcome.startswith(
+            ("queued", "processing", "completed")
+        )
+
 
 def measure_upload(client: httpx.Client, web_pid: int, worker_pid: int, workdir: Path) -> Upload:
     """A 300 MB MP4 through the reframe form (web), then to Luma by presigned PUT (worker)."""
@@ -748,9 +759,9 @@ def render(
         Target("completion-to-display p95", f"{p95:.2f} s", f"≤ {amp.interval + 1:g} s",
                p95 <= amp.interval + 1),
         Target("upload RSS growth (web)", f"{upload.web_growth_mb:.1f} MB", "≤ 64 MB",
-               upload.web_growth_mb <= 64),
+               upload.web_growth_mb <= 64 and upload.sent),
         Target("upload RSS growth (worker)", f"{upload.worker_growth_mb:.1f} MB", "≤ 64 MB",
-               upload.worker_growth_mb <= 64),
+               upload.worker_growth_mb <= 64 and upload.sent),
         Target("bulk download RSS growth", f"{zipped.rss_growth_mb:.1f} MB", "≤ 64 MB",
                zipped.rss_growth_mb <= 64 and zipped.complete),
         Target("first gallery page weight", f"{(html + static) / 1024:.1f} KB", "≤ 100 KB",

@@ -8,7 +8,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from django_tasks import TaskResultStatus
-from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from generations.models import EventKind, Generation, Input, State
@@ -20,7 +19,7 @@ from generations.tasks import (
     start_generation,
     submit_generation,
 )
-from tests.conftest import terminal
+from tests.conftest import database_worker, terminal
 from tests.factories import drop_queued_tasks, png, sim_fault
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -95,17 +94,7 @@ def test_a_due_poll_runs_before_archiving_that_was_queued_earlier(owner, sim_clo
     due = timezone.now()
     Generation.objects.filter(pk=generation.pk).update(next_poll_at=due)
     polling = poll_generation.enqueue(str(generation.uuid), due.isoformat())
-    worker = Worker(
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=1,
-        worker_id="pytest",
-        excluded_queue_names=[],
-    )
-    worker.run()
+    database_worker(max_tasks=1).run()
     assert Generation.objects.get(pk=generation.pk).poll_count == 1
     assert DBTaskResult.objects.get(id=polling.id).status == TaskResultStatus.SUCCESSFUL
     assert DBTaskResult.objects.get(id=archiving.id).status == TaskResultStatus.READY

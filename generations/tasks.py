@@ -46,11 +46,6 @@ REFUSAL_CODES: dict[type[errors.LumaError], str] = {
 }
 
 
-# What people are watching (a job being sent, a running job's poll) goes before bulk work
-# (archiving outputs, refreshing links): a finished video's archive can hold the worker for
-# seconds. The database worker takes ready tasks by priority; RQ puts only the maximum first.
-WATCHED = 50
-
 NO_UPSTREAM_ID = "Luma never gave us an id for this job, so there is nothing to ask."
 
 
@@ -125,7 +120,7 @@ def poll_interval(generation: Generation, now: datetime) -> float:
     return float(min(settings.LUMAWEB_POLL_INTERVAL_MAX, interval))
 
 
-@task(priority=WATCHED)
+@task()
 def submit_generation(generation_uuid: str) -> None:
     """Send a draft job upstream, exactly once."""
     generation = Generation.objects.filter(uuid=generation_uuid).first()
@@ -163,7 +158,7 @@ def _submit_refused(generation: Generation, exc: errors.LumaError) -> None:
             after_failure(generation, wait=exc.retry_after)
 
 
-@task(priority=WATCHED)
+@task()
 def poll_generation(generation_uuid: str, due: str) -> None:
     """Ask the upstream once how a job is doing, then schedule the next poll if needed."""
     generation = Generation.objects.filter(uuid=generation_uuid).first()

@@ -1,26 +1,18 @@
 """The submit and poll tasks keep the rules a refusal or a lost reply could break."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
-from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult
 
 from generations.models import EventKind, Generation, Input, State
 from generations.providers.agents import schema
 from generations.simulators.models import SimFile, SimGeneration
-from generations.tasks import (
-    archive_outputs,
-    poll_generation,
-    start_generation,
-    submit_generation,
-)
-from tests.conftest import database_worker, terminal
-from tests.factories import drop_queued_tasks, png, sim_fault
+from generations.tasks import poll_generation, start_generation, submit_generation
+from tests.conftest import terminal
+from tests.factories import png, sim_fault
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -83,18 +75,3 @@ def test_an_upload_whose_outcome_is_unknown_is_sent_again_not_left_unknown(
     assert generation.state == State.COMPLETED
     assert SimGeneration.objects.count() == 1
     assert generation.inputs.get().file_id
-
-
-def test_a_due_poll_runs_before_archiving_that_was_queued_earlier(owner, sim_clock) -> None:
-    # A finished video's archive can take the worker seconds; a person watching another job
-    # should not wait behind it for that job to show as done.
-    generation = submitted(owner)
-    drop_queued_tasks()  # its own send, already done by hand
-    archiving = archive_outputs.enqueue(str(uuid.uuid4()))
-    due = timezone.now()
-    Generation.objects.filter(pk=generation.pk).update(next_poll_at=due)
-    polling = poll_generation.enqueue(str(generation.uuid), due.isoformat())
-    database_worker(max_tasks=1).run()
-    assert Generation.objects.get(pk=generation.pk).poll_count == 1
-    assert DBTaskResult.objects.get(id=polling.id).status == TaskResultStatus.SUCCESSFUL
-    assert DBTaskResult.objects.get(id=archiving.id).status == TaskResultStatus.READY

@@ -243,10 +243,10 @@ elif TASKS_BACKEND == "rq":
     INSTALLED_APPS += ["django_rq"]
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
-elif TASKS_BACKEND == "immediate":
-    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-else:
-    raise ImproperlyConfigured("TASKS_BACKEND must be one of db, rq, immediate")
+else:  # Django's immediate backend cannot wait for a poll's time (`run_after`)
+    raise ImproperlyConfigured(
+        f"TASKS_BACKEND must be db (the default) or rq, not {TASKS_BACKEND!r}"
+    )
 
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

@@ -1,6 +1,10 @@
 """The submit and poll tasks keep the rules a refusal or a lost reply could break."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -75,3 +79,24 @@ def test_an_upload_whose_outcome_is_unknown_is_sent_again_not_left_unknown(
     assert generation.state == State.COMPLETED
     assert SimGeneration.objects.count() == 1
     assert generation.inputs.get().file_id
+
+
+def test_a_task_backend_that_cannot_wait_is_refused_at_the_start(tmp_path) -> None:
+    # Polls are scheduled for a time (`run_after`); Django's immediate backend cannot wait, so
+    # every job would fail at its first poll. The start says so instead.
+    env = {
+        **os.environ,
+        "TASKS_BACKEND": "immediate",
+        "LUMAWEB_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "lumaweb.settings",
+    }
+    started = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode != 0
+    assert "TASKS_BACKEND must be db (the default) or rq" in started.stderr

@@ -199,21 +199,6 @@ def _rq_worker_pass() -> None:
     worker.work(burst=True, logging_level="WARNING")
 
 
-def database_worker(max_tasks: int | None = None) -> Worker:
-    """The database backend's real worker: each `run()` takes ready tasks until none is left
-    (or `max_tasks` ran), in the order it would in production."""
-    return Worker(
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=max_tasks,
-        worker_id="pytest",
-        excluded_queue_names=[],
-    )
-
-
 @pytest.fixture
 def run_worker() -> Callable[..., None]:
     """Run the real task worker (database, or RQ) until `done()` holds (or fail after `timeout`)."""
@@ -226,7 +211,16 @@ def run_worker() -> Callable[..., None]:
                 _rq_worker_pass()
                 time.sleep(0.05)
             return
-        worker = database_worker()
+        worker = Worker(
+            queue_names=["default"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="pytest",
+            excluded_queue_names=[],
+        )
         while not done():
             assert time.monotonic() < deadline, "the worker did not finish in time"
             worker.run()

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -15,7 +14,7 @@ from generations.models import EventKind, Generation, Input, State
 from generations.providers.agents import schema
 from generations.simulators.models import SimFile, SimGeneration
 from generations.tasks import poll_generation, start_generation, submit_generation
-from tests.conftest import terminal
+from tests.conftest import ROOT, terminal
 from tests.factories import png, sim_fault
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -92,7 +91,7 @@ def test_a_task_backend_that_cannot_wait_is_refused_at_the_start(tmp_path) -> No
     }
     started = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -32,7 +32,7 @@ lock: ## Re-resolve requirements.lock from pyproject.toml
 migrate: install ## Apply database migrations
 	$(PY) manage.py migrate --no-input
 
-run: migrate ## Set everything up and start the web server and the worker (Ctrl-C stops both)
+run: migrate ## Set everything up and start the web server and its workers (Ctrl-C stops them all)
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py ensure_superuser
 	$(PY) manage.py serve
@@ -64,7 +64,8 @@ test: install install-a11y tools ## Run the whole test suite (browser tests incl
 SCALEOUT_TESTS := tests/test_scaleout.py tests/test_worker.py tests/test_client.py \
 	tests/test_cards.py tests/test_security.py tests/test_auth.py tests/test_deploy.py \
 	tests/test_nginx.py tests/test_sessions.py \
-	tests/test_spend.py::test_two_teammates_submitting_at_once_cannot_both_pass_the_team_budget
+	tests/test_spend.py::test_two_teammates_submitting_at_once_cannot_both_pass_the_team_budget \
+	tests/test_reliability.py::test_a_long_archive_never_holds_the_next_job
 
 test-scaleout: install tools ## Integration tests on PostgreSQL + Redis workers (RQ), as CI runs them
 	$(PY) -m tests.services $(PY) -m pytest -m "scaleout or not browser" $(SCALEOUT_TESTS)

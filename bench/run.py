@@ -213,6 +213,7 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
 
     django.setup()
     from bench import inprocess
+    from generations.management.commands.serve import worker_commands
 
     inprocess.create_user("bench", PASSWORD)
     picks = inprocess.pick_urls()
@@ -263,8 +264,12 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
             )
             writes = changes.count
         weight = page_weight(client, "/gallery/")
-        worker_log = workdir / "worker.log"
-        with process([sys.executable, "manage.py", "run_worker"], env, worker_log) as worker:
+        with contextlib.ExitStack() as running:
+            # As `make run` starts them, a worker per queue; the first sends and polls jobs.
+            worker, *_ = (
+                running.enter_context(process(command, env, workdir / f"worker-{n}.log"))
+                for n, command in enumerate(worker_commands())
+            )
             print("bench: upstream amplification", flush=True)
             amplification = measure_amplification(base, headers, args.poll_seconds)
             print("bench: completion-to-display", flush=True)

@@ -28,7 +28,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = "ok"
-        checks["worker"] = "ok" if WorkerHeartbeat.alive().exists() else "down"
+        checks["worker"] = _worker_status()
     except DatabaseError:
         checks["database"] = "down"
         checks["worker"] = "unknown"
@@ -42,6 +42,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = checks["database"] == "ok" and checks["worker"] == "ok"
     checks["status"] = "ok" if healthy else "degraded"
     return JsonResponse(checks, status=200 if healthy else 503)
+
+
+def _worker_status() -> str:
+    """ "ok" when every task queue has a live worker: sends and polls wait on "default",
+    archives on "bulk" (an output left unarchived is lost when its upstream link expires)."""
+    unserved = WorkerHeartbeat.queues_unserved()
+    if not unserved:
+        return "ok"
+    if len(unserved) == len(settings.TASK_QUEUES):
+        return "down"
+    return f"no worker takes the {' or '.join(unserved)} queue"
 
 
 @login_not_required
@@ -71,9 +82,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
             f'lumaweb_upstream_credit_cents{{provider="{b.provider}"}} {b.cents:g}'
             for b in balances()
         ),
-        "# HELP lumaweb_task_queue_depth Tasks waiting for a worker.",
+        "# HELP lumaweb_task_queue_depth Tasks waiting for a worker, by queue.",
         "# TYPE lumaweb_task_queue_depth gauge",
-        f"lumaweb_task_queue_depth {_queue_depth()}",
+        *(
+            f'lumaweb_task_queue_depth{{queue="{queue}"}} {depth}'
+            for queue, depth in _queue_depths().items()
+        ),
         "# HELP lumaweb_workers_alive Workers with a recent heartbeat.",
         "# TYPE lumaweb_workers_alive gauge",
         f"lumaweb_workers_alive {WorkerHeartbeat.alive().count()}",
@@ -89,9 +103,12 @@ def _may_read_metrics(request: HttpRequest) -> bool:
     return bool(token) and scheme.lower() == "bearer" and constant_time_compare(given, token)
 
 
-def _queue_depth() -> int:
+def _queue_depths() -> dict[str, int]:
     if settings.TASKS_BACKEND == "rq":
         import django_rq  # only installed as an app with the RQ backend
 
-        return len(django_rq.get_queue("default"))
-    return DBTaskResult.objects.ready().count()
+        return {queue: len(django_rq.get_queue(queue)) for queue in settings.TASK_QUEUES}
+    ready = dict(
+        DBTaskResult.objects.ready().values_list("queue_name").annotate(n=Count("id")).order_by()
+    )
+    return {queue: ready.get(queue, 0) for queue in settings.TASK_QUEUES}

@@ -886,12 +886,19 @@ class UpstreamCallCount(models.Model):
                 cls.objects.filter(pk=obj.pk).update(count=F("count") + 1)
 
 
+def every_queue() -> str:
+    """What a worker takes unless told otherwise: every queue of settings.TASK_QUEUES."""
+    return ",".join(settings.TASK_QUEUES)
+
+
 class WorkerHeartbeat(models.Model):
     """A running worker says it is alive; /healthz reads this."""
 
     worker_id = models.CharField(max_length=64, unique=True)
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
+    # The task queues it takes work from, separated by commas (`run_worker --queues`).
+    queues = models.CharField(max_length=255, default=every_queue)
     started_at = models.DateTimeField(default=timezone.now)
     seen_at = models.DateTimeField(default=timezone.now)
 
@@ -902,6 +909,12 @@ class WorkerHeartbeat(models.Model):
     def alive(cls) -> "models.QuerySet[WorkerHeartbeat]":
         cutoff = timezone.now() - timedelta(seconds=settings.LUMAWEB_WORKER_HEARTBEAT_TIMEOUT)
         return cls.objects.filter(seen_at__gte=cutoff)
+
+    @classmethod
+    def queues_unserved(cls) -> list[str]:
+        """The task queues no live worker takes work from, in settings' order."""
+        served = {q for row in cls.alive().values_list("queues", flat=True) for q in row.split(",")}
+        return [queue for queue in settings.TASK_QUEUES if queue not in served]
 
 
 class AccessTokenQuerySet(models.QuerySet["AccessToken"]):

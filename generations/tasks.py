@@ -32,6 +32,9 @@ from generations.trash import purge_pending_uploads, purge_trash
 
 logger = logging.getLogger(__name__)
 
+# The queue of work that may take minutes (settings.TASK_QUEUES): its own worker takes it, so
+# it never holds a job's send or poll on the default queue.
+BULK = "bulk"
 MAX_SUBMIT_ATTEMPTS = 5
 SUBMIT_STALE_SECONDS = 300
 # Our own failure codes for refusals that happen before the upstream accepts a job.
@@ -245,7 +248,7 @@ def enqueue_archive(generation: Generation) -> None:
     transaction.on_commit(lambda: archive_outputs.enqueue(key))
 
 
-@task()
+@task(queue_name=BULK)
 def archive_outputs(generation_uuid: str) -> None:
     """Copy a completed job's unarchived outputs into storage; safe to run twice."""
     generation = Generation.objects.filter(uuid=generation_uuid, state=State.COMPLETED).first()
@@ -355,7 +358,7 @@ def after_import(generation: Generation) -> None:
         schedule_poll(generation)
 
 
-@task()
+@task(queue_name=BULK)
 def import_in_background(user_id: int) -> None:
     """The import, run by the worker (the admin's action)."""
     user = get_user_model().objects.filter(pk=user_id).first()

@@ -236,13 +236,22 @@ METRICS_TOKEN = env("METRICS_TOKEN")
 # --- Background work: Django's Tasks API (django-tasks backport) ---
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 TASKS_BACKEND = env("TASKS_BACKEND", "db")
+# Two queues, each with a worker of its own under `make run` (`run_worker --queues`): "default"
+# for what a person waits on (sending, polling, fresh links), "bulk" for what may take minutes
+# (archiving outputs, importing a history), which must never hold a job's poll.
+TASK_QUEUES = ["default", "bulk"]
 TASKS: dict[str, dict[str, object]]
 if TASKS_BACKEND == "db":
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
 elif TASKS_BACKEND == "rq":
     INSTALLED_APPS += ["django_rq"]
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASK_QUEUES}}
+    # RQ stops a task that runs longer than this: an archive may take LUMAWEB_ARCHIVE_TIMEOUT
+    # per output, an import as long as the history it reads.
+    RQ_QUEUES = {
+        "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+        "bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 6 * 3600},
+    }
 else:  # Django's immediate backend cannot wait for a poll's time (`run_after`)
     raise ImproperlyConfigured(
         f"TASKS_BACKEND must be db (the default) or rq, not {TASKS_BACKEND!r}"

@@ -189,13 +189,14 @@ def _rq_worker_pass() -> None:
     from rq import SimpleWorker
     from rq.registry import ScheduledJobRegistry
 
-    queue = django_rq.get_queue("default", job_class=Job)
-    registry = ScheduledJobRegistry(queue=queue)
-    # RQ keeps whole seconds: a deferred job moves once its second is over, never early.
-    for job_id in registry.get_jobs_to_schedule(int(time.time()) - 1):
-        queue.enqueue_job(Job.fetch(job_id, connection=queue.connection))
-        registry.remove(job_id)
-    worker = SimpleWorker([queue], connection=queue.connection, job_class=Job)
+    queues = [django_rq.get_queue(name, job_class=Job) for name in django_settings.TASK_QUEUES]
+    for queue in queues:
+        registry = ScheduledJobRegistry(queue=queue)
+        # RQ keeps whole seconds: a deferred job moves once its second is over, never early.
+        for job_id in registry.get_jobs_to_schedule(int(time.time()) - 1):
+            queue.enqueue_job(Job.fetch(job_id, connection=queue.connection))
+            registry.remove(job_id)
+    worker = SimpleWorker(queues, connection=queues[0].connection, job_class=Job)
     worker.work(burst=True, logging_level="WARNING")
 
 
@@ -212,7 +213,7 @@ def run_worker() -> Callable[..., None]:
                 time.sleep(0.05)
             return
         worker = Worker(
-            queue_names=["default"],
+            queue_names=django_settings.TASK_QUEUES,
             interval=0,
             batch=True,
             backend_name="default",

@@ -66,23 +66,23 @@ def archived_file(
     )
 
 
-def _rq_queue() -> Any:
+def _rq_queues() -> list[Any]:
     import django_rq  # installed as an app only with the RQ backend
 
-    return django_rq.get_queue("default")
+    return [django_rq.get_queue(name) for name in settings.TASK_QUEUES]
 
 
 def nothing_queued() -> bool:
     """No task waits to run now, on the backend this run uses (the database, or RQ)."""
     if settings.TASKS_BACKEND == "rq":
-        return int(_rq_queue().count) == 0
+        return all(int(queue.count) == 0 for queue in _rq_queues())
     return not DBTaskResult.objects.ready().exists()
 
 
 def drop_queued_tasks() -> None:
     """What a dead worker loses: every queued and deferred task, on either backend."""
     if settings.TASKS_BACKEND == "rq":
-        _rq_queue().connection.flushdb()
+        _rq_queues()[0].connection.flushdb()
     else:
         DBTaskResult.objects.all().delete()
 

@@ -33,7 +33,7 @@ VENV_BIN = Path(sys.executable).parent  # "with the virtualenv activated"
 
 
 def doc_command(process: str) -> list[str]:
-    """The command docs/deploy.md's process table gives for `process` (web, worker)."""
+    """The command docs/deploy.md's process table gives for `process` (web, worker, …)."""
     row = re.search(rf"^\| {process} \| `([^`]+)` \|", DOC.read_text(), re.MULTILINE)
     assert row, f"docs/deploy.md lists no command for the {process} process"
     return shlex.split(row.group(1))
@@ -102,12 +102,12 @@ def test_deploy_md_followed_on_this_machine_serves_a_person_end_to_end(
     for command in first_start:
         subprocess.run(command, cwd=ROOT, env={**env, **person}, check=True)  # noqa: S603
 
-    # "Processes": gunicorn as the doc writes it (on a free port), and two workers.
+    # "Processes": gunicorn as the doc writes it (on a free port), and a worker per queue.
     web = doc_command("web")
     assert "127.0.0.1:8000" in web, web
     web[web.index("127.0.0.1:8000")] = f"127.0.0.1:{port}"
     server = processes.start("gunicorn", web, env)
-    workers = [processes.start(f"worker-{n}", doc_command("worker"), env) for n in range(2)]
+    workers = [processes.start(name, doc_command(name), env) for name in ("worker", "bulk worker")]
     processes.wait_until_serving(server, f"{url}/healthz")
 
     with checked_page(browser, url) as page:

@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import timedelta
 from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from django.db.models import Q
 from django.test import Client
 from django.utils import timezone
 
+from generations.management.commands import serve
 from generations.models import (
     TERMINAL_STATES,
     ArchiveState,
@@ -32,8 +34,10 @@ from generations.models import (
 from generations.providers.agents import schema
 from generations.simulators.clock import SimClock
 from generations.simulators.models import SimGeneration
-from generations.tasks import start_generation
+from generations.tasks import enqueue_archive, start_generation
 from tests import figures
+from tests.conftest import Processes, app_env
+from tests.factories import completed, png
 
 pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 
@@ -177,6 +181,81 @@ def test_a_worker_killed_mid_poll_and_mid_archive_resumes_every_job_archiving_ea
         upstream_jobs=SimGeneration.objects.count(),
         duplicates=len(submitted_twice) + len(archived_twice),
     )
+
+
+# --- a long archive beside other people's jobs ---
+
+
+class HeldDownload:
+    """An object store whose one file starts at once but ends only when the test says so: an
+    archive's download as long as the test needs."""
+
+    def __init__(self, body: bytes) -> None:
+        self.asked = threading.Event()
+        self.release = threading.Event()
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[:8])
+                self.wfile.flush()
+                held.asked.set()
+                held.release.wait(timeout=900)
+                self.wfile.write(body[8:])
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the test's output is its assertions."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/held.png"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_long_archive_never_holds_the_next_job(
+    live_app: str, settings, owner: User, processes: Processes
+) -> None:
+    """Archiving a video can take minutes; meanwhile a teammate's new job is sent, polled and
+    shown finished as usual, because `make run` gives the long work a worker of its own."""
+    settings.LUMA_SIM_SPEED = 4.0
+    held = HeldDownload(png())
+    try:
+        long_one = completed(owner, prompt="a long archive")
+        Output.objects.filter(generation=long_one).update(url=held.url)
+        env = {
+            **app_env(settings),
+            "LUMAWEB_POLL_INTERVAL": "2" if settings.TASKS_BACKEND == "rq" else "0.2",
+            "LUMAWEB_ARCHIVE_READ_TIMEOUT": "900",
+        }
+        workers = [
+            processes.start(f"worker-{n}", command, env)
+            for n, command in enumerate(serve.worker_commands())
+        ]
+        enqueue_archive(long_one)
+        wait_for(held.asked.is_set, "the archive's download to start", process=workers[0])
+
+        job, _ = start_generation(owner, schema.GenerationRequest(prompt="the next job"))
+        wait_for(lambda: Generation.objects.get(pk=job.pk).is_terminal, "the next job")
+        assert Generation.objects.get(pk=job.pk).state == State.COMPLETED
+        assert long_one.outputs.get().archive_state == ArchiveState.PENDING  # still downloading
+
+        held.release.set()
+        wait_for(
+            lambda: long_one.outputs.get().archive_state == ArchiveState.ARCHIVED,
+            "the long archive",
+        )
+        assert all(worker.poll() is None for worker in workers), "a worker died"
+    finally:
+        held.close()
 
 
 # --- double submission: the same form sent from two tabs at once ---

@@ -8,12 +8,20 @@ from datetime import timedelta
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from generations.models import EventKind, Generation, Input, State
 from generations.providers.agents import schema
 from generations.simulators.models import SimFile, SimGeneration
-from generations.tasks import poll_generation, start_generation, submit_generation
+from generations.tasks import (
+    BULK,
+    archive_outputs,
+    import_in_background,
+    poll_generation,
+    start_generation,
+    submit_generation,
+)
 from tests.conftest import ROOT, terminal
 from tests.factories import png, sim_fault
 
@@ -99,3 +107,14 @@ def test_a_task_backend_that_cannot_wait_is_refused_at_the_start(tmp_path) -> No
     )
     assert started.returncode != 0
     assert "TASKS_BACKEND must be db (the default) or rq" in started.stderr
+
+
+def test_the_long_work_has_a_queue_of_its_own_and_a_worker_names_only_real_queues() -> None:
+    # Archives and imports take minutes; on the default queue they would hold every send and
+    # poll behind them (tests/test_reliability.py runs the workers `make run` starts).
+    assert archive_outputs.queue_name == import_in_background.queue_name == BULK
+    assert submit_generation.queue_name == poll_generation.queue_name == "default"
+    with pytest.raises(CommandError, match="--queues takes default and bulk, not 'fast'"):
+        call_command("run_worker", queues="default,fast")
+    with pytest.raises(CommandError, match="not 'nothing'"):
+        call_command("run_worker", queues=",")

@@ -266,6 +266,16 @@ def test_healthz_is_200_with_a_live_worker(client: Client) -> None:
     assert response.json()["worker"] == "ok"
 
 
+def test_healthz_is_503_while_a_queue_has_no_worker(client: Client) -> None:
+    """`make run` starts a worker per queue; a deployment that starts only one is told which."""
+    WorkerHeartbeat.objects.create(worker_id="w1", hostname="h", pid=1, queues="default")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["worker"] == "no worker takes the bulk queue"
+    WorkerHeartbeat.objects.create(worker_id="w2", hostname="h", pid=2, queues="bulk")
+    assert client.get("/healthz").json()["worker"] == "ok"
+
+
 def test_healthz_ignores_a_worker_that_stopped_beating(client: Client) -> None:
     WorkerHeartbeat.objects.create(
         worker_id="w1", hostname="h", pid=1, seen_at=timezone.now() - timedelta(minutes=5)
@@ -274,7 +284,12 @@ def test_healthz_ignores_a_worker_that_stopped_beating(client: Client) -> None:
 
 
 def test_metrics_are_for_staff_or_a_token(
-    client: Client, owner_client: Client, staff: User, settings
+    client: Client,
+    owner_client: Client,
+    owner: User,
+    staff: User,
+    settings,
+    django_capture_on_commit_callbacks,
 ) -> None:
     assert client.get("/metrics").status_code == 403
     assert owner_client.get("/metrics").status_code == 403
@@ -285,7 +300,13 @@ def test_metrics_are_for_staff_or_a_token(
     client.force_login(staff)
     text = client.get("/metrics").content.decode()
     assert 'lumaweb_jobs{state="completed"} 0' in text
-    assert "lumaweb_task_queue_depth" in text
+    assert 'lumaweb_task_queue_depth{queue="default"} 0\n' in text
+    assert 'lumaweb_task_queue_depth{queue="bulk"} 0\n' in text
+    with django_capture_on_commit_callbacks(execute=True):  # the send is enqueued on commit
+        start_generation(owner, schema.GenerationRequest(prompt="a queued job"))
+    text = client.get("/metrics").content.decode()
+    assert 'lumaweb_task_queue_depth{queue="default"} 1\n' in text
+    assert 'lumaweb_task_queue_depth{queue="bulk"} 0\n' in text
 
 
 def test_pages_carry_a_strict_content_security_policy(owner_client: Client) -> None:

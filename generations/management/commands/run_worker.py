@@ -8,13 +8,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from generations.credits import refresh_balances
-from generations.models import WorkerHeartbeat
+from generations.models import WorkerHeartbeat, every_queue
 from generations.tasks import sweep
 
 HEARTBEAT_EVERY = 5.0
@@ -27,13 +27,29 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval", type=float, default=0.25, help="Seconds between queue checks when idle."
         )
+        parser.add_argument(
+            "--queues",
+            default=every_queue(),
+            help="The queues to take tasks from, separated by commas (default: all of them: "
+            "%(default)s).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        queues = [queue.strip() for queue in options["queues"].split(",") if queue.strip()]
+        unknown = [queue for queue in queues if queue not in settings.TASK_QUEUES]
+        if unknown or not queues:
+            raise CommandError(
+                f"--queues takes {' and '.join(settings.TASK_QUEUES)}, "
+                f"not {','.join(unknown) or 'nothing'!r}."
+            )
         worker_id = f"{socket.gethostname()}-{os.getpid()}"[:64]
         threading.Thread(
-            target=self.keep_alive, args=(worker_id,), daemon=True, name="heartbeat"
+            target=self.keep_alive, args=(worker_id, queues), daemon=True, name="heartbeat"
         ).start()
-        self.stdout.write(f"worker {worker_id} started ({settings.TASKS_BACKEND} backend)")
+        self.stdout.write(
+            f"worker {worker_id} started ({settings.TASKS_BACKEND} backend, "
+            f"queues: {', '.join(queues)})"
+        )
         if settings.TASKS_BACKEND == "rq":
             # Jobs run in this process, not in a fork per job: the heartbeat thread above makes
             # HTTP calls and imports on its own, and a fork taken while it held an import lock
@@ -41,7 +57,7 @@ class Command(BaseCommand):
             # `import httpcore` in httpx's transport).
             call_command(
                 "rqworker",
-                "default",
+                *queues,
                 job_class="django_tasks_rq.backend.Job",
                 worker_class="rq.SimpleWorker",
                 with_scheduler=True,
@@ -50,12 +66,13 @@ class Command(BaseCommand):
             call_command(
                 "db_worker",
                 interval=options["interval"],
+                queue_name=",".join(queues),
                 worker_id=worker_id,
                 reload=False,
                 startup_delay=False,
             )
 
-    def keep_alive(self, worker_id: str) -> None:
+    def keep_alive(self, worker_id: str, queues: list[str]) -> None:
         """Beat every few seconds, sweep every LUMAWEB_SWEEP_INTERVAL; errors never kill it."""
         last_sweep = 0.0
         while True:
@@ -66,6 +83,7 @@ class Command(BaseCommand):
                     defaults={
                         "hostname": socket.gethostname(),
                         "pid": os.getpid(),
+                        "queues": ",".join(queues),
                         "seen_at": timezone.now(),
                     },
                 )

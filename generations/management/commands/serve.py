@@ -1,4 +1,4 @@
-"""Run the whole studio in the foreground: gunicorn and the worker, stopped by one Ctrl-C."""
+"""Run the whole studio in the foreground: gunicorn and the workers, stopped by one Ctrl-C."""
 
 import os
 import signal
@@ -24,8 +24,16 @@ def gunicorn_command(bind: str, workers: int, threads: int) -> list[str]:
     ]  # fmt: skip
 
 
+def worker_commands() -> list[list[str]]:
+    """A worker per task queue: a long archive or import never holds a job's send or poll."""
+    return [
+        [sys.executable, "manage.py", "run_worker", "--queues", queue]
+        for queue in settings.TASK_QUEUES
+    ]
+
+
 class Command(BaseCommand):
-    help = "Start gunicorn (web) and the background worker together; Ctrl-C stops both."
+    help = "Start gunicorn (web) and a background worker per task queue; Ctrl-C stops them all."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
@@ -36,14 +44,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         bind = f"{settings.HOST}:{settings.PORT}"
         web = gunicorn_command(bind, options["web_workers"], options["threads"])
-        worker = [sys.executable, "manage.py", "run_worker"]
-        processes = [subprocess.Popen(web), subprocess.Popen(worker)]  # noqa: S603
+        commands = [web, *worker_commands()]
+        processes = [subprocess.Popen(command) for command in commands]  # noqa: S603
         host = "127.0.0.1" if settings.HOST in {"0.0.0.0", "::"} else settings.HOST  # noqa: S104
         mode = "demo mode: the built-in Luma simulator" if settings.LUMA_SIMULATOR else "Luma API"
         self.stdout.write(
             self.style.SUCCESS(f"\nlumaweb is running at http://{host}:{settings.PORT}/")
             + f"\n  upstream: {mode}\n  health:   http://{host}:{settings.PORT}/healthz"
-            "\n  press Ctrl-C to stop the web server and the worker\n"
+            "\n  press Ctrl-C to stop the web server and the workers\n"
         )
         stopping = False
 
@@ -64,4 +72,4 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 process.kill()
         if not stopping:
-            sys.exit("lumaweb: a process exited on its own; stopped the other one.")
+            sys.exit("lumaweb: a process exited on its own; stopped the others.")

@@ -36,8 +36,8 @@ JOBS = 200
 WORKERS = 2
 STALL = 300  # seconds without one job finished or archived: the workers are stuck
 ROOT = Path(__file__).resolve().parent.parent
-# RQ's log line when a worker starts a job: "default: generations.tasks.… (<job id>)".
-STARTED = re.compile(r"default: (\S+?)\(.*\) \(([0-9A-Za-z]{32})\)$")
+# RQ's log line when a worker starts a job: "<queue>: generations.tasks.… (<job id>)".
+STARTED = re.compile(r"(?:default|bulk): (\S+?)\(.*\) \(([0-9A-Za-z]{32})\)$")
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +56,8 @@ def database_url(settings) -> str:
 
 
 def start_workers(live_app: str, settings, logs: Path, count: int) -> list[subprocess.Popen[bytes]]:
-    """`count` real `manage.py run_worker` processes on one Redis queue and one database."""
+    """`count` real `manage.py run_worker` processes, each taking both Redis queues, on one
+    database."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(settings),

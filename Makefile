@@ -37,9 +37,10 @@ run: migrate ## Set everything up and start the web server and its workers (Ctrl
 	$(PY) manage.py ensure_superuser
 	$(PY) manage.py serve
 
-dev: migrate ## Django's autoreloading dev server and a worker, for working on the code
+dev: migrate ## Django's autoreloading dev server and a worker per queue, for working on the code
 	$(PY) manage.py ensure_superuser
-	DEBUG=1 $(PY) manage.py run_worker & DEBUG=1 $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}; kill %1
+	DEBUG=1 $(PY) manage.py run_worker --queues default & DEBUG=1 $(PY) manage.py run_worker --queues bulk & \
+	DEBUG=1 $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}; kill %1 %2
 
 # What the tests drive besides Python: Debian's Chromium (browser tests; CHROMIUM=path overrides)
 # and nginx (tests/test_nginx.py), installed when absent, as `make bench` does for wrk.

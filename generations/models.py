@@ -897,8 +897,9 @@ class WorkerHeartbeat(models.Model):
     worker_id = models.CharField(max_length=64, unique=True)
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
-    # The task queues it takes work from, separated by commas (`run_worker --queues`).
-    queues = models.CharField(max_length=255, default=every_queue)
+    # The task queues it takes work from, separated by commas (`run_worker --queues`). A row
+    # written by a worker from before there were queues took "default" only.
+    queues = models.CharField(max_length=255, default=every_queue, db_default="default")
     started_at = models.DateTimeField(default=timezone.now)
     seen_at = models.DateTimeField(default=timezone.now)
 

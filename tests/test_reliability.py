@@ -36,7 +36,7 @@ from generations.simulators.clock import SimClock
 from generations.simulators.models import SimGeneration
 from generations.tasks import enqueue_archive, start_generation
 from tests import figures
-from tests.conftest import Processes, app_env
+from tests.conftest import Processes, app_env, terminal
 from tests.factories import completed, png
 
 pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
@@ -44,15 +44,15 @@ pytestmark = [pytest.mark.system, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def spawn_worker(settings, log: Path, **env: str) -> subprocess.Popen[bytes]:
+def spawn_worker(settings, log: Path, *options: str, **env: str) -> subprocess.Popen[bytes]:
     """A real `manage.py run_worker` on the test database, talking to the live app."""
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
         url = f"sqlite:///{db['NAME']}"
     else:
         url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
+    return subprocess.Popen(  # noqa: S603 (the options are the test's own)
+        [sys.executable, "manage.py", "run_worker", "--interval", "0.05", *options],
         cwd=ROOT,
         env={
             **os.environ,
@@ -240,11 +240,12 @@ def test_a_long_archive_never_holds_the_next_job(
             processes.start(f"worker-{n}", command, env)
             for n, command in enumerate(serve.worker_commands())
         ]
+        sender, archiver = workers
         enqueue_archive(long_one)
-        wait_for(held.asked.is_set, "the archive's download to start", process=workers[0])
+        wait_for(held.asked.is_set, "the archive's download", seconds=300, process=archiver)
 
         job, _ = start_generation(owner, schema.GenerationRequest(prompt="the next job"))
-        wait_for(lambda: Generation.objects.get(pk=job.pk).is_terminal, "the next job")
+        wait_for(terminal(job), "the next job", seconds=300, process=sender)
         assert Generation.objects.get(pk=job.pk).state == State.COMPLETED
         assert long_one.outputs.get().archive_state == ArchiveState.PENDING  # still downloading
 
@@ -252,6 +253,8 @@ def test_a_long_archive_never_holds_the_next_job(
         wait_for(
             lambda: long_one.outputs.get().archive_state == ArchiveState.ARCHIVED,
             "the long archive",
+            seconds=300,
+            process=archiver,
         )
         assert all(worker.poll() is None for worker in workers), "a worker died"
     finally:
@@ -349,8 +352,12 @@ def test_sqlite_under_parallel_submitters_and_pollers_has_no_lock_errors_and_no_
         User.objects.create_user(f"person{n}", f"p{n}@example.com", "pass-word-123")
         for n in range(SUBMITTERS)
     ]
-    log = tmp_path / "worker.log"
-    worker = spawn_worker(settings, log)
+    # The workers `make run` starts: one per queue, both writing to the database.
+    logs = [tmp_path / f"worker-{queue}.log" for queue in settings.TASK_QUEUES]
+    workers = [
+        spawn_worker(settings, log, "--queues", queue)
+        for log, queue in zip(logs, settings.TASK_QUEUES, strict=True)
+    ]
     results: list[tuple[str, int, str]] = []
     lock = threading.Lock()
     submitting = threading.Event()
@@ -414,15 +421,16 @@ def test_sqlite_under_parallel_submitters_and_pollers_has_no_lock_errors_and_no_
         for thread in submitters:
             thread.join(timeout=180)
         submitting.clear()
-        wait_for(lambda: not unfinished(), "every job to finish", seconds=180, process=worker)
+        wait_for(lambda: not unfinished(), "every job to finish", seconds=180, process=workers[0])
         for thread in threads:
             thread.join(timeout=180)
     finally:
         submitting.clear()
-        stop(worker)
+        for worker in workers:
+            stop(worker)
 
     loaded_for = time.monotonic() - began
-    worker_log = log.read_text(errors="replace")
+    worker_log = "".join(log.read_text(errors="replace") for log in logs)
     server_errors = [r for r in results if r[1] >= 500]
     dropped = [r for r in results if r[1] == 0]
     locked = [r for r in results if "database is locked" in r[2]]

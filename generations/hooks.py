@@ -25,7 +25,7 @@ from generations.tasks import schedule_poll
 SALT = "lumaweb.hooks"
 # What is kept of a notification's body in the job's events.
 MAX_KEPT_BYTES = 64 * 1024
-# Notifications closer together than this after a poll change nothing: a flood of them cannot
+# A notification brings a poll no sooner than this after the last one: a flood of them cannot
 # turn into a flood of calls upstream.
 MIN_POLL_GAP = 1.0
 
@@ -53,18 +53,33 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
     if generation is None:
         return JsonResponse({"detail": "No such job."}, status=404)
     generation.log(EventKind.HOOK, data=_kept(request))
-    now = timezone.now()
-    hastened = Generation.objects.filter(
-        Q(last_polled_at__isnull=True)
-        | Q(last_polled_at__lt=now - timedelta(seconds=MIN_POLL_GAP)),
-        pk=generation.pk,
-        state__in=UPSTREAM_ACTIVE_STATES,
-        next_poll_at__gt=now,
-    ).update(next_poll_at=now)
-    if hastened:
-        schedule_poll(generation, now)
     # 200: some upstreams (Dream Machine) count nothing else as delivered, and try again.
-    return JsonResponse({"polling": bool(hastened)})
+    return JsonResponse({"polling": _hasten(generation)})
+
+
+def _hasten(generation: Generation) -> bool:
+    """Make the job's next poll due now, or when MIN_POLL_GAP after its last poll ends.
+
+    A notification often comes just after a poll that still saw the job running (Dream Machine
+    calls back the moment a job finishes): kept for the end of the gap, its news shows within a
+    second, where dropping it left the job to its next regular poll. The update holds only
+    while the job's last poll is the one the time was worked out from; one taken meanwhile
+    moves it, and the time is worked out again.
+    """
+    gap = timedelta(seconds=MIN_POLL_GAP)
+    for _ in range(2):
+        last = generation.last_polled_at
+        due = timezone.now() if last is None else max(timezone.now(), last + gap)
+        polled_then = Q(last_polled_at__isnull=True) if last is None else Q(last_polled_at=last)
+        if Generation.objects.filter(
+            polled_then, pk=generation.pk, state__in=UPSTREAM_ACTIVE_STATES, next_poll_at__gt=due
+        ).update(next_poll_at=due):
+            schedule_poll(generation, due)
+            return True
+        generation.refresh_from_db(fields=["last_polled_at"])
+        if generation.last_polled_at == last:
+            return False  # already due as soon, or finished
+    return False
 
 
 def _kept(request: HttpRequest) -> dict[str, object]:

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from generations import providers
+from generations import hooks, providers
 from generations.hooks import hook_url
 from generations.models import ArchiveState, EventKind, Generation, Input, State
 from generations.providers import errors
@@ -390,6 +390,33 @@ def test_a_hook_hastens_a_poll_and_is_never_taken_as_state(owner, settings) -> N
     assert generation.events.get(kind=EventKind.HOOK).data["payload"] == lie
     # Another one at once changes nothing: no flood of polls upstream.
     assert gateway.post(path, lie, content_type="application/json").json() == {"polling": False}
+    assert polls.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_hook_just_after_a_poll_is_kept_for_the_end_of_the_gap_not_dropped(
+    owner, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dream Machine calls back the moment a job finishes, often just after a poll that still
+    # saw it running: dropped, the news waited for the next regular poll (about 2 s, measured by
+    # `make bench`). It now makes the poll due as soon as the gap after the last one ends.
+    monkeypatch.setattr(hooks, "MIN_POLL_GAP", 60.0)  # a gap no slow machine outlasts
+    settings.LUMAWEB_PUBLIC_URL = "https://studio.example"
+    polled = timezone.now() - timezone.timedelta(seconds=1)
+    generation = Generation.objects.create(
+        created_by=owner, provider="proxy", kind="video", model="m", prompt="x", request={},
+        state=State.PROCESSING, upstream_id="gw-2", last_polled_at=polled,
+        next_poll_at=polled + timezone.timedelta(minutes=5),
+    )  # fmt: skip
+    path = str(hook_url(generation)).removeprefix("https://studio.example")
+    gateway = Client()
+    assert gateway.post(path).json() == {"polling": True}
+    generation.refresh_from_db()
+    assert generation.next_poll_at == polled + timezone.timedelta(seconds=60)
+    polls = DBTaskResult.objects.filter(task_path__endswith=".poll_generation")
+    assert list(polls.values_list("run_after", flat=True)) == [generation.next_poll_at]
+    # More of them within the gap add nothing: still one poll upstream per gap.
+    assert gateway.post(path).json() == {"polling": False}
     assert polls.count() == 1
 
 

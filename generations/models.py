@@ -886,20 +886,15 @@ class UpstreamCallCount(models.Model):
                 cls.objects.filter(pk=obj.pk).update(count=F("count") + 1)
 
 
-def every_queue() -> str:
-    """What a worker takes unless told otherwise: every queue of settings.TASK_QUEUES."""
-    return ",".join(settings.TASK_QUEUES)
-
-
 class WorkerHeartbeat(models.Model):
     """A running worker says it is alive; /healthz reads this."""
 
     worker_id = models.CharField(max_length=64, unique=True)
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
-    # The task queues it takes work from, separated by commas (`run_worker --queues`). A row
-    # written by a worker from before there were queues took "default" only.
-    queues = models.CharField(max_length=255, default=every_queue, db_default="default")
+    # The task queues it takes work from, separated by commas (`run_worker --queues` writes
+    # them). A row written by a worker from before there were queues took "default" only.
+    queues = models.CharField(max_length=255, db_default="default")
     started_at = models.DateTimeField(default=timezone.now)
     seen_at = models.DateTimeField(default=timezone.now)
 

@@ -260,7 +260,7 @@ def test_healthz_is_503_when_no_worker_is_alive(client: Client) -> None:
 
 
 def test_healthz_is_200_with_a_live_worker(client: Client) -> None:
-    WorkerHeartbeat.objects.create(worker_id="w1", hostname="h", pid=1)
+    WorkerHeartbeat.objects.create(worker_id="w1", hostname="h", pid=1, queues="default,bulk")
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["worker"] == "ok"
@@ -278,7 +278,11 @@ def test_healthz_is_503_while_a_queue_has_no_worker(client: Client) -> None:
 
 def test_healthz_ignores_a_worker_that_stopped_beating(client: Client) -> None:
     WorkerHeartbeat.objects.create(
-        worker_id="w1", hostname="h", pid=1, seen_at=timezone.now() - timedelta(minutes=5)
+        worker_id="w1",
+        hostname="h",
+        pid=1,
+        queues="default,bulk",
+        seen_at=timezone.now() - timedelta(minutes=5),
     )
     assert client.get("/healthz").status_code == 503
 

@@ -14,7 +14,7 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from generations.credits import refresh_balances
-from generations.models import WorkerHeartbeat, every_queue
+from generations.models import WorkerHeartbeat
 from generations.tasks import sweep
 
 HEARTBEAT_EVERY = 5.0
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--queues",
-            default=every_queue(),
+            default=",".join(settings.TASK_QUEUES),
             help="The queues to take tasks from, separated by commas (default: all of them: "
             "%(default)s).",
         )

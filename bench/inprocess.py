@@ -22,8 +22,9 @@ from django.test.utils import CaptureQueriesContext
 from generations.gallery import PAGE_SIZE, encode_cursor
 from generations.models import ACTIVE_STATES, Generation, State, UpstreamCallCount
 from generations.providers.agents import schema
+from generations.providers.dream_machine import schema as dream_schema
 from generations.simulators import media as sim_media
-from generations.simulators.models import SimGeneration
+from generations.simulators.models import DreamGeneration, SimGeneration
 from generations.tasks import start_generation
 from generations.uploads import check_video
 
@@ -121,9 +122,16 @@ def count_queries(url: str, headers: dict[str, str], *, rendered: bool = False) 
     return len(queries)
 
 
-def start_job(prompt: str) -> str:
+def start_job(prompt: str, provider: str = "agents") -> str:
+    """An image job sent as the studio sends one: to the Agents API (polled), or to Dream Machine
+    (whose callback to LUMAWEB_PUBLIC_URL makes the worker poll at once)."""
     user = get_user_model().objects.get(username="bench")
-    generation, _ = start_generation(user, schema.GenerationRequest(prompt=prompt))
+    request = (
+        dream_schema.ImageRequest(model="photon-1", prompt=prompt)
+        if provider == "dream_machine"
+        else schema.GenerationRequest(prompt=prompt)
+    )
+    generation, _ = start_generation(user, request, provider=provider)
     return str(generation.uuid)
 
 
@@ -177,7 +185,9 @@ def upstream_id(uuid: str) -> str:
 
 
 def upstream_finished_at(uuid: str) -> float:
-    return SimGeneration.objects.get(id=upstream_id(uuid)).finishes_at.timestamp()
+    """When the simulator of the job's provider finished it."""
+    sent = DreamGeneration if _generation(uuid).provider == "dream_machine" else SimGeneration
+    return sent.objects.get(id=upstream_id(uuid)).finishes_at.timestamp()
 
 
 def write_padded_mp4(path: Path, size: int) -> None:

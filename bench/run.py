@@ -139,6 +139,8 @@ def bench_env(workdir: Path, port: int) -> dict[str, str]:
         # One person sends every job here (the stuck one, 32 to time, the upload) within a
         # minute; the per-person limit (tested in tests/test_security.py) would refuse the upload.
         LUMAWEB_SUBMIT_PER_MINUTE="0",
+        # Where Dream Machine's simulator sends its callbacks (the studio's hooks).
+        LUMAWEB_PUBLIC_URL=f"http://127.0.0.1:{port}",
         DJANGO_SETTINGS_MODULE="lumaweb.settings",
     )
     return env
@@ -273,7 +275,9 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
             print("bench: upstream amplification", flush=True)
             amplification = measure_amplification(base, headers, args.poll_seconds)
             print("bench: completion-to-display", flush=True)
-            latencies = measure_display_latency(base, headers)
+            latencies = measure_display_latency(base, headers, "agents")
+            print("bench: completion-to-display with callbacks", flush=True)
+            hooked = measure_display_latency(base, headers, "dream_machine")
             print("bench: upload memory", flush=True)
             upload = measure_upload(client, web.pid, worker.pid, workdir)
         print("bench: bulk download memory", flush=True)
@@ -284,8 +288,8 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[str, list[Target]]:
             zip_download.FILES,
         )
     report, targets = render(
-        args, picks["static"], rows, amplification, latencies, upload, zipped, weight, seed_seconds,
-        writes, team, team_cpu,
+        args, picks["static"], rows, amplification, {"agents": latencies, "dream_machine": hooked},
+        upload, zipped, weight, seed_seconds, writes, team, team_cpu,
     )  # fmt: skip
     return report, targets
 
@@ -481,8 +485,10 @@ def measure_amplification(base: str, headers: dict[str, str], seconds: float) ->
 COMPLETED = 'data-state="completed"'
 
 
-def measure_display_latency(base: str, headers: dict[str, str]) -> list[float]:
-    """Seconds from the upstream's completion to the first card poll that shows it."""
+def measure_display_latency(base: str, headers: dict[str, str], provider: str) -> list[float]:
+    """Seconds from the upstream's completion to the first card poll that shows it, for jobs
+    sent to `provider`: "agents" (the worker polls upstream every interval) or "dream_machine"
+    (its callback makes the worker poll at once)."""
     from bench import inprocess
 
     seen: dict[str, float] = {}
@@ -499,11 +505,15 @@ def measure_display_latency(base: str, headers: dict[str, str]) -> list[float]:
 
     jobs, threads = [], []
     for n in range(LATENCY_JOBS):
-        jobs.append(inprocess.start_job(f"a red fox at dusk, take {n}"))
+        jobs.append(inprocess.start_job(f"a red fox at dusk, take {n}", provider))
         threads.append(threading.Thread(target=viewer, args=(jobs[-1],)))
         threads[-1].start()  # watched from the start, as by the person who sent it
-        # Each finishes at its own point of the worker's poll cycle, spread evenly over it.
-        inprocess.lengthen_upstream(jobs[-1], inprocess.poll_interval() * n / LATENCY_JOBS)
+        # The simulators' timings are fixed per kind: jobs sent at once would all finish at
+        # once. Spread them evenly over one poll interval, as real jobs of varying length are.
+        if provider == "agents":  # each at its own point of the worker's poll cycle
+            inprocess.lengthen_upstream(jobs[-1], inprocess.poll_interval() * n / LATENCY_JOBS)
+        else:  # a callback is planned when the job is made: send them that far apart
+            time.sleep(inprocess.poll_interval() / LATENCY_JOBS)
     for thread in threads:
         thread.join()
     missing = [job for job in jobs if job not in seen]
@@ -641,7 +651,7 @@ def render(
     static_url: str,
     rows: list[Row],
     amp: Amplification,
-    latencies: list[float],
+    latencies: dict[str, list[float]],
     upload: Upload,
     zipped: zip_download.ZipMeasure,
     weight: dict[str, int],
@@ -685,8 +695,8 @@ def render(
             f"{baseline.rps:.0f} | {row.ratio:.2f} | {queries} |"
         )
     errors = sum(run.errors for row in rows for run in (row.result, row.baseline) if run)
-    p50 = statistics.median(latencies)
-    p95 = load.percentile(latencies, 95)
+    polled, hooked = latencies["agents"], latencies["dream_machine"]
+    p95, hooked_p95 = load.percentile(polled, 95), load.percentile(hooked, 95)
     html = weight["HTML"]
     static = sum(size for name, size in weight.items() if name.startswith("/static/"))
     encoding = next(name for name in weight if name.startswith("HTML encoding"))
@@ -699,8 +709,12 @@ def render(
         f"{amp.ideal:.0f} ideal (one per {amp.interval:g} s poll interval): "
         f"**{amp.ratio:.2f}{X}**; {amp.viewer_requests} card requests, "
         f"{amp.viewer_errors} errors |",
-        f"| Completion-to-display, {len(latencies)} jobs (simulator completion → first card "
-        f"poll showing it) | median {p50:.2f} s, p95 {p95:.2f} s |",
+        f"| Completion-to-display, polled: {len(polled)} jobs to the Agents API, whose worker "
+        f"asks every {amp.interval:g} s (simulator completion → first card poll showing it) | "
+        f"median {statistics.median(polled):.2f} s, p95 {p95:.2f} s |",
+        f"| Completion-to-display with callbacks: {len(hooked)} jobs to Dream Machine, whose "
+        "callback makes the worker ask at once | "
+        f"median {statistics.median(hooked):.2f} s, p95 {hooked_p95:.2f} s |",
         f"| Upload, web: {upload.size_mb:.0f} MB MP4 posted to the reframe form (multipart, "
         f"temp-file handler, `check_video` probe and sha256) | peak RSS growth "
         f"**{upload.web_growth_mb:.1f} MB** (HTTP {upload.web_status}; `check_video` alone took "
@@ -761,8 +775,10 @@ def render(
         Target("deep page vs first page", f"{deep_vs_first():.2f}{X}", f"≥ 0.90{X}",
                deep_vs_first() >= 0.9),
         Target("upstream amplification", f"{amp.ratio:.2f}", "≤ 1.1", amp.ratio <= 1.1),
-        Target("completion-to-display p95", f"{p95:.2f} s", f"≤ {amp.interval + 1:g} s",
-               p95 <= amp.interval + 1),
+        Target("completion-to-display p95, polled", f"{p95:.2f} s",
+               f"≤ {amp.interval + 0.5:g} s", p95 <= amp.interval + 0.5),
+        Target("completion-to-display p95, callbacks", f"{hooked_p95:.2f} s", "≤ 1 s",
+               hooked_p95 <= 1),
         Target("upload RSS growth (web)", f"{upload.web_growth_mb:.1f} MB", "≤ 64 MB",
                upload.web_growth_mb <= 64 and upload.sent),
         Target("upload RSS growth (worker)", f"{upload.worker_growth_mb:.1f} MB", "≤ 64 MB",

@@ -70,7 +70,7 @@ def selection(request: HttpRequest) -> HttpResponseBase:
     if action == "board":
         board = form.board_for(request.user)
         added = board.add(pieces, request.user)
-        messages.success(request, f"Added {added} piece{pluralize(added)} to “{board.name}”.")
+        messages.success(request, _added(added, len(pieces) - added, board.name))
     elif action == "star":
         Star.objects.bulk_create(
             [Star(user=request.user, generation=piece) for piece in pieces], ignore_conflicts=True
@@ -81,6 +81,18 @@ def selection(request: HttpRequest) -> HttpResponseBase:
         moved = move_to_trash(request.user, mine)
         messages.success(request, f"Moved {moved} piece{pluralize(moved)} to the trash.")
     return redirect(back)
+
+
+def _added(added: int, already: int, board: str) -> str:
+    """What adding to a board did, the pieces that were on it already told apart."""
+    if not added:
+        if already == 1:
+            return f"That piece was already on “{board}”."
+        return f"Those {already} pieces were already on “{board}”."
+    said = f"Added {added} piece{pluralize(added)} to “{board}”"
+    if already:
+        said += f"; {already} {pluralize(already, 'was,were')} already on it"
+    return said + "."
 
 
 def _confirm(

@@ -42,7 +42,7 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     if request.htmx and request.htmx.target and request.htmx.target.startswith("card-"):
         return HttpResponse("")  # the card swaps itself out
     days = settings.LUMAWEB_TRASH_DAYS
-    messages.success(request, f"Moved to the trash; you can restore it there for {days} days.")
+    messages.success(request, f"Moved to the trash; you can restore it there for {days:g} days.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("gallery"))
     return redirect("gallery")

@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from generations import rules, spend
+from generations import rules, spend, trash
 from generations.boards import boards_of
 from generations.cards import CACHE as CARDS_CACHE
 from generations.cards import CSRF_MARK, digest_key, render_card, unchanging, viewer
@@ -265,7 +265,9 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     # Its outputs come with its relatives' (detail_context), not in a query of their own, and
     # its parent among them: the page shows no retry and reads its author only.
     pieces = Generation.objects.alive().select_related("created_by").for_viewer(request.user)
-    generation = get_object_or_404(_with_neighbours(pieces), uuid=uuid)
+    generation = _with_neighbours(pieces).filter(uuid=uuid).first()
+    if generation is None:
+        return _not_here(request, uuid)
     lineage = detail_context(generation)
     context = {
         "generation": generation,
@@ -275,6 +277,16 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
         **lineage,
     }
     return render(request, "generations/detail.html", context)
+
+
+def _not_here(request: HttpRequest, uuid: str) -> HttpResponse:
+    """A piece that is not in the gallery: the site's 404, saying it is in the Trash to whoever
+    may restore it from there."""
+    trashed = trash.in_trash(request.user).filter(uuid=uuid).first()
+    if trashed is None:
+        raise Http404("No such piece.")
+    context = {"trashed": trashed, "purge_after": trash.purge_after(trashed)}
+    return render(request, "404.html", context, status=404)
 
 
 def _with_neighbours(queryset: GenerationQuerySet) -> GenerationQuerySet:

@@ -81,6 +81,17 @@ def test_without_proxies_a_forwarded_address_is_not_believed(owner: User, settin
     assert log_in(Client(), owner.username).status_code == 429
 
 
+def test_the_lockout_page_says_in_plain_words_how_long_to_wait(owner: User, settings) -> None:
+    settings.LUMAWEB_LOGIN_MAX_FAILURES = 2
+    for _ in range(2):
+        log_in(Client(), owner.username, "wrong")
+    page = log_in(Client(), owner.username).content.decode()
+    assert "Try again in 15 minutes" in page
+    assert "ask an admin" in page
+    assert 'href="/accounts/login/"' in page
+    assert "manage.py" not in page  # the admin's command is in docs/security.md
+
+
 def test_an_admin_lifts_a_lock(owner: User, staff: User, settings) -> None:
     settings.LUMAWEB_LOGIN_MAX_FAILURES = 2
     for _ in range(2):

@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
 from django.core.files.storage import default_storage
 from django.test import Client
 
@@ -211,6 +212,22 @@ def test_a_selection_asks_once_then_adds_to_a_new_board(owner_client: Client, ow
     )
     assert again.status_code == 302
     assert Board.objects.get().pieces.count() == 3
+
+
+def test_adding_pieces_already_on_a_board_says_so(
+    owner_client: Client, owner: User, board: Board
+) -> None:
+    pieces = [piece(owner, f"piece {n}") for n in range(3)]
+    board.add(pieces[:2], owner)
+
+    def said(chosen: list[Generation]) -> str:
+        done = _select(owner_client, "board", chosen, confirmed="1", board=str(board.uuid))
+        return [str(message) for message in get_messages(done.wsgi_request)][-1]
+
+    assert said(pieces[:1]) == "That piece was already on “Spring campaign”."
+    assert said(pieces[:2]) == "Those 2 pieces were already on “Spring campaign”."
+    assert said(pieces) == "Added 1 piece to “Spring campaign”; 2 were already on it."
+    assert board.pieces.count() == 3
 
 
 def test_a_selection_stars_every_piece(owner_client: Client, owner: User) -> None:

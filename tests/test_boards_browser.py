@@ -171,6 +171,47 @@ def test_a_piece_goes_on_a_board_from_its_page_and_shows_it(
     expect(page.locator(".detail-boards")).to_contain_text("Moodboard")
 
 
+LONG_NAME = "Campaign_" + "X" * 71  # as long as a board's name goes, with no space to wrap at
+
+
+def no_sideways_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_a_long_board_name_never_makes_a_page_scroll_sideways(
+    page: Page, pieces: list[Generation], owner: User
+) -> None:
+    board = Board.objects.create(name=LONG_NAME, created_by=owner)
+    board.add(pieces[:1], owner)
+    log_in(page, owner)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for url in (board.get_absolute_url(), pieces[0].get_absolute_url(), "/boards/"):
+            page.goto(url)
+            assert no_sideways_scroll(page), f"{url} at {width} px"
+
+    page.goto("/gallery/")  # at 390 px
+    checkbox(page, pieces[0]).click()
+    checkbox(page, pieces[2]).click()
+    page.locator("#selection").get_by_role("button", name="Add to board…").click()
+    dialog = page.locator("#selection-dialog")
+    expect(dialog).to_be_visible()
+    assert no_sideways_scroll(page)
+    submit = dialog.get_by_role("button", name="Add to board")
+    inside = "(e) => { const box = e.getBoundingClientRect(); "
+    inside += "return box.left >= 0 && box.right <= innerWidth; }"
+    for control in (
+        dialog.locator("select[name=board]"),
+        dialog.locator("input[name=new_board]"),
+        submit,
+    ):
+        assert control.evaluate(inside), control
+    dialog.locator("select[name=board]").select_option(label=LONG_NAME)
+    submit.click()
+    expect(page.locator(".message")).to_contain_text(f"Added 1 piece to “{LONG_NAME}”")
+    assert no_sideways_scroll(page)
+
+
 def _shoot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in (1280, 390):

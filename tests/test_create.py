@@ -237,7 +237,7 @@ def test_layers_from_an_upload(owner, owner_client, run_worker) -> None:
         ("video", {"loop": "on", "hdr": "on"}, "loop", "HDR"),
         ("video", {"exr_export": "on"}, "exr_export", "HDR"),
         ("video", {"hdr": "on", "resolution": "360p"}, "resolution", "540p or higher"),
-        ("image_edit", {}, "source", "source"),
+        ("image_edit", {}, "source", "A source is needed for image edits: the image to edit."),
         ("layering", {"prompt": "x" * 501}, "prompt", "500"),
         ("image", {"prompt": ""}, "prompt", "Write a prompt."),
         (

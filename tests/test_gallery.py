@@ -1,6 +1,7 @@
 """The team gallery: keyset pages, filters, search, stars, downloads, deletes, media, toasts."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -624,6 +625,25 @@ def test_the_detail_page_of_a_video_plays_full_size_with_controls_and_loop(
     html = owner_client.get(generation.get_absolute_url()).content.decode()
     assert "<video" in html
     assert "controls loop" in html
+
+
+def test_a_long_prompt_has_a_short_heading_and_is_shown_whole_below(
+    owner_client: Client, owner: User
+) -> None:
+    prompt = " ".join(f"word{n}" for n in range(1000))[:5000]
+    generation = make(owner, prompt)
+    html = owner_client.get(generation.get_absolute_url()).content.decode()
+    heading = re.search(r'<h1 class="detail__prompt">(.*?)</h1>', html, re.S)
+    assert heading, html
+    assert len(heading[1]) <= 200
+    assert heading[1].endswith("…")
+    assert prompt.startswith(heading[1][:-1])
+    assert f'<p class="detail-prompt__text">{prompt}</p>' in html
+    assert f'data-copy="{prompt}"' in html  # Copy prompt copies it whole
+    short = make(owner, "a quiet harbour")
+    html = owner_client.get(short.get_absolute_url()).content.decode()
+    assert '<h1 class="detail__prompt">a quiet harbour</h1>' in html
+    assert "detail-prompt__text" not in html  # said once is enough
 
 
 # --- toasts ---

@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from generations import spend, tasks
-from generations.models import Generation, PersonBudget, Price, State
+from generations.models import Generation, PersonBudget, Price, ProviderBalance, State
 from generations.providers.agents import schema
 from generations.providers.base import Summary
 from generations.retry import NotRetryable
@@ -150,6 +150,16 @@ def test_each_person_sees_only_their_own(month: list[Generation], owner_client: 
     assert "$1.52 estimated · 2 jobs" in text
     assert "tariq" not in text
     assert {row["person"] for row in _csv_rows(owner_client)} == {"olivia"}
+
+
+def test_a_balance_read_a_moment_ago_was_read_just_now(staff: User) -> None:
+    ProviderBalance.objects.create(provider="dream_machine", cents=100_000)
+    client = Client()
+    client.force_login(staff)
+    text = client.get("/usage/").content.decode()
+    assert "reported a balance of $1,000.00 just now;" in text
+    assert "0 minutes" not in text
+    assert 'balance, read just now"' in text  # the header's figure says the same
 
 
 def test_a_bad_usage_query_falls_back_to_the_defaults(owner_client: Client) -> None:

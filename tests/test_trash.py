@@ -92,6 +92,15 @@ def test_a_delete_goes_to_the_trash_and_its_owner_restores_it(owner: User) -> No
     assert kinds[-2:] == [EventKind.TRASHED, EventKind.RESTORED]
 
 
+@pytest.mark.parametrize(("days", "said"), [(30.0, "30 days"), (1.5, "1.5 days")])
+def test_the_delete_says_how_long_the_trash_keeps_it(
+    owner: User, settings, days: float, said: str
+) -> None:
+    settings.LUMAWEB_TRASH_DAYS = days
+    done = as_user(owner).post(f"/g/{piece(owner).uuid}/delete", follow=True)
+    assert f"you can restore it there for {said}." in done.content.decode()
+
+
 def test_only_the_owner_or_staff_delete_see_and_restore(
     owner: User, teammate: User, staff: User
 ) -> None:

@@ -531,7 +531,7 @@ def _check_source(request: GenerationRequest, problems: _Violations) -> None:
             problems.add(("source",), f"Type {kind} takes no source: {hint}.", kind)
         return
     if source is None:
-        problems.add(("source",), f"{kind} needs a source: {SOURCE_TYPES[kind]}.", None)
+        problems.add(("source",), f"A source is needed for {kind}: {SOURCE_TYPES[kind]}.", None)
     elif kind in VIDEO_TYPES:
         # The API must know it is a video before fetching a URL, hence media_type.
         if source.media_type is None and source.url is not None:

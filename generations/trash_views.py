@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +24,7 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
         Generation.objects.alive().select_related("created_by"), uuid=uuid
     )
     if not trash.can_delete(request.user, generation):
-        return HttpResponse("Only its owner or staff can delete this.", status=403)
+        raise PermissionDenied("Only its owner or staff can delete this.")
     upstream = _upstream_deleter(generation)
     context = {"generation": generation, "upstream": upstream}
     if request.method == "GET":

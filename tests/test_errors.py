@@ -82,6 +82,19 @@ def test_a_refusal_is_the_sites_own_page_with_the_reason(owner: User, teammate: 
     assert "maker or staff can rename or archive it." in html
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_refused_delete_is_the_sites_own_page_with_a_way_back(
+    owner: User, teammate: User, method: str
+) -> None:
+    mine = piece(owner, "a lighthouse at dusk")
+    response = getattr(as_user(teammate), method)(reverse("generation-delete", args=[mine.uuid]))
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert NAV in html
+    assert "Only its owner or staff can delete this." in html
+    assert f'href="{reverse("gallery")}"' in html
+
+
 def test_a_bad_request_is_the_sites_own_page(db) -> None:
     response = Client().get("/", headers={"host": "evil.test"})
     assert response.status_code == 400

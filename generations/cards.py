@@ -16,6 +16,7 @@ puts each viewer's bits in with plain string formatting, which costs microsecond
 import functools
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -160,7 +161,7 @@ def _key(
     parts = (
         unchanging(*TEMPLATES),
         values,
-        [(_columns(output), output.url_is_fresh) for output in outputs],
+        _shown_outputs(outputs),
         clock,
         refreshing,
         settings.LUMAWEB_AUTO_RETRY_MAX,
@@ -168,15 +169,63 @@ def _key(
     return digest_key("card", parts)
 
 
+def _shown_outputs(outputs: Iterable[Output]) -> list[tuple[Any, ...]]:
+    """What a page shows of outputs: all their columns, and whether each link is still fresh."""
+    return [(*_columns(output), output.url_is_fresh) for output in outputs]
+
+
 def digest_key(kind: str, parts: tuple[Any, ...]) -> str:
     """A cache key for shared HTML of `kind`, from everything it shows (`parts`)."""
     return f"{kind}:" + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
 
 
-def _columns(row: Model) -> tuple[Any, ...]:
-    """All of an output's columns."""
+def _columns(row: Model, unshown: frozenset[str] = frozenset()) -> tuple[Any, ...]:
+    """All of a row's columns but those `unshown`."""
     loaded = row.__dict__
-    return tuple(loaded.get(field.attname) for field in row._meta.concrete_fields)
+    fields = row._meta.concrete_fields
+    return tuple(loaded.get(f.attname) for f in fields if f.attname not in unshown)
+
+
+# --- the detail page's shared parts ---
+
+DETAIL_TEMPLATES = (
+    "generations/detail.html",
+    "generations/media.html",
+    "generations/_lineage.html",
+    "generations/gallery_media_missing.html",
+)
+# The worker's bookkeeping, which no page shows: a poll writes it every few seconds.
+UNSHOWN = frozenset(
+    ("poll_count", "last_polled_at", "next_poll_at", "last_request_id", "url_refresh_claimed_at")
+)
+
+
+def detail_key(generation: Generation, lineage: dict[str, Any], refreshing: bool) -> str:
+    """A digest of everything the detail page's shared parts show (`{% cache %}` in
+    generations/detail.html: the media, the facts, the prompt, the request, how it was made).
+
+    Every column of the piece and of the relatives shown with it (but the worker's bookkeeping),
+    its author's name, their outputs and whether each link is still fresh, the uploads it was
+    made from and the words that move with the clock: a change to any of them makes a new key,
+    so those parts are never older than the piece. What differs between viewers (the star, the
+    owner's actions), the boards and the neighbours are outside them."""
+    relatives = [
+        lineage["parent"],
+        *lineage["children"],
+        *lineage["variations"],
+        *(shown.generation for shown in lineage["inputs"]),
+    ]
+    pieces = [generation, *(piece for piece in relatives if piece is not None)]
+    times = (generation.created_at, generation.submitted_at, generation.submit_after)
+    parts = (
+        unchanging(*DETAIL_TEMPLATES),
+        generation.created_by.get_username(),
+        [(_columns(piece, UNSHOWN), _shown_outputs(piece.outputs.all())) for piece in pieces],
+        [_columns(shown.upload) for shown in lineage["inputs"] if shown.upload],
+        _clock(generation.state, *times),
+        refreshing,
+    )
+    return digest_key("detail", parts)
 
 
 # --- a page of cards ---

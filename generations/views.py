@@ -21,7 +21,7 @@ from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 from generations import rules, spend, trash
 from generations.boards import boards_of
 from generations.cards import CACHE as CARDS_CACHE
-from generations.cards import CSRF_MARK, digest_key, render_card, unchanging, viewer
+from generations.cards import CSRF_MARK, detail_key, digest_key, render_card, unchanging, viewer
 from generations.chaining import chain_actions, inherited
 from generations.forms import MODE_FORMS, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
@@ -269,11 +269,14 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     if generation is None:
         return _not_here(request, uuid)
     lineage = detail_context(generation)
+    refreshing = refresh_if_stale(generation)
     context = {
         "generation": generation,
         "actions": chain_actions(generation, remix_mode(generation)),
-        "refreshing": refresh_if_stale(generation),
+        "refreshing": refreshing,
         "boards": boards_of(generation),
+        # The page's parts every viewer shares are cached under it (generations/cards.py).
+        "shared_key": detail_key(generation, lineage, refreshing),
         **lineage,
     }
     return render(request, "generations/detail.html", context)

@@ -139,6 +139,97 @@ def test_a_link_about_to_die_is_never_served_from_an_older_card(
     assert url not in card_html(gallery(owner_client), generation)
 
 
+# --- the detail page: its shared parts are cached the same way ---
+
+DETAIL_CHANGES: dict[str, tuple[Callable[[Generation], None], str]] = {
+    **{name: CHANGES[name] for name in ("its state", "its prompt", "its author's name")},
+    "its output, archived": (
+        lambda g: Output.objects.filter(generation=g).update(
+            archive_state=ArchiveState.ARCHIVED,
+            file="outputs/x/0.png",
+            thumb_large="outputs/x/l.webp",
+        ),
+        "/media/outputs/x/l.webp",
+    ),
+    "its output, not archivable": CHANGES["its output, not archivable"],
+    "a piece made from it": (
+        lambda g: job(g.created_by, "the same, in snow", parent=g, lineage="remix"),
+        "the same, in snow",
+    ),
+    "what it was made from": (
+        lambda g: Generation.objects.filter(pk=g.parent_id).update(prompt="a red door, at noon"),
+        "a red door, at noon",
+    ),
+}
+
+
+def detail(client: Client, generation: Generation) -> str:
+    response = client.get(generation.get_absolute_url())
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("change", DETAIL_CHANGES, ids=list(DETAIL_CHANGES))
+def test_a_change_shows_on_the_detail_page_at_the_next_view(
+    owner: User, owner_client: Client, change: str
+) -> None:
+    source = job(owner, "a red door")
+    generation = job(owner, parent=source, lineage="remix")
+    write, shown = DETAIL_CHANGES[change]
+    assert shown not in detail(owner_client, generation)
+    write(generation)
+    assert shown in detail(owner_client, generation)
+
+
+def test_the_clock_on_an_unfinished_jobs_detail_page_moves_with_the_clock(
+    owner: User, owner_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = timezone.now()
+    generation = job(owner, state=State.PROCESSING, created_at=start, submitted_at=start)
+    assert "3 min" not in detail(owner_client, generation)
+    later = start + timedelta(minutes=3, seconds=5)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert "3 min" in detail(owner_client, generation)
+
+
+def test_a_link_about_to_die_is_never_served_from_an_older_detail_page(
+    owner: User, owner_client: Client
+) -> None:
+    generation = job(owner)
+    url = generation.outputs.get().url
+    assert url in detail(owner_client, generation)
+    Output.objects.filter(generation=generation).update(
+        url_expires_at=timezone.now() + timedelta(seconds=30)
+    )
+    assert url not in detail(owner_client, generation)
+
+
+def test_a_detail_page_seen_again_renders_only_each_viewers_bits(
+    owner: User, teammate: User, owner_client: Client
+) -> None:
+    generation = job(owner, "a lighthouse at dusk")
+    shown: list[str] = []
+
+    def record(sender: Any, template: Any, context: Any, **kwargs: Any) -> None:
+        shown.append(template.name)
+
+    first = detail(owner_client, generation)
+    template_rendered.connect(record)
+    try:
+        again = detail(owner_client, generation)
+    finally:
+        template_rendered.disconnect(record)
+    assert "generations/media.html" not in shown, "the media came from the cache"
+    assert again.count("a lighthouse at dusk") == first.count("a lighthouse at dusk")
+    delete = reverse("generation-delete", args=[generation.uuid])
+    assert delete in again
+    other = Client()
+    other.force_login(teammate)
+    theirs = detail(other, generation)
+    assert delete not in theirs, "the owner's actions never reach a teammate"
+    assert "a lighthouse at dusk" in theirs
+
+
 # --- one change, one card ---
 
 

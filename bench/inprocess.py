@@ -71,9 +71,9 @@ def pick_urls() -> dict[str, str]:
 @dataclass
 class Changes:
     """A teammate's changes while the pages are loaded: one job of the first gallery page (or
-    the detail page's job) changes every `every` seconds. The harness sets `every` to the
-    page's own time per request, so each request follows about one change, as a page viewed
-    after a teammate's change is."""
+    the detail page's job) changes what its card shows every `every` seconds. The harness sets
+    `every` to the page's own time per request, so each request follows about one change, as a
+    page viewed after a teammate's change is."""
 
     every: float = 0.1
     count: int = 0
@@ -86,11 +86,15 @@ def changing(detail_url: str) -> Iterator[Changes]:
     jobs = [*first_page[:PAGE_SIZE], detail]
     stop = threading.Event()
     changes = Changes()
+    prompts = dict(Generation.objects.filter(pk__in=jobs).values_list("pk", "prompt"))
 
     def write() -> None:
         while not stop.wait(changes.every):
             pk = jobs[changes.count % len(jobs)]
-            Generation.objects.filter(pk=pk).update(poll_count=F("poll_count") + 1)
+            # A change the pages show (the job's card, its detail page), so that a page after it
+            # renders that card anew, as after a teammate's job finishes.
+            prompt = f"{prompts[pk]} ({changes.count})"
+            Generation.objects.filter(pk=pk).update(prompt=prompt)
             changes.count += 1
         connection.close()
 
@@ -101,6 +105,8 @@ def changing(detail_url: str) -> Iterator[Changes]:
     finally:
         stop.set()
         thread.join()
+        for pk, prompt in prompts.items():  # as seeded again, for what is measured next
+            Generation.objects.filter(pk=pk).update(prompt=prompt)
 
 
 def count_queries(url: str, headers: dict[str, str], *, rendered: bool = False) -> int:

@@ -219,6 +219,29 @@ def _shoot(page: Page, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
 
 
+def test_a_board_named_in_a_tab_left_open_across_a_new_login_is_made_after_back(
+    browser: Browser, live_app: str, owner: User
+) -> None:
+    """A log-in elsewhere renews the form token; Back brings the form again, name and all."""
+    with checked_page(browser, live_app, lambda text: "status of 403" in text) as page:
+        log_in(page, owner)
+        page.goto("/boards/")
+        page.fill("input[name=name]", "Spring campaign")
+        other = page.context.new_page()
+        other.goto("/boards/")
+        other.click(".topbar__user button")
+        log_in(other, owner)
+        other.close()
+        page.click("button:has-text('New board')")
+        expect(page.locator("h1")).to_have_text("This form is out of date")
+        assert not Board.objects.exists()
+        page.go_back()
+        expect(page.locator("input[name=name]")).to_have_value("Spring campaign")
+        page.click("button:has-text('New board')")
+        expect(page.locator("h1")).to_have_text("Spring campaign")
+    assert Board.objects.get().name == "Spring campaign"
+
+
 def test_screenshots_of_a_board_and_the_usage_page(
     browser: Browser, live_app: str, page: Page, pieces: list[Generation], owner: User, staff: User
 ) -> None:

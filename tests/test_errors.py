@@ -102,6 +102,29 @@ def test_a_bad_request_is_the_sites_own_page(db) -> None:
     assert "Bad Request" not in response.content.decode()
 
 
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_a_form_sent_with_a_stale_token_says_what_to_do(owner: User, signed_in: bool) -> None:
+    """A tab left open across a log-out and log-in sends a token that no longer matches."""
+    person = Client(enforce_csrf_checks=True)
+    if signed_in:
+        person.force_login(owner)
+        response = person.post(reverse("boards"), {"name": "Spring campaign"})
+    else:
+        response = person.post(reverse("login"), {"username": "olivia", "password": "x"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "This form is out of date" in html
+    if signed_in:
+        assert "Go back: what you typed is still in the form" in html
+    else:
+        assert f'href="{reverse("login")}"' in html
+    assert 'class="brand"' in html
+    assert (NAV in html) is signed_in
+    assert "CSRF verification failed" not in html
+    assert "CSRF cookie not set" not in html  # the reason Django gives, for the log only
+    assert not Board.objects.exists()
+
+
 def test_a_server_error_page_needs_no_request_context(db) -> None:
     """Django renders 500.html with an empty context: no person, no database."""
     response = server_error(RequestFactory().get("/"))

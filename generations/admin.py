@@ -20,11 +20,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timesince import timesince
 
 from generations import retry, tasks
 from generations.explanations import explain
 from generations.models import Board, Generation, GenerationQuerySet, Output, PersonBudget, Price
+from generations.wording import ago
 
 REF_KEYS = ("generation_id", "file_id", "url", "data")
 
@@ -280,7 +280,7 @@ class GenerationAdmin(admin.ModelAdmin):
 
     @admin.display(description="age", ordering="-created_at")
     def age(self, obj: Generation) -> str:
-        return timesince(obj.created_at)
+        return ago(obj.created_at)
 
     @admin.display(description="reviewed", boolean=True, ordering="reviewed_at")
     def reviewed(self, obj: Generation) -> bool:
@@ -313,9 +313,7 @@ class GenerationAdmin(admin.ModelAdmin):
         if obj.reviewed_at is None:
             return "Not reviewed."
         who = obj.reviewed_by.get_username() if obj.reviewed_by else "someone"
-        return format_html(
-            "Reviewed by {} {} ago. {}", who, timesince(obj.reviewed_at), obj.review_note
-        )
+        return format_html("Reviewed by {} {}. {}", who, ago(obj.reviewed_at), obj.review_note)
 
     @admin.display(description="lineage")
     def family(self, obj: Generation) -> SafeString | str:

@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from generations.models import EventKind, Generation, Output, State, UpstreamCallCount
 from generations.providers.agents import schema
 from generations.tasks import start_generation
+from generations.templatetags.gallery import datetime_attr
 from tests.conftest import terminal
 from tests.factories import sim_fault
 
@@ -417,6 +418,18 @@ def test_an_htmx_action_answers_with_the_jobs_row(staff_client: Client, owner: U
     assert "Reviewed by sam" in html
     assert "Marked reviewed." in html
     assert 'value="reopen"' in html
+
+
+@pytest.mark.django_db
+def test_what_was_just_done_says_just_now_in_the_review_page_and_the_admin(
+    staff_client: Client, owner: User
+) -> None:
+    job = make(owner)
+    row = staff_client.post(act_url(job), {"action": "review"}, headers={"HX-Request": "true"})
+    assert f'{datetime_attr(job.created_at)}">just now</time>' in row.content.decode()
+    assert "Reviewed by sam just now" in row.content.decode()
+    assert '<td class="field-age">just now</td>' in staff_client.get(CHANGELIST).content.decode()
+    assert "Reviewed by sam just now." in staff_client.get(change_url(job)).content.decode()
 
 
 # --- the triage page ---

@@ -101,6 +101,11 @@ def test_the_delete_says_how_long_the_trash_keeps_it(
     assert f"you can restore it there for {said}." in done.content.decode()
 
 
+def test_the_delete_confirmation_says_a_piece_just_made_is_just_now(owner: User) -> None:
+    asked = as_user(owner).get(f"/g/{piece(owner).uuid}/delete").content.decode()
+    assert f"By {owner.username}, just now." in asked
+
+
 def test_only_the_owner_or_staff_delete_see_and_restore(
     owner: User, teammate: User, staff: User
 ) -> None:

@@ -287,6 +287,18 @@ def test_the_options_endpoint_renders_disabled_options_with_reasons(owner_client
     assert "Loop is not available for 10-second videos" in html
 
 
+def test_a_ruled_out_choice_is_explained_only_while_it_is_the_one_chosen(
+    owner_client: Client,
+) -> None:
+    """With HDR on, 360p is greyed out; its reason is said only when 360p is what is chosen."""
+    hdr = {"mode": "video", "prompt": "p", "hdr": "on"}
+    at_720p = owner_client.post("/create/options", {**hdr, "resolution": "720p"}).content.decode()
+    assert '<option value="360p" disabled>' in at_720p
+    assert "360p is an SDR draft tier" not in at_720p
+    at_360p = owner_client.post("/create/options", {**hdr, "resolution": "360p"}).content.decode()
+    assert '<p class="option__reason">360p is an SDR draft tier' in at_360p
+
+
 @pytest.mark.parametrize("parent", [" ", "not-a-uuid", "0" * 32 + "x"])
 def test_a_broken_parent_is_never_linked_to(owner_client: Client, parent: str) -> None:
     """Found by hypothesis: " " passed the field (stripped to nothing) and was linked raw."""

@@ -756,8 +756,11 @@ class OptionRow:
         return isinstance(self.field.field, forms.ChoiceField)
 
     @property
-    def reasons(self) -> list[str]:
-        return sorted(set(self.disabled.values()))
+    def reason(self) -> str:
+        """Why what it holds is ruled out: a checkbox's one value, or a list's chosen value (a
+        value greyed out in the list but not chosen asks nothing of the person)."""
+        value = "on" if self.is_checkbox else str(self.field.value())
+        return self.disabled.get(value, "")
 
 
 def option_rows(form: CreateForm, disabled: dict[str, dict[str, str]]) -> list[OptionRow]:

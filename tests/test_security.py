@@ -540,7 +540,7 @@ def failed_job(user: User) -> Generation:
     )
 
 
-CSRF_REFUSED = b"CSRF verification failed"
+CSRF_REFUSED = b"This form is out of date"  # templates/403_csrf.html
 
 
 @pytest.mark.django_db

@@ -41,12 +41,17 @@ def purge_after(generation: Generation) -> datetime:
     return generation.deleted_at + timedelta(days=settings.LUMAWEB_TRASH_DAYS)
 
 
+def refuse_unless_deletable(user: Any, pieces: Iterable[Generation]) -> None:
+    """PermissionDenied, in plain words, unless this person may delete every one of these."""
+    if not all(can_delete(user, piece) for piece in pieces):
+        raise PermissionDenied("Only its owner or staff can delete this.")
+
+
 def move_to_trash(user: Any, generations: Iterable[Generation]) -> int:
     """Put these pieces in the trash, all or none: PermissionDenied if any is not this
     person's to delete. Returns how many went in (one already there counts once)."""
     pieces = list(generations)
-    if not all(can_delete(user, piece) for piece in pieces):
-        raise PermissionDenied("Only its owner or staff can delete this.")
+    refuse_unless_deletable(user, pieces)
     now = timezone.now()
     moved = 0
     with transaction.atomic():

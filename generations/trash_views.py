@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,8 +22,7 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     generation = get_object_or_404(
         Generation.objects.alive().select_related("created_by"), uuid=uuid
     )
-    if not trash.can_delete(request.user, generation):
-        raise PermissionDenied("Only its owner or staff can delete this.")
+    trash.refuse_unless_deletable(request.user, [generation])
     upstream = _upstream_deleter(generation)
     context = {"generation": generation, "upstream": upstream}
     if request.method == "GET":

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from generations.models import Generation, State
-from tests.conftest import log_in
+from tests.conftest import checked_page, log_in
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
@@ -424,3 +424,28 @@ def test_axe_finds_nothing_serious_in_the_picker_the_notices_and_the_reframe_edi
         assert all(not problems for problems in found.values()), found
     finally:
         context.close()
+
+
+def test_generate_in_a_tab_left_open_across_a_new_login_says_so_and_works_when_sent_again(
+    browser: Browser, live_app: str, owner: User
+) -> None:
+    """htmx sends the studio form: a refused token used to show nothing at all."""
+    with checked_page(
+        browser, live_app, lambda text: "403" in text or "responseError" in text
+    ) as page:
+        log_in(page, owner)
+        page.fill("textarea[name=prompt]", "A kite over the dunes at dawn")
+        other = page.context.new_page()
+        other.goto("/")
+        other.click(".topbar__user button")
+        log_in(other, owner)
+        other.close()
+        page.click("button:has-text('Generate')")
+        refused = page.locator("#request-refused")
+        expect(refused).to_contain_text("This form is out of date")
+        expect(refused).to_contain_text(f"caught up with your log-in as {owner.username}")
+        expect(page.locator("textarea[name=prompt]")).to_have_value("A kite over the dunes at dawn")
+        assert not Generation.objects.exists()
+        generate(page)
+        expect(refused).to_be_hidden()  # once something went through
+    assert Generation.objects.get().prompt == "A kite over the dunes at dawn"

@@ -67,12 +67,57 @@
     if (note) note.hidden = !lost;
   }
 
+  // Something a person did that the server refused (a form older than their last log-in, a
+  // piece they may not delete, a request too large) says why, in the words of the page the
+  // server answered with, where before nothing happened. A refused form token is replaced by
+  // the one that page carries, so sending again works and what was typed stays.
+  function refused(xhr) {
+    const note = document.getElementById("request-refused");
+    if (!note) return;
+    const answer = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    const heading = answer.querySelector("main h1");
+    const lines = heading ? [heading].concat(Array.from(answer.querySelectorAll("main p")))
+      : [answer.body];
+    const said = lines.map(function (line) {
+      const part = document.createElement(line === heading ? "strong" : "p");
+      const link = line.querySelector("a[href^='/']");
+      if (link && link.textContent.trim() === line.textContent.trim()) {
+        const own = document.createElement("a");
+        own.href = link.getAttribute("href");
+        own.textContent = link.textContent;
+        part.append(own);
+      } else {
+        part.textContent = line.textContent.trim();
+      }
+      return part;
+    });
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "button button--small";
+    close.textContent = "Dismiss";
+    close.addEventListener("click", function () { note.hidden = true; });
+    note.replaceChildren.apply(note, said.concat([close]));
+    note.hidden = false;
+    const headers = answer.body.getAttribute("hx-headers");
+    const token = headers && JSON.parse(headers)["X-CSRFToken"];
+    if (!token) return;
+    document.body.setAttribute("hx-headers", headers);
+    document.querySelectorAll("input[name=csrfmiddlewaretoken]").forEach(function (input) {
+      input.value = token;
+    });
+  }
+
   document.addEventListener("htmx:sendError", function () { connectionLost(true); });
   document.addEventListener("htmx:responseError", function (event) {
-    if (PROXY_SAYS_DOWN.includes(event.detail.xhr.status)) connectionLost(true);
+    const status = event.detail.xhr.status;
+    if (PROXY_SAYS_DOWN.includes(status)) connectionLost(true);
+    else if (event.detail.requestConfig.verb !== "get") refused(event.detail.xhr);
   });
   document.addEventListener("htmx:afterRequest", function (event) {
-    if (event.detail.successful) connectionLost(false);
+    if (!event.detail.successful) return;
+    connectionLost(false);
+    const note = document.getElementById("request-refused");
+    if (note && event.detail.requestConfig.verb !== "get") note.hidden = true;
   });
 
   document.addEventListener("DOMContentLoaded", function () { wire(document); });

@@ -4,7 +4,7 @@ existing database and print each view's time per request and cProfile's top entr
     LUMAWEB_VAR_DIR=/tmp/prof/var python manage.py collectstatic; ... seed_gallery 3000   # once
     LUMAWEB_VAR_DIR=/tmp/prof/var python bench/profile_render.py [--top 25] [--repeat 20]
 
-Every request goes to a new address and, before it, one job's state is written (as after a
+Every request goes to a new address and, before it, one job's prompt is written (as after a
 teammate's change), so nothing a page shows can come from a cache that a change would clear.
 """
 
@@ -26,7 +26,6 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 from generations.models import Generation, State  # noqa: E402
 
@@ -51,7 +50,8 @@ def main() -> None:
         profiler = cProfile.Profile()
         started = time.perf_counter()
         for n in range(args.repeat):
-            touch(newest[n % len(newest)])
+            changed = [detail] if name == "detail" else newest
+            touch(changed[n % len(changed)], n)
             profiler.enable()
             response = client.get(f"{url}?render={n}")
             profiler.disable()
@@ -63,9 +63,10 @@ def main() -> None:
         print(out.getvalue())
 
 
-def touch(generation: Generation) -> None:
-    """A change a teammate could make: the job is polled again (its row changes)."""
-    Generation.objects.filter(pk=generation.pk).update(last_polled_at=timezone.now())
+def touch(generation: Generation, n: int) -> None:
+    """A change the pages show (its card, its detail page), as bench/inprocess.py makes:
+    the job's prompt. Its worker's bookkeeping (last_polled_at, say) is on no page."""
+    Generation.objects.filter(pk=generation.pk).update(prompt=f"{generation.prompt} ({n})")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from generations.cards import CACHE as CARDS_CACHE
 from generations.cards import CSRF_MARK, detail_key, digest_key, render_card, unchanging, viewer
 from generations.chaining import chain_actions, inherited
 from generations.forms import MODE_FORMS, CreateForm, option_rows
+from generations.forms.base import PICK_MARK, pick_options
 from generations.gallery import detail_context, first_page
 from generations.models import Generation, GenerationQuerySet
 from generations.modes import available_modes
@@ -97,24 +98,26 @@ def _empty_panel(request: HttpRequest, form: CreateForm, mode: str) -> SafeStrin
 
     Such a form is the same for everyone but for its CSRF token and its key (one per form, for
     a double submit to find its first job), which are put in per page; what else it shows is in
-    the cache key: the modes on here, the gallery's pick lists, this person's budget warnings."""
+    the cache key: the modes on here, this person's budget warnings. The gallery's pick lists,
+    which change whenever a piece finishes, are put in per page too."""
     warnings = [budget.text for budget in spend.budgets(request.user) if budget.warn]
     modes = available_modes()
-    parts = (unchanging(*PANEL_TEMPLATES), mode, modes, form.pick_lists(), warnings)
-    key = digest_key("panel", parts)
+    key = digest_key("panel", (unchanging(*PANEL_TEMPLATES), mode, modes, warnings))
     cache = caches[CARDS_CACHE]
     html: str | None = cache.get(key)
-    form_key = form.initial["idempotency_key"]
     if html is None:  # the options and their rules are worked out only here
-        form.initial["idempotency_key"] = FORM_KEY_MARK
-        context = {**_create_context(form, mode, request.user), "csrf_token": CSRF_MARK}
+        marked = type(form)(
+            initial={"idempotency_key": FORM_KEY_MARK}, user=request.user, pick_marks=True
+        )
+        context = {**_create_context(marked, mode, request.user), "csrf_token": CSRF_MARK}
         html = render_to_string(PANEL_TEMPLATES[0], context)
-        form.initial["idempotency_key"] = form_key
         cache.set(key, html)
-    # As an attribute's value: a prompt in a pick list, escaped, never holds its quotes.
+    form_key = form.initial["idempotency_key"]
     filled = (
         viewer(request).fill(html).replace(f'value="{FORM_KEY_MARK}"', f'value="{form_key}"', 1)
     )
+    for media, choices in form.pick_lists():  # last: a prompt among them is never a mark
+        filled = filled.replace(pick_options([(PICK_MARK + media, "")]), pick_options(choices[1:]))
     return mark_safe(filled)  # noqa: S308 - rendered by the template engine, escaped there
 
 

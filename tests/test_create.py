@@ -781,3 +781,21 @@ def test_a_prompt_naming_the_form_key_mark_changes_nothing(owner, owner_client: 
     page = owner_client.get("/?mode=image_edit").content.decode()
     assert FORM_KEY.fullmatch(form_key(page))
     assert f"value={views.FORM_KEY_MARK} (Image)" in page
+
+
+def test_a_piece_finished_after_the_studio_was_shown_is_put_in_its_lists_not_a_new_panel(
+    owner, owner_client: Client
+) -> None:
+    """A finished piece changes the pick lists, not the rest of the panel: only the lists are
+    put in per page, so the next studio page renders no form (#18: render what changed)."""
+    piece(owner, "an ochre dune at noon", upstream_id="up-dune")
+    owner_client.get("/?mode=video")
+    piece(owner, "a cobalt glacier & <moon>", upstream_id="up-glacier")
+    response = owner_client.get("/?mode=video")
+    page = response.content.decode()
+    assert "generations/create_panel.html" not in [used.name for used in response.templates]
+    # Start frame, end frame, the two keyframe rows and the row "Add keyframe" copies:
+    offered = page.count("a cobalt glacier &amp; &lt;moon&gt; (Image)</option>")
+    assert offered == page.count("an ochre dune at noon (Image)</option>") == 5
+    assert "viewerPickMark" not in page
+    assert '<option value="" selected>— none —</option>' in page

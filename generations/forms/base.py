@@ -10,6 +10,7 @@ import contextlib
 import re
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,6 +19,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.forms.forms import DeclarativeFieldsMetaclass
 from django.forms.renderers import Jinja2
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 from pydantic import BaseModel, ValidationError
 
 from generations import providers
@@ -54,6 +57,9 @@ VIDEO_RATIOS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
 IMAGE_KINDS = ("image", "image_edit", "layering")
 VIDEO_KINDS = ("video", "video_edit", "video_reframe")
 PICK_LIMIT = 60
+NO_PICK = ("", "— none —")
+# A pick list's pieces in a form made with `pick_marks`: one option for all, put in per page.
+PICK_MARK = "viewerPickMark"
 # How many jobs one Generate may make: each its own job with its own key, sharing a batch id.
 VARIATIONS = [(1, "\u00d71"), (2, "\u00d72"), (4, "\u00d74")]  # times one, two, four
 # What the form's own idempotency token (secrets.token_urlsafe) is made of: so never retry.py's
@@ -136,10 +142,13 @@ def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[t
     """The recent pickable pieces, for the gallery pick's plain list (the page's picker
     searches them all)."""
     recent = pickable(media, providers).values_list("uuid", "prompt", "kind")[:PICK_LIMIT]
-    return [
-        ("", "— none —"),
-        *((str(uuid), pick_label(prompt, kind)) for uuid, prompt, kind in recent),
-    ]
+    return [NO_PICK, *((str(uuid), pick_label(prompt, kind)) for uuid, prompt, kind in recent)]
+
+
+def pick_options(choices: Iterable[tuple[str, str]]) -> SafeString:
+    """A pick list's options as its select writes them, none chosen (views._empty_panel puts
+    them into a panel rendered with PICK_MARK's option in their place)."""
+    return format_html_join("\n  ", '<option value="{}">{}</option>', choices)
 
 
 def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, str]]:
@@ -221,9 +230,12 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         *args: Any,
         refused: dict[str, str] | None = None,
         user: Any = None,
+        pick_marks: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        # Each pick list is NO_PICK and PICK_MARK's option, not the gallery's pieces.
+        self.pick_marks = pick_marks
         # Uploads left unread for their size (uploads.CappedUploadHandler), by field: why.
         self.refused = refused or {}
         # Who submits: the kept uploads' tokens are theirs only.
@@ -314,7 +326,10 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         """The gallery pick's plain list for one media kind, read once per form: the slots and
         keyframe rows that take the same kind share it."""
         if media not in self._offered:
-            self._offered[media] = pick_choices(media, self.PICKS_FROM)
+            marked = [NO_PICK, (PICK_MARK + media, "")]
+            self._offered[media] = (
+                marked if self.pick_marks else pick_choices(media, self.PICKS_FROM)
+            )
         return self._offered[media]
 
     def pick_lists(self) -> list[tuple[str, list[tuple[str, str]]]]:

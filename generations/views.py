@@ -24,7 +24,6 @@ from generations.cards import CACHE as CARDS_CACHE
 from generations.cards import CSRF_MARK, detail_key, digest_key, render_card, unchanging, viewer
 from generations.chaining import chain_actions, inherited
 from generations.forms import MODE_FORMS, CreateForm, option_rows
-from generations.forms.base import PICK_MARK, pick_options
 from generations.gallery import detail_context, first_page
 from generations.models import Generation, GenerationQuerySet
 from generations.modes import available_modes
@@ -116,9 +115,8 @@ def _empty_panel(request: HttpRequest, form: CreateForm, mode: str) -> SafeStrin
     filled = (
         viewer(request).fill(html).replace(f'value="{FORM_KEY_MARK}"', f'value="{form_key}"', 1)
     )
-    for media, choices in form.pick_lists():  # last: a prompt among them is never a mark
-        filled = filled.replace(pick_options([(PICK_MARK + media, "")]), pick_options(choices[1:]))
-    return mark_safe(filled)  # noqa: S308 - rendered by the template engine, escaped there
+    # Last: a prompt in a pick list is never taken for a mark.
+    return mark_safe(form.fill_pick_lists(filled))  # noqa: S308 - rendered by the template engine, escaped there
 
 
 def remix_mode(generation: Generation) -> str:

@@ -331,6 +331,16 @@ def log_in(page: Page, user: User) -> None:
     page.wait_for_url(lambda url: urlsplit(url).path == "/")
 
 
+def log_out_and_in_elsewhere(page: Page, user: User) -> None:
+    """Another tab of the same browser logs out and in again: the tabs left open now hold a
+    form token that no longer matches."""
+    other = page.context.new_page()
+    other.goto("/")
+    other.click(".topbar__user button")
+    log_in(other, user)
+    other.close()
+
+
 def log_in_over_http(http: httpx.Client, username: str, password: str) -> httpx.Response:
     """The login form posted as a browser posts it, to a server on a real socket."""
     form = http.get("/accounts/login/").text

@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from generations.models import Board, Generation, Star
-from tests.conftest import checked_page, log_in
+from tests.conftest import checked_page, log_in, log_out_and_in_elsewhere
 from tests.factories import archived_file, piece
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
@@ -227,11 +227,7 @@ def test_a_board_named_in_a_tab_left_open_across_a_new_login_is_made_after_back(
         log_in(page, owner)
         page.goto("/boards/")
         page.fill("input[name=name]", "Spring campaign")
-        other = page.context.new_page()
-        other.goto("/boards/")
-        other.click(".topbar__user button")
-        log_in(other, owner)
-        other.close()
+        log_out_and_in_elsewhere(page, owner)
         page.click("button:has-text('New board')")
         expect(page.locator("h1")).to_have_text("This form is out of date")
         assert not Board.objects.exists()

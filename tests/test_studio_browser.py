@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from generations.models import Generation, State
-from tests.conftest import checked_page, log_in
+from tests.conftest import checked_page, log_in, log_out_and_in_elsewhere
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
@@ -435,11 +435,7 @@ def test_generate_in_a_tab_left_open_across_a_new_login_says_so_and_works_when_s
     ) as page:
         log_in(page, owner)
         page.fill("textarea[name=prompt]", "A kite over the dunes at dawn")
-        other = page.context.new_page()
-        other.goto("/")
-        other.click(".topbar__user button")
-        log_in(other, owner)
-        other.close()
+        log_out_and_in_elsewhere(page, owner)
         page.click("button:has-text('Generate')")
         refused = page.locator("#request-refused")
         expect(refused).to_contain_text("This form is out of date")

@@ -145,10 +145,14 @@ def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[t
     return [NO_PICK, *((str(uuid), pick_label(prompt, kind)) for uuid, prompt, kind in recent)]
 
 
-def pick_options(choices: Iterable[tuple[str, str]]) -> SafeString:
-    """A pick list's options as its select writes them, none chosen (views._empty_panel puts
-    them into a panel rendered with PICK_MARK's option in their place)."""
+def _pick_options(choices: Iterable[tuple[str, str]]) -> SafeString:
+    """A pick list's options as its select writes them, none chosen."""
     return format_html_join("\n  ", '<option value="{}">{}</option>', choices)
+
+
+def _pick_mark(media: str) -> tuple[str, str]:
+    """The one option that stands for a pick list's pieces in a form made with `pick_marks`."""
+    return (PICK_MARK + media, "")
 
 
 def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, str]]:
@@ -326,7 +330,7 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         """The gallery pick's plain list for one media kind, read once per form: the slots and
         keyframe rows that take the same kind share it."""
         if media not in self._offered:
-            marked = [NO_PICK, (PICK_MARK + media, "")]
+            marked = [NO_PICK, _pick_mark(media)]
             self._offered[media] = (
                 marked if self.pick_marks else pick_choices(media, self.PICKS_FROM)
             )
@@ -335,6 +339,13 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
     def pick_lists(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every pick list the form offers (each read when the form was made)."""
         return sorted(self._offered.items())
+
+    def fill_pick_lists(self, html: str) -> str:
+        """`html`, rendered from a form of this class made with `pick_marks`, with this form's
+        pick lists in place of the marks (views._empty_panel)."""
+        for media, choices in self.pick_lists():
+            html = html.replace(_pick_options([_pick_mark(media)]), _pick_options(choices[1:]))
+        return html
 
     def pick_ref(self, picked: Generation, slot: Slot) -> Any:
         """A reference to a finished piece of the gallery."""

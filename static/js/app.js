@@ -109,8 +109,7 @@
 
   document.addEventListener("htmx:sendError", function () { connectionLost(true); });
   document.addEventListener("htmx:responseError", function (event) {
-    const status = event.detail.xhr.status;
-    if (PROXY_SAYS_DOWN.includes(status)) connectionLost(true);
+    if (PROXY_SAYS_DOWN.includes(event.detail.xhr.status)) connectionLost(true);
     else if (event.detail.requestConfig.verb !== "get") refused(event.detail.xhr);
   });
   document.addEventListener("htmx:afterRequest", function (event) {

@@ -1,10 +1,10 @@
 """Upstream notifications: a per-job signed URL an upstream calls when the job's state changes.
 
-A notification is only a hint that there is news: it makes the worker poll the job now, and its
-body is kept in the job's events as received, never taken as the job's state (anybody who
-learns the URL could send anything). Generic over providers: any that takes a callback URL
-(`Capabilities.callbacks`) gives `hook_url(generation)`; hooks exist only when
-`LUMAWEB_PUBLIC_URL` says where the upstream can reach the studio.
+A notification is only a hint that there is news: the job is polled at once, before the
+notification is answered, and its body is kept in the job's events as received, never taken as
+the job's state (anybody who learns the URL could send anything). Generic over providers: any
+that takes a callback URL (`Capabilities.callbacks`) gives `hook_url(generation)`; hooks exist
+only when `LUMAWEB_PUBLIC_URL` says where the upstream can reach the studio.
 """
 
 import json
@@ -12,22 +12,25 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
-from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from generations import providers
 from generations.models import UPSTREAM_ACTIVE_STATES, EventKind, Generation
 from generations.public import public_base
-from generations.tasks import schedule_poll
+from generations.tasks import poll_once
 
 SALT = "lumaweb.hooks"
 # What is kept of a notification's body in the job's events.
 MAX_KEPT_BYTES = 64 * 1024
-# A notification brings a poll no sooner than this after the last one: a flood of them cannot
-# turn into a flood of calls upstream.
+# A job's notifications bring at most one poll in this time: a flood of them cannot turn into a
+# flood of calls upstream.
 MIN_POLL_GAP = 1.0
+# The poll a notification brings is made before it is answered, so it must end well within the
+# upstream's own wait for that answer (Dream Machine's: 5 s); one that does not is the worker's.
+HOOK_POLL_OPTIONS = {"connect_timeout": 1.0, "read_timeout": 2.5, "max_retries": 0}
 
 
 def hook_url(generation: Generation) -> str | None:
@@ -42,7 +45,8 @@ def hook_url(generation: Generation) -> str | None:
 @csrf_exempt
 @login_not_required
 def hook(request: HttpRequest, token: str) -> JsonResponse:
-    """An upstream's notification: poll the job now (never more than one poll in MIN_POLL_GAP)."""
+    """An upstream's notification: poll the job now, here (never more than once in
+    MIN_POLL_GAP), so that its news is on the page at the page's next poll."""
     if request.method not in ("POST", "PUT", "GET"):
         return JsonResponse({"detail": "Method not allowed."}, status=405)
     try:
@@ -52,34 +56,27 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
     generation = Generation.objects.filter(uuid=uuid).first()
     if generation is None:
         return JsonResponse({"detail": "No such job."}, status=404)
+    since = timezone.now() - timedelta(seconds=MIN_POLL_GAP)
+    flooded = generation.events.filter(kind=EventKind.HOOK, at__gt=since).exists()
     generation.log(EventKind.HOOK, data=_kept(request))
     # 200: some upstreams (Dream Machine) count nothing else as delivered, and try again.
-    return JsonResponse({"polling": _hasten(generation)})
+    return JsonResponse({"polling": not flooded and _poll_now(generation)})
 
 
-def _hasten(generation: Generation) -> bool:
-    """Make the job's next poll due now, or when MIN_POLL_GAP after its last poll ends.
+def _poll_now(generation: Generation) -> bool:
+    """Poll an unfinished job at once, whenever its last poll was: Dream Machine calls back the
+    moment a job finishes, often just after a poll that still saw it running.
 
-    A notification often comes just after a poll that still saw the job running (Dream Machine
-    calls back the moment a job finishes): kept for the end of the gap, its news shows within a
-    second, where dropping it left the job to its next regular poll. The update holds only
-    while the job's last poll is the one the time was worked out from; one taken meanwhile
-    moves it, and the time is worked out again.
+    The poll is the worker's own (`tasks.poll_once`), taken as one due now: a worker's poll of
+    the same job meanwhile finds it taken, and this one schedules the next. It waits on the
+    upstream no longer than HOOK_POLL_OPTIONS allow and is not tried again here; an error is
+    kept in the job's events and leaves the job to the worker's next poll.
     """
-    gap = timedelta(seconds=MIN_POLL_GAP)
-    for _ in range(2):
-        last = generation.last_polled_at
-        due = timezone.now() if last is None else max(timezone.now(), last + gap)
-        polled_then = Q(last_polled_at__isnull=True) if last is None else Q(last_polled_at=last)
-        if Generation.objects.filter(
-            polled_then, pk=generation.pk, state__in=UPSTREAM_ACTIVE_STATES, next_poll_at__gt=due
-        ).update(next_poll_at=due):
-            schedule_poll(generation, due)
-            return True
-        generation.refresh_from_db(fields=["last_polled_at"])
-        if generation.last_polled_at == last:
-            return False  # already due as soon, or finished
-    return False
+    due = timezone.now()
+    active = Generation.objects.filter(pk=generation.pk, state__in=UPSTREAM_ACTIVE_STATES)
+    if not generation.upstream_id or not active.update(next_poll_at=due):
+        return False
+    return poll_once(generation, due, providers.get(generation.provider, **HOOK_POLL_OPTIONS))
 
 
 def _kept(request: HttpRequest) -> dict[str, object]:

@@ -26,6 +26,7 @@ from generations.models import (
     State,
 )
 from generations.providers import errors
+from generations.providers.base import Provider
 from generations.providers.dream_machine import history
 from generations.submission import record_generation, record_retry
 from generations.trash import purge_pending_uploads, purge_trash
@@ -171,23 +172,29 @@ def poll_generation(generation_uuid: str, due: str) -> None:
     if generation.next_poll_at == scheduled and scheduled > timezone.now():
         poll_generation.using(run_after=scheduled).enqueue(generation_uuid, due)  # too early
         return
+    poll_once(generation, scheduled, providers.get(generation.provider))
+
+
+def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -> bool:
+    """Take the poll scheduled for `scheduled` and ask `provider` once; False when it was not
+    this caller's to take (a duplicate, or superseded)."""
     if not generation.claim_poll(scheduled, poll_interval(generation, timezone.now())):
-        return
+        return False
     generation.refresh_from_db()
     try:
-        reply = providers.get(generation.provider).poll(generation.upstream_id)
+        reply = provider.poll(generation.upstream_id)
     except errors.NotFound as exc:
         generation.mark_failed(
             "upstream_lost", "Luma no longer knows this job.", request_id=exc.request_id
         )
-        return
+        return True
     except errors.LumaError as exc:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data=_error_data(exc))
         if exc.retry_after:
             generation.next_poll_at = timezone.now() + timedelta(seconds=exc.retry_after)
             Generation.objects.filter(pk=generation.pk).update(next_poll_at=generation.next_poll_at)
         schedule_poll(generation)
-        return
+        return True
     with transaction.atomic():
         if generation.apply_upstream(reply):
             after_failure(generation)
@@ -196,6 +203,7 @@ def poll_generation(generation_uuid: str, due: str) -> None:
     generation.refresh_from_db()
     if generation.state in UPSTREAM_ACTIVE_STATES:
         schedule_poll(generation)
+    return True
 
 
 def _error_data(exc: errors.LumaError) -> dict[str, object]:

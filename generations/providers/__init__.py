@@ -43,12 +43,13 @@ def _class(name: str) -> type[Provider]:
     return cls
 
 
-def get(name: str) -> Provider:
-    """The configured provider `name`; raises ProviderOff when it is not on."""
+def get(name: str, **options: Any) -> Provider:
+    """The configured provider `name`, its HTTP client built with `client_options()` and any
+    of them given in `options` (a shorter wait, say); raises ProviderOff when it is not on."""
     config = settings.LUMA_PROVIDERS.get(name)
     if config is None or name not in CLASSES:
         raise ProviderOff(f"The {name} upstream is not configured here.")
-    return _class(name)(**config, client_options=client_options())
+    return _class(name)(**config, client_options={**client_options(), **options})
 
 
 def client_options() -> dict[str, Any]:

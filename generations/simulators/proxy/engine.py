@@ -21,7 +21,6 @@ import httpx
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from generations import media_probe, providers
 from generations.providers.proxy import schema
@@ -35,6 +34,7 @@ from generations.simulators.agents.engine import (
     signed_url,
 )
 from generations.simulators.api import Refusal
+from generations.simulators.clock import clock
 from generations.simulators.models import SimGeneration, SimOutput
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def create(owner: str, body: dict[str, Any], shape: str) -> SimGeneration:
         payload: dict[str, Any] = {"id": str(gen.id), "state": outcome}
         if shape == "wrapped":
             payload = {"code": 0, "message": "success", "data": payload}
-        delay = (gen.finishes_at - timezone.now()).total_seconds()
+        delay = (gen.finishes_at - clock.now()).total_seconds()
         timer = threading.Timer(max(delay, 0.0), notify, args=(hook, payload))
         timer.daemon = True
         transaction.on_commit(timer.start)
@@ -135,7 +135,7 @@ def _job(gen: SimGeneration, state: str) -> dict[str, Any]:
 
 def answer(gen: SimGeneration, base_url: str, shape: str) -> dict[str, Any]:
     """The job as the gateway describes it now, in `shape`."""
-    state = gen.state_at(timezone.now())
+    state = gen.state_at(clock.now())
     job = {**_job(gen, STATES.get(state, state)), "video": None}
     if state == "failed":
         job["failure_reason"] = gen.failure_reason

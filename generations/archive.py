@@ -29,7 +29,7 @@ from django.utils import timezone
 from generations import providers, renditions
 from generations.models import ArchiveState, EventKind, Generation, Output, State
 from generations.providers import errors
-from generations.providers.http import USER_AGENT
+from generations.providers.http import USER_AGENT, tls
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ def _fetch(url: str, path: Path) -> Download:
         with (
             httpx.Client(
                 transport=providers.transport,
+                verify=tls(),
                 timeout=timeout,
                 follow_redirects=True,
                 # The object's own bytes, whose length Content-Length states: no compression.

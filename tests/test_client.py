@@ -1,6 +1,7 @@
 """AgentsClient against the simulator: each error class and the retry policy, by injected faults."""
 
 import io
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -388,3 +389,27 @@ def test_the_presigned_put_refuses_a_second_credential(
     )
     assert response.status_code == 400
     assert "Only one auth mechanism" in response.text
+
+
+def test_every_client_shares_one_tls_context(monkeypatch: pytest.MonkeyPatch, settings) -> None:
+    # Each poll built its provider's two clients, and each reread the whole CA bundle (about
+    # 30 ms of CPU apiece): a worker spent most of a poll on that, and an upstream hook (the
+    # simulator's client, the hook's provider) made a finished job wait for it.
+    from generations import providers
+    from generations.providers.http import tls
+
+    reads = []
+    load = ssl.SSLContext.load_verify_locations
+    monkeypatch.setattr(
+        ssl.SSLContext,
+        "load_verify_locations",
+        lambda context, *args, **kwargs: (
+            reads.append(args or kwargs) or load(context, *args, **kwargs)
+        ),
+    )
+    monkeypatch.setattr(providers, "transport", None)  # each client's own, as when deployed
+    tls.cache_clear()
+    for name in ("agents", "dream_machine", "proxy", "agents"):
+        with providers.get(name).client():
+            pass
+    assert len(reads) == 1

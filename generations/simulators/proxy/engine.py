@@ -23,6 +23,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from generations import media_probe, providers
+from generations.providers.http import tls
 from generations.providers.proxy import schema
 from generations.simulators import guard
 from generations.simulators import media as sim_media
@@ -110,7 +111,7 @@ def create(owner: str, body: dict[str, Any], shape: str) -> SimGeneration:
 def notify(hook: str, payload: dict[str, Any]) -> None:
     """POST the (undocumented) notification; a hook that fails is only logged, as gateways do."""
     try:
-        httpx.post(hook, json=payload, timeout=HOOK_TIMEOUT)
+        httpx.post(hook, json=payload, timeout=HOOK_TIMEOUT, verify=tls())
     except httpx.HTTPError as exc:
         logger.warning("the simulated gateway could not call %s: %s", hook, exc)
 
@@ -205,7 +206,9 @@ def _fetch(url: str) -> bytes | None:
     if not guard.may_call(url):
         return None
     try:
-        with httpx.Client(transport=providers.transport, timeout=HOOK_TIMEOUT) as client:
+        with httpx.Client(
+            transport=providers.transport, verify=tls(), timeout=HOOK_TIMEOUT
+        ) as client:
             response = client.get(url)
     except httpx.HTTPError:
         return None

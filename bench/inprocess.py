@@ -130,7 +130,7 @@ def count_queries(url: str, headers: dict[str, str], *, rendered: bool = False) 
 
 def start_job(prompt: str, provider: str = "agents") -> str:
     """An image job sent as the studio sends one: to the Agents API (polled), or to Dream Machine
-    (whose callback to LUMAWEB_PUBLIC_URL makes the worker poll at once)."""
+    (whose callback to LUMAWEB_PUBLIC_URL makes the studio poll it at once)."""
     user = get_user_model().objects.get(username="bench")
     request = (
         dream_schema.ImageRequest(model="photon-1", prompt=prompt)

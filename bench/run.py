@@ -488,7 +488,7 @@ COMPLETED = 'data-state="completed"'
 def measure_display_latency(base: str, headers: dict[str, str], provider: str) -> list[float]:
     """Seconds from the upstream's completion to the first card poll that shows it, for jobs
     sent to `provider`: "agents" (the worker polls upstream every interval) or "dream_machine"
-    (its callback makes the worker poll at once)."""
+    (its callback makes the studio poll it at once)."""
     from bench import inprocess
 
     seen: dict[str, float] = {}
@@ -713,7 +713,7 @@ def render(
         f"asks every {amp.interval:g} s (simulator completion → first card poll showing it) | "
         f"median {statistics.median(polled):.2f} s, p95 {p95:.2f} s |",
         f"| Completion-to-display with callbacks: {len(hooked)} jobs to Dream Machine, whose "
-        "callback makes the worker ask at once | "
+        "callback makes the studio ask at once | "
         f"median {statistics.median(hooked):.2f} s, p95 {hooked_p95:.2f} s |",
         f"| Upload, web: {upload.size_mb:.0f} MB MP4 posted to the reframe form (multipart, "
         f"temp-file handler, `check_video` probe and sha256) | peak RSS growth "

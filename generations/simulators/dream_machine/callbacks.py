@@ -1,9 +1,10 @@
 """Callbacks: the simulated Dream Machine POSTs a job to its `callback_url` when it starts
 dreaming and when it completes or fails, as Luma does.
 
-One thread per process keeps a timetable of due callbacks. A callback answered with anything but
-200 (or not at all within CALLBACK_TIMEOUT) is tried again, up to CALLBACK_RETRIES more times.
-Only URLs `guard.may_call` allows are ever called. The clock and the wait are injectable.
+Each process keeps a timetable of due callbacks, sent by SENDERS threads. A callback answered
+with anything but 200 (or not at all within CALLBACK_TIMEOUT) is tried again, up to
+CALLBACK_RETRIES more times. Only URLs `guard.may_call` allows are ever called. The clock and
+the wait are injectable.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from generations.simulators.models import DreamGeneration
 logger = logging.getLogger(__name__)
 
 CALLBACK_TIMEOUT = 5.0
+# Callbacks sent at once (each sender takes the next one due): one slow answer or a job's slow
+# first view does not make all the others late. Two, not more: in demo mode the simulator
+# answers on the studio's own server, whose hook asks the simulator about the job while the
+# callback waits, so each callback in flight holds two of its threads (`make run`: 8).
+SENDERS = 2
 CALLBACK_RETRIES = 3
 # Seconds between tries at LUMA_SIM_SPEED=1.
 RETRY_DELAY = 2.0
@@ -54,7 +60,7 @@ class Dispatcher:
         self._due: list[Due] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._senders: list[threading.Thread] = []
 
     def schedule(self, gen: DreamGeneration, url: str, base_url: str) -> None:
         """Plan a job's callbacks (a stuck job only ever starts dreaming)."""
@@ -69,11 +75,12 @@ class Dispatcher:
         due.order = next(self._order)
         with self._wake:
             heapq.heappush(self._due, due)
-            if self.autostart and (self._thread is None or not self._thread.is_alive()):
-                self._thread = threading.Thread(
-                    target=self._run, name="dream-machine-callbacks", daemon=True
-                )
-                self._thread.start()
+            self._senders = [sender for sender in self._senders if sender.is_alive()]
+            if self.autostart and len(self._senders) < SENDERS:
+                sender = threading.Thread(target=self._run, name="dream-machine-callbacks")
+                sender.daemon = True
+                sender.start()
+                self._senders.append(sender)
             self._wake.notify()
 
     def pending(self) -> int:

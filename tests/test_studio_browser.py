@@ -445,3 +445,24 @@ def test_generate_in_a_tab_left_open_across_a_new_login_says_so_and_works_when_s
         generate(page)
         expect(refused).to_be_hidden()  # once something went through
     assert Generation.objects.get().prompt == "A kite over the dunes at dawn"
+
+
+def test_a_sent_prompt_is_still_there_after_opening_a_piece_and_going_back(
+    page: Page, owner: User
+) -> None:
+    # The studio keeps what was sent in the form, ready to send again; Back showed the page as
+    # first loaded (the browser's copy), with the prompt gone.
+    piece = finished(owner, "an old harbour")
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    page.goto("/?mode=image")
+    page.fill("textarea[name=prompt]", "a lighthouse in fog, long exposure")
+    generate(page)
+    page.goto(piece.get_absolute_url())
+    page.go_back()
+    prompt = page.locator("textarea[name=prompt]")
+    expect(prompt).to_have_value("a lighthouse in fog, long exposure")
+    # One more Back, to the video form: another mode's form is not given these words.
+    page.go_back()
+    expect(page.locator("input[name=mode]")).to_have_value("video")
+    expect(prompt).to_have_value("")

@@ -119,7 +119,43 @@
     if (note && event.detail.requestConfig.verb !== "get") note.hidden = true;
   });
 
-  document.addEventListener("DOMContentLoaded", function () { wire(document); });
+  // Back or Forward to the studio shows the page as it was first loaded, not as htmx left it:
+  // a prompt just sent (kept in the form, ready to send again) came back empty. The form's
+  // words are kept for this tab when the page is left, and put back in the fields that come
+  // back empty in the same mode.
+  const DRAFT = "lumaweb.create-form";
+
+  window.addEventListener("pagehide", function () {
+    const form = document.getElementById("create-form");
+    if (!form || !form.elements.mode) return;
+    const words = {};
+    form.querySelectorAll("textarea[name]").forEach(function (field) {
+      words[field.name] = field.value;
+    });
+    sessionStorage.setItem(DRAFT, JSON.stringify({ mode: form.elements.mode.value, words: words }));
+  });
+
+  function restoreDraft() {
+    const form = document.getElementById("create-form");
+    const arrival = performance.getEntriesByType("navigation")[0];
+    if (!form || !form.elements.mode || !arrival || arrival.type !== "back_forward") return;
+    let draft = null;
+    try {
+      draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+    } catch (error) {
+      return;
+    }
+    if (!draft || draft.mode !== form.elements.mode.value) return;
+    Object.keys(draft.words).forEach(function (name) {
+      const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');
+      if (field && !field.value) field.value = draft.words[name];
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    restoreDraft();
+    wire(document);
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     wire(event.target);
     const empty = document.getElementById("gallery-empty");

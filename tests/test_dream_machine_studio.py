@@ -387,7 +387,12 @@ def test_the_balance_is_read_in_the_background_and_shown_to_staff(
     admin = Client()
     admin.force_login(staff)
     page = admin.get("/").content.decode()
-    assert "$1,000.00" in page
+    # Named, and a way to the Usage page that says more: a bare "$1,000.00" in the menu was
+    # no one's to read.
+    [shown] = re.findall(r'<a class="credit" href="/usage/"[^>]*>(.*?)</a>', page)
+    assert re.sub(r"<[^>]+>", "", shown) == (
+        "Credit with Luma Dream Machine API (simulator): $1,000.00"
+    )
     assert "Low credit" not in page
     assert "$1,000.00" not in owner_client.get("/").content.decode()  # staff only
     metrics = admin.get("/metrics").content.decode()

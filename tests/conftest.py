@@ -31,6 +31,8 @@ from generations import providers
 from generations.models import Generation
 from generations.providers.agents.client import AgentsClient
 from generations.simulators.clock import SimClock, clock
+from generations.simulators.dream_machine import callbacks
+from generations.simulators.dream_machine import views as dm_views
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_ROOT = "http://sim.test/sim"
@@ -39,8 +41,12 @@ TEST_TOKEN = "luma-api-test-token"
 
 
 @pytest.fixture(autouse=True)
-def fast_simulator(settings, tmp_path: Path) -> Iterator[None]:
+def fast_simulator(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test talks to the simulator through Django's WSGI app, at a thousand times speed."""
+    # Dream Machine's callbacks wait in a timetable until a test hands them out (`timetable` in
+    # tests/test_dream_machine.py): sent by threads of their own, each callback's hook would poll
+    # its job in the middle of whatever the test is doing.
+    monkeypatch.setattr(dm_views, "dispatcher", callbacks.Dispatcher(autostart=False))
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "sim.test"]
     # Tests read static files from the source tree, not a collectstatic manifest.
     settings.STORAGES = {

@@ -48,6 +48,7 @@ VIEWERS = 50
 UPLOAD_MB = 300
 ZIP_GB = 2.0
 LATENCY_JOBS = 32
+PAGE_POLL_SECONDS = 1.0  # a page's poller (templates/base.html: every 1s)
 TEAM = 300  # the busy team: this many people browsing at once (issue #18's figure)
 TEAM_SECONDS = 60.0
 TEAM_CHANGE_EVERY = 0.5  # meanwhile a job changes twice a second (a finished job, a star)
@@ -494,10 +495,10 @@ def measure_display_latency(base: str, headers: dict[str, str], provider: str) -
     seen: dict[str, float] = {}
     until = time.monotonic() + 120
 
-    def viewer(job: str) -> None:
+    def viewer(job: str, phase: float) -> None:
         with _viewer_client(base, headers) as client:
             answers = load.poll_like_htmx(
-                client, job, "draft", until=until, done=lambda body: COMPLETED in body
+                client, job, "draft", until=until, phase=phase, done=lambda body: COMPLETED in body
             )
         shown = [at for at, _, body in answers if COMPLETED in body]
         if shown:
@@ -506,8 +507,12 @@ def measure_display_latency(base: str, headers: dict[str, str], provider: str) -
     jobs, threads = [], []
     for n in range(LATENCY_JOBS):
         jobs.append(inprocess.start_job(f"a red fox at dusk, take {n}", provider))
-        threads.append(threading.Thread(target=viewer, args=(jobs[-1],)))
-        threads[-1].start()  # watched from the start, as by the person who sent it
+        # Watched from the start, as by the person who sent it, each page polling from its own
+        # point of the second: a job lasts a whole number of seconds in the simulators, so
+        # pages polling from the moment the jobs were made all asked just before the news.
+        phase = PAGE_POLL_SECONDS * n / LATENCY_JOBS
+        threads.append(threading.Thread(target=viewer, args=(jobs[-1], phase)))
+        threads[-1].start()
         # The simulators' timings are fixed per kind: jobs sent at once would all finish at
         # once. Spread them evenly over one poll interval, as real jobs of varying length are.
         if provider == "agents":  # each at its own point of the worker's poll cycle

@@ -8,7 +8,7 @@ only when `LUMAWEB_PUBLIC_URL` says where the upstream can reach the studio.
 """
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
@@ -20,13 +20,13 @@ from django.views.decorators.csrf import csrf_exempt
 from generations import providers
 from generations.models import UPSTREAM_ACTIVE_STATES, EventKind, Generation
 from generations.public import public_base
-from generations.tasks import poll_once
+from generations.tasks import poll_once, schedule_poll
 
 SALT = "lumaweb.hooks"
 # What is kept of a notification's body in the job's events.
 MAX_KEPT_BYTES = 64 * 1024
-# A job's notifications bring at most one poll in this time: a flood of them cannot turn into a
-# flood of calls upstream.
+# A job's notifications bring at most one poll here in this time, and one by the worker at its
+# end: a flood of them cannot turn into a flood of calls upstream.
 MIN_POLL_GAP = 1.0
 # The poll a notification brings is made before it is answered, so it must end well within the
 # upstream's own wait for that answer (Dream Machine's: 5 s); one that does not is the worker's.
@@ -45,8 +45,9 @@ def hook_url(generation: Generation) -> str | None:
 @csrf_exempt
 @login_not_required
 def hook(request: HttpRequest, token: str) -> JsonResponse:
-    """An upstream's notification: poll the job now, here (never more than once in
-    MIN_POLL_GAP), so that its news is on the page at the page's next poll."""
+    """An upstream's notification: poll the job now, here, so that its news is on the page at
+    the page's next poll; one within MIN_POLL_GAP of the job's last notification makes the
+    worker's poll due when the gap ends instead."""
     if request.method not in ("POST", "PUT", "GET"):
         return JsonResponse({"detail": "Method not allowed."}, status=405)
     try:
@@ -56,27 +57,47 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
     generation = Generation.objects.filter(uuid=uuid).first()
     if generation is None:
         return JsonResponse({"detail": "No such job."}, status=404)
-    since = timezone.now() - timedelta(seconds=MIN_POLL_GAP)
-    flooded = generation.events.filter(kind=EventKind.HOOK, at__gt=since).exists()
+    hooks = generation.events.filter(kind=EventKind.HOOK).order_by("-at")
+    last = hooks.values_list("at", flat=True).first()
     generation.log(EventKind.HOOK, data=_kept(request))
+    gap_ends = last + timedelta(seconds=MIN_POLL_GAP) if last else None
+    if gap_ends and gap_ends > timezone.now():
+        polling = _poll_at(generation, gap_ends)  # the end of the gap, by the worker
+    else:
+        now = timezone.now()
+        polling = _poll_at(generation, now) and _poll_here(generation, now)
     # 200: some upstreams (Dream Machine) count nothing else as delivered, and try again.
-    return JsonResponse({"polling": not flooded and _poll_now(generation)})
+    return JsonResponse({"polling": polling})
 
 
-def _poll_now(generation: Generation) -> bool:
-    """Poll an unfinished job at once, whenever its last poll was: Dream Machine calls back the
-    moment a job finishes, often just after a poll that still saw it running.
-
-    The poll is the worker's own (`tasks.poll_once`), taken as one due now: a worker's poll of
-    the same job meanwhile finds it taken, and this one schedules the next. It waits on the
-    upstream no longer than HOOK_POLL_OPTIONS allow and is not tried again here; an error is
-    kept in the job's events and leaves the job to the worker's next poll.
-    """
-    due = timezone.now()
-    active = Generation.objects.filter(pk=generation.pk, state__in=UPSTREAM_ACTIVE_STATES)
-    if not generation.upstream_id or not active.update(next_poll_at=due):
+def _poll_at(generation: Generation, due: datetime) -> bool:
+    """Make the unfinished job's next poll due at `due` when it was due later, and queue it for
+    the worker; False when it was due as soon already, or the job is finished."""
+    sooner = Generation.objects.filter(
+        pk=generation.pk, state__in=UPSTREAM_ACTIVE_STATES, next_poll_at__gt=due
+    )
+    if not generation.upstream_id or not sooner.update(next_poll_at=due):
         return False
-    return poll_once(generation, due, providers.get(generation.provider, **HOOK_POLL_OPTIONS))
+    schedule_poll(generation, due)
+    return True
+
+
+def _poll_here(generation: Generation, due: datetime) -> bool:
+    """Take the poll just made due at `due` (`_poll_at`) here, at once, whenever the job's last
+    poll was: Dream Machine calls back the moment a job finishes, often just after a poll that
+    still saw it running.
+
+    The poll is the worker's own (`tasks.poll_once`): queued as well, it is done only once,
+    here or by the worker if this request ends first. It waits on the upstream no longer than
+    HOOK_POLL_OPTIONS allow and is not tried again here; an error is kept in the job's events
+    and leaves the job to the worker's next poll.
+    """
+    try:
+        provider = providers.get(generation.provider, **HOOK_POLL_OPTIONS)
+    except providers.ProviderOff:
+        return True  # turned off since: the worker's poll says so in the job's events
+    poll_once(generation, due, provider)
+    return True
 
 
 def _kept(request: HttpRequest) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 import io
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -391,12 +392,14 @@ def test_the_presigned_put_refuses_a_second_credential(
     assert "Only one auth mechanism" in response.text
 
 
-def test_every_client_shares_one_tls_context(monkeypatch: pytest.MonkeyPatch, settings) -> None:
+def test_a_threads_http_clients_share_one_tls_context(
+    monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
     # Each poll built its provider's two clients, and each reread the whole CA bundle (about
     # 30 ms of CPU apiece): a worker spent most of a poll on that, and an upstream hook (the
     # simulator's client, the hook's provider) made a finished job wait for it.
     from generations import providers
-    from generations.providers.http import tls
+    from generations.providers import http
 
     reads = []
     load = ssl.SSLContext.load_verify_locations
@@ -408,7 +411,7 @@ def test_every_client_shares_one_tls_context(monkeypatch: pytest.MonkeyPatch, se
         ),
     )
     monkeypatch.setattr(providers, "transport", None)  # each client's own, as when deployed
-    tls.cache_clear()
+    monkeypatch.setattr(http, "_tls", threading.local())  # none made yet in this thread
     for name in ("agents", "dream_machine", "proxy", "agents"):
         with providers.get(name).client():
             pass

@@ -466,3 +466,9 @@ def test_a_sent_prompt_is_still_there_after_opening_a_piece_and_going_back(
     page.go_back()
     expect(page.locator("input[name=mode]")).to_have_value("video")
     expect(prompt).to_have_value("")
+    # Whoever logs in next in this tab is not given them.
+    page.goto("/?mode=image")
+    page.fill("textarea[name=prompt]", "a private draft")
+    page.click("button:has-text('Log out')")
+    page.wait_for_url("**/accounts/login/**")
+    assert page.evaluate("sessionStorage.getItem('lumaweb.create-form')") is None

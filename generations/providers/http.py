@@ -20,10 +20,10 @@ exchange to an optional `on_call` hook, for metrics and history.
 from __future__ import annotations
 
 import email.utils
-import functools
 import json
 import random
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -54,13 +54,22 @@ class ErrorBody(BaseModel):
         return value if isinstance(value, str) else json.dumps(value)
 
 
-@functools.cache
+_tls = threading.local()
+
+
 def tls() -> ssl.SSLContext:
     """The TLS settings every HTTP client of the studio and its simulators shares: httpx's own
-    defaults (certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR), made once per process.
+    defaults (certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR), made once per thread.
+
     A client made without it reads the whole CA bundle again (about 30 ms of CPU), which each
-    poll paid twice (a provider's API and storage clients) and each upstream hook three times."""
-    return httpx.create_ssl_context()
+    poll paid twice (a provider's API and storage clients) and each upstream hook three times.
+    One per thread, not per process: httpcore sets a context's ALPN protocols on every
+    connection it opens, which another thread opening one with the same context must not see.
+    """
+    context: ssl.SSLContext | None = getattr(_tls, "context", None)
+    if context is None:
+        context = _tls.context = httpx.create_ssl_context()
+    return context
 
 
 @dataclass(frozen=True)

@@ -125,9 +125,11 @@
   // back empty in the same mode.
   const DRAFT = "lumaweb.create-form";
 
+  let loggingOut = false;
+
   window.addEventListener("pagehide", function () {
     const form = document.getElementById("create-form");
-    if (!form || !form.elements.mode) return;
+    if (loggingOut || !form || !form.elements.mode) return;
     const words = {};
     form.querySelectorAll("textarea[name]").forEach(function (field) {
       words[field.name] = field.value;
@@ -145,16 +147,23 @@
     } catch (error) {
       return;
     }
-    if (!draft || draft.mode !== form.elements.mode.value) return;
-    Object.keys(draft.words).forEach(function (name) {
+    if (!draft || draft.mode !== form.elements.mode.value || typeof draft.words !== "object") return;
+    Object.keys(draft.words || {}).forEach(function (name) {
       const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');
-      if (field && !field.value) field.value = draft.words[name];
+      if (field && !field.value) field.value = String(draft.words[name]);
     });
   }
 
+  // Someone else may log in next in this tab: what this person wrote is not theirs to see.
+  document.addEventListener("submit", function (event) {
+    if (!event.target.matches("form.topbar__user")) return;
+    loggingOut = true;
+    sessionStorage.removeItem(DRAFT);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     restoreDraft();
-    wire(document);
+    wire(document);  // after: a restored prompt's counter counts it
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     wire(event.target);

@@ -135,11 +135,6 @@ class Dispatcher:
                 answered = client.post(due.url, json=body).status_code == 200
         except httpx.HTTPError:
             answered = False
-        if due.state == "dreaming" and gen.outcome == "completed":
-            # Luma makes a job's media while it dreams, so its final callback goes out the
-            # moment it finishes: made at the job's first view instead, a burst of jobs
-            # finishing together was called back later and later (a single sender).
-            engine.asset_bytes(gen)
         if not answered and due.attempt < CALLBACK_RETRIES:
             delay = RETRY_DELAY / max(settings.LUMA_SIM_SPEED, 1e-6)
             self._push(
@@ -153,6 +148,11 @@ class Dispatcher:
                     due.attempt + 1,
                 )
             )
+        if due.state == "dreaming" and gen.outcome == "completed" and not due.attempt:
+            # Luma makes a job's media while it dreams, so its final callback goes out the
+            # moment it finishes: made at the job's first view instead, a burst of jobs
+            # finishing together was called back later and later.
+            engine.asset_bytes(gen)
         return answered
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -273,7 +274,10 @@ def asset_bytes(gen: DreamGeneration) -> bytes:
     request = schema.parse_request({**gen.request})
     data, ext = _render(gen, request)
     name = f"dm-out-{gen.id}.{ext}"
-    (media_dir() / name).write_bytes(data)
+    # Whole or not at all: a job's first views (a callback, a poll) may make it at once.
+    part = media_dir() / f".{name}.{threading.get_ident()}"
+    part.write_bytes(data)
+    part.replace(media_dir() / name)
     DreamGeneration.objects.filter(pk=gen.pk).update(asset=name)
     gen.asset = name
     return data

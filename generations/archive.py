@@ -29,7 +29,7 @@ from django.utils import timezone
 from generations import providers, renditions
 from generations.models import ArchiveState, EventKind, Generation, Output, State
 from generations.providers import errors
-from generations.providers.http import USER_AGENT, tls
+from generations.providers.http import USER_AGENT
 
 logger = logging.getLogger(__name__)
 
@@ -182,9 +182,7 @@ def _fetch(url: str, path: Path) -> Download:
     size = 0
     try:
         with (
-            httpx.Client(
-                transport=providers.transport,
-                verify=tls(),
+            providers.http_client(
                 timeout=timeout,
                 follow_redirects=True,
                 # The object's own bytes, whose length Content-Length states: no compression.

@@ -60,12 +60,12 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
     hooks = generation.events.filter(kind=EventKind.HOOK).order_by("-at")
     last = hooks.values_list("at", flat=True).first()
     generation.log(EventKind.HOOK, data=_kept(request))
+    now = timezone.now()
     gap_ends = last + timedelta(seconds=MIN_POLL_GAP) if last else None
-    if gap_ends and gap_ends > timezone.now():
+    if gap_ends and gap_ends > now:
         polling = _poll_at(generation, gap_ends)  # the end of the gap, by the worker
-    else:
-        now = timezone.now()
-        polling = _poll_at(generation, now) and _poll_here(generation, now)
+    elif polling := _poll_at(generation, now):
+        _poll_here(generation, now)
     # 200: some upstreams (Dream Machine) count nothing else as delivered, and try again.
     return JsonResponse({"polling": polling})
 
@@ -82,7 +82,7 @@ def _poll_at(generation: Generation, due: datetime) -> bool:
     return True
 
 
-def _poll_here(generation: Generation, due: datetime) -> bool:
+def _poll_here(generation: Generation, due: datetime) -> None:
     """Take the poll just made due at `due` (`_poll_at`) here, at once, whenever the job's last
     poll was: Dream Machine calls back the moment a job finishes, often just after a poll that
     still saw it running.
@@ -95,9 +95,8 @@ def _poll_here(generation: Generation, due: datetime) -> bool:
     try:
         provider = providers.get(generation.provider, **HOOK_POLL_OPTIONS)
     except providers.ProviderOff:
-        return True  # turned off since: the worker's poll says so in the job's events
+        return  # turned off since: the worker's poll says so in the job's events
     poll_once(generation, due, provider)
-    return True
 
 
 def _kept(request: HttpRequest) -> dict[str, object]:

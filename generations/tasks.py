@@ -175,11 +175,11 @@ def poll_generation(generation_uuid: str, due: str) -> None:
     poll_once(generation, scheduled, providers.get(generation.provider))
 
 
-def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -> bool:
-    """Take the poll scheduled for `scheduled` and ask `provider` once; False when it was not
+def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -> None:
+    """Take the poll scheduled for `scheduled` and ask `provider` once; do nothing when it is not
     this caller's to take (a duplicate, or superseded)."""
     if not generation.claim_poll(scheduled, poll_interval(generation, timezone.now())):
-        return False
+        return
     generation.refresh_from_db()
     try:
         reply = provider.poll(generation.upstream_id)
@@ -187,14 +187,14 @@ def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -
         generation.mark_failed(
             "upstream_lost", "Luma no longer knows this job.", request_id=exc.request_id
         )
-        return True
+        return
     except errors.LumaError as exc:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data=_error_data(exc))
         if exc.retry_after:
             generation.next_poll_at = timezone.now() + timedelta(seconds=exc.retry_after)
             Generation.objects.filter(pk=generation.pk).update(next_poll_at=generation.next_poll_at)
         schedule_poll(generation)
-        return True
+        return
     with transaction.atomic():
         if generation.apply_upstream(reply):
             after_failure(generation)
@@ -203,7 +203,6 @@ def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -
     generation.refresh_from_db()
     if generation.state in UPSTREAM_ACTIVE_STATES:
         schedule_poll(generation)
-    return True
 
 
 def _error_data(exc: errors.LumaError) -> dict[str, object]:

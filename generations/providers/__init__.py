@@ -17,7 +17,7 @@ from django.conf import settings
 
 from generations.providers import errors
 from generations.providers.base import Provider
-from generations.providers.http import CallRecord
+from generations.providers.http import CallRecord, tls
 
 # Tests may route every provider's HTTP through an in-process transport (httpx.WSGITransport).
 transport: httpx.BaseTransport | None = None
@@ -62,6 +62,13 @@ def client_options() -> dict[str, Any]:
         "on_call": on_call,
         "transport": transport,
     }
+
+
+def http_client(**options: Any) -> httpx.Client:
+    """An HTTP client for a URL outside an upstream's API (an output to archive, a simulator's
+    callback or input): the tests' transport when they set one, and this thread's TLS context
+    (`http.tls`), with `options` (timeout, headers, ...)."""
+    return httpx.Client(transport=transport, verify=tls(), **options)
 
 
 def enabled() -> list[Provider]:

@@ -22,7 +22,6 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from generations import providers
-from generations.providers.http import tls
 from generations.simulators import guard
 from generations.simulators.models import DreamGeneration
 
@@ -129,9 +128,7 @@ class Dispatcher:
         if due.state == "dreaming" and body["state"] != "dreaming":
             return False  # already finished: the final callback says so
         try:
-            with httpx.Client(
-                transport=providers.transport, verify=tls(), timeout=CALLBACK_TIMEOUT
-            ) as client:
+            with providers.http_client(timeout=CALLBACK_TIMEOUT) as client:
                 answered = client.post(due.url, json=body).status_code == 200
         except httpx.HTTPError:
             answered = False

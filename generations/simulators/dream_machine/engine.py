@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from generations import media_probe, providers
 from generations.providers.dream_machine import schema
-from generations.providers.http import tls
 from generations.simulators import guard
 from generations.simulators import media as sim_media
 from generations.simulators.agents.engine import media_dir, signed_url
@@ -244,7 +243,7 @@ def fetch(url: str) -> bytes | None:
         return None
     try:
         with (
-            httpx.Client(transport=providers.transport, verify=tls(), timeout=10.0) as client,
+            providers.http_client(timeout=10.0) as client,
             client.stream("GET", url) as response,
         ):
             if response.status_code != 200:

@@ -206,9 +206,7 @@ def _fetch(url: str) -> bytes | None:
     if not guard.may_call(url):
         return None
     try:
-        with httpx.Client(
-            transport=providers.transport, verify=tls(), timeout=HOOK_TIMEOUT
-        ) as client:
+        with providers.http_client(timeout=HOOK_TIMEOUT) as client:
             response = client.get(url)
     except httpx.HTTPError:
         return None

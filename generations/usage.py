@@ -20,8 +20,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from generations import credits, spend
-from generations.models import Generation
+from generations import credits, providers, spend
+from generations.models import Generation, Kind
 
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 # How far back each period looks by default.
@@ -107,10 +107,26 @@ def _series(rows: list[dict[str, Any]], field: str) -> tuple[list[Series], dict[
         name: PALETTE[n] if n < len(PALETTE) else OTHERS_COLOUR for n, name in enumerate(ranked)
     }
     series = [
-        Series(name, colours[name], jobs[name], cents[name], int(cents[name] * 100 / total))
+        Series(
+            _shown(field, name),
+            colours[name],
+            jobs[name],
+            cents[name],
+            int(cents[name] * 100 / total),
+        )
         for name in ranked
     ]
     return series, colours
+
+
+def _shown(field: str, value: Any) -> str:
+    """A split's value in the words the other pages use for it: a provider's and a kind's
+    names, not the stored ones (the CSV keeps those, for scripts)."""
+    if field == "provider":
+        return providers.label(value)
+    if field == "kind" and value in Kind.values:
+        return str(Kind(value).label)
+    return value
 
 
 def _label(bucket: datetime, period: str) -> str:
@@ -135,7 +151,7 @@ def _bars(
         for row in sorted(found, key=lambda r: -(r["cents"] or 0)):
             height = float((row["cents"] or 0) / top) * (CHART_HEIGHT - 10)
             y -= height
-            title = f"{row[field]}: {spend.usd(row['cents'])}, {row['jobs']} jobs"
+            title = f"{_shown(field, row[field])}: {spend.usd(row['cents'])}, {row['jobs']} jobs"
             segments.append((colours[row[field]], round(y, 1), round(height, 1), title))
         x = AXIS + n * step + step * 0.15
         width = round(step * 0.7, 1)
@@ -195,7 +211,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         "total_jobs": sum(s.jobs for s in series),
         "unpriced": jobs.filter(estimated_cents__isnull=True).count(),
         "budgets": spend.budgets(request.user),
-        "balances": _balances(request, start, end),
+        "provider_balances": _balances(request, start, end),
         "everyone": request.user.is_staff,
         "csv_query": {**request.GET.dict(), "format": "csv"},
     }

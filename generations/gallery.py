@@ -64,6 +64,9 @@ class GalleryFilters(forms.Form):
         required=False,
         max_length=200,
         label="Search prompts",
+        error_messages={
+            "max_length": "use at most %(limit_value)d characters (this has %(show_value)d)."
+        },
         widget=forms.TextInput(
             attrs={"type": "search", "placeholder": "Search prompts", "autocomplete": "off"}
         ),

@@ -63,10 +63,11 @@ def terms(text: str) -> list[str]:
 
 
 def matching(queryset: GenerationQuerySet, text: str) -> GenerationQuerySet:
-    """Only the rows whose prompt has every word of `text` (each as a word prefix)."""
+    """Only the rows whose prompt has every word of `text` (each as a word prefix); a search
+    with no word in it ("!!!", an emoji) finds the prompts that hold it as written, by a scan."""
     words = terms(text)
     if not words:
-        return queryset
+        return queryset.filter(prompt__icontains=text.strip()) if text.strip() else queryset
     vendor = default_connection.vendor
     # The SQL is constant; the words only ever travel as a bound parameter.
     if vendor == "sqlite":

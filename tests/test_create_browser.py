@@ -80,7 +80,7 @@ def test_image_with_a_reference_upload(page: Page, owner: User, picture: Path) -
         "a castle in the style of the reference"
     )
     expect(page.locator("select[name=aspect_ratio]")).to_have_value("1:1")
-    expect(page.locator(".create__sent")).to_contain_text("Generate again")
+    expect(page.locator(".create__sent")).to_contain_text("press Generate again")
     again = submit_and_finish(page)
     assert sent(again)["aspect_ratio"] == "1:1"
     assert len(sent(again)["image_ref"]) == 1  # its reference too

@@ -305,6 +305,34 @@ def test_search_ignores_query_syntax(owner_client: Client, owner: User) -> None:
         assert owner_client.get(reverse("gallery"), {"q": query}).status_code == 200
 
 
+def test_a_search_with_no_words_in_it_finds_the_prompts_that_hold_it_as_written(
+    owner_client: Client, owner: User
+) -> None:
+    """Found from outside: "!!!" or an emoji (no word a full-text index keeps) showed every
+    piece under "Filtered"."""
+    shouting = make(owner, "Ship it!!! confetti")
+    robot = make(owner, "\U0001f916 a friendly robot")
+    make(owner, "a quiet harbour")
+    for query, expected in [("!!!", {shouting}), ("\U0001f916", {robot}), ("???", set())]:
+        html = owner_client.get(reverse("gallery"), {"q": query}).content.decode()
+        shown = {g for g in (shouting, robot) if f'id="card-{g.uuid}"' in html}
+        assert shown == expected, query
+        assert "a quiet harbour" not in html, query
+
+
+def test_a_filter_the_gallery_cannot_use_is_said_not_silently_dropped(
+    owner_client: Client, owner: User
+) -> None:
+    """Found from outside: a search over 200 characters showed everything, still "Filtered"."""
+    make(owner, "a quiet harbour")
+    html = owner_client.get(reverse("gallery"), {"q": "harbour" * 30}).content.decode()
+    assert 'class="callout callout--warn gallery__refused" role="alert"' in html
+    assert "Search prompts: use at most 200 characters (this has 210)." in html
+    assert "not applied" in html
+    dates = owner_client.get(reverse("gallery"), {"since": "yesterday"}, HTTP_HX_REQUEST="true")
+    assert "From: Enter a valid date. This filter is not applied." in dates.content.decode()  # in the swapped results too
+
+
 # --- cards ---
 
 

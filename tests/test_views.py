@@ -340,7 +340,8 @@ def test_after_generate_the_form_keeps_what_was_sent(owner_client: Client) -> No
     for value in ("uni-1-max", "3:2", "manga", "jpeg"):
         assert f'value="{value}" selected' in html
     assert 'value="first"' not in html  # a fresh key: pressing Generate again is a new job
-    assert "Generate again" in html
+    # It names the button as it is labelled (found from outside: "Generate again" was bold).
+    assert "press <strong>Generate</strong> again" in html
     key = re.search(r'name="idempotency_key" value="([^"]+)"', html)
     assert key is not None
     owner_client.post("/", {**SENT, "idempotency_key": key[1]}, headers={"HX-Request": "true"})

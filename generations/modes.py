@@ -23,3 +23,13 @@ def _tag(name: str) -> str:
     """A provider's name as a tab's tag: "Luma Dream Machine API" becomes "Dream Machine"."""
     short = name.removeprefix("Luma ").removesuffix(" API")
     return short[:1].upper() + short[1:]
+
+
+def mode_groups(modes: dict[str, tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The modes by upstream, for the phone's list of them: each upstream's name for people,
+    and its modes' keys and labels, in the tabs' order."""
+    names = {provider.name: provider.display_name for provider in providers.enabled()}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for mode, (label, _tag) in modes.items():
+        groups.setdefault(names[MODE_FORMS[mode].PROVIDER], []).append((mode, label))
+    return list(groups.items())

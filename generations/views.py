@@ -26,7 +26,7 @@ from generations.chaining import chain_actions, inherited
 from generations.forms import MODE_FORMS, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
 from generations.models import Generation, GenerationQuerySet
-from generations.modes import available_modes
+from generations.modes import available_modes, mode_groups
 from generations.submission import SubmissionRefused
 from generations.tasks import refresh_if_stale
 from generations.uploads import upload_refusals
@@ -158,10 +158,12 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
 
 def _create_context(form: CreateForm, mode: str, user: Any = None) -> dict[str, Any]:
     disabled = form.disabled_options() if form.PROBED else {}
+    modes = available_modes()
     return {
         "form": form,
         "mode": mode,
-        "modes": available_modes(),
+        "modes": modes,
+        "mode_groups": mode_groups(modes),
         "options": option_rows(form, disabled),
         # Past 80 % of a monthly budget the form says so (spend.py).
         "budgets": spend.budgets(user) if user is not None else [],

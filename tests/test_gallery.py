@@ -330,7 +330,8 @@ def test_a_filter_the_gallery_cannot_use_is_said_not_silently_dropped(
     assert "Search prompts: use at most 200 characters (this has 210)." in html
     assert "not applied" in html
     dates = owner_client.get(reverse("gallery"), {"since": "yesterday"}, HTTP_HX_REQUEST="true")
-    assert "From: Enter a valid date. This filter is not applied." in dates.content.decode()  # in the swapped results too
+    # In the results htmx swaps in, too.
+    assert "From: Enter a valid date. This filter is not applied." in dates.content.decode()
 
 
 # --- cards ---

@@ -109,6 +109,56 @@ def test_scrolling_loads_more_a_filter_narrows_and_search_finds_a_word(
     expect(page.locator("input[name=q]")).to_have_value("lighthouse")
 
 
+def test_back_to_a_filtered_page_shows_its_filters_as_its_address_says(
+    page: Page, studio: Studio, owner: User
+) -> None:
+    """Found from outside: after Back the results were filtered but every list read "Any"."""
+    log_in(page, owner)
+    page.goto("/gallery/")
+    page.select_option("select[name=kind]", "video")
+    page.wait_for_url("**kind=video**")
+    page.select_option("select[name=state]", "completed")
+    page.wait_for_url("**state=completed**")
+    page.go_back()
+    page.wait_for_url("**/gallery/?kind=video")
+    expect(page.locator("select[name=kind]")).to_have_value("video")
+    expect(page.locator("select[name=state]")).to_have_value("")
+    page.go_back()
+    expect(page.locator("select[name=kind]")).to_have_value("")
+    page.go_forward()
+    page.go_forward()
+    page.wait_for_url("**state=completed**")
+    expect(page.locator("select[name=kind]")).to_have_value("video")
+    expect(page.locator("select[name=state]")).to_have_value("completed")
+
+
+def test_on_a_phone_the_filters_fold_and_the_selection_waits_for_a_tick(
+    browser: Browser, live_app: str, studio: Studio, owner: User
+) -> None:
+    """Found from outside: at 390 px the search, nine filters and the selection's five buttons
+    filled the first screen, and the bar stayed pinned over the pieces."""
+    context = browser.new_context(base_url=live_app, viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        log_in(page, owner)
+        page.goto("/gallery/")
+        toggle = page.locator("[data-filters-toggle]")
+        expect(page.locator("select[name=kind]")).to_be_hidden()
+        expect(toggle).to_have_attribute("aria-expanded", "false")
+        expect(page.locator(".selection__actions")).to_be_hidden()
+        assert cards(page).first.bounding_box()["y"] < 844  # a piece on the first screen
+        toggle.click()
+        page.select_option("select[name=kind]", "video")
+        expect(cards(page)).to_have_count(1)
+        expect(toggle).to_have_text("Filters (1)")
+        page.reload()  # a filtered address opens with its filters shown
+        expect(page.locator("select[name=kind]")).to_be_visible()
+        cards(page).first.locator("[data-select]").check()
+        expect(page.locator(".selection__actions")).to_be_visible()
+    finally:
+        context.close()
+
+
 def test_a_star_sticks_by_mouse_and_by_keyboard(page: Page, studio: Studio, owner: User) -> None:
     log_in(page, owner)
     page.goto("/gallery/")

@@ -31,7 +31,7 @@ def test_a_token_is_made_shown_once_and_revoked_on_the_page(
     with checked_page(browser, live_app) as page:
         page.set_viewport_size({"width": width, "height": 900 if width > 800 else 844})
         log_in(page, staff)
-        page.get_by_role("link", name="Agents").click()
+        page.get_by_role("link", name="Agent tokens").click()
         page.get_by_label("Name").fill("Claude Code on the build box")
         page.get_by_role("button", name="Make token").click()
         shown = page.locator("#new-token")

@@ -280,22 +280,83 @@ def test_an_added_keyframe_row_has_the_picker(page: Page, owner: User) -> None:
     expect(page.locator("[data-marker]")).to_have_count(1)
 
 
-def test_mode_tabs_are_short_and_fit_a_phone(browser, live_app: str, owner: User) -> None:  # type: ignore[no-untyped-def]
+def test_mode_tabs_are_short_and_a_phone_has_one_list_of_them(
+    browser: Browser, live_app: str, owner: User
+) -> None:
+    """Found from outside: at 390 px the fourteen tabs filled the first screen, the prompt
+    below it; a phone gets one list, by upstream, that keeps the words when the mode changes."""
+    page = browser.new_page(base_url=live_app, viewport={"width": 1280, "height": 800})
+    log_in(page, owner)
+    tabs = page.locator("a.modes__tab")
+    expect(tabs.first).to_be_visible()
+    for text in tabs.all_inner_texts():
+        assert "API" not in text
+        assert len(text.replace("\n", " ")) <= 28, text
+    dream = page.locator("a.modes__tab[href*='mode=dm_video']")
+    expect(dream.locator(".modes__tag")).to_have_text("Dream Machine")
+    expect(page.locator("[data-modes-pick]")).to_be_hidden()
+    page.close()
     context = browser.new_context(base_url=live_app, viewport={"width": 390, "height": 844})
     try:
         page = context.new_page()
         log_in(page, owner)
-        tabs = page.locator("a.modes__tab")
-        for text in tabs.all_inner_texts():
-            assert "API" not in text
-            assert len(text.replace("\n", " ")) <= 28, text
-        dream = page.locator("a.modes__tab[href*='mode=dm_video']")
-        expect(dream.locator(".modes__tag")).to_have_text("Dream Machine")
+        page.goto("/?mode=image")
+        expect(page.locator("a.modes__tab").first).to_be_hidden()
+        pick = page.locator("[data-modes-pick] select")
+        expect(pick).to_be_visible()
+        expect(page.locator("[data-modes-go]")).to_be_hidden()  # the list opens what it picks
+        groups = pick.locator("optgroup").evaluate_all("all => all.map(g => g.label)")
+        assert groups[0] == "Luma Agents API"
+        assert any("Dream Machine" in g for g in groups)
+        prompt = page.locator("textarea[name=prompt]")
+        assert prompt.bounding_box()["y"] < 844  # the prompt is on the first screen
         assert page.evaluate("document.documentElement.scrollWidth - innerWidth") == 0
-        nav = page.locator("nav.modes")
-        assert nav.evaluate("nav => nav.scrollWidth - nav.clientWidth") == 0
+        prompt.fill("a paper crane on a windowsill")
+        pick.select_option("dm_video")
+        page.wait_for_url("**mode=dm_video**")
+        expect(page.locator("input[name=mode]")).to_have_value("dm_video")
+        expect(prompt).to_have_value("a paper crane on a windowsill")
     finally:
         context.close()
+
+
+def test_another_mode_takes_the_words_along_and_the_keyboard_lands_in_the_prompt(
+    page: Page, owner: User
+) -> None:
+    """Found from outside: a tab to another mode emptied the prompt, and left the keyboard at
+    the top of the page."""
+    log_in(page, owner)
+    page.goto("/?mode=image")
+    page.fill("textarea[name=prompt]", "a red kite over the dunes")
+    page.click("a.modes__tab[href*='mode=video']")
+    page.wait_for_url("**mode=video**")
+    prompt = page.locator("textarea[name=prompt]")
+    expect(prompt).to_have_value("a red kite over the dunes")
+    page.locator("a.modes__tab[href*='mode=image_edit']").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**mode=image_edit**")
+    expect(prompt).to_have_value("a red kite over the dunes")
+    expect(prompt).to_be_focused()
+    page.reload()  # only a change of mode brings them: a fresh page is empty
+    expect(prompt).to_have_value("")
+
+
+def test_the_keyboard_skips_to_the_form_and_ctrl_enter_generates(page: Page, owner: User) -> None:
+    """Found from outside: 24 Tabs (the menu, fourteen tabs) before the first field, and
+    Ctrl+Enter in the prompt did nothing."""
+    log_in(page, owner)
+    page.goto("/?mode=image")
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    expect(skip).to_be_focused()
+    expect(skip).to_have_text("Skip to the form")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('#create-form') !== null")
+    page.fill("textarea[name=prompt]", "a lantern in the rain")
+    page.locator("textarea[name=prompt]").press("Control+Enter")
+    expect(page.locator(".create__sent")).to_be_visible()
+    assert Generation.objects.filter(prompt="a lantern in the rain").count() == 1
 
 
 def with_thumbnail(piece: Generation, aspect_ratio: str) -> None:

@@ -137,22 +137,56 @@
     sessionStorage.setItem(DRAFT, JSON.stringify({ mode: form.elements.mode.value, words: words }));
   });
 
+  // Another mode chosen (a tab, or the phone's list) takes the words along to its form, and a
+  // keyboard's choice lands in its prompt rather than at the top of the page.
+  const CARRY = "lumaweb.create-carry";
+
   function restoreDraft() {
     const form = document.getElementById("create-form");
     const arrival = performance.getEntriesByType("navigation")[0];
-    if (!form || !form.elements.mode || !arrival || arrival.type !== "back_forward") return;
+    const carry = sessionStorage.getItem(CARRY);
+    sessionStorage.removeItem(CARRY);
+    if (!form || !form.elements.mode || !arrival) return;
+    const back = arrival.type === "back_forward";
+    if (!back && !carry) return;
     let draft = null;
     try {
       draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
     } catch (error) {
       return;
     }
-    if (!draft || draft.mode !== form.elements.mode.value || typeof draft.words !== "object") return;
-    Object.keys(draft.words || {}).forEach(function (name) {
+    if (!draft || typeof draft.words !== "object" || !draft.words) return;
+    if (back && draft.mode !== form.elements.mode.value) return;
+    Object.keys(draft.words).forEach(function (name) {
       const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');
       if (field && !field.value) field.value = String(draft.words[name]);
     });
+    const prompt = form.elements.prompt;
+    if (back || carry !== "focus" || !prompt) return;
+    // After the load: going to the tab's #create-form takes the focus away until then.
+    if (document.readyState === "complete") prompt.focus();
+    else window.addEventListener("load", function () { prompt.focus(); }, { once: true });
   }
+
+  document.addEventListener("click", function (event) {
+    const tab = event.target.closest && event.target.closest("a.modes__tab");
+    if (!tab || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    sessionStorage.setItem(CARRY, event.detail === 0 ? "focus" : "words");  // 0: Enter, no click
+  });
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("[data-modes-pick] select")) return;
+    sessionStorage.setItem(CARRY, "words");
+    event.target.form.submit();
+  });
+
+  // Ctrl+Enter (⌘+Enter) in the studio's form sends it, as in most editors and chat boxes.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    const form = event.target.closest && event.target.closest("#create-form");
+    if (!form) return;
+    event.preventDefault();
+    form.requestSubmit();
+  });
 
   // Someone else may log in next in this tab: what this person wrote is not theirs to see.
   document.addEventListener("submit", function (event) {
@@ -162,6 +196,7 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-modes-go]").forEach(function (go) { go.hidden = true; });
     restoreDraft();
     wire(document);  // after: a restored prompt's counter counts it
   });

@@ -216,5 +216,49 @@
     });
   });
 
-  document.addEventListener("DOMContentLoaded", watchToasts);
+  // Back or Forward to a filtered page htmx kept shows the results of that address, but the
+  // filter controls as they were when the page was left (a list's choice is not in its HTML):
+  // the address says which filters are on, so the controls are set from it.
+  function filtersFromAddress() {
+    const form = document.querySelector("form[data-filters]");
+    if (!form) return;
+    const query = new URLSearchParams(location.search);
+    Array.from(form.elements).forEach(function (field) {
+      if (!field.name) return;
+      if (field.type === "checkbox") field.checked = query.has(field.name);
+      else field.value = query.get(field.name) || "";
+    });
+    showFilters(form);
+  }
+
+  // On a phone the filters fold under one button, which says how many are on; open while any is.
+  function showFilters(form) {
+    const toggle = form.querySelector("[data-filters-toggle]");
+    if (!toggle) return;
+    const on = Array.from(form.querySelectorAll(".filters__row [name]")).filter(function (field) {
+      return field.type === "checkbox" ? field.checked : field.value !== "";
+    }).length;
+    toggle.textContent = on ? "Filters (" + on + ")" : "Filters";
+    if (on) form.classList.add("filters--open");
+    toggle.setAttribute("aria-expanded", String(form.classList.contains("filters--open")));
+  }
+
+  document.addEventListener("click", function (event) {
+    const toggle = event.target.closest("[data-filters-toggle]");
+    if (!toggle) return;
+    const form = toggle.closest("form");
+    form.classList.toggle("filters--open");
+    toggle.setAttribute("aria-expanded", String(form.classList.contains("filters--open")));
+  });
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-filters]");
+    if (form) showFilters(form);
+  });
+  document.addEventListener("htmx:historyRestore", filtersFromAddress);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    watchToasts();
+    const form = document.querySelector("form[data-filters]");
+    if (form) showFilters(form);
+  });
 })();

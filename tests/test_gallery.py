@@ -305,6 +305,24 @@ def test_search_ignores_query_syntax(owner_client: Client, owner: User) -> None:
         assert owner_client.get(reverse("gallery"), {"q": query}).status_code == 200
 
 
+def test_the_filters_offer_every_upstreams_models_and_shapes(
+    owner_client: Client, owner: User
+) -> None:
+    """Found from outside: Dream Machine's pieces (ray-2, 9:21) had no model or shape to pick."""
+    dreamt = make(
+        owner, "a dreamt lake", model="ray-2", aspect_ratio="9:21", provider="dream_machine"
+    )
+    make(owner, "an agent's lake")
+    html = owner_client.get(reverse("gallery"), {"model": "ray-2"}).content.decode()
+    assert '<option value="ray-2" selected>' in html
+    assert '<option value="photon-flash-1">' in html
+    assert '<option value="9:21">' in html
+    assert f'id="card-{dreamt.uuid}"' in html
+    assert "an agent&#x27;s lake" not in html
+    shaped = owner_client.get(reverse("gallery"), {"ratio": "9:21"}).content.decode()
+    assert "an agent&#x27;s lake" not in shaped
+
+
 def test_a_search_with_no_words_in_it_finds_the_prompts_that_hold_it_as_written(
     owner_client: Client, owner: User
 ) -> None:

@@ -70,6 +70,8 @@ def test_the_home_page_shows_the_form_and_the_team_gallery(
     assert "Generate" in html
     assert "teammate&#x27;s lighthouse" in html
     assert "Demo mode" in html
+    # Found from outside: "nothing is charged" beside a credit that fell with each job.
+    assert "any credit shown is the simulator's pretend balance" in html
 
 
 def test_a_plain_post_creates_a_draft_and_redirects(owner_client: Client, owner: User) -> None:

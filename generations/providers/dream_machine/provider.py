@@ -87,6 +87,8 @@ class DreamMachineProvider(Provider):
     label = "Luma Dream Machine API"
     capabilities = Capabilities(
         kinds=tuple(dict.fromkeys(KINDS.values())),
+        models=schema.IMAGE_MODELS + schema.VIDEO_MODELS,
+        aspect_ratios=schema.ASPECT_RATIOS,
         public_inputs=True,
         callbacks=True,
         delete=True,

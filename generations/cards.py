@@ -36,7 +36,6 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.text import Truncator
 
 from generations.models import (
     ACTIVE_STATES,
@@ -393,18 +392,14 @@ def _owner_actions(generation: Generation) -> str:
             token=CSRF_MARK,
             next=NEXT_MARK,
         )
+    # Nothing asked first: it only goes to the Trash, and the note in its place has an Undo
+    # (trash_views.delete). Without htmx the link opens the confirmation page.
     url = reverse("generation-delete", args=[generation.uuid])
-    prompt = Truncator(generation.prompt).chars(60)
-    days = f"{settings.LUMAWEB_TRASH_DAYS:g}"
     delete = format_html(
         '<a class="menu__item menu__item--danger" href="{url}" hx-post="{url}"'
-        ' hx-target="#card-{uuid}" hx-swap="outerHTML"'
-        ' hx-confirm="Delete “{prompt}”? It goes to the trash, restorable for {days} days.">'
-        "Delete…</a>",
+        ' hx-target="#card-{uuid}" hx-swap="outerHTML">Move to Trash</a>',
         url=url,
         uuid=generation.uuid,
-        prompt=prompt,
-        days=days,
     )
     return format_html("{}{}", cancel, delete)
 

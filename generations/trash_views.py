@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from generations import providers, trash
+from generations.cards import render_card
 from generations.models import Generation
 from generations.providers import errors
 from generations.providers.base import Provider
@@ -38,13 +39,18 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
             )
             return render(request, "generations/gallery_delete.html", context, status=502)
     trash.move_to_trash(request.user, [generation])
-    if request.htmx and request.htmx.target and request.htmx.target.startswith("card-"):
-        return HttpResponse("")  # the card swaps itself out
+    if _on_its_card(request):  # the card gives its place to a note with an Undo
+        return render(request, "generations/_trashed_card.html", context)
     days = settings.LUMAWEB_TRASH_DAYS
     messages.success(request, f"Moved to the trash; you can restore it there for {days:g} days.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("gallery"))
     return redirect("gallery")
+
+
+def _on_its_card(request: HttpRequest) -> bool:
+    """An htmx request from a card's menu (or its Undo), answered with what takes its place."""
+    return bool(request.htmx and request.htmx.target and request.htmx.target.startswith("card-"))
 
 
 def _upstream_deleter(generation: Generation) -> Provider | None:
@@ -77,5 +83,10 @@ def trash_page(request: HttpRequest) -> HttpResponse:
 def restore(request: HttpRequest, uuid: str) -> HttpResponse:
     generation = get_object_or_404(trash.in_trash(request.user), uuid=uuid)
     trash.restore(request.user, generation)
+    if _on_its_card(request):  # the Undo of a card just moved to the Trash
+        shown = get_object_or_404(
+            Generation.objects.cards().for_viewer(request.user), pk=generation.pk
+        )
+        return HttpResponse(render_card(request, shown))
     messages.success(request, "Restored: it is back in the gallery.")
     return redirect("trash")

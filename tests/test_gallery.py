@@ -464,10 +464,37 @@ def test_the_owner_deletes_after_confirming_into_the_trash(
             url, headers={"HX-Request": "true", "HX-Target": f"card-{generation.uuid}"}
         )
     assert response.status_code == 200
-    assert response.content == b""
+    # The card gives its place to a note with an Undo (found from outside: a browser pop-up
+    # asked first, though the piece only goes to the Trash, and nothing offered it back).
+    note = response.content.decode()
+    assert f'id="card-{generation.uuid}"' in note
+    assert "Moved to the Trash" in note
+    assert f'hx-post="{reverse("generation-restore", args=[generation.uuid])}"' in note
     assert Generation.objects.get().deleted_at is not None
     # Its files stay until the trash is purged (tests/test_trash.py).
     assert all(default_storage.exists(name) for name in names)
+
+
+def test_a_card_moved_to_the_trash_asks_nothing_and_its_undo_brings_the_card_back(
+    owner_client: Client, owner: User
+) -> None:
+    generation = make(owner, "a kite on the beach")
+    card = f"card-{generation.uuid}"
+    html = owner_client.get(reverse("gallery")).content.decode()
+    assert "hx-confirm" not in html.split(f'id="{card}"')[1].split("</article>")[0]
+    as_card = {"HX-Request": "true", "HX-Target": card}
+    owner_client.post(reverse("generation-delete", args=[generation.uuid]), headers=as_card)
+    undo = owner_client.post(reverse("generation-restore", args=[generation.uuid]), headers=as_card)
+    assert undo.status_code == 200
+    restored = undo.content.decode()
+    assert f'id="{card}"' in restored
+    assert "data-card" in restored
+    assert "a kite on the beach" in restored
+    assert Generation.objects.get().deleted_at is None
+    # Without htmx the Trash page's Restore still goes back to the Trash.
+    owner_client.post(reverse("generation-delete", args=[generation.uuid]))
+    plain = owner_client.post(reverse("generation-restore", args=[generation.uuid]))
+    assert plain["Location"] == reverse("trash")
 
 
 def test_a_teammate_cannot_delete_but_staff_can(

@@ -159,6 +159,25 @@ def test_on_a_phone_the_filters_fold_and_the_selection_waits_for_a_tick(
         context.close()
 
 
+def test_a_card_moved_to_the_trash_leaves_an_undo_that_brings_it_back(
+    page: Page, studio: Studio, owner: User
+) -> None:
+    log_in(page, owner)
+    page.goto("/gallery/")
+    card = page.locator(f"#card-{studio.video.uuid}")
+    page.on("dialog", lambda dialog: pytest.fail(f"asked in a pop-up: {dialog.message}"))
+    card.locator("summary").click()
+    card.get_by_text("Move to Trash").click()
+    expect(card).to_contain_text("Moved to the Trash")
+    studio.video.refresh_from_db()
+    assert studio.video.deleted_at is not None
+    card.get_by_role("button", name="Undo").click()
+    expect(card.locator("[data-card-link]")).to_be_visible()
+    expect(card).to_contain_text("Slow waves")
+    studio.video.refresh_from_db()
+    assert studio.video.deleted_at is None
+
+
 def test_a_star_sticks_by_mouse_and_by_keyboard(page: Page, studio: Studio, owner: User) -> None:
     log_in(page, owner)
     page.goto("/gallery/")
@@ -216,7 +235,7 @@ def test_a_non_owner_cannot_delete_and_the_owner_can(
     card = page.locator(f"#card-{studio.lighthouse.uuid}")
     card.locator("summary").click()
     expect(card.locator(".menu__items")).to_be_visible()
-    expect(card.locator("text=Delete")).to_have_count(0)
+    expect(card.locator("text=Move to Trash")).to_have_count(0)
     token = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")
     refused = page.request.post(
         f"/g/{studio.lighthouse.uuid}/delete", headers={"X-CSRFToken": token}
@@ -229,11 +248,10 @@ def test_a_non_owner_cannot_delete_and_the_owner_can(
     mine = context.new_page()
     log_in(mine, owner)
     mine.goto("/gallery/")
-    mine.on("dialog", lambda dialog: dialog.accept())
     own = mine.locator(f"#card-{studio.lighthouse.uuid}")
     own.locator("summary").click()
-    own.locator("text=Delete").click()
-    expect(own).to_have_count(0)
+    own.locator("text=Move to Trash").click()
+    expect(own).to_contain_text("Moved to the Trash")
     trashed = Generation.objects.get(pk=studio.lighthouse.pk)
     assert trashed.deleted_by == owner  # in the trash, files kept until it is purged
     assert all(default_storage.exists(name) for name in names)

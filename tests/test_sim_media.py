@@ -232,6 +232,16 @@ def test_render_image_is_deterministic_and_seeded_by_prompt():
     assert distance(decode(a1), decode(b)) > 10
 
 
+def test_another_take_of_a_prompt_is_another_picture_in_the_same_colours():
+    """Seen in demo mode: four variations of a prompt were four copies of one picture."""
+    first = decode(render_image("A quiet harbour at dawn", long_side=128, take="1"))
+    second = decode(render_image("A quiet harbour at dawn", long_side=128, take="2"))
+    again = decode(render_image("A quiet harbour at dawn", long_side=128, take="2"))
+    assert distance(first, second) > 3
+    assert distance(second, again) == 0
+    assert first.getpixel((0, 0)) == second.getpixel((0, 0))  # the same gradient behind
+
+
 def test_render_image_draws_the_prompt():
     w, h = 512, 512
     bottom = (0, h // 2, w, h)

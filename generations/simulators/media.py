@@ -4,8 +4,9 @@ The simulator never hands back a placeholder URL with nothing behind it: every o
 returns is backed by media produced here.
 
 * Images (:func:`render_image`) are drawn with Pillow at the requested aspect ratio and format.
-  The picture is a deterministic gradient-and-shapes scene seeded by the prompt, with the prompt
-  itself written on it and a small label (e.g. ``"uni-1 · image"``) in the top-left corner.
+  The picture is a deterministic gradient-and-shapes scene seeded by the prompt (its shapes by
+  the take too: each job's id), with the prompt itself written on it and a small label (e.g.
+  ``"uni-1 · image"``) in the top-left corner.
   An edit (``source=...``) is visibly derived from its source: the source is cropped to the
   canvas, posterised and tinted, and the new prompt is drawn over it.  Reference images appear
   as a strip of thumbnails.
@@ -161,11 +162,12 @@ def _gradient(size: tuple[int, int], prompt: str) -> Image.Image:
     return ImageOps.colorize(grey, black=pal.dark, white=pal.light)
 
 
-def _scene(size: tuple[int, int], prompt: str) -> Image.Image:
-    """The still scene for ``prompt``: gradient plus a few soft translucent shapes."""
+def _scene(size: tuple[int, int], prompt: str, take: str = "") -> Image.Image:
+    """The still scene for ``prompt``: gradient plus a few soft translucent shapes, placed by
+    ``take`` too (another take of a prompt: the same colours, another composition)."""
     w, h = size
     pal = _palette(prompt)
-    rng = random.Random(_digest(prompt + "\x00shapes"))
+    rng = random.Random(_digest(prompt + "\x00shapes" + take))
     base = _gradient(size, prompt).convert("RGBA")
     shapes = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(shapes)
@@ -321,14 +323,16 @@ def render_image(
     references: Sequence[bytes] = (),
     long_side: int = 512,
     label: str = "",
+    take: str = "",
 ) -> bytes:
     """Render a deterministic picture for ``prompt`` and return it encoded as PNG or JPEG.
 
     Without ``source`` the picture is a gradient-and-shapes scene whose colours derive from a
     hash of the prompt.  With ``source`` (the bytes of an image) the result is an edit of it: the
     source is scaled and centre-cropped to the canvas, posterised and tinted with a colour that
-    depends on the new prompt.  Up to four ``references`` are shown as a thumbnail strip in the
-    top-right corner.  The prompt is drawn in a panel along the bottom, ``label`` top-left.
+    depends on the new prompt.  ``take`` (a job's id, say) moves the scene's shapes, as another
+    take of the same prompt differs.  Up to four ``references`` are shown as a thumbnail strip in
+    the top-right corner.  The prompt is drawn in a panel along the bottom, ``label`` top-left.
 
     ``fmt`` is ``"png"`` or ``"jpeg"`` (``"jpg"`` is accepted too).  The canvas is
     :func:`canvas_size` of ``aspect_ratio`` and ``long_side``.  A ``source`` or reference that
@@ -348,7 +352,7 @@ def render_image(
             ImageOps.fit(src, size, Image.Resampling.BILINEAR), _palette(prompt).tint
         )
     else:
-        picture = _scene(size, prompt)
+        picture = _scene(size, prompt, take)
     canvas = picture.convert("RGBA")
     if references:
         strip = Image.new("RGBA", size, (0, 0, 0, 0))

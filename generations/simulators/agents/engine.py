@@ -309,6 +309,7 @@ def render(
             source=inputs.source,
             references=inputs.references,
             label=label,
+            take=str(gen.id),
         )
         ext = "jpg" if fmt == "jpeg" else "png"
         return [("image", f"image/{fmt}", ext, data, None)]

@@ -300,6 +300,7 @@ def _render(gen: DreamGeneration, request: schema.AnyRequest) -> tuple[bytes, st
             source=source,
             references=refs[:4],
             label=label,
+            take=str(gen.id),
         )
         return data, "jpg" if fmt == "jpeg" else "png"
     if isinstance(request, schema.Chained):

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from generations import providers
 from generations.forms import MODE_FORMS, Slot
 from generations.forms.base import pick_label, pickable
 from generations.modes import available_modes
@@ -56,5 +57,7 @@ def picker(request: HttpRequest) -> HttpResponse:
         "more": more,
         "first": page == 1,
         "text": text,
+        # A slot of one upstream's form takes that upstream's pieces only: the page says so.
+        "only_from": " or ".join(f"the {providers.label(name)}" for name in makers or ()),
     }
     return render(request, "generations/picker.html", context)

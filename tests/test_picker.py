@@ -92,3 +92,20 @@ def test_a_pick_names_its_kind_in_words(owner_client: Client, owner) -> None:
     html = owner_client.get("/", {"mode": "image_edit"}).content.decode()
     assert f'<option value="{made.uuid}">a fern under glass (Image edit)</option>' in html
     assert "(image_edit)" not in html
+
+
+def test_the_picker_says_which_upstreams_pieces_fit_the_slot(
+    owner_client: Client, owner: User
+) -> None:
+    """Found from outside: a Dream Machine image never showed in an Agents slot's picker, and
+    nothing said why."""
+    dreamt = piece(owner, "a dreamt lighthouse")
+    Generation.objects.filter(pk=dreamt.pk).update(provider="dream_machine")
+    agents = owner_client.get("/create/picker", {"mode": "image_edit", "slot": "source"})
+    assert "Only pieces made with the Luma Agents API" in agents.content.decode()
+    dream = owner_client.get("/create/picker", {"mode": "dm_image", "slot": "image_ref"})
+    assert "Only pieces made with the Luma Dream Machine API" in dream.content.decode()
+    assert "a dreamt lighthouse" in dream.content.decode()
+    proxy = owner_client.get("/create/picker", {"mode": "proxy", "slot": "image_url"})
+    assert proxy.status_code == 200
+    assert "Only pieces made with" not in proxy.content.decode()  # the gateway takes any piece

@@ -59,7 +59,7 @@ _POSTGRES_MATCH = """
 
 def terms(text: str) -> list[str]:
     """The words of a search, lower-cased; punctuation and query syntax are ignored."""
-    return re.findall(r"\w+", text.lower())[:MAX_TERMS]
+    return re.findall(r"[^\W_]+", text.lower())[:MAX_TERMS]
 
 
 def matching(queryset: GenerationQuerySet, text: str) -> GenerationQuerySet:
@@ -67,7 +67,10 @@ def matching(queryset: GenerationQuerySet, text: str) -> GenerationQuerySet:
     with no word in it ("!!!", an emoji) finds the prompts that hold it as written, by a scan."""
     words = terms(text)
     if not words:
-        return queryset.filter(prompt__icontains=text.strip()) if text.strip() else queryset
+        as_written = text.replace(
+            "\x00", ""
+        ).strip()  # no prompt holds a NUL; PostgreSQL refuses it
+        return queryset.filter(prompt__icontains=as_written) if as_written else queryset
     vendor = default_connection.vendor
     # The SQL is constant; the words only ever travel as a bound parameter.
     if vendor == "sqlite":

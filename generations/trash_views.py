@@ -19,7 +19,8 @@ TRASH_PAGE_LIMIT = 200
 
 @require_http_methods(["GET", "POST"])
 def delete(request: HttpRequest, uuid: str) -> HttpResponse:
-    """Move a piece to the trash: its owner or staff, after a confirmation."""
+    """Move a piece to the trash: its owner or staff (a GET asks first, for a page without
+    htmx; a card's menu does not, and its note has an Undo)."""
     generation = get_object_or_404(
         Generation.objects.alive().select_related("created_by"), uuid=uuid
     )

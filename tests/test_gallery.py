@@ -438,7 +438,7 @@ def test_a_star_without_javascript_returns_to_the_page(owner_client: Client, own
 # --- delete ---
 
 
-def test_the_owner_deletes_after_confirming_into_the_trash(
+def test_the_owner_deletes_into_the_trash_and_its_files_stay(
     owner_client: Client, owner: User, django_capture_on_commit_callbacks
 ) -> None:
     generation = make(owner)

@@ -155,6 +155,8 @@ def test_on_a_phone_the_filters_fold_and_the_selection_waits_for_a_tick(
         expect(page.locator("select[name=kind]")).to_be_visible()
         cards(page).first.locator("[data-select]").check()
         expect(page.locator(".selection__actions")).to_be_visible()
+        page.goto("/usage/")  # a page whose filters have no Filters button keeps them shown
+        expect(page.locator("select[name=period]")).to_be_visible()
     finally:
         context.close()
 
@@ -166,13 +168,18 @@ def test_a_card_moved_to_the_trash_leaves_an_undo_that_brings_it_back(
     page.goto("/gallery/")
     card = page.locator(f"#card-{studio.video.uuid}")
     page.on("dialog", lambda dialog: pytest.fail(f"asked in a pop-up: {dialog.message}"))
+    card.locator("[data-select]").check()
+    expect(page.locator("[data-selection-count]")).to_have_text("1 piece selected")
     card.locator("summary").click()
     card.get_by_text("Move to Trash").click()
     expect(card).to_contain_text("Moved to the Trash")
+    expect(page.locator("[data-selection-count]")).not_to_contain_text("selected")
     studio.video.refresh_from_db()
     assert studio.video.deleted_at is not None
-    card.get_by_role("button", name="Undo").click()
-    expect(card.locator("[data-card-link]")).to_be_visible()
+    undo = card.get_by_role("button", name="Undo")
+    expect(undo).to_be_focused()  # the keyboard is where the card was
+    page.keyboard.press("Enter")
+    expect(card.locator("[data-card-link]")).to_be_focused()
     expect(card).to_contain_text("Slow waves")
     studio.video.refresh_from_db()
     assert studio.video.deleted_at is None

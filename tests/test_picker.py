@@ -109,3 +109,15 @@ def test_the_picker_says_which_upstreams_pieces_fit_the_slot(
     proxy = owner_client.get("/create/picker", {"mode": "proxy", "slot": "image_url"})
     assert proxy.status_code == 200
     assert "Only pieces made with" not in proxy.content.decode()  # the gateway takes any piece
+
+
+def test_a_search_of_a_character_no_prompt_can_hold_finds_nothing_plainly(
+    owner_client: Client, owner: User
+) -> None:
+    """Found in review: a NUL in the picker's search reached PostgreSQL, which refuses it."""
+    piece(owner, "a lighthouse")
+    for text in ("\x00", "a\x00", "___"):
+        found = owner_client.get(
+            "/create/picker", {"mode": "image_edit", "slot": "source", "q": text}
+        )
+        assert found.status_code == 200, text

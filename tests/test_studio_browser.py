@@ -304,7 +304,8 @@ def test_mode_tabs_are_short_and_a_phone_has_one_list_of_them(
         expect(page.locator("a.modes__tab").first).to_be_hidden()
         pick = page.locator("[data-modes-pick] select")
         expect(pick).to_be_visible()
-        expect(page.locator("[data-modes-go]")).to_be_hidden()  # the list opens what it picks
+        go = page.locator("[data-modes-go]")
+        expect(go).to_be_visible()  # for a keyboard, whose arrows only move through the list
         groups = pick.locator("optgroup").evaluate_all("all => all.map(g => g.label)")
         assert groups[0] == "Luma Agents API"
         assert any("Dream Machine" in g for g in groups)
@@ -315,6 +316,14 @@ def test_mode_tabs_are_short_and_a_phone_has_one_list_of_them(
         pick.select_option("dm_video")
         page.wait_for_url("**mode=dm_video**")
         expect(page.locator("input[name=mode]")).to_have_value("dm_video")
+        expect(prompt).to_have_value("a paper crane on a windowsill")
+        pick.focus()
+        page.keyboard.press("ArrowDown")
+        expect(pick).not_to_have_value("dm_video")
+        assert "mode=dm_video" in page.url  # an arrow moves through the list, it opens nothing
+        chosen = pick.input_value()
+        go.click()
+        page.wait_for_url(f"**mode={chosen}**")
         expect(prompt).to_have_value("a paper crane on a windowsill")
     finally:
         context.close()

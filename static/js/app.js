@@ -173,8 +173,18 @@
     if (!tab || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
     sessionStorage.setItem(CARRY, event.detail === 0 ? "focus" : "words");  // 0: Enter, no click
   });
+  // The phone's list opens what a finger or a pointer picks; a keyboard's arrows only move
+  // through it (its Open button opens), so reading the list never leaves the page.
+  let keyed = false;
+  document.addEventListener("keydown", function (event) {
+    if (event.target.matches && event.target.matches("[data-modes-pick] select")) keyed = true;
+  });
+  document.addEventListener("pointerdown", function () { keyed = false; });
+  document.addEventListener("submit", function (event) {
+    if (event.target.matches("[data-modes-pick]")) sessionStorage.setItem(CARRY, "focus");
+  });
   document.addEventListener("change", function (event) {
-    if (!event.target.matches("[data-modes-pick] select")) return;
+    if (!event.target.matches("[data-modes-pick] select") || keyed) return;
     sessionStorage.setItem(CARRY, "words");
     event.target.form.submit();
   });
@@ -196,7 +206,6 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-modes-go]").forEach(function (go) { go.hidden = true; });
     restoreDraft();
     wire(document);  // after: a restored prompt's counter counts it
   });

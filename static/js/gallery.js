@@ -256,6 +256,19 @@
   });
   document.addEventListener("htmx:historyRestore", filtersFromAddress);
 
+  // A card's Undo (its note after Move to Trash) gives the keyboard back the card it restores.
+  let restoring = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const note = event.detail.elt.closest && event.detail.elt.closest(".card--trashed");
+    if (note) restoring = note.id;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    const link = restoring && document.querySelector("#" + CSS.escape(restoring) + " [data-card-link]");
+    if (!link) return;
+    restoring = null;
+    link.focus();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     watchToasts();
     const form = document.querySelector("form[data-filters]");

@@ -1,7 +1,7 @@
 // The creation form's enhancements: upload progress, file counts for the option probe, the
 // keyframe timeline, the reframe rectangle, the gallery picker with each slot's preview, drag
-// and drop and paste of files, and focus on what a refused submit found wrong. The form works
-// without this file.
+// and drop and paste of files, focus on what a refused submit found wrong, the words kept for
+// Back and taken to another mode, and Ctrl+Enter. The form works without this file.
 (function () {
   "use strict";
 
@@ -652,6 +652,91 @@
     wirePickers(form);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { wire(document); });
+  // Back or Forward to the studio shows the page as it was first loaded, not as htmx left it:
+  // a prompt just sent (kept in the form, ready to send again) came back empty. The form's
+  // words are kept for this tab when the page is left, and put back in the fields that come
+  // back empty in the same mode. Logging out forgets them (static/js/app.js, on every page).
+  const DRAFT = "lumaweb.create-form";
+
+  let loggingOut = false;
+
+  window.addEventListener("pagehide", function () {
+    const form = document.getElementById("create-form");
+    if (loggingOut || !form || !form.elements.mode) return;
+    const words = {};
+    form.querySelectorAll("textarea[name]").forEach(function (field) {
+      words[field.name] = field.value;
+    });
+    sessionStorage.setItem(DRAFT, JSON.stringify({ mode: form.elements.mode.value, words: words }));
+  });
+
+  // Another mode chosen (a tab, or the phone's list) takes the words along to its form, and a
+  // keyboard's choice lands in its prompt rather than at the top of the page.
+  const CARRY = "lumaweb.create-carry";
+
+  function restoreDraft() {
+    const form = document.getElementById("create-form");
+    const arrival = performance.getEntriesByType("navigation")[0];
+    const carry = sessionStorage.getItem(CARRY);
+    sessionStorage.removeItem(CARRY);
+    if (!form || !form.elements.mode || !arrival) return;
+    const back = arrival.type === "back_forward";
+    if (!back && !carry) return;
+    let draft = null;
+    try {
+      draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+    } catch (error) {
+      return;
+    }
+    if (!draft || typeof draft.words !== "object" || !draft.words) return;
+    if (back && draft.mode !== form.elements.mode.value) return;
+    Object.keys(draft.words).forEach(function (name) {
+      const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');
+      if (!field || field.value) return;
+      field.value = String(draft.words[name]);
+      field.dispatchEvent(new Event("input", { bubbles: true }));  // its counter counts it
+    });
+    const prompt = form.elements.prompt;
+    if (back || carry !== "focus" || !prompt) return;
+    // After the load: going to the tab's #create-form takes the focus away until then.
+    if (document.readyState === "complete") prompt.focus();
+    else window.addEventListener("load", function () { prompt.focus(); }, { once: true });
+  }
+
+  document.addEventListener("click", function (event) {
+    const tab = event.target.closest && event.target.closest("a.modes__tab");
+    if (!tab || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    sessionStorage.setItem(CARRY, event.detail === 0 ? "focus" : "words");  // 0: Enter, no click
+  });
+  // The phone's list opens what a finger or a pointer picks; a keyboard's arrows only move
+  // through it (its Open button opens), so reading the list never leaves the page.
+  let keyed = false;
+  document.addEventListener("keydown", function (event) {
+    if (event.target.matches && event.target.matches("[data-modes-pick] select")) keyed = true;
+  });
+  document.addEventListener("pointerdown", function () { keyed = false; });
+  document.addEventListener("submit", function (event) {
+    if (event.target.matches("form.topbar__user")) loggingOut = true;
+    if (event.target.matches("[data-modes-pick]")) sessionStorage.setItem(CARRY, "focus");
+  });
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("[data-modes-pick] select") || keyed) return;
+    sessionStorage.setItem(CARRY, "words");
+    event.target.form.submit();
+  });
+
+  // Ctrl+Enter (⌘+Enter) in the studio's form sends it, as in most editors and chat boxes.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    const form = event.target.closest && event.target.closest("#create-form");
+    if (!form) return;
+    event.preventDefault();
+    form.requestSubmit();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    wire(document);
+    restoreDraft();
+  });
   document.addEventListener("htmx:afterSettle", function () { wire(document); });
 })();

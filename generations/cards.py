@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from uuid import UUID
 
 from django.conf import settings
@@ -33,7 +33,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template, render_to_string
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
@@ -92,6 +92,21 @@ def render_card(
     if oob:
         html = html.replace("<article ", '<article hx-swap-oob="true" ', 1)
     return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there
+
+
+def page_board(request: HttpRequest) -> Board | None:
+    """The board whose page an htmx request comes from (its HX-Current-URL), so a card answered
+    to it (an Undo, a Cancel, the poll's swap) keeps that page's menu items."""
+    address = request.htmx.current_url if getattr(request, "htmx", None) else None
+    if not address:
+        return None
+    try:
+        match = resolve(urlsplit(address).path)
+    except Resolver404:
+        return None
+    if match.url_name != "board":
+        return None
+    return Board.objects.filter(uuid=match.kwargs["uuid"]).first()
 
 
 @dataclass(frozen=True)

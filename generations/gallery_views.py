@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from generations.cards import render_card, star_form
+from generations.cards import page_board, render_card, star_form
 from generations.gallery import back_to, browse, download_output
 from generations.models import Generation, Star
 from generations.trash import can_delete
@@ -52,7 +52,7 @@ def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
         shown = get_object_or_404(
             Generation.objects.cards().for_viewer(request.user), pk=generation.pk
         )
-        return HttpResponse(render_card(request, shown))
+        return HttpResponse(render_card(request, shown, board=page_board(request)))
     return redirect(back_to(request, generation.get_absolute_url()))
 
 

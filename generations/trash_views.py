@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from generations import providers, trash
-from generations.cards import render_card
+from generations.cards import page_board, render_card
 from generations.models import Generation
 from generations.providers import errors
 from generations.providers.base import Provider
@@ -88,6 +88,6 @@ def restore(request: HttpRequest, uuid: str) -> HttpResponse:
         shown = get_object_or_404(
             Generation.objects.cards().for_viewer(request.user), pk=generation.pk
         )
-        return HttpResponse(render_card(request, shown))
+        return HttpResponse(render_card(request, shown, board=page_board(request)))
     messages.success(request, "Restored: it is back in the gallery.")
     return redirect("trash")

@@ -21,7 +21,15 @@ from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 from generations import rules, spend, trash
 from generations.boards import boards_of
 from generations.cards import CACHE as CARDS_CACHE
-from generations.cards import CSRF_MARK, detail_key, digest_key, render_card, unchanging, viewer
+from generations.cards import (
+    CSRF_MARK,
+    detail_key,
+    digest_key,
+    page_board,
+    render_card,
+    unchanging,
+    viewer,
+)
 from generations.chaining import chain_actions, inherited
 from generations.forms import MODE_FORMS, CreateForm, option_rows
 from generations.gallery import detail_context, first_page
@@ -232,6 +240,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:  # signed out, or no longer allowed in
         return redirect_to_login(request.get_full_path())
     found = Generation.objects.cards().for_viewer(request.user).filter(uuid__in=moved)
+    board = page_board(request) if not page else None  # a detail page reloads instead
     swaps = []
     for generation in found:
         refreshing = refresh_if_stale(generation)
@@ -239,7 +248,7 @@ def poll(request: HttpRequest) -> HttpResponse:
             continue  # its links are still being renewed: nothing new to show yet
         if generation.uuid in page:
             return HttpResponseClientRefresh()
-        swaps.append(render_card(request, generation, refreshing=refreshing, oob=True))
+        swaps.append(render_card(request, generation, refreshing=refreshing, oob=True, board=board))
     # A card whose job was deleted meanwhile leaves the page.
     swaps += [
         format_html('<article id="card-{}" hx-swap-oob="delete"></article>', uuid)

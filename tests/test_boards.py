@@ -101,6 +101,32 @@ def test_the_board_page_scrolls_by_keyset_pages_on_the_board(
     assert "That\N{RIGHT SINGLE QUOTATION MARK}s everything" in rest
 
 
+def test_a_card_answered_to_a_board_page_keeps_the_boards_menu_items(
+    owner_client: Client, owner: User, board: Board
+) -> None:
+    """Found in review: a card's Undo (after Move to Trash), its Cancel and the poll's swap
+    answered a board's page with the gallery's card, without Remove from this board."""
+    fox = piece(owner, "a fox")
+    running = piece(owner, "a running hare", state="processing")
+    board.add([fox, running], owner)
+    on_board = {
+        "HX-Request": "true",
+        "HX-Target": f"card-{fox.uuid}",
+        "HX-Current-URL": f"http://testserver{board.get_absolute_url()}",
+    }
+    owner_client.post(f"/g/{fox.uuid}/delete", headers=on_board)
+    undo = owner_client.post(f"/g/{fox.uuid}/restore", headers=on_board).content.decode()
+    assert "Remove from this board" in undo
+    cancel = {**on_board, "HX-Target": f"card-{running.uuid}"}
+    cancelled = owner_client.post(f"/g/{running.uuid}/cancel", headers=cancel).content.decode()
+    assert "Remove from this board" in cancelled
+    poll = owner_client.get("/poll", {"seen": f"{fox.uuid}:processing"}, headers=on_board)
+    assert "Remove from this board" in poll.content.decode()
+    elsewhere = {**on_board, "HX-Current-URL": "http://testserver/gallery/"}
+    gallery = owner_client.get("/poll", {"seen": f"{fox.uuid}:processing"}, headers=elsewhere)
+    assert "Remove from this board" not in gallery.content.decode()
+
+
 def test_a_board_pages_cards_offer_to_take_a_piece_off_and_make_it_the_cover(
     owner_client: Client, owner: User, board: Board
 ) -> None:

@@ -306,6 +306,19 @@ def test_the_client_speaks_every_endpoint(client: DreamMachineClient) -> None:
 
 
 @pytest.mark.django_db
+def test_a_jobs_state_moves_with_the_simulators_clock_only(
+    client: DreamMachineClient, settings, sim_clock
+) -> None:
+    """The Dream Machine simulator's jobs read the simulators' clock, as the others' do, so a
+    test moves them on without sleeping (they read the wall clock before)."""
+    settings.LUMA_SIM_SPEED = 1
+    made = make_image(client)
+    assert client.get_generation(made.id).data.state in ("queued", "dreaming")
+    sim_clock.advance(3600)
+    assert client.get_generation(made.id).data.state == "completed"
+
+
+@pytest.mark.django_db
 def test_refusals_come_back_as_luma_details(client: DreamMachineClient, settings) -> None:
     with pytest.raises(errors.NotFound):
         client.create_generation(schema.UpscaleRequest(generation_id="3f1c2b7e-1"))

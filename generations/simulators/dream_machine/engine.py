@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
 
 from generations import media_probe, providers
 from generations.providers.dream_machine import schema
@@ -28,6 +27,7 @@ from generations.simulators import guard
 from generations.simulators import media as sim_media
 from generations.simulators.agents.engine import media_dir, signed_url
 from generations.simulators.api import Refusal
+from generations.simulators.clock import clock
 from generations.simulators.models import DreamAccount, DreamGeneration
 
 # (queued, dreaming) seconds at speed 1.
@@ -113,7 +113,7 @@ def _account(owner: str) -> DreamAccount:
 
 def balance(owner: str) -> float:
     """The customer's credit once every failure seen so far is refunded."""
-    now = timezone.now()
+    now = clock.now()
     for gen in DreamGeneration.objects.filter(owner=owner, refunded=False, outcome="failed"):
         if gen.state_at(now) == "failed":
             refund(gen)
@@ -137,7 +137,7 @@ def _source(owner: str, request: schema.AnyRequest) -> DreamGeneration | None:
         raise Refusal(
             400, f"Generation {source.id} is an image; only videos can be {_verb(request)}."
         )
-    if source.state_at(timezone.now()) != "completed":
+    if source.state_at(clock.now()) != "completed":
         raise Refusal(400, f"Generation {source.id} is not completed yet.")
     asked = request.resolution if isinstance(request, schema.UpscaleRequest) else None
     if asked is not None and LONG_SIDES[asked] <= source.long_side:
@@ -389,7 +389,7 @@ def check_keyframe_sources(owner: str, request: schema.AnyRequest) -> None:
             prior = find(owner, frame.id)
             if prior is None:
                 raise Refusal(400, f"keyframes.{role}: no generation {frame.id} for this key.")
-            if prior.state_at(timezone.now()) != "completed":
+            if prior.state_at(clock.now()) != "completed":
                 raise Refusal(400, f"keyframes.{role}: generation {frame.id} is not completed.")
 
 
@@ -398,7 +398,7 @@ def check_keyframe_sources(owner: str, request: schema.AnyRequest) -> None:
 
 def as_reply(gen: DreamGeneration, base_url: str) -> dict[str, Any]:
     """The wire representation of a job at this moment, with freshly signed asset URLs."""
-    state = gen.state_at(timezone.now())
+    state = gen.state_at(clock.now())
     if state == "failed" and not gen.refunded:
         refund(gen)
     assets: dict[str, str] = {}

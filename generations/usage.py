@@ -18,6 +18,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from generations import credits, providers, spend
@@ -213,7 +214,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         "budgets": spend.budgets(request.user),
         "provider_balances": _balances(request, start, end),
         "everyone": request.user.is_staff,
-        "csv_query": {**request.GET.dict(), "format": "csv"},
+        "csv_url": "?" + urlencode({**request.GET.dict(), "format": "csv"}),
     }
     return render(request, "generations/usage.html", context)
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import html
 import io
 import re
 import threading
@@ -143,6 +144,18 @@ def test_staff_see_everyone_and_the_sums_match_the_jobs(
     assert total == Decimal("2.34")
     assert sum(int(row["jobs"]) for row in by_model) == 6
     assert {row["model"] for row in by_model} == {"uni-1", "uni-1-max", "ray-3.2"}
+
+
+def test_the_export_link_downloads_the_csv_of_what_the_page_shows(
+    month: list[Generation], owner_client: Client
+) -> None:
+    """Found from outside: Export CSV downloaded the page itself, its query a Python dict."""
+    page = owner_client.get("/usage/", {"by": "model", "period": "week"}).content.decode()
+    link = re.search(r'<a class="button" href="([^"]+)" download>Export CSV</a>', page)
+    assert link is not None
+    exported = owner_client.get("/usage/" + html.unescape(link.group(1)))
+    assert exported["Content-Type"].startswith("text/csv")
+    assert next(csv.reader(io.StringIO(exported.content.decode())))[1] == "model"
 
 
 def test_each_person_sees_only_their_own(month: list[Generation], owner_client: Client) -> None:

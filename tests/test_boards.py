@@ -272,6 +272,12 @@ def test_a_selection_deletes_only_what_the_person_may(
     asked = _select(teammate_client, "delete", [own, theirs]).content.decode()
     assert "Delete 1 piece?" in asked
     assert "1 of the selected is someone else\N{RIGHT SINGLE QUOTATION MARK}s" in asked
+    # Found from outside: it said the files go and it cannot be undone, and listed theirs too.
+    assert "cannot be undone" not in asked
+    assert "restore it there for 30 days" in asked
+    listed = asked.split('class="selection-confirm__list"')[1].split("</ul>")[0]
+    assert "mine" in listed
+    assert "theirs" not in listed
     with django_capture_on_commit_callbacks(execute=True):
         _select(teammate_client, "delete", [own, theirs], confirmed="1")
     # Theirs goes to the trash (restorable, its files kept until the purge); the other stays.

@@ -232,6 +232,33 @@ def test_the_keyboard_moves_opens_and_closes(page: Page, studio: Studio, owner: 
     page.wait_for_url(f"**{studio.lighthouse.get_absolute_url()}")
     page.keyboard.press("Escape")
     page.wait_for_url("**/gallery/")
+    # Found from outside: after walking through pieces, Esc went back one piece at a time.
+    page.goto("/gallery/?kind=image")
+    page.locator("[data-card-link]").first.click()
+    page.wait_for_url("**/g/**")
+    page.keyboard.press("ArrowRight")  # the next older piece, whatever its kind
+    page.wait_for_url(f"**{studio.video.get_absolute_url()}")
+    page.get_by_role("link", name="Newer").click()
+    page.wait_for_url(f"**{studio.lighthouse.get_absolute_url()}")
+    page.keyboard.press("Escape")
+    page.wait_for_url("**/gallery/?kind=image")
+
+
+def test_enter_in_the_search_makes_one_step_of_history(
+    page: Page, studio: Studio, owner: User
+) -> None:
+    """Found from outside: Enter sent the search as a change and as a submit, each a step of
+    history, so Back took three presses to leave it."""
+    log_in(page, owner)
+    page.goto("/gallery/")
+    page.fill("input[name=q]", "lighthouse")
+    page.wait_for_url("**q=lighthouse")  # the typing's own search, 350 ms on
+    expect(cards(page)).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page.locator("form[data-filters].htmx-request")).to_have_count(0)
+    page.go_back()
+    page.wait_for_url("**/gallery/")
+    expect(cards(page)).to_have_count(3)
 
 
 def test_a_non_owner_cannot_delete_and_the_owner_can(

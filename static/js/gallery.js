@@ -130,13 +130,22 @@
   }
 
   // On a piece's page (no cards): ← the next newer piece, → the next older one.
+  // Walking from piece to piece takes the place of the piece in history, so Back (and Esc)
+  // return to the page the walk started from, not through every piece seen.
   function step(key) {
     const which = { ArrowLeft: "prev", ArrowRight: "next" }[key];
     const link = which && document.querySelector('[data-step="' + which + '"]');
     if (!link) return false;
-    location.assign(link.href);
+    location.replace(link.href);
     return true;
   }
+
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("a[data-step]");
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    location.replace(link.href);
+  });
 
   function starButton() {
     const active = document.activeElement;
@@ -207,6 +216,17 @@
   }
 
   // --- filters: keep the shareable URL short by dropping empty fields ---
+
+  // Enter in the search is a change and a submit, after the typing's own search: the filters
+  // as they stand are asked for (and a step of history made) only when the address differs.
+  document.addEventListener("htmx:confirm", function (event) {
+    if (!event.target.matches("form[data-filters]")) return;
+    const asked = new URLSearchParams();
+    new FormData(event.target).forEach(function (value, name) {
+      if (value !== "") asked.append(name, value);
+    });
+    if (asked.toString() === new URLSearchParams(location.search).toString()) event.preventDefault();
+  });
 
   document.addEventListener("htmx:configRequest", function (event) {
     if (!event.detail.elt.matches("[data-filters]")) return;

@@ -341,6 +341,8 @@ def test_another_mode_takes_the_words_along_and_the_keyboard_lands_in_the_prompt
     page.wait_for_url("**mode=video**")
     prompt = page.locator("textarea[name=prompt]")
     expect(prompt).to_have_value("a red kite over the dunes")
+    # Found from outside: the new page opened at the form, its tabs scrolled out of sight.
+    expect(page.locator("a.modes__tab--active")).to_be_in_viewport()
     page.locator("a.modes__tab[href*='mode=image_edit']").focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**mode=image_edit**")

@@ -698,7 +698,7 @@
     });
     const prompt = form.elements.prompt;
     if (back || carry !== "focus" || !prompt) return;
-    // After the load: going to the tab's #create-form takes the focus away until then.
+    // After the load, once the browser has placed the page (it may move the focus until then).
     if (document.readyState === "complete") prompt.focus();
     else window.addEventListener("load", function () { prompt.focus(); }, { once: true });
   }

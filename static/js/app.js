@@ -122,7 +122,10 @@
   // Someone else may log in next in this tab: what this person wrote in the studio's form
   // (kept for Back, static/js/create.js) is not theirs to see.
   document.addEventListener("submit", function (event) {
-    if (event.target.matches("form.topbar__user")) sessionStorage.removeItem("lumaweb.create-form");
+    if (!event.target.matches("form.topbar__user")) return;
+    Object.keys(sessionStorage).forEach(function (key) {
+      if (key.indexOf("lumaweb.create-") === 0) sessionStorage.removeItem(key);
+    });
   });
 
   document.addEventListener("DOMContentLoaded", function () { wire(document); });

@@ -652,11 +652,12 @@
     wirePickers(form);
   }
 
-  // Back or Forward to the studio shows the page as it was first loaded, not as htmx left it:
-  // a prompt just sent (kept in the form, ready to send again) came back empty. The form's
-  // words are kept for this tab when the page is left, and put back in the fields that come
-  // back empty in the same mode. Logging out forgets them (static/js/app.js, on every page).
-  const DRAFT = "lumaweb.create-form";
+  // Back, Forward or a reload show the studio as it was first loaded, not as htmx left it: a
+  // prompt just sent (kept in the form, ready to send again) came back empty. Each mode's words
+  // are kept for this tab when the page is left, and put back in its fields that come back
+  // empty. Logging out forgets them (static/js/app.js, on every page).
+  const DRAFT = "lumaweb.create-form:";  // and the mode
+  const LEFT = "lumaweb.create-left";  // the mode last left, whose words another mode takes
 
   let loggingOut = false;
 
@@ -667,7 +668,8 @@
     form.querySelectorAll("textarea[name]").forEach(function (field) {
       words[field.name] = field.value;
     });
-    sessionStorage.setItem(DRAFT, JSON.stringify({ mode: form.elements.mode.value, words: words }));
+    sessionStorage.setItem(DRAFT + form.elements.mode.value, JSON.stringify(words));
+    sessionStorage.setItem(LEFT, form.elements.mode.value);
   });
 
   // Another mode chosen (a tab, or the phone's list) takes the words along to its form, and a
@@ -680,20 +682,20 @@
     const carry = sessionStorage.getItem(CARRY);
     sessionStorage.removeItem(CARRY);
     if (!form || !form.elements.mode || !arrival) return;
-    const back = arrival.type === "back_forward";
+    const back = arrival.type === "back_forward" || arrival.type === "reload";
     if (!back && !carry) return;
-    let draft = null;
+    const mode = back ? form.elements.mode.value : sessionStorage.getItem(LEFT);
+    let words = null;
     try {
-      draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+      words = JSON.parse(sessionStorage.getItem(DRAFT + mode) || "null");
     } catch (error) {
       return;
     }
-    if (!draft || typeof draft.words !== "object" || !draft.words) return;
-    if (back && draft.mode !== form.elements.mode.value) return;
-    Object.keys(draft.words).forEach(function (name) {
+    if (!words || typeof words !== "object") return;
+    Object.keys(words).forEach(function (name) {
       const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');
       if (!field || field.value) return;
-      field.value = String(draft.words[name]);
+      field.value = String(words[name]);
       field.dispatchEvent(new Event("input", { bubbles: true }));  // its counter counts it
     });
     const prompt = form.elements.prompt;

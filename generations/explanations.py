@@ -187,7 +187,7 @@ EXPLANATIONS = {
 }
 UNKNOWN = Explanation(
     _("Something went wrong"),
-    _("Try again; if it keeps failing, tell an admin."),
+    _("Remix sends it again; if it keeps failing, tell an admin."),
     _("A failure code we do not know yet: read Luma's reason, then retry or edit and resubmit."),
 )
 

@@ -463,6 +463,8 @@ def test_the_triage_page_groups_unreviewed_failures_by_cause(
     job = budget["jobs"][0]
     assert f'href="/?remix={job.uuid}"' in html
     assert f'href="{change_url(job)}"' in html
+    # Found from outside: the prompt led to the admin's form, not to the piece.
+    assert f'<a href="{job.get_absolute_url()}">{job.prompt}</a>' in html
 
 
 @pytest.mark.django_db

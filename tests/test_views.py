@@ -192,6 +192,13 @@ def test_a_failed_card_explains_in_plain_language(owner_client: Client, owner: U
     assert "Flagged." in html
 
 
+def test_an_unknown_failure_says_how_to_try_again(owner_client: Client, owner: User) -> None:
+    """Found from outside: it said "Try again" on a page whose only way to is Remix."""
+    generation = make(owner, State.FAILED, failure_code="mystery", failure_reason="Odd.")
+    html = owner_client.get(generation.get_absolute_url()).content.decode()
+    assert "Remix sends it again; if it keeps failing, tell an admin." in html
+
+
 def test_the_detail_page_shows_prompt_and_parameters(
     owner_client: Client, owner: User, django_assert_max_num_queries
 ) -> None:

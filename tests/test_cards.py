@@ -444,6 +444,12 @@ def test_a_long_running_job_shows_a_hint_and_its_owner_can_cancel_it(
     other = Client()
     other.force_login(teammate)
     assert cancel not in card_html(gallery(other), slow)
+    # Found from outside: its own page offered no Cancel.
+    assert f'action="{cancel}"' in owner_client.get(slow.get_absolute_url()).content.decode()
+    assert cancel not in other.get(slow.get_absolute_url()).content.decode()
+    done = owner_client.post(cancel, {"next": slow.get_absolute_url()})
+    assert done["Location"] == slow.get_absolute_url()
+    Generation.objects.filter(pk=slow.pk).update(state=State.PROCESSING, failure_code="")
     assert other.post(cancel).status_code == 403
     answer = owner_client.post(cancel, headers={"HX-Request": "true"})
     assert answer.status_code == 200

@@ -211,6 +211,9 @@ def test_the_detail_page_shows_prompt_and_parameters(
     assert "detail me" in html
     assert "21:9" in html
     assert "uni-1-max" in html
+    # Found from outside: "Dec. 7, 2026, 1:18 a.m." here, "7 Dec 2026" everywhere else.
+    made = timezone.localtime(generation.created_at)
+    assert f">{made:%-d %b %Y, %H:%M}</time>" in html
 
 
 @pytest.mark.parametrize("kind", ["image_edit", "video_reframe"])

@@ -337,10 +337,13 @@ def test_another_mode_takes_the_words_along_and_the_keyboard_lands_in_the_prompt
     log_in(page, owner)
     page.goto("/?mode=image")
     page.fill("textarea[name=prompt]", "a red kite over the dunes")
+    page.select_option("select[name=aspect_ratio]", "1:1")
     page.click("a.modes__tab[href*='mode=video']")
     page.wait_for_url("**mode=video**")
     prompt = page.locator("textarea[name=prompt]")
     expect(prompt).to_have_value("a red kite over the dunes")
+    # The options the video form offers as they were come along too (found from outside).
+    expect(page.locator("select[name=aspect_ratio]")).to_have_value("1:1")
     # Found from outside: the new page opened at the form, its tabs scrolled out of sight.
     expect(page.locator("a.modes__tab--active")).to_be_in_viewport()
     page.locator("a.modes__tab[href*='mode=image_edit']").focus()

@@ -658,6 +658,7 @@
   // empty. Logging out forgets them (static/js/app.js, on every page).
   const DRAFT = "lumaweb.create-form:";  // and the mode
   const LEFT = "lumaweb.create-left";  // the mode last left, whose words another mode takes
+  const OPTIONS = "lumaweb.create-options";  // the options of the mode last left
 
   let loggingOut = false;
 
@@ -670,7 +671,35 @@
     });
     sessionStorage.setItem(DRAFT + form.elements.mode.value, JSON.stringify(words));
     sessionStorage.setItem(LEFT, form.elements.mode.value);
+    const options = {};
+    form.querySelectorAll("#options select[name]").forEach(function (field) {
+      options[field.name] = field.value;
+    });
+    sessionStorage.setItem(OPTIONS, JSON.stringify(options));
   });
+
+  // The options the mode left had (an aspect ratio, say) that the new mode offers as they are:
+  // set, then checked as any change is, so the form's hints and greyed values follow them.
+  function carryOptions(form) {
+    let options = null;
+    try {
+      options = JSON.parse(sessionStorage.getItem(OPTIONS) || "null");
+    } catch (error) {
+      return;
+    }
+    if (!options || typeof options !== "object") return;
+    let changed = null;
+    form.querySelectorAll("#options select[name]").forEach(function (field) {
+      const value = options[field.name];
+      const offered = Array.from(field.options).some(function (option) {
+        return option.value === value && !option.disabled;
+      });
+      if (!offered || field.value === value) return;
+      field.value = value;
+      changed = field;
+    });
+    if (changed) changed.dispatchEvent(new Event("change", { bubbles: true }));
+  }
 
   // Another mode chosen (a tab, or the phone's list) takes the words along to its form, and a
   // keyboard's choice lands in its prompt rather than at the top of the page.
@@ -691,6 +720,7 @@
     } catch (error) {
       return;
     }
+    if (!back) carryOptions(form);
     if (!words || typeof words !== "object") return;
     Object.keys(words).forEach(function (name) {
       const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');

@@ -151,6 +151,20 @@ def test_on_a_phone_the_filters_fold_and_the_selection_waits_for_a_tick(
         page.select_option("select[name=kind]", "video")
         expect(cards(page)).to_have_count(1)
         expect(toggle).to_have_text("Filters (1)")
+        # Found from outside: the results stayed below the open panel, and Back to the gallery
+        # unfiltered left the panel open.
+        page.get_by_role("button", name="Show results").click()
+        expect(page.locator("select[name=kind]")).to_be_hidden()
+        expect(toggle).to_have_attribute("aria-expanded", "false")
+        expect(cards(page).first).to_be_in_viewport()
+        toggle.click()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        page.go_back()
+        page.wait_for_url("**/gallery/")
+        expect(page.locator("select[name=kind]")).to_be_hidden()
+        page.go_forward()
+        page.wait_for_url("**kind=video")
+        expect(page.locator("select[name=kind]")).to_be_visible()  # filters on: shown
         page.reload()  # a filtered address opens with its filters shown
         expect(page.locator("select[name=kind]")).to_be_visible()
         cards(page).first.locator("[data-select]").check()

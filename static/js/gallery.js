@@ -248,31 +248,37 @@
       if (field.type === "checkbox") field.checked = query.has(field.name);
       else field.value = query.get(field.name) || "";
     });
-    showFilters(form);
+    setOpen(form, countFilters(form) > 0);
   }
 
-  // On a phone the filters fold under one button, which says how many are on; open while any is.
-  function showFilters(form) {
-    const toggle = form.querySelector("[data-filters-toggle]");
-    if (!toggle) return;
-    const on = Array.from(form.querySelectorAll(".filters__row [name]")).filter(function (field) {
+  // On a phone the filters fold under one button, which says how many are on; a page opens
+  // with them shown while any is on, and "Show results" folds them over the results.
+  function countFilters(form) {
+    return Array.from(form.querySelectorAll(".filters__row [name]")).filter(function (field) {
       return field.type === "checkbox" ? field.checked : field.value !== "";
     }).length;
+  }
+
+  function setOpen(form, open) {
+    const toggle = form.querySelector("[data-filters-toggle]");
+    if (!toggle) return;
+    const on = countFilters(form);
     toggle.textContent = on ? "Filters (" + on + ")" : "Filters";
-    if (on) form.classList.add("filters--open");
-    toggle.setAttribute("aria-expanded", String(form.classList.contains("filters--open")));
+    form.classList.toggle("filters--open", open);
+    toggle.setAttribute("aria-expanded", String(open));
   }
 
   document.addEventListener("click", function (event) {
     const toggle = event.target.closest("[data-filters-toggle]");
-    if (!toggle) return;
-    const form = toggle.closest("form");
-    form.classList.toggle("filters--open");
-    toggle.setAttribute("aria-expanded", String(form.classList.contains("filters--open")));
+    const done = event.target.closest("[data-filters-done]");
+    const form = (toggle || done) && (toggle || done).closest("form");
+    if (!form) return;
+    setOpen(form, Boolean(toggle) && !form.classList.contains("filters--open"));
+    if (done) document.getElementById("gallery-results").scrollIntoView({ block: "start" });
   });
   document.addEventListener("change", function (event) {
     const form = event.target.closest && event.target.closest("form[data-filters]");
-    if (form) showFilters(form);
+    if (form) setOpen(form, form.classList.contains("filters--open"));
   });
   document.addEventListener("htmx:historyRestore", filtersFromAddress);
 
@@ -292,6 +298,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     watchToasts();
     const form = document.querySelector("form[data-filters]");
-    if (form) showFilters(form);
+    if (form) setOpen(form, countFilters(form) > 0);
   });
 })();

@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 
 from generations import providers, search, tasks
-from generations.cards import PageCard, page_cards
+from generations.cards import PageCard, page_board, page_cards, render_card
 from generations.models import (
     ACTIVE_STATES,
     Generation,
@@ -271,6 +271,13 @@ def download_output(request: HttpRequest, uuid: str, index: int) -> HttpResponse
     )
     response["Retry-After"] = "5"
     return response
+
+
+def card_in_place(request: HttpRequest, generation: Generation) -> HttpResponse:
+    """The card of `generation` as it is now, for htmx to swap in where its old one was (after a
+    Cancel, an Undo), with the menu items of the board's page it is on, if any."""
+    shown = get_object_or_404(Generation.objects.cards().for_viewer(request.user), pk=generation.pk)
+    return HttpResponse(render_card(request, shown, board=page_board(request)))
 
 
 def back_to(request: HttpRequest, default: str, target: str | None = None) -> str:

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from generations.cards import page_board, render_card, star_form
-from generations.gallery import back_to, browse, download_output
+from generations.cards import star_form
+from generations.gallery import back_to, browse, card_in_place, download_output
 from generations.models import Generation, Star
 from generations.trash import can_delete
 
@@ -49,10 +49,7 @@ def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
     by = request.user.get_username()
     generation.mark_failed("cancelled", f"Cancelled by {by}: stopped waiting for Luma.")
     if request.htmx:
-        shown = get_object_or_404(
-            Generation.objects.cards().for_viewer(request.user), pk=generation.pk
-        )
-        return HttpResponse(render_card(request, shown, board=page_board(request)))
+        return card_in_place(request, generation)
     return redirect(back_to(request, generation.get_absolute_url()))
 
 

@@ -67,9 +67,8 @@ def matching(queryset: GenerationQuerySet, text: str) -> GenerationQuerySet:
     with no word in it ("!!!", an emoji) finds the prompts that hold it as written, by a scan."""
     words = terms(text)
     if not words:
-        as_written = text.replace(
-            "\x00", ""
-        ).strip()  # no prompt holds a NUL; PostgreSQL refuses it
+        # No prompt holds a NUL, and PostgreSQL refuses one in a query.
+        as_written = text.replace("\x00", "").strip()
         return queryset.filter(prompt__icontains=as_written) if as_written else queryset
     vendor = default_connection.vendor
     # The SQL is constant; the words only ever travel as a bound parameter.

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from generations import providers, trash
-from generations.cards import page_board, render_card
+from generations.gallery import card_in_place
 from generations.models import Generation
 from generations.providers import errors
 from generations.providers.base import Provider
@@ -85,9 +85,6 @@ def restore(request: HttpRequest, uuid: str) -> HttpResponse:
     generation = get_object_or_404(trash.in_trash(request.user), uuid=uuid)
     trash.restore(request.user, generation)
     if _on_its_card(request):  # the Undo of a card just moved to the Trash
-        shown = get_object_or_404(
-            Generation.objects.cards().for_viewer(request.user), pk=generation.pk
-        )
-        return HttpResponse(render_card(request, shown, board=page_board(request)))
+        return card_in_place(request, generation)
     messages.success(request, "Restored: it is back in the gallery.")
     return redirect("trash")

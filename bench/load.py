@@ -135,11 +135,18 @@ def poll_like_htmx(
 
 
 def get_as_a_browser(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
-    """A GET that, like a browser's, is sent again once on a new connection when the server
-    closed the kept-alive one just as it was reused (gunicorn's keep-alive is 2 s)."""
+    """A GET that, like a browser's, is sent again once on a new connection when the kept-alive
+    connection it went out on failed before any answer came: gunicorn closes a connection idle
+    for its keep-alive (2 s) just as a request arrives on it, and that request meets a closed
+    connection (`RemoteProtocolError`) or, its bytes unread, a reset (`ReadError`). Browsers
+    resend then (Chromium's `ShouldResendRequest`: a reused connection, no response yet), so a
+    person never sees it; a new connection's failure, or one after the answer began, they do."""
+    events: set[str] = set()
     try:
-        return client.get(url, **kwargs)
-    except httpx.RemoteProtocolError:
+        return client.get(url, extensions={"trace": lambda name, _: events.add(name)}, **kwargs)
+    except (httpx.RemoteProtocolError, httpx.ReadError):
+        if events & {"connection.connect_tcp.started", "http11.receive_response_headers.complete"}:
+            raise
         return client.get(url, **kwargs)
 
 

@@ -134,19 +134,23 @@ def poll_like_htmx(
     return seen
 
 
-def get_as_a_browser(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+def get_as_a_browser(
+    client: httpx.Client, url: str, resent: Callable[[], None] = lambda: None, **kwargs: Any
+) -> httpx.Response:
     """A GET that, like a browser's, is sent again once on a new connection when the kept-alive
     connection it went out on failed before any answer came: gunicorn closes a connection idle
     for its keep-alive (2 s) just as a request arrives on it, and that request meets a closed
     connection (`RemoteProtocolError`) or, its bytes unread, a reset (`ReadError`). Browsers
     resend then (Chromium's `ShouldResendRequest`: a reused connection, no response yet), so a
-    person never sees it; a new connection's failure, or one after the answer began, they do."""
+    person never sees it; a new connection's failure, or one after the answer began, they do.
+    `resent` is called when it sends again, so a report can count what it did not show."""
     events: set[str] = set()
     try:
         return client.get(url, extensions={"trace": lambda name, _: events.add(name)}, **kwargs)
     except (httpx.RemoteProtocolError, httpx.ReadError):
         if events & {"connection.connect_tcp.started", "http11.receive_response_headers.complete"}:
             raise
+        resent()
         return client.get(url, **kwargs)
 
 

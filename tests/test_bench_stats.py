@@ -58,11 +58,14 @@ def test_a_reused_connection_reset_before_its_answer_is_sent_again_as_a_browser_
     # The busy team's one failed poll was an httpx.ReadError: gunicorn closing a kept-alive
     # connection a request had just reached. A browser sends that request again.
     server = OneShotServer(["answer", "reset"], ["answer"])
+    resent: list[str] = []
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        assert get_as_a_browser(client, "/").status_code == 200
-        assert get_as_a_browser(client, "/").status_code == 200
+        assert get_as_a_browser(client, "/", lambda: resent.append("/")).status_code == 200
+        assert not resent
+        assert get_as_a_browser(client, "/", lambda: resent.append("/")).status_code == 200
     server.thread.join(timeout=30)
     assert server.answered == 2
+    assert resent == ["/"]  # and the report counts it
 
 
 def test_a_new_connection_reset_is_the_persons_to_see() -> None:

@@ -39,15 +39,22 @@ from generations.submission import SubmissionRefused
 from generations.tasks import refresh_if_stale
 from generations.uploads import upload_refusals
 
+# The mode a person's studio opens at (the session's): the one they last opened.
+LAST_MODE = "studio-mode"
+
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The creation form (one mode at a time) and, below it, the team's gallery."""
+    """The creation form (one mode at a time: the one asked for, or the last one this session
+    opened) and, below it, the team's gallery."""
     modes = available_modes()
-    mode = request.POST.get("mode") or request.GET.get("mode") or _remix_mode(request)
-    mode = mode or next(iter(modes), "image")
+    last = request.session.get(LAST_MODE)
+    opens = last if last in modes else next(iter(modes), "image")  # what the Studio link opens
+    mode = request.POST.get("mode") or request.GET.get("mode") or _remix_mode(request) or opens
     form_class = MODE_FORMS.get(mode) if mode in modes else None
     if form_class is None:
         raise Http404("No such mode.")
+    if mode != opens:  # it opens this one next time
+        request.session[LAST_MODE] = mode
     if request.method == "POST":
         form = form_class(
             request.POST, request.FILES, refused=upload_refusals(request), user=request.user

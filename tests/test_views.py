@@ -74,6 +74,28 @@ def test_the_home_page_shows_the_form_and_the_team_gallery(
     assert "any credit shown is the simulator's pretend balance" in html
 
 
+ACTIVE_TAB = re.compile(r'modes__tab--active" href="/\?mode=(\w+)"')
+
+
+def test_the_studio_opens_at_the_mode_last_opened(
+    owner_client: Client, teammate: User, settings
+) -> None:
+    """Found from outside: the top bar's Studio link opened Image mode every time, so someone who
+    works in video all day chose Video again on each visit. It opens their last mode; a
+    teammate's studio keeps its own."""
+    assert ACTIVE_TAB.findall(owner_client.get("/").content.decode()) == ["image"]
+    owner_client.get("/?mode=dm_video")
+    assert ACTIVE_TAB.findall(owner_client.get("/").content.decode()) == ["dm_video"]
+    teammates = Client()
+    teammates.force_login(teammate)
+    assert ACTIVE_TAB.findall(teammates.get("/").content.decode()) == ["image"]
+    # A mode whose upstream was turned off since opens the first one there is.
+    settings.LUMA_PROVIDERS = {
+        name: config for name, config in settings.LUMA_PROVIDERS.items() if name != "dream_machine"
+    }
+    assert ACTIVE_TAB.findall(owner_client.get("/").content.decode()) == ["image"]
+
+
 def test_a_plain_post_creates_a_draft_and_redirects(owner_client: Client, owner: User) -> None:
     response = owner_client.post(
         "/",

@@ -5,13 +5,13 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from generations.boards import BoardForm, PieceBoardsForm
+from generations.boards import BY_NAME, BoardForm, PieceBoardsForm
 from generations.bundle import downloadable, zip_response
 from generations.gallery import back_to, browse
 from generations.models import Board, BoardPiece, Generation, Output, State
@@ -26,20 +26,29 @@ def boards(request: HttpRequest) -> HttpResponse:
         board.created_by = request.user
         board.save()
         return redirect(board)
+    # What a board holds is what is not in the Trash: its count, its cover, its ZIP.
+    alive = Q(entries__generation__deleted_at__isnull=True)
     newest = BoardPiece.objects.filter(
-        board=OuterRef("pk"), generation__state=State.COMPLETED
+        board=OuterRef("pk"),
+        generation__state=State.COMPLETED,
+        generation__deleted_at__isnull=True,
     ).order_by("-generation__created_at", "-generation_id")
     listed = list(
         Board.objects.annotate(
-            count=Count("entries"), newest=Subquery(newest.values("generation_id")[:1])
-        ).select_related("created_by")
+            count=Count("entries", filter=alive),
+            newest=Subquery(newest.values("generation_id")[:1]),
+        )
+        .select_related("created_by")
+        .order_by(*BY_NAME)  # a counting query leaves the model's ordering out
     )
     first = Prefetch("outputs", queryset=Output.objects.filter(index=0))
-    covers = Generation.objects.prefetch_related(first).in_bulk(
-        {b.cover_id or b.newest for b in listed} - {None}  # type: ignore[attr-defined]
+    covers = (
+        Generation.objects.alive()
+        .prefetch_related(first)
+        .in_bulk(({b.cover_id for b in listed} | {b.newest for b in listed}) - {None})  # type: ignore[attr-defined]
     )
     for board in listed:
-        board.shown_cover = covers.get(board.cover_id or board.newest)  # type: ignore[attr-defined]
+        board.shown_cover = covers.get(board.cover_id) or covers.get(board.newest)  # type: ignore[attr-defined]
     context = {
         "form": form,
         "active": [b for b in listed if not b.archived],
@@ -95,7 +104,8 @@ def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def download(request: HttpRequest, uuid: UUID) -> StreamingHttpResponse:
     """Every archived piece of the board as one ZIP with a manifest."""
     shown = get_object_or_404(Board, uuid=uuid)
-    return zip_response(downloadable(Generation.objects.filter(boards=shown)), shown.name)
+    pieces = Generation.objects.alive().filter(boards=shown)
+    return zip_response(downloadable(pieces), shown.name)
 
 
 @require_http_methods(["GET", "POST"])
@@ -106,7 +116,7 @@ def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
     form = PieceBoardsForm(request.POST or None, initial={"boards": on})
     if request.method == "POST" and form.is_valid():
         wanted = set(form.cleaned_data["boards"])
-        if name := form.cleaned_data["new_board"].strip():
+        if name := form.cleaned_data["new_board"]:
             wanted.add(Board.objects.create(name=name, created_by=request.user))
         for target in wanted - set(on):
             target.add([piece], request.user)
@@ -116,4 +126,5 @@ def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
         return redirect(back_to(request, piece.get_absolute_url()))
     back = back_to(request, piece.get_absolute_url(), request.GET.get("next", ""))
     context = {"generation": piece, "form": form, "on": on, "back": back}
-    return render(request, "generations/piece_boards.html", context)
+    status = 400 if form.errors else 200
+    return render(request, "generations/piece_boards.html", context, status=status)

@@ -9,8 +9,24 @@ search, keyboard, infinite scroll) on the board's pieces.
 from typing import Any
 
 from django import forms
+from django.db.models.functions import Lower
 
 from generations.models import Board, Generation
+
+# The order boards are listed and offered in: by name, whatever its letters' case.
+BY_NAME = (Lower("name"), "id")
+
+
+def unique_name(name: str, board: Board | None = None) -> str:
+    """`name` when no other board has it (in any letters' case), or a refusal that says which:
+    boards of the same name could not be told apart where pieces are put on them."""
+    taken = Board.objects.filter(name__iexact=name).exclude(pk=board.pk if board else None)
+    if (found := taken.first()) is not None:
+        archived = " (archived)" if found.archived else ""
+        raise forms.ValidationError(
+            f"There is already a board named “{found.name}”{archived}: choose it, or another name."
+        )
+    return name
 
 
 class BoardForm(forms.ModelForm):
@@ -21,9 +37,18 @@ class BoardForm(forms.ModelForm):
             "name": forms.TextInput(attrs={"placeholder": "A project, a client, a campaign"})
         }
 
+    def clean_name(self) -> str:
+        return unique_name(self.cleaned_data["name"], self.instance if self.instance.pk else None)
+
 
 def active_boards() -> Any:
-    return Board.objects.filter(archived=False).order_by("name", "id")
+    return Board.objects.filter(archived=False).order_by(*BY_NAME)
+
+
+def _new_board(form: forms.Form) -> str:
+    """A form's `new_board`, if given, as a board's name no other board has."""
+    name: str = form.cleaned_data["new_board"]
+    return unique_name(name) if name else name
 
 
 class BoardChoiceForm(forms.Form):
@@ -44,17 +69,21 @@ class BoardChoiceForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["board"].queryset = active_boards()  # type: ignore[attr-defined]
 
+    clean_new_board = _new_board
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if not cleaned.get("board") and not cleaned.get("new_board", "").strip():
+        if self.errors:  # a field's own error says what is wrong
+            return cleaned
+        if cleaned.get("board") and cleaned.get("new_board"):
+            raise forms.ValidationError("Choose a board or name a new one, not both.")
+        if not cleaned.get("board") and not cleaned.get("new_board"):
             raise forms.ValidationError("Choose a board, or name a new one.")
         return cleaned
 
     def board_for(self, user: Any) -> Board:
         board: Board | None = self.cleaned_data.get("board")
-        return board or Board.objects.create(
-            name=self.cleaned_data["new_board"].strip(), created_by=user
-        )
+        return board or Board.objects.create(name=self.cleaned_data["new_board"], created_by=user)
 
 
 class PieceBoardsForm(forms.Form):
@@ -71,6 +100,8 @@ class PieceBoardsForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "New board"}),
     )  # fmt: skip
 
+    clean_new_board = _new_board
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["boards"].queryset = active_boards()  # type: ignore[attr-defined]
@@ -78,4 +109,4 @@ class PieceBoardsForm(forms.Form):
 
 def boards_of(generation: Generation) -> list[Board]:
     """The boards a piece is on, for its page (archived ones too: it is still on them)."""
-    return list(generation.boards.order_by("archived", "name"))
+    return list(generation.boards.order_by("archived", *BY_NAME))

@@ -13,7 +13,7 @@ from django.contrib.messages import get_messages
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from generations import selection
+from generations import selection, trash
 from generations.gallery import PAGE_SIZE
 from generations.models import Board, BoardPiece, Generation, Star
 from tests.conftest import ROOT
@@ -211,6 +211,91 @@ def test_the_cover_is_chosen_and_falls_back_when_its_piece_leaves(
     board.refresh_from_db()
     assert board.cover is None
     assert f"/media/outputs/{new.uuid}/" in owner_client.get("/boards/").content.decode()
+
+
+def test_a_trashed_piece_leaves_its_boards_zip_count_and_cover(
+    owner_client: Client, owner: User, board: Board
+) -> None:
+    """Found from outside: a board's ZIP still held the pieces moved to the Trash, its tile
+    counted them, and a trashed piece stayed its cover (chosen, or as its newest piece)."""
+    kept, chosen, newest = (piece(owner, p) for p in ("kept", "chosen cover", "newest"))
+    for each in (kept, chosen, newest):
+        archived_file(each, each.prompt.encode())
+    board.add([kept, chosen, newest], owner)
+    Board.objects.filter(pk=board.pk).update(cover=chosen)
+    other = Board.objects.create(name="Other", created_by=owner)
+    other.add([kept, newest], owner)
+    trash.move_to_trash(owner, [chosen, newest])
+    archive = _zip(owner_client.get(f"/boards/{board.uuid}/download"))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert [p["prompt"] for p in manifest["pieces"]] == ["kept"]
+    assert len(archive.namelist()) == 2
+    listed = owner_client.get("/boards/").content.decode()
+    assert "1 piece ·" in listed
+    assert "pieces ·" not in listed
+    assert f"/media/outputs/{kept.uuid}/" in listed
+    assert str(chosen.uuid) not in listed
+    assert str(newest.uuid) not in listed
+
+
+def test_boards_are_listed_by_name(owner_client: Client, owner: User) -> None:
+    """Found from outside: the list was in the order the boards were made."""
+    for name in ("Winter", "autumn", "Spring"):
+        Board.objects.create(name=name, created_by=owner)
+    listed = owner_client.get("/boards/").content.decode()
+    assert [listed.index(n) for n in ("autumn", "Spring", "Winter")] == sorted(
+        listed.index(n) for n in ("autumn", "Spring", "Winter")
+    )
+
+
+def test_a_second_board_of_the_same_name_is_refused_everywhere_one_is_made(
+    owner_client: Client, owner: User, board: Board
+) -> None:
+    """Found from outside: three boards called "Client A" that nothing tells apart."""
+    said = "There is already a board named “Spring campaign”"
+    made = owner_client.post("/boards/", {"name": "  spring CAMPAIGN "})
+    assert made.status_code == 400
+    assert said in made.content.decode()
+    work = piece(owner, "a piece")
+    on_piece = owner_client.post(f"/g/{work.uuid}/boards", {"new_board": "Spring Campaign"})
+    assert on_piece.status_code == 400
+    assert said in on_piece.content.decode()
+    chosen = _select(owner_client, "board", [work], confirmed="1", new_board="spring campaign")
+    assert said in chosen.content.decode()
+    other = Board.objects.create(name="Other", created_by=owner)
+    renamed = owner_client.post(
+        f"/boards/{other.uuid}/edit", {"action": "rename", "name": "Spring campaign"}
+    )
+    assert said in [str(m) for m in get_messages(renamed.wsgi_request)][-1]
+    assert Board.objects.count() == 2
+    assert not work.boards.exists()
+    # Its own name, in other letters, is a rename.
+    owner_client.post(f"/boards/{board.uuid}/edit", {"action": "rename", "name": "SPRING campaign"})
+    board.refresh_from_db()
+    assert board.name == "SPRING campaign"
+
+
+def test_a_board_name_too_long_or_given_with_a_chosen_board_says_so(
+    owner_client: Client, owner: User, board: Board
+) -> None:
+    """Found from outside: past 80 characters the piece's Boards page came back without a
+    word and the selection's dialog asked to choose a board; a chosen board with a new name
+    typed as well took the board and dropped the name silently."""
+    work = piece(owner, "a piece")
+    too_long = "x" * 81
+    on_piece = owner_client.post(f"/g/{work.uuid}/boards", {"new_board": too_long})
+    assert on_piece.status_code == 400
+    assert "at most 80 characters" in on_piece.content.decode()
+    chosen = _select(owner_client, "board", [work], confirmed="1", new_board=too_long)
+    text = chosen.content.decode()
+    assert "at most 80 characters" in text
+    assert "Choose a board, or name a new one." not in text
+    both = _select(
+        owner_client, "board", [work], confirmed="1", board=str(board.uuid), new_board="Picks"
+    )
+    assert "Choose a board or name a new one, not both." in both.content.decode()
+    assert not work.boards.exists()
+    assert Board.objects.count() == 1
 
 
 # --- the multi-selection ---

@@ -54,7 +54,10 @@ CHILD_LABELS = {
 
 # Dates a filter may name: "until 9999-12-31" would overflow the day after it (and far years
 # any time zone's offset), so such a filter is ignored like any other bad one.
-DATE_RANGE = [MinValueValidator(date(1970, 1, 1)), MaxValueValidator(date(9000, 12, 31))]
+DATE_RANGE = [
+    MinValueValidator(date(1970, 1, 1), "choose a date from 1970 on."),
+    MaxValueValidator(date(9000, 12, 31), "choose a date before the year 9001."),
+]
 
 
 class GalleryFilters(forms.Form):

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
@@ -740,7 +741,10 @@ class Price(models.Model):
     resolution = models.CharField(max_length=16, blank=True, help_text="Blank: any resolution.")
     duration = models.CharField(max_length=16, blank=True, help_text="Blank: any duration.")
     cents = models.DecimalField(
-        max_digits=10, decimal_places=3, help_text="US cents per job (100 = $1)."
+        max_digits=10,
+        decimal_places=3,
+        validators=[MinValueValidator(0)],
+        help_text="US cents per job (100 = $1).",
     )
 
     class Meta:
@@ -764,7 +768,11 @@ class PersonBudget(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
     )
     monthly_usd = models.DecimalField(
-        max_digits=10, decimal_places=2, default=Decimal(0), help_text="0: no limit."
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(0)],
+        help_text="0: no limit.",
     )
 
     def __str__(self) -> str:

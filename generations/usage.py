@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from generations import credits, providers, spend
+from generations.gallery import DATE_RANGE
 from generations.models import Generation, Kind
 
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
@@ -51,22 +52,33 @@ class UsageFilters(forms.Form):
         required=False, label="Split by", choices=[(k, v[1]) for k, v in DIMENSIONS.items()]
     )
     since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_RANGE,
     )
     until = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=DATE_RANGE,
     )
 
     def choices(self) -> tuple[str, str, date, date]:
-        """The period, dimension and dates asked for; anything invalid takes its default."""
+        """The period, dimension and dates asked for; anything invalid takes its default (the
+        page says so: `not_used`), and dates given the wrong way round are the range they name."""
         self.is_valid()
-        data = getattr(self, "cleaned_data", {})
+        data = self.cleaned_data
         period = data.get("period") or "day"
         by = data.get("by") or "person"
         today = timezone.localdate()
         until = data.get("until") or today
         since = data.get("since") or until - DEFAULT_SPAN[period]
-        return period, by, min(since, until), until
+        return period, by, min(since, until), max(since, until)
+
+    def not_used(self) -> list[str]:
+        """What was asked for and could not be used, in words: "To: choose a date …"."""
+        return [f"{self[name].label}: {' '.join(errors)}" for name, errors in self.errors.items()]
 
 
 @dataclass

@@ -206,6 +206,43 @@ def test_a_bad_usage_query_falls_back_to_the_defaults(owner_client: Client) -> N
     assert "No jobs in this period" in response.content.decode()
 
 
+@pytest.mark.parametrize("dates", [{"until": "9999-12-31"}, {"since": "0001-01-01"}])
+def test_a_date_no_calendar_reaches_is_refused_in_words_not_a_500(
+    owner_client: Client, dates: dict[str, str]
+) -> None:
+    """Found from outside: "To" 31/12/9999 in the page's own date picker was a 500 (the day
+    after it overflows), on the page and its CSV."""
+    page = owner_client.get("/usage/", dates)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "No jobs in this period" in text
+    assert "Not used, so the page shows the default instead: " in text
+    assert ("To: choose a date before the year 9001." in text) != ("From: choose" in text)
+    assert owner_client.get("/usage/", {**dates, "format": "csv"}).status_code == 200
+
+
+def test_dates_the_wrong_way_round_are_the_range_they_name(owner_client: Client) -> None:
+    """Found from outside: From 1 Dec, To 1 Nov showed 1 Nov alone."""
+    page = owner_client.get("/usage/", {"since": "2026-12-01", "until": "2026-11-01"})
+    assert "1 Nov 2026 \u2013 1 Dec 2026" in page.content.decode()  # an en dash between
+
+
+def test_a_budget_or_a_price_below_zero_is_refused(staff: User, owner: User) -> None:
+    """Found from outside: a budget of $-5 was saved in the admin, and lifted the person's
+    limit as 0 does."""
+    client = Client()
+    client.force_login(staff)
+    budget = {"user": owner.pk, "monthly_usd": "-5"}
+    refused = client.post("/admin/generations/personbudget/add/", budget)
+    assert refused.status_code == 200
+    assert "greater than or equal to 0" in refused.content.decode()
+    assert not PersonBudget.objects.exists()
+    price = {"provider": "agents", "model": "m", "kind": "image", "cents": "-1"}
+    refused = client.post("/admin/generations/price/add/", price)
+    assert "greater than or equal to 0" in refused.content.decode()
+    assert not Price.objects.filter(model="m").exists()
+
+
 def test_a_name_that_looks_like_a_formula_is_exported_as_text(staff: User) -> None:
     _job(User.objects.create_user("=cmd|calc"), "2")
     client = Client()

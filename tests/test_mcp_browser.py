@@ -1,5 +1,5 @@
-"""The Agents page in Chromium: make a token, see it once, revoke it, at phone and desk widths;
-the gallery shows which jobs an agent started."""
+"""The Agent tokens page in Chromium: make a token, see it once, revoke it, at phone and desk
+widths; the gallery shows which jobs an agent started."""
 
 import os
 from pathlib import Path
@@ -42,7 +42,7 @@ def test_a_token_is_made_shown_once_and_revoked_on_the_page(
         assert record.user == staff
         page.screenshot(path=str(shots / f"tokens-new-{name}.png"), full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"the Agents page is {overflow}px wider than a {width}px screen"
+        assert overflow <= 0, f"the Agent tokens page is {overflow}px wider than a {width}px screen"
         page.goto("/tokens/")
         expect(page.locator("#new-token")).to_have_count(0)
         page.get_by_role("button", name="Revoke Olivia's Claude Desktop").click()

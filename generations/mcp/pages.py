@@ -22,23 +22,23 @@ class TokenForm(forms.Form):
     )
 
 
+# A token just made, kept in the session only until the page after the form's redirect shows
+# it: a reload of that page cannot post the form again (and make another token).
+NEW_TOKEN = "mcp-new-token"  # noqa: S105 - a session key's name
+
+
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
-    """The person's tokens and a form for a new one, shown once in the answer that makes it."""
+    """The person's tokens and a form for a new one, shown once, on the page the form's answer
+    redirects to."""
     user: Any = request.user  # LoginRequiredMiddleware: a person
     form = TokenForm(request.POST or None)
-    new_token = ""
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            _, new_token = issue_token(user, form.cleaned_data["name"])
-            form = TokenForm()
-            status = 201
-        else:
-            status = 400
+    if request.method == "POST" and form.is_valid():
+        _, request.session[NEW_TOKEN] = issue_token(user, form.cleaned_data["name"])
+        return redirect("mcp-tokens")
     context = {
         "form": form,
-        "new_token": new_token,
+        "new_token": request.session.pop(NEW_TOKEN, ""),
         "mine": AccessToken.objects.filter(user=user),
         "everyone": (
             AccessToken.objects.active().exclude(user=user).select_related("user")
@@ -47,7 +47,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         ),
         "endpoint": request.build_absolute_uri(reverse("mcp")),
     }
-    return render(request, "generations/tokens.html", context, status=status)
+    return render(request, "generations/tokens.html", context, status=400 if form.errors else 200)
 
 
 @require_POST

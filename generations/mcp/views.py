@@ -44,12 +44,13 @@ def unauthorized(token_given: bool) -> JsonResponse:
     if token_given:
         challenge += ', error="invalid_token", error_description="The token is unknown or revoked."'
         message = (
-            "This token is unknown or was revoked. Make a new one on the studio's Agents page."
+            "This token is unknown or was revoked. "
+            "Make a new one on the studio's Agent tokens page (/tokens/)."
         )
     else:
         message = (
             "Send a personal access token: Authorization: Bearer <token>. "
-            "Make one on the studio's Agents page."
+            "Make one on the studio's Agent tokens page (/tokens/)."
         )
     response = JsonResponse({"error": message}, status=401)
     response["WWW-Authenticate"] = challenge

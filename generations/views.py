@@ -47,9 +47,11 @@ def home(request: HttpRequest) -> HttpResponse:
     """The creation form (one mode at a time: the one asked for, or the last one this session
     opened) and, below it, the team's gallery."""
     modes = available_modes()
+    first = next(iter(modes), "image")
     last = request.session.get(LAST_MODE)
-    opens = last if last in modes else next(iter(modes), "image")  # what the Studio link opens
-    mode = request.POST.get("mode") or request.GET.get("mode") or _remix_mode(request) or opens
+    opens = last if last in modes else first  # what the Studio link opens
+    default = opens if request.method == "GET" else first  # a script's POST means the first
+    mode = request.POST.get("mode") or request.GET.get("mode") or _remix_mode(request) or default
     form_class = MODE_FORMS.get(mode) if mode in modes else None
     if form_class is None:
         raise Http404("No such mode.")

@@ -86,6 +86,10 @@ def test_the_studio_opens_at_the_mode_last_opened(
     assert ACTIVE_TAB.findall(owner_client.get("/").content.decode()) == ["image"]
     owner_client.get("/?mode=dm_video")
     assert ACTIVE_TAB.findall(owner_client.get("/").content.decode()) == ["dm_video"]
+    # A form posted without its mode (a script's) is the first mode's, as before.
+    posted = {"prompt": "a fox", "model": "uni-1", "aspect_ratio": "1:1", "idempotency_key": "k"}
+    assert owner_client.post("/", posted).status_code == 302
+    assert Generation.objects.get().kind == Kind.IMAGE
     teammates = Client()
     teammates.force_login(teammate)
     assert ACTIVE_TAB.findall(teammates.get("/").content.decode()) == ["image"]

@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
+from generations import trash
 from generations.gallery import PAGE_SIZE
 from generations.models import Generation, Lineage, Output, State
 from generations.providers.agents import schema
@@ -425,3 +426,19 @@ def test_a_running_card_ticks_its_clock_and_polls_without_a_render_until_its_sta
     count = len(polls)
     page.wait_for_timeout(2_500)
     assert len(polls) == count, "a finished card stops polling"
+
+
+def test_an_unfinished_job_in_the_trash_shows_its_state_whole(page: Page, owner: User) -> None:
+    """Found from outside: in the Trash, a queued or generating job's spinner was squashed to a
+    sliver beside its words (the Trash's media rule made the placeholder a block)."""
+    queued = make(owner, "a queued one", state=State.QUEUED)
+    trash.move_to_trash(owner, [queued])
+    log_in(page, owner)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/trash/")
+    spinner = page.locator(f"#trash-{queued.uuid} .spinner").bounding_box()
+    words = page.locator(f"#trash-{queued.uuid} .placeholder strong").bounding_box()
+    assert spinner is not None
+    assert words is not None
+    assert spinner["width"] >= 20  # whole: 26 px
+    assert spinner["y"] + spinner["height"] <= words["y"]  # above its words, not beside them

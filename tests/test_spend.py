@@ -221,6 +221,17 @@ def test_a_date_no_calendar_reaches_is_refused_in_words_not_a_500(
     assert owner_client.get("/usage/", {**dates, "format": "csv"}).status_code == 200
 
 
+def test_jobs_without_a_price_are_counted_in_words_that_agree(
+    owner_client: Client, owner: User
+) -> None:
+    piece(owner, "unpriced")
+    text = owner_client.get("/usage/").content.decode()
+    assert "1 job had no price in the table and counts as $0." in text
+    piece(owner, "unpriced too")
+    text = owner_client.get("/usage/").content.decode()
+    assert "2 jobs had no price in the table and count as $0." in text
+
+
 def test_dates_the_wrong_way_round_are_the_range_they_name(owner_client: Client) -> None:
     """Found from outside: From 1 Dec, To 1 Nov showed 1 Nov alone."""
     page = owner_client.get("/usage/", {"since": "2026-12-01", "until": "2026-11-01"})

@@ -3,7 +3,8 @@
 No nonce either: no page has an inline script or style (tests/test_security.py checks every
 page), so a nonce would only add a way in.
 
-And Django's LoginRequiredMiddleware, asked in the other order.
+And Django's LoginRequiredMiddleware, asked in the other order; and a page in words for an
+address visited that only takes a form.
 """
 
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
 
 
 class LoginRequiredMiddleware(auth.LoginRequiredMiddleware):
@@ -58,4 +60,26 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", self.policy)
+        return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """Django answers a method a view does not take with an empty 405: a blank page for someone
+    who typed /accounts/logout/ or followed a form's address. A browser asking for a page gets
+    one that says so (with the top bar, and its Log out); a program keeps the bare answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and not response.streaming
+            and not response.content  # type: ignore[attr-defined]
+            and "text/html" in request.headers.get("Accept", "")
+        ):
+            page = render(request, "405.html", status=405)
+            page["Allow"] = response["Allow"]
+            return page
         return response

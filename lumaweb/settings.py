@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "lumaweb.middleware.ContentSecurityPolicyMiddleware",
+    "lumaweb.middleware.MethodNotAllowedPageMiddleware",
     # Last, so it turns a lockout anywhere (a login, a password change) into its page.
     "axes.middleware.AxesMiddleware",
 ]

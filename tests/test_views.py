@@ -417,3 +417,22 @@ def test_a_variations_page_shows_the_others_of_its_generate(owner_client: Client
     single = Generation.objects.order_by("id").last()
     assert single.batch is None
     assert "Variations from" not in owner_client.get(single.get_absolute_url()).content.decode()
+
+
+def test_an_address_asked_the_wrong_way_answers_a_page_in_words(owner_client: Client) -> None:
+    """Found from outside: /accounts/logout/ typed into the address bar, or any address visited
+    that only takes a form, was a blank page (Django's 405 has no body)."""
+    html = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
+    logout = owner_client.get("/accounts/logout/", **html)
+    assert logout.status_code == 405
+    assert logout["Allow"] == "POST, OPTIONS"
+    text = logout.content.decode()
+    assert "This address is for a form\u2019s button, not a visit." in text
+    assert 'action="/accounts/logout/"' in text  # the top bar's Log out is on it
+    assert "To log out, use Log out at the top." in text
+    star = owner_client.get(f"/g/{uuid.uuid4()}/star", **html)
+    assert star.status_code == 405
+    assert "not a visit" in star.content.decode()
+    assert "To log out" not in star.content.decode()
+    # A program that does not ask for a page gets Django's bare answer.
+    assert owner_client.get("/accounts/logout/").content == b""

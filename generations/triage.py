@@ -36,6 +36,7 @@ from generations.models import (
 LIST_LIMIT = 100
 COUNT_DAYS = 14
 RECENTLY_REVIEWED = 10
+NOTE_MAX = 500  # a review note's characters: a line or two, not a report
 
 
 def _require_staff(request: HttpRequest) -> None:
@@ -85,6 +86,7 @@ def triage(request: HttpRequest) -> HttpResponse:
         "admin_needs_url": admin_list_url(review="needs"),
         "admin_stuck_url": admin_list_url(stuck="yes"),
         "admin_reviewed_url": admin_list_url(review="yes"),
+        "note_max": NOTE_MAX,
     }
     return render(request, "generations/triage.html", context)
 
@@ -145,12 +147,15 @@ def act(request: HttpRequest, uuid: str) -> HttpResponse:
     _require_staff(request)
     generation = get_object_or_404(Generation, uuid=uuid)
     action = request.POST.get("action", "")
+    kept = ""  # a refused note, back in its field to shorten
     if action == "retry":
         level, message = _retry(generation, request.user)
     elif action == "refresh":
         level, message = messages.INFO, tasks.refresh(generation)
     elif action == "review":
-        level, message = _review(generation, request.user, request.POST.get("note", ""))
+        note = request.POST.get("note", "").strip()
+        level, message = _review(generation, request.user, note)
+        kept = note if level == messages.ERROR else ""
     elif action == "reopen":
         done = generation.reopen(request.user)
         level, message = messages.SUCCESS, "Reopened." if done else "It was not reviewed."
@@ -161,7 +166,8 @@ def act(request: HttpRequest, uuid: str) -> HttpResponse:
             Generation.objects.select_related("created_by", "reviewed_by", "retried_as"),
             pk=generation.pk,
         )
-        return render(request, "generations/triage.html#job", {"job": job, "note": message})
+        context = {"job": job, "note": message, "kept_note": kept, "note_max": NOTE_MAX}
+        return render(request, "generations/triage.html#job", context)
     messages.add_message(request, level, message)
     return redirect(_next_url(request))
 
@@ -182,7 +188,12 @@ def _retry(generation: Generation, user: Any) -> tuple[int, str | SafeString]:
 
 
 def _review(generation: Generation, user: Any, note: str) -> tuple[int, str]:
-    if generation.mark_reviewed(user, note.strip()):
+    if len(note) > NOTE_MAX:
+        return messages.ERROR, (
+            f"A note holds at most {NOTE_MAX} characters (this one has {len(note):,}): "
+            "nothing was marked."
+        )
+    if generation.mark_reviewed(user, note):
         return messages.SUCCESS, "Marked reviewed."
     return messages.WARNING, "It was already reviewed."
 

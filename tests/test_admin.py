@@ -578,3 +578,20 @@ def test_staff_without_the_change_permission_cannot_triage(owner: User) -> None:
 def test_staff_see_a_review_link(staff_client: Client) -> None:
     nav = staff_client.get("/").content.decode().split("</nav>")[0]
     assert f'<a href="{TRIAGE}">Review</a>' in nav
+
+
+@pytest.mark.django_db
+def test_a_review_note_too_long_is_refused_and_comes_back_to_shorten(
+    staff_client: Client, owner: User
+) -> None:
+    """Found from outside: a 3,000-character note was kept whole and filled the screen."""
+    job = make(owner)
+    long_note = "checked " * 100  # 800 characters
+    row = staff_client.post(
+        act_url(job), {"action": "review", "note": long_note}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "A note holds at most 500 characters (this one has 799): nothing was marked." in row
+    assert f'value="{long_note.strip()}"' in row  # what was typed, to shorten
+    assert 'maxlength="500"' in row
+    job.refresh_from_db()
+    assert job.reviewed_at is None

@@ -17,6 +17,16 @@ from tests.conftest import checked_page, log_in
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 
+# Whether `text` is on the clipboard within 30 s (a copy is asynchronous).
+ON_THE_CLIPBOARD = """async (text) => {
+  for (let tries = 0; tries < 300; tries++) {
+    if (await navigator.clipboard.readText() === text) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}"""
+
+
 @pytest.mark.parametrize(("width", "name"), [(1280, "desktop"), (390, "phone")])
 def test_a_token_is_made_shown_once_and_revoked_on_the_page(
     browser: Browser, live_app: str, staff: User, owner: User, tmp_path: Path, width: int, name: str
@@ -37,6 +47,10 @@ def test_a_token_is_made_shown_once_and_revoked_on_the_page(
         shown = page.locator("#new-token")
         expect(shown).to_be_visible()
         token = shown.inner_text()
+        # Found from outside: there was no Copy. It puts the token on the clipboard.
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.get_by_role("button", name="Copy", exact=True).click()
+        assert page.evaluate(ON_THE_CLIPBOARD, token)
         record = check_token(token)
         assert record is not None
         assert record.user == staff

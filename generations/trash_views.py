@@ -1,4 +1,5 @@
-"""Deleting a piece (into the trash), the Trash page, and restoring from it."""
+"""Deleting a piece (into the trash), the Trash page, restoring from it, and deleting from it
+for good."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -78,6 +79,18 @@ def trash_page(request: HttpRequest) -> HttpResponse:
         piece.purge_after = trash.purge_after(piece)  # type: ignore[attr-defined]
     context = {"pieces": pieces, "days": settings.LUMAWEB_TRASH_DAYS}
     return render(request, "generations/trash.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def purge(request: HttpRequest, uuid: str) -> HttpResponse:
+    """Remove a piece in the Trash for good, now, with its files (a GET asks first): whoever
+    may restore it."""
+    generation = get_object_or_404(trash.in_trash(request.user), uuid=uuid)
+    if request.method == "GET":
+        return render(request, "generations/trash_purge.html", {"generation": generation})
+    trash.purge(generation)
+    messages.success(request, "Deleted forever: it and its files are gone.")
+    return redirect("trash")
 
 
 @require_POST

@@ -177,6 +177,36 @@ def test_a_purge_waits_for_the_trash_days_and_keeps_files_others_use(
     assert not default_storage.exists(kept.file.name)
 
 
+def test_a_piece_in_the_trash_is_deleted_forever_by_whoever_may_restore_it(
+    owner: User, teammate: User, staff: User, django_capture_on_commit_callbacks
+) -> None:
+    """Found from outside: nothing removed a piece before its 30 days but the shell. The Trash
+    page's "Delete forever" asks first, then removes it and its files, now."""
+    mine, theirs = piece(owner, "mine"), piece(teammate, "theirs")
+    files = mine.outputs.get().stored_files
+    trash.move_to_trash(owner, [mine])
+    trash.move_to_trash(teammate, [theirs])
+    url = f"/trash/{mine.uuid}/purge"
+    listed = as_user(owner).get("/trash/").content.decode()
+    assert f'href="{url}"' in listed
+    asked = as_user(owner).get(url)
+    assert asked.status_code == 200
+    assert "This cannot be undone" in asked.content.decode()
+    assert Generation.objects.filter(pk=mine.pk).exists()  # asking removed nothing
+    assert as_user(teammate).post(url).status_code == 404  # not theirs to remove
+    with django_capture_on_commit_callbacks(execute=True):
+        done = as_user(owner).post(url, follow=True)
+    assert done.redirect_chain[-1][0] == "/trash/"
+    assert "Deleted forever" in done.content.decode()
+    assert not Generation.objects.filter(pk=mine.pk).exists()
+    assert not any(default_storage.exists(name) for name in files)
+    # Staff may remove anyone's; a piece no longer in the trash is not found.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert as_user(staff).post(f"/trash/{theirs.uuid}/purge").status_code == 302
+    assert not Generation.objects.filter(pk=theirs.pk).exists()
+    assert as_user(staff).post(url).status_code == 404
+
+
 def test_purge_trash_is_a_command(owner: User, settings) -> None:
     settings.LUMAWEB_TRASH_DAYS = 0
     trash.move_to_trash(owner, [piece(owner)])

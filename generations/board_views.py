@@ -62,9 +62,16 @@ def boards(request: HttpRequest) -> HttpResponse:
 def board(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """A board's pieces, as the gallery shows everything."""
     shown = get_object_or_404(Board.objects.select_related("created_by"), uuid=uuid)
-    context = {"board": shown, "form": BoardForm(instance=shown)}
+    return _board_page(request, shown, BoardForm(instance=shown))
+
+
+def _board_page(request: HttpRequest, shown: Board, form: BoardForm) -> HttpResponse:
+    """A board's page, its Edit menu holding `form` (open, with what was typed, when refused)."""
     pieces = Generation.objects.filter(boards=shown)
-    return browse(request, pieces, shown.get_absolute_url(), "generations/board.html", context)
+    context = {"board": shown, "form": form}
+    page = browse(request, pieces, shown.get_absolute_url(), "generations/board.html", context)
+    page.status_code = 400 if form.errors else 200
+    return page
 
 
 @require_POST
@@ -87,8 +94,8 @@ def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     if action == "rename":
         form = BoardForm(request.POST, instance=shown)
         if not form.is_valid():
-            messages.error(request, " ".join(form.errors.get("name", ["Give it a name."])))
-            return redirect(shown)
+            shown.refresh_from_db()  # the page shows the name it still has
+            return _board_page(request, shown, form)
         form.save()
         messages.success(request, "Renamed.")
     elif action in ("archive", "restore"):

@@ -114,6 +114,7 @@ def test_people_revoke_their_own_tokens_and_not_a_teammates(
     assert check_token(my_token) is None
     mine.refresh_from_db()
     assert mine.revoked_by == owner
+    assert "just now</time> by" not in done.content.decode()  # their own doing
 
 
 def test_staff_see_and_revoke_anyones_token(staff: User, owner: User) -> None:
@@ -127,6 +128,10 @@ def test_staff_see_and_revoke_anyones_token(staff: User, owner: User) -> None:
     assert check_token(token) is None
     record.refresh_from_db()
     assert record.revoked_by == staff
+    # Found from outside: its owner saw "revoked just now" and not who did it.
+    owners = Client()
+    owners.force_login(owner)
+    assert "just now</time> by sam" in owners.get(reverse("mcp-tokens")).content.decode()
 
 
 def test_mcp_without_a_token_is_401_with_a_bearer_challenge(db: None) -> None:

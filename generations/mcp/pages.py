@@ -39,7 +39,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "new_token": request.session.pop(NEW_TOKEN, ""),
-        "mine": AccessToken.objects.filter(user=user),
+        "mine": AccessToken.objects.filter(user=user).select_related("revoked_by"),
         "everyone": (
             AccessToken.objects.active().exclude(user=user).select_related("user")
             if user.is_staff

@@ -64,13 +64,22 @@ class UsageFilters(forms.Form):
         validators=DATE_RANGE,
     )
 
+    def __init__(self, data: Any, *, everyone: bool) -> None:
+        """`everyone`: staff, who see the whole team's jobs; a person sees only theirs, so a
+        split by person would be one line: they split by kind first, and not by person."""
+        super().__init__(data)
+        self.default_by = "person" if everyone else "kind"
+        if not everyone:
+            by: Any = self.fields["by"]
+            by.choices = [(k, label) for k, label in by.choices if k != "person"]
+
     def choices(self) -> tuple[str, str, date, date]:
         """The period, dimension and dates asked for; anything invalid takes its default (the
         page says so: `not_used`), and dates given the wrong way round are the range they name."""
         self.is_valid()
         data = self.cleaned_data
         period = data.get("period") or "day"
-        by = data.get("by") or "person"
+        by = data.get("by") or self.default_by
         today = timezone.localdate()
         until = data.get("until") or today
         since = data.get("since") or until - DEFAULT_SPAN[period]
@@ -194,7 +203,7 @@ def _balances(request: HttpRequest, start: datetime, end: datetime) -> list[dict
 @require_GET
 def usage(request: HttpRequest) -> HttpResponse:
     """Spend and counts over time, split one way, for staff (everyone) or a person (their own)."""
-    filters = UsageFilters(request.GET)
+    filters = UsageFilters(request.GET, everyone=request.user.is_staff)
     period, by, since, until = filters.choices()
     field = DIMENSIONS[by][0]
     zone = timezone.get_current_timezone()

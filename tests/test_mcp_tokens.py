@@ -1,6 +1,7 @@
 """Personal access tokens for /mcp: made and shown once, kept hashed, revoked, never a login."""
 
 import json
+import threading
 from io import StringIO
 
 import pytest
@@ -181,5 +182,46 @@ def test_malformed_requests_get_json_rpc_errors_never_a_crash(owner: User) -> No
     broken = client.post("/mcp", "{not json", content_type="application/json", headers=accept)
     assert broken.status_code == 400
     assert broken.json()["error"]["message"].startswith("Parse error")
-    assert client.get("/mcp").status_code == 406  # no event stream: answers are JSON
+    assert client.get("/mcp").status_code == 405  # no event stream: answers are JSON
     assert client.delete("/mcp").status_code == 405  # stateless: no session to end
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_stream_asked_for_is_refused_at_once_not_held(owner: User) -> None:
+    """Found from outside (an attacker): GET /mcp asking for an event stream never answered, and
+    its thread spun on after the client left; ten such requests took the studio down. This
+    server is stateless and answers in JSON: a GET is refused with 405, as the MCP spec allows."""
+    _, token = issue_token(owner, "agent")
+    client = Client(headers={"authorization": f"Bearer {token}"})
+    answers: list[object] = []
+    asking = threading.Thread(
+        target=lambda: answers.append(client.get("/mcp", headers={"accept": "text/event-stream"})),
+        daemon=True,
+    )
+    asking.start()
+    asking.join(timeout=60)
+    assert answers, "GET /mcp did not answer within a minute"
+    refused = answers[0]
+    assert refused.status_code == 405  # type: ignore[attr-defined]
+    assert refused["Allow"] == "POST"  # type: ignore[index]
+    assert "POST" in refused.json()["error"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("host", ["[::1]", "[::1]:8000", "localhost:8000"])
+def test_mcp_answers_at_any_allowed_host(owner: User, host: str) -> None:
+    """Found from outside: Host: [::1]:8777 was a 500 (its port read from the first colon)."""
+    _, token = issue_token(owner, "agent")
+    assert (
+        Client(HTTP_HOST=host)
+        .post(
+            "/mcp",
+            json.dumps(INITIALIZE),
+            content_type="application/json",
+            headers={
+                "accept": "application/json, text/event-stream",
+                "authorization": f"Bearer {token}",
+            },
+        )
+        .status_code
+        == 200
+    )

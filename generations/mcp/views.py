@@ -13,6 +13,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http.request import split_domain_port
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from mcp.server.transport_security import TransportSecuritySettings
@@ -34,8 +35,20 @@ def endpoint(request: HttpRequest) -> HttpResponse:
     token = check_token(given) if given else None
     if token is None:
         return unauthorized(bool(given))
+    if request.method != "POST":
+        # Stateless, answering each POST in JSON: no event stream to hold open (a GET held one
+        # forever, its thread spinning), no session to end. The spec's answer is a 405.
+        refused = JsonResponse({"error": ONLY_POST}, status=405)
+        refused["Allow"] = "POST"
+        return refused
     caller = Caller(user=token.user, base_url=request.build_absolute_uri("/").rstrip("/"))
     return async_to_sync(_serve)(request, caller)
+
+
+ONLY_POST = (
+    "Send each JSON-RPC message with POST: this server is stateless and answers in JSON, so "
+    "there is no event stream to open (GET) and no session to end (DELETE)."
+)
 
 
 def unauthorized(token_given: bool) -> JsonResponse:
@@ -65,11 +78,12 @@ async def _serve(request: HttpRequest, caller: Caller) -> HttpResponse:
         json_response=True,
         transport_security=TRANSPORT_SECURITY,
     )
-    body = request.body
+    messages = [{"type": "http.request", "body": request.body, "more_body": False}]
     sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
+        # The request, then its end: the client has nothing more to say in this exchange.
+        return messages.pop() if messages else {"type": "http.disconnect"}
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
@@ -91,7 +105,7 @@ async def _serve(request: HttpRequest, caller: Caller) -> HttpResponse:
 
 def _scope(request: HttpRequest) -> dict[str, Any]:
     """The ASGI scope of a Django request, at the SDK app's path."""
-    host, _, port = request.get_host().partition(":")
+    host, port = split_domain_port(request.get_host())  # "[::1]:8000" too
     return {
         "type": "http",
         "asgi": {"version": "3.0"},

@@ -118,7 +118,7 @@ def download(request: HttpRequest, uuid: UUID) -> StreamingHttpResponse:
 @require_http_methods(["GET", "POST"])
 def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """Put one piece on boards or take it off them (from its card's menu or its page)."""
-    piece = get_object_or_404(Generation, uuid=uuid)
+    piece = get_object_or_404(Generation.objects.alive(), uuid=uuid)
     on = list(piece.boards.filter(archived=False))
     form = PieceBoardsForm(request.POST or None, initial={"boards": on})
     if request.method == "POST" and form.is_valid():

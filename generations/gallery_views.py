@@ -27,7 +27,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @require_POST
 def star(request: HttpRequest, uuid: str) -> HttpResponse:
     """Star or unstar (the form says which, so a double click cannot undo itself)."""
-    generation = get_object_or_404(Generation, uuid=uuid)
+    generation = get_object_or_404(Generation.objects.alive(), uuid=uuid)
     starred = request.POST.get("starred") == "1"
     if starred:
         Star.objects.get_or_create(user=request.user, generation=generation)

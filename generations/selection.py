@@ -32,7 +32,7 @@ ACTIONS = {
 
 
 def _selected(request: HttpRequest) -> list[Generation]:
-    named = Generation.objects.named(request.POST.getlist("pieces")[:MAX_SELECTED])
+    named = Generation.objects.alive().named(request.POST.getlist("pieces")[:MAX_SELECTED])
     return list(named.select_related("created_by"))
 
 

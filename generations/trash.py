@@ -36,6 +36,13 @@ def in_trash(user: Any) -> GenerationQuerySet:
     return trashed
 
 
+def out_of_reach(user: Any) -> GenerationQuerySet:
+    """Trashed pieces this person may not restore: for them, as if already gone."""
+    if user.is_staff:
+        return Generation.objects.none()
+    return Generation.objects.filter(deleted_at__isnull=False).exclude(created_by=user)
+
+
 def purge_after(generation: Generation) -> datetime:
     assert generation.deleted_at is not None
     return generation.deleted_at + timedelta(days=settings.LUMAWEB_TRASH_DAYS)

@@ -213,7 +213,8 @@ def _get_generation(uuid: str) -> Generation:
 def card(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """One gallery card, fetched when a card whose output link died scrolls into view: it starts
     the link's renewal, and the page's poll (`poll`) watches the card until it is done."""
-    generation = get_object_or_404(Generation.objects.cards().for_viewer(request.user), uuid=uuid)
+    pieces = Generation.objects.alive().cards().for_viewer(request.user)
+    generation = get_object_or_404(pieces, uuid=uuid)
     refreshing = refresh_if_stale(generation)
     return HttpResponse(render_card(request, generation, refreshing=refreshing))
 
@@ -241,14 +242,14 @@ def poll(request: HttpRequest) -> HttpResponse:
     page = _watched(request.GET.get("page", ""))
     watched = {**seen, **page}
     states = dict(
-        Generation.objects.filter(uuid__in=watched).values_list("uuid", "state").order_by()
+        Generation.objects.alive().filter(uuid__in=watched).values_list("uuid", "state").order_by()
     )
     moved = {u for u, shown in watched.items() if shown == REFRESH or states.get(u) != shown}
     if not moved and SESSION_KEY in request.session:
         return HttpResponse(status=204)
     if not request.user.is_authenticated:  # signed out, or no longer allowed in
         return redirect_to_login(request.get_full_path())
-    found = Generation.objects.cards().for_viewer(request.user).filter(uuid__in=moved)
+    found = Generation.objects.alive().cards().for_viewer(request.user).filter(uuid__in=moved)
     board = page_board(request) if not page else None  # a detail page reloads instead
     swaps = []
     for generation in found:

@@ -207,6 +207,35 @@ def test_a_piece_in_the_trash_is_deleted_forever_by_whoever_may_restore_it(
     assert as_user(staff).post(url).status_code == 404
 
 
+def test_a_piece_in_the_trash_is_out_of_reach_of_everyone_who_may_not_restore_it(
+    owner: User, teammate: User, staff: User
+) -> None:
+    """Found from outside (an attacker): a teammate still reached someone's trashed piece by its
+    id: a selection downloaded, starred and boarded it, its Boards page showed it, its card and
+    the poll rendered it, and its archived file was served. It is there only for its owner and
+    staff, in the Trash."""
+    gone = piece(owner, "alice's kite")
+    name = gone.outputs.get().file.name
+    trash.move_to_trash(owner, [gone])
+    bob = as_user(teammate)
+    selected = {"pieces": [str(gone.uuid)], "confirmed": "1", "next": "/gallery/"}
+    for action in ("download", "star", "board"):
+        answer = bob.post("/selection/", {**selected, "action": action, "new_board": "B"})
+        assert answer.status_code == 302, action  # nothing selected: back, with a message
+        assert "kite" not in answer.content.decode()
+    assert not gone.stars.exists()
+    assert not gone.boards.exists()
+    assert bob.get(f"/g/{gone.uuid}/boards").status_code == 404
+    assert bob.post(f"/g/{gone.uuid}/star", {"starred": "1"}).status_code == 404
+    assert bob.get(f"/g/{gone.uuid}/card").status_code == 404
+    polled = bob.get("/poll", {"seen": f"{gone.uuid}:processing"}, headers={"HX-Request": "true"})
+    assert f'<article id="card-{gone.uuid}" hx-swap-oob="delete">' in polled.content.decode()
+    assert bob.get(f"/media/{name}").status_code == 404
+    # Its owner and staff still see it where they restore it.
+    assert as_user(owner).get(f"/media/{name}").status_code == 200
+    assert as_user(staff).get(f"/media/{name}").status_code == 200
+
+
 def test_purge_trash_is_a_command(owner: User, settings) -> None:
     settings.LUMAWEB_TRASH_DAYS = 0
     trash.move_to_trash(owner, [piece(owner)])

@@ -252,6 +252,27 @@ def test_upscale_and_audio_chain_from_the_detail_page(owner, owner_client, run_w
     assert (up.state, sound.state) == (State.COMPLETED, State.COMPLETED)
 
 
+def test_modify_a_video_with_how_far_to_go(owner, owner_client, run_worker, settings) -> None:
+    """Found from outside: Modify could not be sent at all. Its "How far to go" was a field
+    named `mode`, as is the studio's own, so the studio read "reimagine_2" as the mode: 404."""
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"  # where the simulator fetches the video
+    video = a_video(owner, run_worker)
+    run_worker(lambda: video.outputs.get().archive_state != "pending", timeout=60)
+    url = f"/?mode=dm_modify&from={video.uuid}&as=media&lineage=edit"
+    form = owner_client.get(url).content.decode()
+    assert form.count('name="mode"') == 2  # the studio's own: the phone's list and the form's
+    assert "Reimagine 2" in form  # every strength in words
+    fields = {"media_pick": str(video.uuid), "prompt": "watercolour", "strength": "reimagine_2"}
+    made = post(owner_client, "dm_modify", key="k-modify", **fields)
+    assert made.status_code == 302
+    job = Generation.objects.get(idempotency_key="k-modify")
+    assert job.request["mode"] == "reimagine_2"
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED, job.failure_reason
+    again = owner_client.get(f"/?remix={job.uuid}").content.decode()
+    assert '<option value="reimagine_2" selected>' in again
+
+
 def test_an_agents_piece_cannot_be_picked_for_dream_machine(owner, owner_client, run_worker):
     from generations.providers.agents import schema as agents
 

@@ -34,10 +34,15 @@ MODEL_LABELS = {
     "photon-1": "Photon 1 (best quality)",
     "photon-flash-1": "Photon Flash 1 (faster, cheaper)",
 }
-MODE_LABELS = {
+STRENGTH_LABELS = {
     "adhere_1": "Adhere 1 — keep almost everything",
+    "adhere_2": "Adhere 2",
+    "adhere_3": "Adhere 3",
     "flex_1": "Flex 1 — keep the layout, restyle",
+    "flex_2": "Flex 2",
+    "flex_3": "Flex 3",
     "reimagine_1": "Reimagine 1 — keep the idea, redraw",
+    "reimagine_2": "Reimagine 2",
     "reimagine_3": "Reimagine 3 — only the motion survives",
 }
 WEIGHT_HELP = "How strongly it guides the result, from 0 to 1."
@@ -268,7 +273,7 @@ class _SourceForm(DreamForm):
         "model": "model",
         "aspect_ratio": "aspect_ratio",
         "format": "format",
-        "mode": "mode",
+        "mode": "strength",  # the studio's own `mode` names the form
         **slot_error_paths("media"),
         "media.url": "media",
     }
@@ -341,8 +346,8 @@ class DreamModifyForm(_SourceForm):
     model = forms.ChoiceField(
         choices=labelled_choices(schema.VIDEO_MODELS, MODEL_LABELS), required=False
     )
-    mode = forms.ChoiceField(
-        choices=labelled_choices(schema.MODIFY_MODES, MODE_LABELS),
+    strength = forms.ChoiceField(
+        choices=labelled_choices(schema.MODIFY_MODES, STRENGTH_LABELS),
         initial="flex_1",
         required=False,
         label="How far to go",
@@ -354,7 +359,7 @@ class DreamModifyForm(_SourceForm):
             "model": data.get("model") or "ray-2",
             "prompt": data.get("prompt") or None,
             "media": refs.get("media"),
-            "mode": data.get("mode") or "flex_1",
+            "mode": data.get("strength") or "flex_1",
         }
 
 

@@ -17,13 +17,10 @@ from pydantic import ValidationError
 from generations import providers
 from generations.models import INPUT_PLACEHOLDER, Generation, Input, State
 from generations.providers import errors
+from generations.providers.base import failure_code_for
 from generations.providers.dream_machine import schema
 from generations.providers.dream_machine.client import CREATE_PATHS, DreamMachineClient
-from generations.providers.dream_machine.provider import (
-    DreamMachineProvider,
-    failure_code,
-    job_from,
-)
+from generations.providers.dream_machine.provider import DreamMachineProvider, job_from
 from generations.simulators import media as sim_media
 from generations.simulators.dream_machine import callbacks
 from generations.simulators.models import DreamGeneration
@@ -262,7 +259,7 @@ def test_states_are_mapped(upstream: str, studio: str) -> None:
     ],
 )
 def test_failure_reasons_are_classified(reason: str, code: str) -> None:
-    assert failure_code(reason) == code
+    assert failure_code_for(reason) == code
 
 
 # --- the client against the simulator ---

@@ -175,12 +175,28 @@ def test_every_simulated_shape_is_read_to_a_real_mp4(gateway: ProxyClient, setti
 
 
 def test_a_failed_simulated_job_says_why(gateway: ProxyClient) -> None:
+    """Found from outside: every gateway failure was a passing one, moderation too, so it was
+    explained as "a temporary failure" and retried automatically (each retry a charge). Its
+    words are sorted as Dream Machine's are: a gateway relays Luma's."""
     accepted = gateway.create_generation(
         schema.ProxyRequest(user_prompt="a storm [fail:content_moderated]")
     ).data
     job = wait_done(gateway, accepted.id)
-    assert (job.state, job.failure_code) == ("failed", "generation_failed")
+    assert (job.state, job.failure_code) == ("failed", "content_moderated")
     assert "moderation" in job.failure_reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_moderated_gateway_job_is_not_retried(owner, owner_client, run_worker) -> None:
+    request = schema.ProxyRequest(user_prompt="a storm [fail:content_moderated]")
+    generation, _ = start_generation(owner, request, provider="proxy")
+    run_worker(terminal(generation))
+    assert (generation.state, generation.failure_code) == (State.FAILED, "content_moderated")
+    assert generation.retried_as is None
+    # Found from outside too: the gateway's words were put in Luma's mouth.
+    page = owner_client.get(generation.get_absolute_url()).content.decode()
+    assert f"{providers.label('proxy')} said: " in page
+    assert "Luma said" not in page
 
 
 # --- odd answers from gateways, read defensively ---

@@ -10,6 +10,7 @@ docs/providers.md walks through adding one.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,6 +22,31 @@ if TYPE_CHECKING:
 
 # The studio's states a provider maps its own onto (e.g. Dream Machine's `dreaming`).
 UPSTREAM_STATES = ("queued", "processing", "completed", "failed")
+
+
+# A failure's words, where an upstream gives no code (Dream Machine's `failure_reason`, and the
+# gateways that relay it): they sort it into the studio's codes, so that a refusal is explained
+# plainly and only a passing failure is retried automatically.
+MODERATION = re.compile(
+    r"moderat|flagged|safety|nsfw|inappropriate|policy|violat|not allowed|prohibited|blocked",
+    re.IGNORECASE,
+)
+INVALID = re.compile(
+    r"prompt is too|too (short|long)|invalid|unsupported|not supported|could not (load|fetch|"
+    r"download|read)|failed to (load|fetch|download|read)|unreachable|not found|no such|"
+    r"must be|is required|aspect ratio|resolution",
+    re.IGNORECASE,
+)
+
+
+def failure_code_for(reason: str) -> str:
+    """The studio's failure code for an upstream's words: moderation, a request or input it
+    cannot run (not retried), else a passing failure of the model (retried)."""
+    if MODERATION.search(reason):
+        return "content_moderated"
+    if INVALID.search(reason):
+        return "invalid_request"
+    return "generation_failed"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -14,6 +13,7 @@ from generations.providers.base import (
     Summary,
     UpstreamJob,
     UpstreamOutput,
+    failure_code_for,
 )
 from generations.providers.http import Reply
 
@@ -40,28 +40,6 @@ STATES = {
     "completed": "completed",
     "failed": "failed",
 }
-# `failure_reason` is free text with no code: these words sort it into the studio's codes, so
-# that a refusal is explained plainly and only a passing failure is retried automatically.
-MODERATION = re.compile(
-    r"moderat|flagged|safety|nsfw|inappropriate|policy|violat|not allowed|prohibited|blocked",
-    re.IGNORECASE,
-)
-INVALID = re.compile(
-    r"prompt is too|too (short|long)|invalid|unsupported|not supported|could not (load|fetch|"
-    r"download|read)|failed to (load|fetch|download|read)|unreachable|not found|no such|"
-    r"must be|is required|aspect ratio|resolution",
-    re.IGNORECASE,
-)
-
-
-def failure_code(reason: str) -> str:
-    """The studio's failure code for a Dream Machine `failure_reason`: moderation, a request or
-    input it cannot run (not retried), else a passing failure of the model (retried)."""
-    if MODERATION.search(reason):
-        return "content_moderated"
-    if INVALID.search(reason):
-        return "invalid_request"
-    return "generation_failed"
 
 
 def describe(request: schema.AnyRequest) -> str:
@@ -201,7 +179,7 @@ def job_from(data: schema.Generation, request_id: str = "") -> UpstreamJob:
         state=state,
         raw=data.model_dump(mode="json"),
         request_id=request_id,
-        failure_code=failure_code(reason) if state == "failed" else "",
+        failure_code=failure_code_for(reason) if state == "failed" else "",
         failure_reason=reason,
         outputs=tuple(outputs),
     )

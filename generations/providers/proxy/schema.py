@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic_core import PydanticCustomError
 
+from generations.providers.base import failure_code_for
+
 AspectRatio: TypeAlias = Literal["1:1", "4:3", "3:4", "16:9", "9:16"]
 ASPECT_RATIOS: tuple[str, ...] = get_args(AspectRatio)
 PROMPT_MAX = 6000  # inferred: the seed states no limit; the Agents API's is used
@@ -157,7 +159,7 @@ def read_answer(answer: dict[str, Any], *, accepted: bool = False) -> ProxyJob:
     state = STATES.get(word.strip().lower(), "processing")
     video = find_video(job) if state == "completed" else ""
     reason = job.get("failure_reason") or job.get("fail_reason") or job.get("error") or ""
-    code = "generation_failed" if state == "failed" else ""
+    code = failure_code_for(str(reason)) if state == "failed" else ""
     if state == "completed" and not video:
         state, code = "failed", "output_not_found"
         reason = (

@@ -27,9 +27,11 @@ def _tag(name: str) -> str:
 
 def mode_groups(modes: dict[str, tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
     """The modes by upstream, for the phone's list of them: each upstream's name for people,
-    and its modes' keys and labels, in the tabs' order."""
+    and its modes' keys and labels, in the tabs' order. A label carries its tab's tag: the
+    closed list shows the chosen one alone ("Video · Dream Machine", not "Video")."""
     names = {provider.name: provider.display_name for provider in providers.enabled()}
     groups: dict[str, list[tuple[str, str]]] = {}
-    for mode, (label, _tag) in modes.items():
-        groups.setdefault(names[MODE_FORMS[mode].PROVIDER], []).append((mode, label))
+    for mode, (label, tag) in modes.items():
+        shown = f"{label} · {tag}" if tag else label
+        groups.setdefault(names[MODE_FORMS[mode].PROVIDER], []).append((mode, shown))
     return list(groups.items())

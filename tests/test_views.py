@@ -100,6 +100,16 @@ def test_the_studio_opens_at_the_mode_last_opened(
     assert ACTIVE_TAB.findall(owner_client.get("/").content.decode()) == ["image"]
 
 
+def test_the_phones_list_of_modes_names_each_ones_upstream(owner_client: Client) -> None:
+    """Found from outside: at 390 px the list read Video, Video, Video: the chosen one showed
+    without its upstream, which only the (closed) list's group headings named."""
+    page = owner_client.get("/?mode=dm_video").content.decode()
+    picker = page[page.index('<select id="mode-pick"') :]
+    picker = picker[: picker.index("</select>")]
+    assert '<option value="dm_video" selected>Video · Dream Machine</option>' in picker
+    assert '<option value="video">Video</option>' in picker  # the Agents API's: no tag
+
+
 def test_a_plain_post_creates_a_draft_and_redirects(owner_client: Client, owner: User) -> None:
     response = owner_client.post(
         "/",

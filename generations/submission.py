@@ -15,7 +15,20 @@ from generations.throttle import submission_refusal
 
 
 class SubmissionRefused(Exception):
-    """A rate or budget limit refused a new job; the message says why, for the person."""
+    """A new job refused before anything was recorded (a rate or budget limit, text no database
+    takes); the message says why, for the person."""
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a request's text anywhere holds a NUL, which PostgreSQL's text and JSON refuse
+    (the pages' forms refuse it on their fields; an agent's or a script's request comes here)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def upstream_user_id(user: Any) -> str:
@@ -55,6 +68,11 @@ def record_generation(
     for that many variations at once (the rest are recorded without a check, in the caller's
     transaction); `batch` is their shared id (Generation.batch).
     """
+    if _holds_nul([request.model_dump(mode="json"), idempotency_key]):
+        raise SubmissionRefused(
+            "A text in this request holds a NUL character (\\x00), which no prompt or option "
+            "may contain: remove it and send again."
+        )
     if idempotency_key:
         existing = Generation.objects.filter(
             created_by=user, idempotency_key=idempotency_key

@@ -188,6 +188,8 @@ def _retry(generation: Generation, user: Any) -> tuple[int, str | SafeString]:
 
 
 def _review(generation: Generation, user: Any, note: str) -> tuple[int, str]:
+    if "\x00" in note:
+        return messages.ERROR, "A note cannot hold a NUL character: nothing was marked."
     if len(note) > NOTE_MAX:
         return messages.ERROR, (
             f"A note holds at most {NOTE_MAX} characters (this one has {len(note):,}): "

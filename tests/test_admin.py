@@ -595,3 +595,10 @@ def test_a_review_note_too_long_is_refused_and_comes_back_to_shorten(
     assert 'maxlength="500"' in row
     job.refresh_from_db()
     assert job.reviewed_at is None
+    # Found from outside (an attacker) too: a NUL was stored (PostgreSQL would refuse it).
+    nul = staff_client.post(
+        act_url(job), {"action": "review", "note": "a\x00b"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "A note cannot hold a NUL character: nothing was marked." in nul
+    job.refresh_from_db()
+    assert job.reviewed_at is None

@@ -46,6 +46,7 @@ from generations.tasks import start_generation
 MAX_WAIT = 60.0
 WAIT_STEP = 0.5
 LIST_MAX = 100
+OFFSET_MAX = 10**9  # past any team's history; a larger number is no row a database can skip to
 # The gallery's filter fields that list_generations names otherwise.
 ARGUMENT_OF_FILTER = {"q": "search"}
 
@@ -390,7 +391,7 @@ async def get_generation(generation_id: JobId) -> Answer:
 @server.tool(annotations=READ)
 async def list_generations(
     limit: Annotated[int, Field(ge=1, le=LIST_MAX)] = 10,
-    offset: Annotated[int, Field(ge=0)] = 0,
+    offset: Annotated[int, Field(ge=0, le=OFFSET_MAX)] = 0,
     mine: Annotated[bool, Field(description="Only jobs the token's person started")] = False,
     person: Annotated[str | None, Field(description="Only this teammate's jobs (username)")] = None,
     kind: Literal[tuple(Kind.values)] | None = None,  # type: ignore[valid-type]

@@ -6,6 +6,7 @@ archiving are for the board's maker and staff. A board's page is the gallery's p
 search, keyboard, infinite scroll) on the board's pieces.
 """
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -18,15 +19,22 @@ BY_NAME = (Lower("name"), "id")
 
 
 def unique_name(name: str, board: Board | None = None) -> str:
-    """`name` when no other board has it (in any letters' case), or a refusal that says which:
-    boards of the same name could not be told apart where pieces are put on them."""
-    taken = Board.objects.filter(name__iexact=name).exclude(pk=board.pk if board else None)
-    if (found := taken.first()) is not None:
+    """`name` when no other board has it (in any letters' case or width: "éclair" is "Éclair",
+    a fullwidth S an S), or a refusal that says which: boards of the same name could not
+    be told apart where pieces are put on them. Compared here, not by the database, whose
+    case folding may be ASCII's only (SQLite); a team has boards by the hundred, not more."""
+    wanted = _folded(name)
+    others = Board.objects.exclude(pk=board.pk if board else None).only("name", "archived")
+    if (found := next((o for o in others if _folded(o.name) == wanted), None)) is not None:
         archived = " (archived)" if found.archived else ""
         raise forms.ValidationError(
             f"There is already a board named “{found.name}”{archived}: choose it, or another name."
         )
     return name
+
+
+def _folded(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 class BoardForm(forms.ModelForm):

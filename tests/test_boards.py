@@ -274,6 +274,11 @@ def test_a_second_board_of_the_same_name_is_refused_everywhere_one_is_made(
     assert '<h1 class="gallery-head__title">Other' in page  # the name it still has
     assert Board.objects.count() == 2
     assert not work.boards.exists()
+    # Found from outside (an attacker): "Éclair" and "éclair" both went in (SQLite folds ASCII
+    # only), as did a fullwidth twin of "Spring campaign".
+    Board.objects.create(name="Éclair", created_by=owner)
+    for twin in ("éclair", "ÉCLAIR", "\uff33pring campaign"):
+        assert owner_client.post("/boards/", {"name": twin}).status_code == 400, twin
     # Its own name, in other letters, is a rename.
     owner_client.post(f"/boards/{board.uuid}/edit", {"action": "rename", "name": "SPRING campaign"})
     board.refresh_from_db()

@@ -81,6 +81,7 @@ def test_the_page_shows_a_new_token_once_and_lists_it_by_name(owner_client: Clie
     assert response.status_code == 302
     assert response["Location"] == reverse("mcp-tokens")
     shown = owner_client.get(response["Location"])
+    assert "no-store" in shown["Cache-Control"]  # found from outside: it could be cached
     token = shown.context["new_token"]
     assert token in shown.content.decode()
     assert check_token(token) is not None

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from generations.mcp.tokens import issue_token
@@ -27,6 +28,7 @@ class TokenForm(forms.Form):
 NEW_TOKEN = "mcp-new-token"  # noqa: S105 - a session key's name
 
 
+@never_cache  # the page after a token is made shows it: no cache, the browser's neither, keeps it
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
     """The person's tokens and a form for a new one, shown once, on the page the form's answer

@@ -318,6 +318,13 @@ def detail_context(generation: Generation) -> dict[str, Any]:
     refs = providers.references(generation.provider, generation.request)
     chained = {ref["generation_id"] for _, ref in refs if ref.get("generation_id")}
     related_query = Q(parent=generation) | Q(upstream_id__in=chained)
+    # A piece picked from the gallery that a request keeps as its output's link (Dream
+    # Machine's URL fields): found by that link while it is the output's.
+    if links := [ref["url"] for _, ref in refs if ref.get("url")]:
+        picked = dict(Output.objects.filter(url__in=links).values_list("url", "generation_id"))
+        related_query |= Q(pk__in=picked.values())
+    else:
+        picked = {}
     if generation.parent_id:
         related_query |= Q(pk=generation.parent_id)
     if generation.batch:  # the other variations of its Generate
@@ -326,6 +333,7 @@ def detail_context(generation: Generation) -> dict[str, Any]:
     outputs = Output.objects.filter(Q(generation=generation) | Q(index=0))
     prefetch_related_objects([generation, *related], Prefetch("outputs", queryset=outputs))
     by_upstream = {g.upstream_id: g for g in related if g.upstream_id}
+    by_pk = {g.pk: g for g in related if g.deleted_at is None}
     uploads: dict[str, Input] = {}
     file_ids = [ref["file_id"] for _, ref in refs if ref.get("file_id")]
     if file_ids:
@@ -342,7 +350,8 @@ def detail_context(generation: Generation) -> dict[str, Any]:
         elif ref.get("file_id"):
             shown.upload = uploads.get(ref["file_id"])
         elif ref.get("url"):
-            shown.url = ref["url"]
+            shown.generation = by_pk.get(picked.get(ref["url"]))
+            shown.url = "" if shown.generation else ref["url"]
         inputs.append(shown)
     children = [g for g in related if g.parent_id == generation.pk]
     for child in children:

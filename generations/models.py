@@ -508,15 +508,16 @@ _PARAMETER_NAMES = {
 _REFERENCE_WORDS = {
     "generation_id": "a piece from the gallery",
     "file_id": "an upload",
-    "url": "an image from a URL",
+    "url": "a file by its link",  # an image or a video, picked or given
     "data": "an inline image",
 }
 
 
 def _human(value: Any) -> str:
-    if isinstance(value, str) and (
-        word := next((w for p, w in _REFERENCE_PREFIXES.items() if value.startswith(p)), "")
-    ):
+    if isinstance(value, str) and (word := _prefix_word(value)):
+        return word
+    url = value.get("url") if isinstance(value, dict) else None
+    if isinstance(url, str) and (word := _prefix_word(url)):  # an upload kept as a URL
         return word
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -527,6 +528,10 @@ def _human(value: Any) -> str:
     if isinstance(value, list):
         return f"{len(value)} item{'s' if len(value) != 1 else ''}"
     return str(value)
+
+
+def _prefix_word(value: str) -> str:
+    return next((w for p, w in _REFERENCE_PREFIXES.items() if value.startswith(p)), "")
 
 
 def media_url(name: str) -> str:

@@ -136,6 +136,17 @@ def test_an_image_with_a_weighted_uploaded_reference(owner_client, run_worker, s
     [upload] = Input.objects.filter(generation=job)
     assert job.request["image_ref"] == [{"url": upload.placeholder, "weight": 0.4}]
     assert sent_reference(job, run_worker).startswith("http://sim.test/public/")
+    # Found from outside: its page linked the reference to "lumaweb-input:…", which goes
+    # nowhere, and called it "an image from a URL". It shows the upload, by its name.
+    page = owner_client.get(job.get_absolute_url()).content.decode()
+    assert 'href="lumaweb-input:' not in page  # (the request as stored, shown raw, keeps it)
+    assert "an image from a URL" not in page
+    assert "ref.png" in page
+    assert upload.file.name in page  # its thumbnail, from our storage
+    frame = Generation(
+        request={"keyframes": {"frame0": {"type": "image", "url": upload.placeholder}}}
+    )
+    assert frame.parameters == [("Keyframes", "frame0: an upload")]
 
 
 def test_a_picked_reference_is_sent_as_a_link_that_still_works(
@@ -271,6 +282,26 @@ def test_modify_a_video_with_how_far_to_go(owner, owner_client, run_worker, sett
     assert job.state == State.COMPLETED, job.failure_reason
     again = owner_client.get(f"/?remix={job.uuid}").content.decode()
     assert '<option value="reimagine_2" selected>' in again
+
+
+def test_a_reframe_of_a_picked_video_shows_it_beside_the_result(
+    owner, owner_client, run_worker, settings
+) -> None:
+    """Found from outside: a reframe of a video picked from the gallery said "The source is no
+    longer kept here" and "Media: an image from a URL", though the source was in the gallery.
+    A request keeps a pick as its output's link: the page finds the piece by it."""
+    settings.LUMAWEB_PUBLIC_URL = "http://sim.test"
+    video = a_video(owner, run_worker, "a harbour at dawn")
+    run_worker(lambda: video.outputs.get().archive_state != "pending", timeout=60)
+    made = post(owner_client, "dm_reframe_video", key="k-reframe", media_pick=str(video.uuid))
+    assert made.status_code == 302
+    job = Generation.objects.get(idempotency_key="k-reframe")
+    run_worker(terminal(job))
+    assert job.state == State.COMPLETED, job.failure_reason
+    page = owner_client.get(job.get_absolute_url()).content.decode()
+    assert "The source is no longer kept here." not in page
+    assert video.outputs.get().file.name in page  # the source, from our copy
+    assert "an image from a URL" not in page
 
 
 def test_an_agents_piece_cannot_be_picked_for_dream_machine(owner, owner_client, run_worker):

@@ -42,6 +42,13 @@ STATES = {
 }
 
 
+def _linked(url: str) -> dict[str, str]:
+    """A stored URL as the detail page finds it: an upload by its placeholder, else a URL."""
+    from generations.models import INPUT_PLACEHOLDER
+
+    return {"file_id": url} if url.startswith(INPUT_PLACEHOLDER) else {"url": url}
+
+
 def describe(request: schema.AnyRequest) -> str:
     """What the history shows as a job's prompt (upscale and audio may have none)."""
     prompt = getattr(request, "prompt", None)
@@ -127,7 +134,8 @@ class DreamMachineProvider(Provider):
     @classmethod
     def references(cls, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """Every media input of a stored request, labelled for people, each with a
-        `generation_id` (a prior Dream Machine job) or a `url`."""
+        `generation_id` (a prior Dream Machine job), a `file_id` (an upload, by the placeholder
+        the request keeps until it is sent) or a `url`."""
         found: list[tuple[str, dict[str, Any]]] = []
         frames = request.get("keyframes") or {}
         for role, label in (("frame0", "Start frame"), ("frame1", "End frame")):
@@ -135,20 +143,20 @@ class DreamMachineProvider(Provider):
             if frame.get("type") == "generation":
                 found.append((label, {"generation_id": frame.get("id")}))
             elif frame.get("url"):
-                found.append((label, {"url": frame["url"]}))
+                found.append((label, _linked(frame["url"])))
         for key, label in (("image_ref", "Reference image"), ("style_ref", "Style reference")):
             found += [
-                (label, {"url": ref["url"]}) for ref in request.get(key) or [] if "url" in ref
+                (label, _linked(ref["url"])) for ref in request.get(key) or [] if "url" in ref
             ]
         identity = (request.get("character_ref") or {}).get("identity0") or {}
-        found += [("Character", {"url": url}) for url in identity.get("images") or []]
+        found += [("Character", _linked(url)) for url in identity.get("images") or []]
         for key, label in (
             ("modify_image_ref", "Image to modify"),
             ("media", "Source"),
             ("first_frame", "First frame"),
         ):
             if (request.get(key) or {}).get("url"):
-                found.append((label, {"url": request[key]["url"]}))
+                found.append((label, _linked(request[key]["url"])))
         if request.get("generation_id"):
             found.append(("Video", {"generation_id": request["generation_id"]}))
         return found

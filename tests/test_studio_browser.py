@@ -568,3 +568,14 @@ def test_each_modes_words_come_back_with_back_forward_and_reload(page: Page, own
     page.go_forward()
     page.wait_for_url("**mode=video")
     expect(prompt).to_have_value("waves rolling in, slow")
+    # Found from outside: a reload kept the words but not the options (1:1 came back 16:9,
+    # Loop unticked).
+    page.goto("/?mode=proxy")
+    ratio = page.locator("#options select[name=aspect_ratio]")
+    loop = page.locator("#options input[name=loop]")
+    ratio.select_option("1:1")
+    loop.check()
+    expect(loop).to_be_checked()
+    page.reload()
+    expect(ratio).to_have_value("1:1")
+    expect(loop).to_be_checked()

@@ -675,11 +675,15 @@
     form.querySelectorAll("#options select[name]").forEach(function (field) {
       options[field.name] = field.value;
     });
+    form.querySelectorAll("#options input[type=checkbox][name]").forEach(function (field) {
+      options[field.name] = field.checked;  // a box's state, told from a choice by its type
+    });
     sessionStorage.setItem(OPTIONS, JSON.stringify(options));
   });
 
-  // The options the mode left had (an aspect ratio, say) that the new mode offers as they are:
-  // set, then checked as any change is, so the form's hints and greyed values follow them.
+  // The options the mode left had (an aspect ratio, a ticked Loop) that the new mode offers as
+  // they are, or that a reload or Back to it had: set, then checked as any change is, so the
+  // form's hints and greyed values follow them.
   function carryOptions(form) {
     let options = null;
     try {
@@ -696,6 +700,12 @@
       });
       if (!offered || field.value === value) return;
       field.value = value;
+      changed = field;
+    });
+    form.querySelectorAll("#options input[type=checkbox][name]").forEach(function (field) {
+      const value = options[field.name];
+      if (typeof value !== "boolean" || field.disabled || field.checked === value) return;
+      field.checked = value;
       changed = field;
     });
     if (changed) changed.dispatchEvent(new Event("change", { bubbles: true }));
@@ -720,7 +730,8 @@
     } catch (error) {
       return;
     }
-    if (!back) carryOptions(form);
+    // A mode's own options come back with it (a reload, Back to it); another's come along.
+    if (!back || sessionStorage.getItem(LEFT) === mode) carryOptions(form);
     if (!words || typeof words !== "object") return;
     Object.keys(words).forEach(function (name) {
       const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');

@@ -521,10 +521,18 @@ def _human(value: Any) -> str:
         return word
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, dict) and value.get("type") == "generation":  # Dream Machine's
+        return _REFERENCE_WORDS["generation_id"]
     if isinstance(value, dict) and (ref := next((k for k in _REFERENCE_WORDS if k in value), "")):
         return _REFERENCE_WORDS[ref]
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')}: {_human(v)}" for k, v in value.items())
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(item, dict) and item.keys() == {"key"} for item in value)
+    ):  # Dream Machine's concepts: the camera moves by name
+        return ", ".join(str(item["key"]).replace("_", " ") for item in value)
     if isinstance(value, list):
         return f"{len(value)} item{'s' if len(value) != 1 else ''}"
     return str(value)

@@ -116,6 +116,11 @@ def test_a_video_between_two_gallery_videos_and_no_loop(owner, owner_client, run
     }
     run_worker(terminal(job))
     assert job.state == State.COMPLETED
+    # Found from outside: its page said "Concepts: 2 items", not the camera moves (and named
+    # each keyframe's piece by its type and upstream id).
+    assert ("Concepts", "aerial, dolly zoom") in job.parameters
+    gallery = "a piece from the gallery"
+    assert ("Keyframes", f"frame0: {gallery}, frame1: {gallery}") in job.parameters
 
 
 def test_an_image_with_a_weighted_uploaded_reference(owner_client, run_worker, settings) -> None:

@@ -81,7 +81,7 @@ def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     shown = get_object_or_404(Board, uuid=uuid)
     action = request.POST.get("action", "")
     if action in ("cover", "remove"):
-        piece = get_object_or_404(shown.pieces.named([request.POST.get("piece", "")]))
+        piece = get_object_or_404(shown.pieces.alive().named([request.POST.get("piece", "")]))
         if action == "cover":
             Board.objects.filter(pk=shown.pk).update(cover=piece)
             messages.success(request, "Cover changed.")

@@ -329,11 +329,11 @@ def detail_context(generation: Generation) -> dict[str, Any]:
         related_query |= Q(pk=generation.parent_id)
     if generation.batch:  # the other variations of its Generate
         related_query |= Q(batch=generation.batch)
-    related = list(Generation.objects.filter(related_query).order_by("-created_at"))
+    related = list(Generation.objects.alive().filter(related_query).order_by("-created_at"))
     outputs = Output.objects.filter(Q(generation=generation) | Q(index=0))
     prefetch_related_objects([generation, *related], Prefetch("outputs", queryset=outputs))
     by_upstream = {g.upstream_id: g for g in related if g.upstream_id}
-    by_pk = {g.pk: g for g in related if g.deleted_at is None}
+    by_pk = {g.pk: g for g in related}
     uploads: dict[str, Input] = {}
     file_ids = [ref["file_id"] for _, ref in refs if ref.get("file_id")]
     if file_ids:

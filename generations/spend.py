@@ -136,7 +136,7 @@ def budget_refusal(user: Any, cost: Decimal | None, *, person: bool = True, jobs
         if cost > budget.left_cents:
             verb = "have" if budget.whose == "you" else "has"
             what = f"These {jobs} variations are" if jobs > 1 else "This job is"
-            renews = date_format(_next_month(), "j F")
+            renews = date_format(next_month_start(), "j F")
             return (
                 f"{what} estimated at {usd(cost)}, and {budget.whose} {verb} "
                 f"{usd(budget.left_cents)} of this month's {usd(budget.limit_cents)} budget "
@@ -145,7 +145,7 @@ def budget_refusal(user: Any, cost: Decimal | None, *, person: bool = True, jobs
     return ""
 
 
-def _next_month() -> datetime:
+def next_month_start() -> datetime:
     start = month_start()
     return (
         start.replace(year=start.year + 1, month=1)

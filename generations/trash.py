@@ -16,10 +16,18 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
+from django.utils import formats, timezone
 
+from generations import spend
 from generations.archive import delete_files
-from generations.models import EventKind, Generation, GenerationQuerySet, Input, Output
+from generations.models import (
+    ACTIVE_STATES,
+    EventKind,
+    Generation,
+    GenerationQuerySet,
+    Input,
+    Output,
+)
 from generations.uploads import PENDING_HOURS
 
 
@@ -41,6 +49,21 @@ def out_of_reach(user: Any) -> GenerationQuerySet:
     if user.is_staff:
         return Generation.objects.none()
     return Generation.objects.filter(deleted_at__isnull=False).exclude(created_by=user)
+
+
+def not_yet_purgeable(generation: Generation) -> str:
+    """Why a trashed piece cannot be deleted forever at once (a person's "Delete forever"), or
+    "". Budgets and limits count the jobs' rows: one of this month still counts, and one still
+    running is still being made (and charged) upstream."""
+    if generation.state in ACTIVE_STATES:
+        return "It is still being made: it can be deleted forever once it has finished or failed."
+    if generation.created_at >= spend.month_start():
+        renews = formats.date_format(spend.next_month_start(), "j F")
+        return (
+            "It counts toward this month's budgets and limits, so it stays until they renew "
+            f"({renews}); then Delete forever removes it at once."
+        )
+    return ""
 
 
 def purge_after(generation: Generation) -> datetime:

@@ -86,8 +86,17 @@ def purge(request: HttpRequest, uuid: str) -> HttpResponse:
     """Remove a piece in the Trash for good, now, with its files (a GET asks first): whoever
     may restore it."""
     generation = get_object_or_404(trash.in_trash(request.user), uuid=uuid)
-    if request.method == "GET":
-        return render(request, "generations/trash_purge.html", {"generation": generation})
+    refusal = trash.not_yet_purgeable(generation)
+    if request.method == "GET" or refusal:
+        context = {
+            "generation": generation,
+            "refusal": refusal,
+            "purge_after": trash.purge_after(generation),
+        }
+        page = "generations/trash_purge.html"
+        return render(
+            request, page, context, status=409 if refusal and request.method == "POST" else 200
+        )
     trash.purge(generation)
     messages.success(request, "Deleted forever: it and its files are gone.")
     return redirect("trash")

@@ -145,7 +145,7 @@ def _midnight(day: date) -> datetime:
 def act(request: HttpRequest, uuid: str) -> HttpResponse:
     """Retry, refresh, mark reviewed or reopen one job; named submit buttons say which."""
     _require_staff(request)
-    generation = get_object_or_404(Generation.objects.alive(), uuid=uuid)
+    generation = get_object_or_404(Generation, uuid=uuid)  # staff: trashed ones too
     action = request.POST.get("action", "")
     kept = ""  # a refused note, back in its field to shorten
     if action == "retry":

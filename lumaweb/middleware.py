@@ -80,6 +80,6 @@ class MethodNotAllowedPageMiddleware:
             and "text/html" in request.headers.get("Accept", "")
         ):
             page = render(request, "405.html", status=405)
-            page["Allow"] = response["Allow"]
+            page["Allow"] = response.get("Allow", "")
             return page
         return response

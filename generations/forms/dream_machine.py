@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from generations import public
 from generations.forms.base import (
+    STRENGTH_LABELS,
     CreateForm,
     Slot,
     labelled_choices,
@@ -33,17 +34,6 @@ MODEL_LABELS = {
     "ray-flash-2": "Ray Flash 2 (faster, cheaper)",
     "photon-1": "Photon 1 (best quality)",
     "photon-flash-1": "Photon Flash 1 (faster, cheaper)",
-}
-STRENGTH_LABELS = {
-    "adhere_1": "Adhere 1 — keep almost everything",
-    "adhere_2": "Adhere 2",
-    "adhere_3": "Adhere 3",
-    "flex_1": "Flex 1 — keep the layout, restyle",
-    "flex_2": "Flex 2",
-    "flex_3": "Flex 3",
-    "reimagine_1": "Reimagine 1 — keep the idea, redraw",
-    "reimagine_2": "Reimagine 2",
-    "reimagine_3": "Reimagine 3 — only the motion survives",
 }
 WEIGHT_HELP = "How strongly it guides the result, from 0 to 1."
 

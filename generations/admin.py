@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from generations import retry, tasks
+from generations.boards import BoardForm
 from generations.explanations import explain
 from generations.models import Board, Generation, GenerationQuerySet, Output, PersonBudget, Price
 from generations.wording import ago
@@ -533,8 +534,19 @@ class PersonBudgetAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user",)
 
 
+class BoardAdminForm(forms.ModelForm):
+    """The admin's board form, refusing a name another board has as the studio's forms do."""
+
+    class Meta:
+        model = Board
+        fields = ["name", "archived", "cover", "created_by", "created_at"]
+
+    clean_name = BoardForm.clean_name
+
+
 @admin.register(Board)
 class BoardAdmin(admin.ModelAdmin):
+    form = BoardAdminForm
     list_display = ("name", "created_by", "created_at", "archived")
     list_filter = ("archived",)
     search_fields = ("name",)

@@ -47,7 +47,9 @@ def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
     if not can_delete(request.user, generation):
         raise PermissionDenied("Only its owner or staff can cancel this.")
     by = request.user.get_username()
-    generation.mark_failed("cancelled", f"Cancelled by {by}: stopped waiting for Luma.")
+    generation.mark_failed(
+        "cancelled", f"Cancelled by {by}: stopped waiting for {generation.provider_label}."
+    )
     if request.htmx:
         return card_in_place(request, generation)
     return redirect(back_to(request, generation.get_absolute_url()))

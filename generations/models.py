@@ -299,6 +299,11 @@ class Generation(models.Model):
         return providers.label(self.provider)
 
     @property
+    def failure_said_by(self) -> str:
+        """Who said a failure's words: its upstream, or "" when they are the studio's own."""
+        return "" if self.failure_code in STUDIO_WORDS else self.provider_label
+
+    @property
     def upstream_state_note(self) -> str:
         """The upstream's own word for this job's state when the studio's words leave it out."""
         if not isinstance(self.upstream, dict) or self.provider not in settings.LUMA_PROVIDERS:
@@ -839,6 +844,11 @@ class Input(models.Model):
 
 
 INPUT_PLACEHOLDER = "lumaweb-input:"
+# Failures whose words the studio writes itself (a cancel, a job the upstream forgot, an answer
+# it could not read), not an upstream's.
+STUDIO_WORDS = frozenset(
+    ("cancelled", "upstream_lost", "outcome_unknown", "output_not_found", "upload_refused")
+)
 # A reference a request stores as a plain string (the proxy dialect's image fields).
 _REFERENCE_PREFIXES = {
     INPUT_PLACEHOLDER: "an upload",

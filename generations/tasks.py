@@ -185,7 +185,9 @@ def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -
         reply = provider.poll(generation.upstream_id)
     except errors.NotFound as exc:
         generation.mark_failed(
-            "upstream_lost", "Luma no longer knows this job.", request_id=exc.request_id
+            "upstream_lost",
+            f"{generation.provider_label} no longer knows this job.",
+            request_id=exc.request_id,
         )
         return
     except errors.LumaError as exc:

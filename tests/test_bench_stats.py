@@ -45,7 +45,9 @@ class OneShotServer:
                 for step in steps:
                     received = b""
                     while b"\r\n\r\n" not in received:
-                        received += conn.recv(4096)
+                        if not (more := conn.recv(4096)):
+                            return  # the client went away
+                        received += more
                     if step == "reset":  # linger on, for no time: close sends a reset
                         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_NONE)
                         break

@@ -458,6 +458,10 @@ def test_a_long_running_job_shows_a_hint_and_its_owner_can_cancel_it(
     slow.refresh_from_db()
     assert (slow.state, slow.failure_code) == (State.FAILED, "cancelled")
     assert slow.retried_as is None, "a cancelled job is never retried automatically"
+    # Found by a review: the studio's own words were credited to the upstream.
+    words = owner_client.get(slow.get_absolute_url()).content.decode()
+    assert "Cancelled by olivia: stopped waiting for Luma Agents API" in words
+    assert "said: Cancelled" not in words
 
 
 def test_automatic_retries_are_stacked_into_one_card(owner: User, owner_client: Client) -> None:

@@ -256,6 +256,11 @@ def test_states_are_mapped(upstream: str, studio: str) -> None:
         ("Unsupported image format", "invalid_request"),
         ("Internal error: please try again", "generation_failed"),
         ("", "generation_failed"),
+        # Found by a review: a gateway's passing refusals use moderation's and a bad request's
+        # words too; they are passing failures, retried.
+        ("Request blocked: too many requests", "generation_failed"),
+        ("Rate limit exceeded for this policy", "generation_failed"),
+        ("Upstream timed out at 1080p resolution", "generation_failed"),
     ],
 )
 def test_failure_reasons_are_classified(reason: str, code: str) -> None:

@@ -27,6 +27,10 @@ UPSTREAM_STATES = ("queued", "processing", "completed", "failed")
 # A failure's words, where an upstream gives no code (Dream Machine's `failure_reason`, and the
 # gateways that relay it): they sort it into the studio's codes, so that a refusal is explained
 # plainly and only a passing failure is retried automatically.
+PASSING = re.compile(
+    r"too many requests|rate.?limit|busy|overloaded|timed? ?out|try again later|temporar",
+    re.IGNORECASE,
+)
 MODERATION = re.compile(
     r"moderat|flagged|safety|nsfw|inappropriate|policy|violat|not allowed|prohibited|blocked",
     re.IGNORECASE,
@@ -41,7 +45,10 @@ INVALID = re.compile(
 
 def failure_code_for(reason: str) -> str:
     """The studio's failure code for an upstream's words: moderation, a request or input it
-    cannot run (not retried), else a passing failure of the model (retried)."""
+    cannot run (not retried), else a passing failure of the model (retried). Words of a passing
+    failure win: "blocked: too many requests" is no moderation."""
+    if PASSING.search(reason):
+        return "generation_failed"
     if MODERATION.search(reason):
         return "content_moderated"
     if INVALID.search(reason):

@@ -5,7 +5,6 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
-from generations import providers
 from generations.chaining import reference_url
 from generations.models import Generation, Kind, Output, State, media_url
 from generations.wording import ago, elapsed
@@ -14,7 +13,6 @@ register = template.Library()
 register.filter("ago", ago)
 register.filter("elapsed", elapsed)
 register.filter("reference_url", reference_url)
-register.filter("provider_label", providers.label)  # who said a failure's words
 
 
 @register.filter

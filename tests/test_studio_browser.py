@@ -579,3 +579,8 @@ def test_each_modes_words_come_back_with_back_forward_and_reload(page: Page, own
     page.reload()
     expect(ratio).to_have_value("1:1")
     expect(loop).to_be_checked()
+    page.goto("/?mode=dm_video")  # and the camera moves a Dream Machine video names
+    aerial = page.locator(".concepts input[value=aerial]")
+    aerial.check()
+    page.reload()
+    expect(aerial).to_be_checked()

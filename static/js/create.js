@@ -659,6 +659,8 @@
   const DRAFT = "lumaweb.create-form:";  // and the mode
   const LEFT = "lumaweb.create-left";  // the mode last left, whose words another mode takes
   const OPTIONS = "lumaweb.create-options";  // the options of the mode last left
+  // The boxes among them: the options' (Loop) and the camera moves a prompt may name.
+  const BOXES = "#options input[type=checkbox][name], .concepts input[type=checkbox][name]";
 
   let loggingOut = false;
 
@@ -675,8 +677,8 @@
     form.querySelectorAll("#options select[name]").forEach(function (field) {
       options[field.name] = field.value;
     });
-    form.querySelectorAll("#options input[type=checkbox][name]").forEach(function (field) {
-      options[field.name] = field.checked;  // a box's state, told from a choice by its type
+    form.querySelectorAll(BOXES).forEach(function (field) {
+      options[field.name + "=" + field.value] = field.checked;  // a box's state, by its value too
     });
     sessionStorage.setItem(OPTIONS, JSON.stringify(options));
   });
@@ -702,8 +704,8 @@
       field.value = value;
       changed = field;
     });
-    form.querySelectorAll("#options input[type=checkbox][name]").forEach(function (field) {
-      const value = options[field.name];
+    form.querySelectorAll(BOXES).forEach(function (field) {
+      const value = options[field.name + "=" + field.value];
       if (typeof value !== "boolean" || field.disabled || field.checked === value) return;
       field.checked = value;
       changed = field;

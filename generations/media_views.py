@@ -19,21 +19,25 @@ from generations.serving import serve
 
 @require_safe
 def media(request: HttpRequest, name: str) -> HttpResponseBase:
-    """One stored file, to a logged-in person; a trashed piece's outputs only to whoever may
-    restore it (its owner, staff: the Trash page shows them)."""
-    if (piece := _output_of(name)) and trash.out_of_reach(request.user).filter(uuid=piece).exists():
+    """One stored file, to a logged-in person; a trashed piece's outputs and uploads only to
+    whoever may restore it (its owner, staff: the Trash page shows them)."""
+    if (found := _piece_of(name)) and trash.out_of_reach(request.user).filter(**found).exists():
         raise Http404("No such file.")
     return serve(request, name)
 
 
-def _output_of(name: str) -> UUID | None:
-    """The piece an archived output's name belongs to (archive.py: outputs/<uuid>/…)."""
+# Where a stored file's folder names its piece (archive.py: outputs/<piece>/…; an upload's
+# Input: inputs/<input>/…).
+OWNED_BY = {"outputs": "uuid", "inputs": "inputs__uuid"}
+
+
+def _piece_of(name: str) -> dict[str, UUID] | None:
+    """The lookup of the piece a stored file belongs to, or None."""
     folder, _, rest = name.partition("/")
-    piece, _, _ = rest.partition("/")
-    if folder != "outputs":
+    if folder not in OWNED_BY:
         return None
     try:
-        return UUID(piece)
+        return {OWNED_BY[folder]: UUID(rest.partition("/")[0])}
     except ValueError:
         return None
 

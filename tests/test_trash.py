@@ -244,6 +244,12 @@ def test_a_piece_in_the_trash_is_out_of_reach_of_everyone_who_may_not_restore_it
     polled = bob.get("/poll", {"seen": f"{gone.uuid}:processing"}, headers={"HX-Request": "true"})
     assert f'<article id="card-{gone.uuid}" hx-swap-oob="delete">' in polled.content.decode()
     assert bob.get(f"/media/{name}").status_code == 404
+    # Found by a review: its uploads were still served (inputs/<upload>/…), as are an upload's.
+    item = upload(gone, "file-kite")
+    uploaded = default_storage.save(f"inputs/{item.uuid}/kite.png", ContentFile(b"in"))
+    Input.objects.filter(pk=item.pk).update(file=uploaded)
+    assert bob.get(f"/media/{uploaded}").status_code == 404
+    assert as_user(owner).get(f"/media/{uploaded}").status_code == 200
     # Found by a review: a piece made from it still showed it as its parent, and a board's
     # "remove" or "cover" still took it (off the board it comes back to when restored).
     child = piece(teammate, "bob's remix")

@@ -1,6 +1,7 @@
 """Objects tests need, made one way: import from here, never from another test module."""
 
 import io
+import time
 import uuid
 from datetime import datetime, timedelta
 from itertools import count
@@ -160,9 +161,10 @@ def completed(user, prompt: str = "a lighthouse at dusk", **fields: object) -> G
     with agents.client() as client:
         created = client.create_generation(request).data
     reply = agents.poll(created.id)
-    for _ in range(500):
-        if reply.state == "completed":
-            break
+    # Until it is done, within a generous deadline: a count of polls ran out first on a fast
+    # machine (500 polls in less time than the simulated job takes).
+    deadline = time.monotonic() + 120
+    while reply.state != "completed" and time.monotonic() < deadline:
         reply = agents.poll(created.id)
     assert reply.state == "completed", reply
     generation = Generation.objects.create(

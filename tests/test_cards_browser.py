@@ -80,3 +80,34 @@ def test_a_running_jobs_detail_page_reloads_once_when_it_finishes(
     )
     expect(page.locator(".detail__info .badge")).to_have_text("Failed", timeout=10_000)
     expect(page.locator("[data-poll-page]")).to_have_count(0)
+
+
+def test_a_page_watching_more_cards_than_an_address_holds_takes_them_in_turns(
+    page: Page, live_app: str, owner: User
+) -> None:
+    """Found from outside (an attacker's read of the poll): a page watching about 80 running
+    cards or more sent a poll address past gunicorn's 4 KB request line, which answered every
+    poll with its raw 414, and nothing on the page moved again. A poll names at most 60; a page
+    watching more takes them in turns, still one poll a second."""
+    jobs = [running(owner, f"A teapot, number {n}") for n in range(100)]
+    polls: list[Request] = []
+    page.on("request", lambda r: polls.append(r) if urlsplit(r.url).path == "/poll" else None)
+    log_in(page, owner)
+    page.goto("/gallery/")
+    cards = page.locator("[data-card][data-poll]")
+    deadline = time.monotonic() + 60
+    while cards.count() < 100 and time.monotonic() < deadline:  # the next pages, as scrolled
+        page.mouse.wheel(0, 20_000)
+        page.wait_for_timeout(200)
+    expect(cards).to_have_count(100)
+    polls.clear()
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while len(seen) < 100 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        for poll in list(polls):
+            assert len(f"GET {urlsplit(poll.url).path}?{urlsplit(poll.url).query} HTTP/1.1") < 4094
+            watched = parse_qs(urlsplit(poll.url).query)["seen"][0].split(",")
+            assert len(watched) <= 60
+            seen.update(entry.partition(":")[0] for entry in watched)
+    assert seen == {str(job.uuid) for job in jobs}

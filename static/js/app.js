@@ -38,10 +38,22 @@
 
   // One poll a second for everything the page watches (generations/views.py `poll`): each
   // running card with the state it shows, and a detail page's job. Nothing watched, no request.
-  function watched() {
-    const seen = Array.from(document.querySelectorAll("[data-card][data-poll]"), function (card) {
+  // A poll names at most POLL_AT_ONCE cards, so that its address stays within a server's
+  // request line (gunicorn's 4 KB); a page watching more takes them in turns, a poll each.
+  const POLL_AT_ONCE = 60;
+  let turn = 0;
+
+  function watched(taking) {
+    const all = Array.from(document.querySelectorAll("[data-card][data-poll]"), function (card) {
       return card.id.replace(/^card-/, "") + ":" + card.dataset.poll;
     });
+    let seen = all;
+    if (all.length > POLL_AT_ONCE) {
+      const start = turn % all.length;
+      seen = all.slice(start, start + POLL_AT_ONCE);
+      seen = seen.concat(all.slice(0, POLL_AT_ONCE - seen.length));
+      if (taking) turn = start + POLL_AT_ONCE;
+    }
     const page = document.querySelector("[data-poll-page]");
     return { seen: seen.join(","), page: page ? page.dataset.pollPage : "" };
   }
@@ -53,7 +65,7 @@
   });
   document.addEventListener("htmx:configRequest", function (event) {
     if (!event.detail.elt.matches("[data-poller]")) return;
-    const what = watched();
+    const what = watched(true);
     if (what.seen) event.detail.parameters.seen = what.seen;
     if (what.page) event.detail.parameters.page = what.page;
   });

@@ -75,7 +75,8 @@ class UsageFilters(forms.Form):
 
     def choices(self) -> tuple[str, str, date, date]:
         """The period, dimension and dates asked for; anything invalid takes its default (the
-        page says so: `not_used`), and dates given the wrong way round are the range they name."""
+        page says which, as the gallery says a filter it did not apply), and dates given the
+        wrong way round are the range they name."""
         self.is_valid()
         data = self.cleaned_data
         period = data.get("period") or "day"
@@ -84,10 +85,6 @@ class UsageFilters(forms.Form):
         until = data.get("until") or today
         since = data.get("since") or until - DEFAULT_SPAN[period]
         return period, by, min(since, until), max(since, until)
-
-    def not_used(self) -> list[str]:
-        """What was asked for and could not be used, in words: "To: choose a date …"."""
-        return [f"{self[name].label}: {' '.join(errors)}" for name, errors in self.errors.items()]
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The load generators and process probes the benchmark uses: wrk, polling viewers, RSS peaks."""
 
 import html
+import http.client
 import os
 import re
 import resource
@@ -12,9 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 
 @dataclass
@@ -99,7 +98,7 @@ DATA_POLL = re.compile(r'data-poll="([^"]+)"')
 
 
 def poll_like_htmx(
-    client: httpx.Client,
+    browser: "Browser",
     job: str,
     state: str,
     *,
@@ -120,38 +119,91 @@ def poll_like_htmx(
     while time.monotonic() < until:
         time.sleep(max(0.0, next_at - time.monotonic()))
         next_at += every
-        response = get_as_a_browser(
-            client, "/poll", params={"seen": f"{job}:{state}"}, headers={"HX-Request": "true"}
-        )
-        seen.append((time.time(), response.status_code, response.text))
-        if done and done(response.text):
+        answer = browser.get("/poll", params={"seen": f"{job}:{state}"}, headers=HTMX)
+        seen.append((time.time(), answer.status, answer.text))
+        if done and done(answer.text):
             break
-        if response.status_code == 200:
-            watched = DATA_POLL.search(response.text)
+        if answer.status == 200:
+            watched = DATA_POLL.search(answer.text)
             if watched is None:
                 break
             state = html.unescape(watched.group(1))
     return seen
 
 
-def get_as_a_browser(
-    client: httpx.Client, url: str, resent: Callable[[], None] = lambda: None, **kwargs: Any
-) -> httpx.Response:
-    """A GET that, like a browser's, is sent again once on a new connection when the kept-alive
-    connection it went out on failed before any answer came: gunicorn closes a connection idle
-    for its keep-alive (2 s) just as a request arrives on it, and that request meets a closed
-    connection (`RemoteProtocolError`) or, its bytes unread, a reset (`ReadError`). Browsers
-    resend then (Chromium's `ShouldResendRequest`: a reused connection, no response yet), so a
-    person never sees it; a new connection's failure, or one after the answer began, they do.
-    `resent` is called when it sends again, so a report can count what it did not show."""
-    events: set[str] = set()
-    try:
-        return client.get(url, extensions={"trace": lambda name, _: events.add(name)}, **kwargs)
-    except (httpx.RemoteProtocolError, httpx.ReadError):
-        if events & {"connection.connect_tcp.started", "http11.receive_response_headers.complete"}:
+HTMX = {"HX-Request": "true"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    text: str
+
+
+class Browser:
+    """One person's browser: GETs on one kept-alive connection, as a page and its poller send
+    them, through the standard library's `http.client`.
+
+    A person's browser runs on their own machine, but the benchmark's people share the server's
+    two cores: they must cost little, or the server is measured short of the cores a real team
+    leaves it. (With httpx, 300 people took 0.4-0.7 of the cores and fell behind their own pace;
+    with `http.client`, about 0.15; docs/benchmarks.md, thirteenth pass.)
+
+    A request whose kept-alive connection failed before any answer came is sent again once on a
+    new connection: gunicorn closes a connection idle for its keep-alive (2 s) just as a request
+    arrives on it, and that request meets a closed connection or, its bytes unread, a reset.
+    Browsers resend then (Chromium's `ShouldResendRequest`: a reused connection, no response
+    yet), so a person never sees it; a new connection's failure, or one after the answer began,
+    they do (an `OSError` or `http.client.HTTPException`). `resent` counts what was sent again,
+    so a report can say what it did not show."""
+
+    def __init__(self, base: str, headers: dict[str, str], timeout: float = 30.0) -> None:
+        address = urlsplit(base)
+        self.host, self.port = address.hostname or "127.0.0.1", address.port
+        self.headers = headers
+        self.timeout = timeout
+        self.connection: http.client.HTTPConnection | None = None
+        self.resent = 0
+
+    def __enter__(self) -> "Browser":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._close()
+
+    def get(
+        self, path: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> Answer:
+        url = f"{path}{'&' if '?' in path else '?'}{urlencode(params)}" if params else path
+        headers = {**self.headers, **(headers or {})}
+        reused = self.connection is not None
+        try:
+            try:
+                response = self._send(url, headers)
+            except ConnectionError:
+                if not reused:
+                    raise
+                self._close()
+                self.resent += 1
+                response = self._send(url, headers)
+            text = response.read().decode()
+        except BaseException:
+            self._close()
             raise
-        resent()
-        return client.get(url, **kwargs)
+        if response.will_close:
+            self._close()
+        return Answer(response.status, text)
+
+    def _close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def _send(self, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, self.timeout)
+        self.connection.request("GET", url, headers=headers)
+        return self.connection.getresponse()
 
 
 # --- memory: the kernel's peak RSS ("VmHWM"), reset before the measured step ---

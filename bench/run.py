@@ -12,6 +12,7 @@ docs/benchmarks.md; the exit status is 1 when a target is missed.
 
 import argparse
 import contextlib
+import http.client
 import os
 import platform
 import random
@@ -29,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -362,7 +363,7 @@ class TeamPage:
     name: str
     seconds: list[float] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)  # what went wrong, and how often
-    resent: int = 0  # sent again on a new connection, as a browser does (load.get_as_a_browser)
+    resent: int = 0  # sent again on a new connection, as a browser does (load.Browser)
 
     @property
     def errors(self) -> int:
@@ -394,22 +395,19 @@ def measure_busy_team(
     lock = threading.Lock()
     until = time.monotonic() + TEAM_SECONDS
 
-    def record(name: str, client: httpx.Client, url: str, **kwargs: object) -> None:
+    def record(name: str, browser: load.Browser, url: str, **kwargs: Any) -> None:
         started = time.monotonic()
         failure = None
-
-        def resent() -> None:
-            with lock:
-                seen[name].resent += 1
-
+        resent = browser.resent
         try:
-            status = load.get_as_a_browser(client, url, resent, **kwargs).status_code
+            status = browser.get(url, **kwargs).status
             if status not in (200, 204):
                 failure = f"HTTP {status}"
-        except httpx.TransportError as exc:  # reset or refused: the person sees it, and goes on
+        except (OSError, http.client.HTTPException) as exc:  # the person sees it, and goes on
             failure = type(exc).__name__
         with lock:
             seen[name].seconds.append(time.monotonic() - started)
+            seen[name].resent += browser.resent - resent
             if failure:
                 seen[name].failures[failure] += 1
 
@@ -418,17 +416,16 @@ def measure_busy_team(
         order = list(pages.items())
         chance.shuffle(order)
         time.sleep(chance.uniform(0, 2))
-        with _viewer_client(base, headers) as client:
+        with load.Browser(base, headers) as browser:
             turn = 0
             while time.monotonic() < until:
                 name, url = order[turn % len(order)]
                 turn += 1
-                record(name, client, url, params={"render": f"{n}-{turn}"})
+                record(name, browser, url, params={"render": f"{n}-{turn}"})
                 next_page = time.monotonic() + chance.uniform(2, 4)
                 while time.monotonic() < min(next_page, until):
                     time.sleep(1)
-                    poll = {"HX-Request": "true"}
-                    record(POLL, client, picks["poll"], headers=poll)
+                    record(POLL, browser, picks["poll"], headers=load.HTMX)
 
     threads = [threading.Thread(target=person, args=(n,)) for n in range(people)]
     for thread in threads:
@@ -459,10 +456,6 @@ class Amplification:
         return self.upstream_gets / self.ideal
 
 
-def _viewer_client(base: str, headers: dict[str, str]) -> httpx.Client:
-    return httpx.Client(base_url=base, headers=headers, timeout=30)
-
-
 def measure_amplification(base: str, headers: dict[str, str], seconds: float) -> Amplification:
     from bench import inprocess
 
@@ -473,9 +466,9 @@ def measure_amplification(base: str, headers: dict[str, str], seconds: float) ->
     until = time.monotonic() + seconds
 
     def viewer(n: int) -> None:
-        with _viewer_client(base, headers) as client:
+        with load.Browser(base, headers) as browser:
             results[n] = load.poll_like_htmx(
-                client, job, "processing", until=until, phase=n / VIEWERS
+                browser, job, "processing", until=until, phase=n / VIEWERS
             )
 
     threads = [threading.Thread(target=viewer, args=(n,)) for n in range(VIEWERS)]
@@ -502,9 +495,9 @@ def measure_display_latency(base: str, headers: dict[str, str], provider: str) -
     until = time.monotonic() + 120
 
     def viewer(job: str, phase: float) -> None:
-        with _viewer_client(base, headers) as client:
+        with load.Browser(base, headers) as browser:
             answers = load.poll_like_htmx(
-                client, job, "draft", until=until, phase=phase, done=lambda body: COMPLETED in body
+                browser, job, "draft", until=until, phase=phase, done=lambda body: COMPLETED in body
             )
         shown = [at for at, _, body in answers if COMPLETED in body]
         if shown:

@@ -1,13 +1,13 @@
 """The benchmark's own arithmetic: what it reports must be what it measured."""
 
+import http.client
 import socket
 import struct
 import threading
 
-import httpx
 import pytest
 
-from bench.load import get_as_a_browser, percentile
+from bench.load import Browser, percentile
 
 pytestmark = pytest.mark.unit
 
@@ -48,7 +48,9 @@ class OneShotServer:
                         if not (more := conn.recv(4096)):
                             return  # the client went away
                         received += more
-                    if step == "reset":  # linger on, for no time: close sends a reset
+                    if step == "truncate":  # the answer begun, then a reset
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\nok")
+                    if step in ("reset", "truncate"):  # linger on, for no time: close resets
                         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_NONE)
                         break
                     self.answered += 1
@@ -57,20 +59,29 @@ class OneShotServer:
 
 
 def test_a_reused_connection_reset_before_its_answer_is_sent_again_as_a_browser_does() -> None:
-    # The busy team's one failed poll was an httpx.ReadError: gunicorn closing a kept-alive
-    # connection a request had just reached. A browser sends that request again.
+    # The busy team's one failed poll was a reset: gunicorn closing a kept-alive connection a
+    # request had just reached. A browser sends that request again.
     server = OneShotServer(["answer", "reset"], ["answer"])
-    resent: list[str] = []
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        assert get_as_a_browser(client, "/", lambda: resent.append("/")).status_code == 200
-        assert not resent
-        assert get_as_a_browser(client, "/", lambda: resent.append("/")).status_code == 200
+    with Browser(server.url, {}) as browser:
+        assert browser.get("/").status == 200
+        assert browser.resent == 0
+        assert browser.get("/", params={"seen": "a:b"}).text == "ok"
+        assert browser.resent == 1  # and the report counts it
     server.thread.join(timeout=30)
     assert server.answered == 2
-    assert resent == ["/"]  # and the report counts it
 
 
 def test_a_new_connection_reset_is_the_persons_to_see() -> None:
     server = OneShotServer(["reset"])
-    with httpx.Client(base_url=server.url, timeout=30) as client, pytest.raises(httpx.ReadError):
-        get_as_a_browser(client, "/")
+    with Browser(server.url, {}) as browser, pytest.raises(ConnectionError):
+        browser.get("/")
+    assert browser.resent == 0
+
+
+def test_a_reset_after_the_answer_began_is_the_persons_to_see() -> None:
+    server = OneShotServer(["answer", "truncate"])
+    with Browser(server.url, {}) as browser:
+        assert browser.get("/").status == 200
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            browser.get("/")
+    assert browser.resent == 0

@@ -162,7 +162,9 @@ def _fresh(generation: Generation, output: Output) -> Output:
     try:
         refresh_urls(generation)
     except errors.NotFound as exc:
-        raise ArchiveRefused("Luma no longer knows this job, so its output is gone.") from exc
+        raise ArchiveRefused(
+            f"{generation.provider_label} no longer knows this job, so its output is gone."
+        ) from exc
     except errors.LumaError as exc:
         raise ArchiveError(f"Could not get a fresh link: {exc.detail}") from exc
     output.refresh_from_db()

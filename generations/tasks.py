@@ -50,9 +50,6 @@ REFUSAL_CODES: dict[type[errors.LumaError], str] = {
 }
 
 
-NO_UPSTREAM_ID = "Luma never gave us an id for this job, so there is nothing to ask."
-
-
 # --- starting and retrying jobs ---
 
 
@@ -235,7 +232,8 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     )
     for generation in crashed:
         if generation.mark_outcome_unknown(
-            "The worker stopped while sending this job; Luma may or may not have it."
+            "The worker stopped while sending this job; "
+            f"{generation.provider_label} may or may not have it."
         ):
             found["unknown"] += 1
     due = archive.unarchived_due(now)
@@ -312,7 +310,7 @@ def refresh_later(generation: Generation) -> str:
         # A deferred retry waiting for its backoff is sent now.
         Generation.objects.filter(pk=generation.pk, state=State.DRAFT).update(submit_after=None)
         submit_generation.enqueue(str(generation.uuid))
-        return "Sending it to Luma now."
+        return f"Sending it to {generation.provider_label} now."
     if generation.state == State.SUBMITTING:
         return "It is being sent right now; if the worker died, the sweep will flag it."
     if generation.state in UPSTREAM_ACTIVE_STATES:
@@ -321,11 +319,11 @@ def refresh_later(generation: Generation) -> str:
             next_poll_at=now
         )
         schedule_poll(generation, now)
-        return "Asking Luma now; the answer shows in a moment."
+        return f"Asking {generation.provider_label} now; the answer shows in a moment."
     if not generation.upstream_id:
-        return NO_UPSTREAM_ID
+        return _no_upstream_id(generation)
     refresh_generation.enqueue(str(generation.uuid))
-    return "Asking Luma in the background."
+    return f"Asking {generation.provider_label} in the background."
 
 
 @task()
@@ -338,22 +336,29 @@ def refresh_generation(generation_uuid: str) -> None:
 
 def look_up(generation: Generation) -> str:
     """A finished job's reply asked again (fresh URLs, the upstream's view), without moving it."""
+    upstream = generation.provider_label
     if not generation.upstream_id:
-        return NO_UPSTREAM_ID
+        return _no_upstream_id(generation)
     try:
         reply = providers.get(generation.provider).poll(generation.upstream_id)
     except errors.NotFound as exc:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
-        return "Luma no longer knows this job."
+        return f"{upstream} no longer knows this job."
     except errors.LumaError as exc:
         generation.log(EventKind.ERROR, request_id=exc.request_id, data={"detail": exc.detail})
-        return f"Luma did not answer: {exc.detail}"
+        return f"{upstream} did not answer: {exc.detail}"
     generation.refresh_upstream(reply)
     if archive.archive_again(generation):
         enqueue_archive(generation)
     if reply.state != generation.state:
-        return f"Luma says {reply.state}; we keep {generation.get_state_display().lower()}."
-    return f"Refreshed: Luma says {reply.state}."
+        return f"{upstream} says {reply.state}; we keep {generation.get_state_display().lower()}."
+    return f"Refreshed: {upstream} says {reply.state}."
+
+
+def _no_upstream_id(generation: Generation) -> str:
+    return (
+        f"{generation.provider_label} never gave us an id for this job, so there is nothing to ask."
+    )
 
 
 # --- bringing a Dream Machine account's history in ---

@@ -308,8 +308,8 @@ def test_bulk_refresh_asks_in_the_background_never_in_the_request(
     before = dict(gets.values_list("status", "count"))
     response = post_action(staff_client, "refresh_jobs", done, running, unknown)
     text = messages_of(response)[0]
-    assert "Asking Luma in the background. (1 job)" in text
-    assert "Asking Luma now; the answer shows in a moment. (1 job)" in text
+    assert "Asking Luma Agents API (simulator) in the background. (1 job)" in text
+    assert "Asking Luma Agents API (simulator) now; the answer shows in a moment. (1 job)" in text
     assert "nothing to ask. (1 job)" in text
     assert before
     assert dict(gets.values_list("status", "count")) == before, "no call in the request"
@@ -351,7 +351,7 @@ def test_refresh_of_a_finished_job_renews_its_output_urls_without_moving_it(
     run_worker(terminal(job))
     Output.objects.filter(generation=job).update(url="http://sim.test/expired.png")
     response = staff_client.post(act_url(job), {"action": "refresh"}, follow=True)
-    assert messages_of(response) == ["Refreshed: Luma says completed."]
+    assert messages_of(response) == ["Refreshed: Luma Agents API (simulator) says completed."]
     [output] = job.outputs.all()
     assert "/sim/v1/outputs/" in output.url
     job.refresh_from_db()
@@ -377,7 +377,7 @@ def test_refresh_of_a_job_luma_never_named_says_so(staff_client: Client, owner: 
     job = make(owner, State.UNKNOWN, failure_code="outcome_unknown")
     response = staff_client.post(act_url(job), {"action": "refresh"}, follow=True)
     assert messages_of(response) == [
-        "Luma never gave us an id for this job, so there is nothing to ask."
+        "Luma Agents API (simulator) never gave us an id for this job, so there is nothing to ask."
     ]
 
 

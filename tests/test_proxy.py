@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from generations import hooks, providers
+from generations import hooks, providers, tasks
 from generations.hooks import hook_url
 from generations.models import ArchiveState, EventKind, Generation, Input, State
 from generations.providers import errors
@@ -732,3 +732,28 @@ def test_a_gateway_key_without_its_base_url_is_refused_at_startup() -> None:
     )  # fmt: skip
     assert started.returncode != 0
     assert "LUMA_PROXY_BASE_URL is needed with the proxy key" in started.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_staff_are_told_about_a_gateway_job_names_the_gateway_not_luma(
+    owner, run_worker, settings
+) -> None:
+    # Found from outside: a refresh of a gateway's job said "Luma says completed".
+    settings.LUMA_PROVIDERS = {
+        **settings.LUMA_PROVIDERS,
+        "proxy": {**settings.LUMA_PROVIDERS["proxy"], "name": "Acme Gateway"},
+    }
+    settings.LUMAWEB_PUBLIC_URL = ""
+    generation = start(owner)
+    run_worker(terminal(generation))
+    assert tasks.refresh(generation) == "Refreshed: Acme Gateway (simulator) says completed."
+    Generation.objects.filter(pk=generation.pk).update(upstream_id="gone-for-good")
+    generation.refresh_from_db()
+    assert tasks.refresh(generation) == "Acme Gateway (simulator) no longer knows this job."
+    unsent = start(owner)
+    assert tasks.refresh_later(unsent) == "Sending it to Acme Gateway (simulator) now."
+    Generation.objects.filter(pk=unsent.pk).update(state=State.UNKNOWN)
+    unsent.refresh_from_db()
+    assert tasks.refresh_later(unsent) == (
+        "Acme Gateway (simulator) never gave us an id for this job, so there is nothing to ask."
+    )

@@ -226,3 +226,40 @@ def test_mcp_answers_at_any_allowed_host(owner: User, host: str) -> None:
         .status_code
         == 200
     )
+
+
+def test_a_body_too_big_gets_a_json_rpc_error_in_words_not_a_page(owner: User, settings) -> None:
+    """Found from outside (an agent's view): a body over Django's limit got the studio's HTML
+    error page, and the log a traceback."""
+    _, token = issue_token(owner, "agent")
+    client = Client(headers={"authorization": f"Bearer {token}"})
+    big = {**INITIALIZE, "params": {**INITIALIZE["params"], "padding": "a" * 3_000_000}}
+    answer = client.post(
+        "/mcp",
+        json.dumps(big),
+        content_type="application/json",
+        headers={"accept": "application/json, text/event-stream"},
+    )
+    assert answer.status_code == 413
+    error = answer.json()["error"]
+    assert error["code"] == -32600
+    assert "at most 2.5 MB" in error["message"]
+
+
+def test_a_body_that_is_not_json_gets_a_json_rpc_error(owner: User) -> None:
+    """Found from outside: a body sent as text/plain was answered "Invalid Content-Type header"
+    labelled as an HTML page."""
+    _, token = issue_token(owner, "agent")
+    client = Client(headers={"authorization": f"Bearer {token}"})
+    answer = client.post(
+        "/mcp",
+        json.dumps(INITIALIZE),
+        content_type="text/plain",
+        headers={"accept": "application/json, text/event-stream"},
+    )
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/json"
+    error = answer.json()["error"]
+    assert error["code"] == -32600
+    assert "Content-Type" in error["message"]
+    assert "application/json" in error["message"]

@@ -11,12 +11,15 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.request import split_domain_port
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import INVALID_REQUEST
 
 from generations.gallery import download_output
 from generations.mcp.answers import unsign_media
@@ -41,14 +44,30 @@ def endpoint(request: HttpRequest) -> HttpResponse:
         refused = JsonResponse({"error": ONLY_POST}, status=405)
         refused["Allow"] = "POST"
         return refused
+    if request.content_type != "application/json":
+        shown = request.content_type or "none"
+        return invalid_request(
+            400, f"Send each JSON-RPC message as Content-Type: application/json (not {shown})."
+        )
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024
+        return invalid_request(413, f"A message may be at most {limit:g} MB; this one is larger.")
     caller = Caller(user=token.user, base_url=request.build_absolute_uri("/").rstrip("/"))
-    return async_to_sync(_serve)(request, caller)
+    return async_to_sync(_serve)(request, body, caller)
 
 
 ONLY_POST = (
     "Send each JSON-RPC message with POST: this server is stateless and answers in JSON, so "
     "there is no event stream to open (GET) and no session to end (DELETE)."
 )
+
+
+def invalid_request(status: int, message: str) -> JsonResponse:
+    """A JSON-RPC "Invalid Request" error, as the SDK answers what it cannot read."""
+    error = {"code": INVALID_REQUEST, "message": message}
+    return JsonResponse({"jsonrpc": "2.0", "id": None, "error": error}, status=status)
 
 
 def unauthorized(token_given: bool) -> JsonResponse:
@@ -70,7 +89,7 @@ def unauthorized(token_given: bool) -> JsonResponse:
     return response
 
 
-async def _serve(request: HttpRequest, caller: Caller) -> HttpResponse:
+async def _serve(request: HttpRequest, body: bytes, caller: Caller) -> HttpResponse:
     """One request through the SDK's transport; its answer as a Django response."""
     app = server.streamable_http_app(
         streamable_http_path=PATH,
@@ -78,7 +97,7 @@ async def _serve(request: HttpRequest, caller: Caller) -> HttpResponse:
         json_response=True,
         transport_security=TRANSPORT_SECURITY,
     )
-    messages = [{"type": "http.request", "body": request.body, "more_body": False}]
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

@@ -4,14 +4,14 @@ ZIP download, and the boards of one piece. Forms and queries: boards.py."""
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from generations.boards import BY_NAME, BoardForm, PieceBoardsForm
+from generations.boards import BY_NAME, BoardForm, PieceBoardsForm, saved
 from generations.bundle import downloadable, zip_response
 from generations.gallery import back_to, browse
 from generations.models import Board, BoardPiece, Generation, Output, State
@@ -24,8 +24,10 @@ def boards(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         board = form.save(commit=False)
         board.created_by = request.user
-        board.save()
-        return redirect(board)
+        try:
+            return redirect(saved(board))
+        except ValidationError as refusal:  # a teammate made it meanwhile
+            form.add_error("name", refusal)
     # What a board holds is what is not in the Trash: its count, its cover, its ZIP.
     alive = Q(entries__generation__deleted_at__isnull=True)
     newest = BoardPiece.objects.filter(
@@ -93,10 +95,14 @@ def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
         raise PermissionDenied("Only the board's maker or staff can rename or archive it.")
     if action == "rename":
         form = BoardForm(request.POST, instance=shown)
-        if not form.is_valid():
+        try:
+            if form.is_valid():
+                saved(form.save(commit=False))
+        except ValidationError as refusal:  # a teammate took the name meanwhile
+            form.add_error("name", refusal)
+        if form.errors:
             shown.refresh_from_db()  # the page shows the name it still has
             return _board_page(request, shown, form)
-        form.save()
         messages.success(request, "Renamed.")
     elif action in ("archive", "restore"):
         shown.archived = action == "archive"
@@ -124,7 +130,11 @@ def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         wanted = set(form.cleaned_data["boards"])
         if name := form.cleaned_data["new_board"]:
-            wanted.add(Board.objects.create(name=name, created_by=request.user))
+            try:
+                wanted.add(saved(Board(name=name, created_by=request.user)))
+            except ValidationError as refusal:  # a teammate made it meanwhile
+                form.add_error("new_board", refusal)
+    if request.method == "POST" and form.is_valid():
         for target in wanted - set(on):
             target.add([piece], request.user)
         for target in set(on) - wanted:

@@ -6,26 +6,24 @@ archiving are for the board's maker and staff. A board's page is the gallery's p
 search, keyboard, infinite scroll) on the board's pieces.
 """
 
-import unicodedata
 from typing import Any
 
 from django import forms
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from generations.models import Board, Generation
+from generations.models import Board, Generation, fold_name
 
 # The order boards are listed and offered in: by name, whatever its letters' case.
 BY_NAME = (Lower("name"), "id")
 
 
 def unique_name(name: str, board: Board | None = None) -> str:
-    """`name` when no other board has it (in any letters' case or width: "éclair" is "Éclair",
-    a fullwidth S an S), or a refusal that says which: boards of the same name could not
-    be told apart where pieces are put on them. Compared here, not by the database, whose
-    case folding may be ASCII's only (SQLite); a team has boards by the hundred, not more."""
-    wanted = _folded(name)
-    others = Board.objects.exclude(pk=board.pk if board else None).only("name", "archived")
-    if (found := next((o for o in others if _folded(o.name) == wanted), None)) is not None:
+    """`name` when no other board has it (in any letters' case or width: `fold_name`), or a
+    refusal that says which: boards of the same name could not be told apart where pieces are
+    put on them."""
+    others = Board.objects.exclude(pk=board.pk if board else None)
+    if (found := others.filter(folded_name=fold_name(name)).first()) is not None:
         archived = " (archived)" if found.archived else ""
         raise forms.ValidationError(
             f"There is already a board named “{found.name}”{archived}: choose it, or another name."
@@ -33,8 +31,16 @@ def unique_name(name: str, board: Board | None = None) -> str:
     return name
 
 
-def _folded(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).casefold()
+def saved(board: Board) -> Board:
+    """`board` saved, or the refusal `unique_name` gives when another board took its name after
+    the form was checked (two made at the same instant: the database's unique folded name)."""
+    try:
+        with transaction.atomic():
+            board.save()
+    except IntegrityError:
+        unique_name(board.name, board if board.pk else None)
+        raise
+    return board
 
 
 class BoardForm(forms.ModelForm):
@@ -91,7 +97,7 @@ class BoardChoiceForm(forms.Form):
 
     def board_for(self, user: Any) -> Board:
         board: Board | None = self.cleaned_data.get("board")
-        return board or Board.objects.create(name=self.cleaned_data["new_board"], created_by=user)
+        return board or saved(Board(name=self.cleaned_data["new_board"], created_by=user))
 
 
 class PieceBoardsForm(forms.Form):

@@ -6,6 +6,7 @@ the same job.
 """
 
 import json
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -680,11 +681,20 @@ class Star(models.Model):
         return f"{self.user_id} ★ {self.generation_id}"
 
 
+def fold_name(name: str) -> str:
+    """A board's name as names are compared: "éclair" is "Éclair", a fullwidth S an S. Folded
+    here, not by the database, whose case folding may be ASCII's only (SQLite)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
 class Board(models.Model):
     """A named set of pieces the team shares: a project, a client, a campaign."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=80)
+    # The name folded (fold_name), unique: two boards whose names differ only in case or width
+    # could not be told apart where pieces are put on them, even when made at the same instant.
+    folded_name = models.TextField(unique=True, editable=False)
     archived = models.BooleanField(default=False)
     # Shown on the list of boards; without one, the board's newest piece stands in.
     cover = models.ForeignKey(
@@ -701,6 +711,12 @@ class Board(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.folded_name = fold_name(self.name)
+        if (fields := kwargs.get("update_fields")) is not None and "name" in fields:
+            kwargs["update_fields"] = {*fields, "folded_name"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("board", args=[self.uuid])

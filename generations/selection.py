@@ -8,6 +8,7 @@ them back with `confirmed`, and then the action runs on all of them.
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -68,7 +69,11 @@ def selection(request: HttpRequest) -> HttpResponseBase:
         chosen = Generation.objects.filter(pk__in=[piece.pk for piece in pieces])
         return zip_response(downloadable(chosen), "selection")
     if action == "board":
-        board = form.board_for(request.user)
+        try:
+            board = form.board_for(request.user)
+        except ValidationError as refusal:  # a teammate made it meanwhile
+            form.add_error("new_board", refusal)
+            return _confirm(request, action, pieces, form, back)
         added = board.add(pieces, request.user)
         messages.success(request, _added(added, len(pieces) - added, board.name))
     elif action == "star":

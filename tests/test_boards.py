@@ -11,11 +11,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
 from django.test import Client
 
-from generations import selection, trash
+from generations import boards, selection, trash
 from generations.gallery import PAGE_SIZE
-from generations.models import Board, BoardPiece, Generation, Star
+from generations.models import Board, BoardPiece, Generation, Star, fold_name
 from tests.conftest import ROOT
 from tests.factories import archived_file, piece
 
@@ -283,6 +284,60 @@ def test_a_second_board_of_the_same_name_is_refused_everywhere_one_is_made(
     owner_client.post(f"/boards/{board.uuid}/edit", {"action": "rename", "name": "SPRING campaign"})
     board.refresh_from_db()
     assert board.name == "SPRING campaign"
+
+
+def test_the_database_refuses_two_boards_whose_names_fold_alike(owner: User) -> None:
+    Board.objects.create(name="Éclair", created_by=owner)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Board.objects.create(name="ÉCLAIR", created_by=owner)
+    renamed = Board.objects.create(name="Other", created_by=owner)
+    renamed.name = "éCLAIR"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        renamed.save(update_fields=["name"])
+
+
+@pytest.fixture
+def a_teammate_first(monkeypatch: pytest.MonkeyPatch, teammate: User) -> None:
+    """A teammate makes a board named "Client A" just after a form found no such board, before
+    it saves one of that name: the race the forms' own check cannot see."""
+    check = boards.unique_name
+
+    def checked_then_made_by_a_teammate(name: str, board: Board | None = None) -> str:
+        check(name, board)
+        if not Board.objects.filter(folded_name=fold_name("Client A")).exists():
+            Board.objects.create(name="Client A", created_by=teammate)
+        return name
+
+    monkeypatch.setattr(boards, "unique_name", checked_then_made_by_a_teammate)
+
+
+@pytest.mark.usefixtures("a_teammate_first")
+def test_two_boards_of_one_name_made_at_the_same_instant_are_one_board_and_words(
+    owner_client: Client, owner: User
+) -> None:
+    """Found from outside (left open last stop): the name was checked in Python only, so two
+    boards of one name made at the same instant both went in."""
+    said = "There is already a board named “Client A”"
+    made = owner_client.post("/boards/", {"name": "client a"})
+    assert (made.status_code, said in made.content.decode()) == (400, True)
+    work = piece(owner, "a piece")
+    Board.objects.all().delete()
+    on_piece = owner_client.post(f"/g/{work.uuid}/boards", {"new_board": "CLIENT A"})
+    assert (on_piece.status_code, said in on_piece.content.decode()) == (400, True)
+    assert not work.boards.exists()
+    Board.objects.all().delete()
+    chosen = _select(owner_client, "board", [work], confirmed="1", new_board="Client A")
+    assert said in chosen.content.decode()
+    assert not work.boards.exists()
+    Board.objects.all().delete()
+    other = Board.objects.create(name="Other", created_by=owner)
+    renamed = owner_client.post(
+        f"/boards/{other.uuid}/edit", {"action": "rename", "name": "Client a"}
+    )
+    assert (renamed.status_code, said in renamed.content.decode()) == (400, True)
+    other.refresh_from_db()
+    assert other.name == "Other"
+    assert Board.objects.filter(folded_name=fold_name("Client A")).count() == 1
 
 
 def test_a_board_name_too_long_or_given_with_a_chosen_board_says_so(

@@ -59,6 +59,13 @@ def test_a_token_is_made_shown_once_and_revoked_on_the_page(
         assert overflow <= 0, f"the Agent tokens page is {overflow}px wider than a {width}px screen"
         page.goto("/tokens/")
         expect(page.locator("#new-token")).to_have_count(0)
+        # Found from outside: one click revoked a token, with nothing asked. It asks once.
+        page.get_by_label("Revoke Olivia's Claude Desktop…").click()
+        expect(
+            page.get_by_text("Whatever uses “Olivia's Claude Desktop” stops at once")
+        ).to_be_visible()
+        assert AccessToken.objects.get(user=owner).revoked_at is None
+        page.screenshot(path=str(shots / f"tokens-revoking-{name}.png"), full_page=True)
         page.get_by_role("button", name="Revoke Olivia's Claude Desktop").click()
         expect(page.get_by_text("Revoked “Olivia's Claude Desktop”")).to_be_visible()
         page.screenshot(path=str(shots / f"tokens-revoked-{name}.png"), full_page=True)

@@ -77,7 +77,7 @@ def home(request: HttpRequest) -> HttpResponse:
                     }
                     return render(request, "generations/create_panel.html#created", context)
                 request.session[AGAIN] = {"mode": mode, "initial": again}
-                messages.success(request, "Sent. It will appear in the gallery when it is ready.")
+                messages.success(request, _sent_words(len(form.made)))
                 return redirect(f"{reverse('home')}?mode={mode}")
         form.keep_uploads()  # refused: its uploads come back attached
         if request.htmx:
@@ -93,6 +93,13 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {**_create_context(form, mode, request.user), **_home(request)}
     status = 400 if form.errors else 200
     return render(request, "generations/home.html", context, status=status)
+
+
+def _sent_words(jobs: int) -> str:
+    """What the studio says after Generate without htmx: how many jobs went, and where they show."""
+    if jobs > 1:
+        return f"Sent {jobs} jobs: they appear in the gallery when they are ready."
+    return "Sent. It will appear in the gallery when it is ready."
 
 
 def _home(request: HttpRequest) -> dict[str, Any]:

@@ -736,6 +736,25 @@ def test_two_variations_are_two_jobs_of_one_batch(owner, owner_client, run_worke
     assert Generation.objects.count() == 2
 
 
+def test_what_is_said_after_generate_counts_the_jobs_sent(owner_client) -> None:
+    """Found from outside (left open last stop): four variations were "Sent. It will appear",
+    as one job is."""
+    page = owner_client.get(post(owner_client, "image", prompt="four takes", variations="4").url)
+    assert "Sent 4 jobs: they appear in the gallery when they are ready." in page.content.decode()
+    htmx = owner_client.post(
+        "/",
+        {"mode": "image", "idempotency_key": "k-htmx", "prompt": "two takes", "variations": "2"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    assert "Sent 2 jobs: they appear below when ready." in htmx
+    one = owner_client.post(
+        "/",
+        {"mode": "image", "idempotency_key": "k-one", "prompt": "one take"},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    assert "Sent: it appears below when ready." in one
+
+
 def test_variations_through_a_gateway_each_name_their_own_upload(owner_client) -> None:
     """The gateway's request names an upload by a plain string: each variation its own."""
     image = upload("s.png", png())

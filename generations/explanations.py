@@ -5,10 +5,12 @@ fix for the admin who triages it. Whether a code is retried automatically is dec
 `generations/retry.py`; the words here only describe it.
 """
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from generations import providers
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,9 @@ EXPLANATIONS = {
     "content_moderated": Explanation(
         _("Blocked by content moderation"),
         _(
-            "Luma's safety filter refused the prompt or one of the images. Rephrase the prompt "
-            "or use other images, then send it again: the same request would be refused again."
+            "{upstream}'s safety filter refused the prompt or one of the images. Rephrase the "
+            "prompt or use other images, then send it again: the same request would be refused "
+            "again."
         ),
         _(
             "Never retried automatically: the same request is refused again. If it looks like "
@@ -35,8 +38,8 @@ EXPLANATIONS = {
     "generation_failed": Explanation(
         _("The model failed this time"),
         _(
-            "A temporary failure on Luma's side. Jobs like this are retried automatically; if "
-            "it still fails, try again later or change the prompt a little."
+            "A temporary failure on {upstream}'s side. Jobs like this are retried automatically; "
+            "if it still fails, try again later or change the prompt a little."
         ),
         _(
             "Transient: retried automatically with backoff, up to the cap. If a whole chain "
@@ -46,18 +49,18 @@ EXPLANATIONS = {
     "budget_exhausted": Explanation(
         _("Out of credit"),
         _(
-            "The team's Luma account has run out of credit. An admin has to top it up; your "
+            "The team's {upstream} account has run out of credit. An admin has to top it up; your "
             "job can be retried after that."
         ),
         _(
-            "Top up the Luma account (or raise its budget), then retry these jobs. Never "
+            "Top up the {upstream} account (or raise its budget), then retry these jobs. Never "
             "retried automatically: every attempt fails until there is credit again."
         ),
     ),
     "output_not_found": Explanation(
         _("The result went missing"),
         _(
-            "Luma finished the job but could not find its result. Jobs like this are retried "
+            "{upstream} finished the job but could not find its result. Jobs like this are retried "
             "automatically; if it still fails, try again."
         ),
         _("Transient: retried automatically with backoff. If it persists, retry later."),
@@ -65,19 +68,19 @@ EXPLANATIONS = {
     "image_too_large": Explanation(
         _("An input is too large"),
         _(
-            "One of your images or videos is larger than Luma accepts. Use a smaller one "
+            "One of your images or videos is larger than {upstream} accepts. Use a smaller one "
             "(fewer pixels or a shorter clip) and send it again."
         ),
         _(
-            "An input exceeds Luma's limits; the same request fails again. Edit and resubmit "
+            "An input exceeds {upstream}'s limits; the same request fails again. Edit and resubmit "
             "with a smaller input."
         ),
     ),
     "unsupported_format": Explanation(
         _("An input's format is not supported"),
         _(
-            "Luma cannot read one of your files. Use PNG, JPEG or WebP images and MP4 videos, "
-            "then send it again."
+            "{upstream} cannot read one of your files. Use PNG, JPEG or WebP images and MP4 "
+            "videos, then send it again."
         ),
         _("Convert the input to a supported format, then edit and resubmit."),
     ),
@@ -90,37 +93,37 @@ EXPLANATIONS = {
         _("Re-export or re-upload the damaged file, then edit and resubmit."),
     ),
     "invalid_request": Explanation(
-        _("Luma refused the request"),
+        _("{upstream} refused the request"),
         _(
             "Some of the settings cannot be used together, or an input cannot be used here. "
             "Change the settings using the reason shown and send it again."
         ),
         _(
-            "Read Luma's reason and edit and resubmit. If our form allowed a combination "
-            "Luma refuses, report it: the form should refuse it before anything is sent."
+            "Read {upstream}'s reason and edit and resubmit. If our form allowed a combination "
+            "{upstream} refuses, report it: the form should refuse it before anything is sent."
         ),
     ),
     "rate_limited": Explanation(
         _("Too many jobs at once"),
         _(
-            "Luma was busy with too many of the team's jobs and dropped this one. Jobs like "
+            "{upstream} was busy with too many of the team's jobs and dropped this one. Jobs like "
             "this are retried automatically after a wait."
         ),
         _(
             "Transient: retried automatically after a wait. If it happens often, the team "
-            "runs more jobs at once than the account allows: ask Luma for a higher limit."
+            "runs more jobs at once than the account allows: ask {upstream} for a higher limit."
         ),
     ),
     # Our own codes, for what happens around the upstream.
     "outcome_unknown": Explanation(
         _("We lost track of this job"),
         _(
-            "The request reached Luma but its answer never came back, so it may or may not be "
-            "running (and charged). An admin checks these before anything is sent again."
+            "The request reached {upstream} but its answer never came back, so it may or may not "
+            "be running (and charged). An admin checks these before anything is sent again."
         ),
         _(
-            "Luma may have made and charged this job, but its id never reached us, so it "
-            "cannot be looked up. Never retried automatically: check Luma's usage for a job "
+            "{upstream} may have made and charged this job, but its id never reached us, so it "
+            "cannot be looked up. Never retried automatically: check {upstream}'s usage for a job "
             "at this time and retry only if it was not made."
         ),
     ),
@@ -128,7 +131,7 @@ EXPLANATIONS = {
         _("The result could not be saved"),
         _(
             "The job finished, but copying the result to our own storage failed. An admin "
-            "will look at it; until then the result may disappear when Luma's link expires."
+            "will look at it; until then the result may disappear when {upstream}'s link expires."
         ),
         _(
             "Check the storage settings and the worker's log. Within an hour of completion, "
@@ -147,40 +150,40 @@ EXPLANATIONS = {
         ),
     ),
     "upstream_refused": Explanation(
-        _("Luma refused our credentials"),
+        _("{upstream} refused our credentials"),
         _(
-            "Luma refused the studio's API key or plan. An admin has to fix it; your job can "
+            "{upstream} refused the studio's API key or plan. An admin has to fix it; your job can "
             "be retried after that."
         ),
         _(
-            "Check LUMA_AGENTS_API_KEY and the account's plan or suspension with Luma, then "
+            "Check {key} and the account's plan or suspension with {upstream}, then "
             "retry these jobs."
         ),
     ),
     "upstream_unavailable": Explanation(
-        _("Luma could not be reached"),
+        _("{upstream} could not be reached"),
         _(
-            "Luma was unavailable for a while, so the job was never sent. Jobs like this are "
+            "{upstream} was unavailable for a while, so the job was never sent. Jobs like this are "
             "retried automatically; if it still fails, try again later."
         ),
         _(
             "Transient: retried automatically with backoff. If many jobs fail like this, "
-            "check the server's network and Luma's status page."
+            "check the server's network and {upstream}'s status page."
         ),
     ),
     "cancelled": Explanation(
         _("Cancelled"),
         _(
-            "Its owner or an admin stopped waiting for it. Luma may still have made it, but "
+            "Its owner or an admin stopped waiting for it. {upstream} may still have made it, but "
             "this studio no longer follows it; Remix sends it again."
         ),
         _("Cancelled by a person: nothing to fix. It is never retried automatically."),
     ),
     "upstream_lost": Explanation(
-        _("Luma forgot this job"),
-        _("Luma no longer knows this job, so its result cannot be fetched. Send it again."),
+        _("{upstream} forgot this job"),
+        _("{upstream} no longer knows this job, so its result cannot be fetched. Send it again."),
         _(
-            "Luma answers 404 for its id. Retry it. If it happens often, check that the API "
+            "{upstream} answers 404 for its id. Retry it. If it happens often, check that the API "
             "key has not changed: jobs belong to the key that made them."
         ),
     ),
@@ -188,10 +191,25 @@ EXPLANATIONS = {
 UNKNOWN = Explanation(
     _("Something went wrong"),
     _("Remix sends it again; if it keeps failing, tell an admin."),
-    _("A failure code we do not know yet: read Luma's reason, then retry or edit and resubmit."),
+    _(
+        "A failure code we do not know yet: read {upstream}'s reason, then retry or edit and "
+        "resubmit."
+    ),
 )
 
 
-def explain(code: str) -> Explanation:
-    """The explanation for a failure code, with a generic one for codes we do not know yet."""
-    return EXPLANATIONS.get(code, UNKNOWN)
+# Where no one upstream is meant (the triage page's group of several upstreams' jobs).
+ANY_UPSTREAM = "Luma"
+ANY_KEY = (
+    "the API key of the jobs' upstream (LUMA_AGENTS_API_KEY, LUMAAI_API_KEY or LUMA_PROXY_API_KEY)"
+)
+
+
+def explain(code: str, provider: str = "") -> Explanation:
+    """The explanation for a failure code (a generic one for codes we do not know yet) in the
+    words of `provider`, the upstream that had the job: its name, the setting of its key."""
+    found = EXPLANATIONS.get(code, UNKNOWN)
+    upstream = providers.display_name(provider) or ANY_UPSTREAM
+    key = providers.key_setting(provider) or ANY_KEY
+    said = [str(text).format(upstream=upstream, key=key) for text in astuple(found)]
+    return Explanation(*said)

@@ -313,7 +313,15 @@ class Generation(models.Model):
 
     @property
     def explanation(self) -> Explanation:
-        return explain(self.failure_code)
+        """Why it failed, in the words of the upstream that had it."""
+        return explain(self.failure_code, self.provider)
+
+    @property
+    def earlier_try_failure(self) -> str:
+        """What went wrong with the try this retry replaces, for its card; a retry is sent to
+        the upstream of its earlier try (submission.record_retry), whose columns a card's
+        query does not read beyond its failure code."""
+        return str(explain(self.parent.failure_code, self.provider).title) if self.parent else ""
 
     @property
     def retry_note(self) -> str:

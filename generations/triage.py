@@ -59,14 +59,19 @@ def triage(request: HttpRequest) -> HttpResponse:
     since = (now - timedelta(days=COUNT_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = Generation.objects.select_related("created_by", "reviewed_by", "retried_as")
     needing = list(rows.needs_review().order_by("-created_at", "-id")[:LIST_LIMIT])
-    totals = dict(
+    counted = (
         Generation.objects.needs_review()
         .order_by()
-        .values_list("failure_code")
+        .values_list("failure_code", "provider")
         .annotate(n=Count("id"))
     )
+    totals: dict[str, int] = {}
+    upstreams: dict[str, set[str]] = {}
+    for code, provider, n in counted:
+        totals[code] = totals.get(code, 0) + n
+        upstreams.setdefault(code, set()).add(provider)
     context = {
-        "groups": _groups(needing, totals),
+        "groups": _groups(needing, totals, upstreams),
         "needing_total": sum(totals.values()),
         "stuck": list(rows.stuck(now).order_by("created_at")[:LIST_LIMIT]),
         # Outputs whose copy failed: the sweep tries again slowly, Refresh tries at once.
@@ -91,7 +96,11 @@ def triage(request: HttpRequest) -> HttpResponse:
     return render(request, "generations/triage.html", context)
 
 
-def _groups(needing: list[Generation], totals: dict[str, int]) -> list[dict[str, Any]]:
+def _groups(
+    needing: list[Generation], totals: dict[str, int], upstreams: dict[str, set[str]]
+) -> list[dict[str, Any]]:
+    """The failures needing review by code, each explained in the words of its jobs' upstream
+    when they all had the same one."""
     by_code: dict[str, list[Generation]] = {code: [] for code in totals}
     for generation in needing:
         by_code.setdefault(generation.failure_code, []).append(generation)
@@ -99,7 +108,7 @@ def _groups(needing: list[Generation], totals: dict[str, int]) -> list[dict[str,
     return [
         {
             "code": code,
-            "explanation": explain(code),
+            "explanation": explain(code, _only(upstreams.get(code, set()))),
             "transient": retry.is_transient(code),
             "total": totals.get(code, 0),
             "jobs": by_code[code],
@@ -108,6 +117,11 @@ def _groups(needing: list[Generation], totals: dict[str, int]) -> list[dict[str,
         }
         for code in ordered
     ]
+
+
+def _only(upstreams: set[str]) -> str:
+    """The one upstream of a group's jobs, or "" when they had several."""
+    return next(iter(upstreams)) if len(upstreams) == 1 else ""
 
 
 def _counts(since: Any) -> list[dict[str, Any]]:

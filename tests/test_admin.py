@@ -452,7 +452,7 @@ def test_the_triage_page_groups_unreviewed_failures_by_cause(
     assert groups == ["budget_exhausted", "content_moderated", "outcome_unknown"]
     assert response.context["needing_total"] == 4
     assert "Out of credit" in html
-    assert "Top up the Luma account" in html
+    assert "Top up the Luma Agents API account" in html
     assert "never retried automatically" in html
     assert "Retry anyway" in html, "an unknown outcome warns before resending"
     assert "retried already" not in html.split('id="stuck-title"')[0]
@@ -602,3 +602,35 @@ def test_a_review_note_too_long_is_refused_and_comes_back_to_shorten(
     assert "A note cannot hold a NUL character: nothing was marked." in nul
     job.refresh_from_db()
     assert job.reviewed_at is None
+
+
+@pytest.mark.django_db
+def test_a_failure_is_explained_in_the_words_of_the_upstream_that_had_the_job(
+    staff_client: Client, owner: User, settings
+) -> None:
+    # Left open last stop: a gateway's lost job said "Luma forgot this job", and the fix for a
+    # Dream Machine job whose key was refused said to check LUMA_AGENTS_API_KEY.
+    settings.LUMA_PROVIDERS = {
+        **settings.LUMA_PROVIDERS,
+        "proxy": {**settings.LUMA_PROVIDERS["proxy"], "name": "Acme Gateway"},
+    }
+    lost = make(owner, provider="proxy", failure_code="upstream_lost", prompt="gone")
+    said = owner_view(owner, lost)
+    assert "Acme Gateway forgot this job" in said
+    assert "Acme Gateway no longer knows this job" in said
+    assert "Luma" not in lost.explanation.title + lost.explanation.advice + lost.explanation.fix
+    refused = make(owner, provider="dream_machine", failure_code="upstream_refused")
+    assert "LUMAAI_API_KEY" in refused.explanation.fix
+    assert "LUMA_AGENTS_API_KEY" not in refused.explanation.fix
+    html = staff_client.get(TRIAGE).content.decode()
+    assert "Check LUMAAI_API_KEY" in html, "a group of one upstream's jobs names its key"
+    make(owner, provider="agents", failure_code="upstream_refused")
+    html = staff_client.get(TRIAGE).content.decode()
+    assert "LUMAAI_API_KEY" in html, "several upstreams: each key named"
+    assert "LUMA_AGENTS_API_KEY" in html
+
+
+def owner_view(owner: User, generation: Generation) -> str:
+    client = Client()
+    client.force_login(owner)
+    return client.get(generation.get_absolute_url()).content.decode()

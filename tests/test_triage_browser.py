@@ -46,7 +46,7 @@ def test_staff_find_a_failed_job_read_why_retry_it_and_see_the_retry_finish(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
     group = page.locator("#code-budget_exhausted")
     expect(group).to_contain_text("Out of credit")
-    expect(group).to_contain_text("Top up the Luma account")
+    expect(group).to_contain_text("Top up the Luma Agents API account")
     expect(page.locator("#code-content_moderated")).to_contain_text("never retried automatically")
 
     # In the admin, the filters narrow the list down to the one job.
@@ -63,7 +63,7 @@ def test_staff_find_a_failed_job_read_why_retry_it_and_see_the_retry_finish(
 
     explanation = page.locator(".field-explanation")
     expect(explanation).to_contain_text("Out of credit")
-    expect(explanation).to_contain_text("Suggested fix: Top up the Luma account")
+    expect(explanation).to_contain_text("Suggested fix: Top up the Luma Agents API account")
     expect(page.locator(".field-review")).to_contain_text("Not reviewed.")
     page.get_by_role("button", name="Retry", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("Retry sent.")

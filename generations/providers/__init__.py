@@ -94,7 +94,18 @@ def settings_in_words(name: str, request: dict[str, Any]) -> str:
 def label(name: str) -> str:
     """A provider's name for people (a gateway's own name when it is on), whether or not it is
     on (old jobs keep theirs); a simulated one says so."""
+    simulated = settings.LUMA_PROVIDERS.get(name, {}).get("simulated", False)
+    return display_name(name) + (" (simulator)" if simulated and name in CLASSES else "")
+
+
+def display_name(name: str) -> str:
+    """What people here call provider `name`, simulated or not: the words a sentence about it
+    uses ("Acme Gateway's safety filter")."""
     if name in settings.LUMA_PROVIDERS and name in CLASSES:
-        provider = get(name)
-        return provider.display_name + (" (simulator)" if provider.simulated else "")
+        return get(name).display_name
     return _class(name).label if name in CLASSES else name
+
+
+def key_setting(name: str) -> str:
+    """The setting that holds provider `name`'s key, for advice to an admin."""
+    return _class(name).key_setting if name in CLASSES else ""

@@ -123,6 +123,7 @@ class Provider(ABC):
 
     name: ClassVar[str]  # stored in Generation.provider: "agents", "dream_machine", "proxy"
     label: ClassVar[str]  # shown to people: "Luma Agents API"
+    key_setting: ClassVar[str]  # the setting that holds its key: "LUMA_AGENTS_API_KEY"
     capabilities: ClassVar[Capabilities]
 
     def __init__(

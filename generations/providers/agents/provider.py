@@ -31,6 +31,7 @@ MB = 1024 * 1024
 class AgentsProvider(Provider):
     name = "agents"
     label = "Luma Agents API"
+    key_setting = "LUMA_AGENTS_API_KEY"
     capabilities = Capabilities(
         kinds=schema.GENERATION_TYPES, models=schema.MODELS, aspect_ratios=schema.ASPECT_RATIOS
     )

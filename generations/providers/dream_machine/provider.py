@@ -70,6 +70,7 @@ def describe(request: schema.AnyRequest) -> str:
 class DreamMachineProvider(Provider):
     name = "dream_machine"
     label = "Luma Dream Machine API"
+    key_setting = "LUMAAI_API_KEY"
     capabilities = Capabilities(
         kinds=tuple(dict.fromkeys(KINDS.values())),
         models=schema.IMAGE_MODELS + schema.VIDEO_MODELS,

@@ -33,6 +33,7 @@ MODEL = "luma (gateway)"
 class ProxyProvider(Provider):
     name = "proxy"
     label = "Luma proxy"
+    key_setting = "LUMA_PROXY_API_KEY"
     capabilities = Capabilities(
         kinds=("video",),
         models=(MODEL,),

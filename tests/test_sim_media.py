@@ -652,3 +652,35 @@ def test_probe_video_refuses_a_file_without_video():
 def test_media_error_is_a_value_error():
     assert issubclass(MediaError, ValueError)
     assert sim_media.LAYER_LONG_SIDES == {"1k": 256, "2k": 512}
+
+
+class CountingFont:
+    """A font that counts its measurements (each is linear in the text's length)."""
+
+    def __init__(self) -> None:
+        self.font = sim_media._font(20)
+        self.measured = 0
+
+    def getlength(self, text: str) -> float:
+        self.measured += 1
+        return self.font.getlength(text)
+
+
+def test_a_prompt_of_one_long_word_is_wrapped_with_a_bounded_number_of_measurements():
+    # Found from outside: an image prompt of 5,000 digits held every web thread for minutes
+    # (the simulator drew it, and each poll drew it again), because a word wider than a line
+    # was cut one character at a time.
+    font = CountingFont()
+    lines = sim_media._wrap("9" * 6000, font, 600, 8)  # type: ignore[arg-type]
+    assert len(lines) == 8
+    assert lines[-1].endswith("…")
+    assert all(font.font.getlength(line) <= 600 for line in lines)
+    assert "".join(lines).rstrip("…") == "9" * len("".join(lines).rstrip("…"))
+    assert font.measured < 400, font.measured
+
+
+def test_a_long_word_is_cut_where_it_fills_the_line():
+    font = sim_media._font(20)
+    first, *_ = sim_media._wrap("a" * 300 + " end", font, 200, 4)
+    assert font.getlength(first) <= 200
+    assert font.getlength(first + "a") > 200

@@ -18,6 +18,8 @@ from generations.modes import available_modes
 from generations.search import matching
 
 PAGE_SIZE = 24
+# Past any team's gallery, and an offset every database takes (a bigger one was a 500).
+LAST_PAGE = 1_000_000
 
 
 def _slot(mode: str, name: str) -> tuple[Slot, tuple[str, ...] | None]:
@@ -40,7 +42,7 @@ def picker(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("q", "")
     slot, makers = _slot(mode, name)
     try:
-        page = max(1, int(request.GET.get("page", "1")))
+        page = min(max(1, int(request.GET.get("page", "1"))), LAST_PAGE)
     except ValueError:
         page = 1
     found = matching(pickable(slot.media, makers), text).prefetch_related("outputs")

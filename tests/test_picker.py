@@ -121,3 +121,17 @@ def test_a_search_of_a_character_no_prompt_can_hold_finds_nothing_plainly(
             "/create/picker", {"mode": "image_edit", "slot": "source", "q": text}
         )
         assert found.status_code == 200, text
+
+
+@pytest.mark.django_db
+def test_a_page_number_past_any_gallery_is_an_empty_page_not_an_error(
+    owner: User, owner_client: Client
+) -> None:
+    # Found from outside: page=99999999999999999999 was a 500 (an offset the database refused).
+    lighthouse = piece(owner, "a lighthouse")
+    for page in ("99999999999999999999", "9" * 400, "-5"):
+        response = owner_client.get(
+            "/create/picker", {"mode": "image_edit", "slot": "source", "page": page}
+        )
+        assert response.status_code == 200, page
+    assert picked(response) == [str(lighthouse.uuid)], "a page below the first is the first"

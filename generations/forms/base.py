@@ -120,6 +120,9 @@ def labelled_choices(values: Any, labels: dict[str, str] | None = None) -> list[
 
 
 PICK_KINDS = {"image": IMAGE_KINDS, "video": VIDEO_KINDS, "frame": IMAGE_KINDS + VIDEO_KINDS}
+# More chosen files than any upstream takes in one slot: the options check says "too many"
+# for any count past it, and a count the page sends costs no more than this.
+PROBE_MAX = 100
 
 
 def pickable(media: str, providers: tuple[str, ...] | None = None) -> QuerySet[Generation]:
@@ -635,7 +638,7 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         upload is kept."""
         values = self.data if self.is_bound else self.initial
         try:
-            count = int(values.get(f"{slot.name}_count") or 0)
+            count = min(max(0, int(values.get(f"{slot.name}_count") or 0)), PROBE_MAX)
         except ValueError:
             count = 0
         name = f"{slot.name}_pick"

@@ -103,11 +103,17 @@ def _kept(request: HttpRequest) -> dict[str, object]:
     """The notification as received (its body as JSON when it is, else as text), bounded."""
     body = request.body[:MAX_KEPT_BYTES]
     try:
-        payload: object = json.loads(body) if body else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload: object = json.loads(body, parse_constant=_not_json) if body else None
+    except (ValueError, RecursionError):  # not JSON, or JSON no database column stores
         payload = body.decode(errors="replace")
     return {
         "method": request.method,
         "payload": payload,
         "truncated": len(request.body) > len(body),
     }
+
+
+def _not_json(constant: str) -> object:
+    """NaN and Infinity: Python reads them, but they are not JSON and a JSON column refuses
+    them."""
+    raise ValueError(f"{constant} is not JSON")

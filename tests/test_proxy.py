@@ -757,3 +757,23 @@ def test_what_staff_are_told_about_a_gateway_job_names_the_gateway_not_luma(
     assert tasks.refresh_later(unsent) == (
         "Acme Gateway (simulator) never gave us an id for this job, so there is nothing to ask."
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a": ' + b"7" * 5000 + b"}",
+    ],
+    ids=["nan", "infinity", "deep", "long-number"],
+)
+def test_a_hook_keeps_a_body_json_cannot_store_as_text(sent: Generation, body: bytes) -> None:
+    # Found from outside: these bodies, on a correctly signed hook, were 500s (the database's
+    # JSON check, a RecursionError, Python's digit limit), and an upstream retries on a 500.
+    response = Client().post(hook_path(sent), body, content_type="application/json")
+    assert response.status_code == 200
+    kept = sent.events.get(kind=EventKind.HOOK).data
+    assert kept["payload"] == body[: hooks.MAX_KEPT_BYTES].decode()

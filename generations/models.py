@@ -321,7 +321,12 @@ class Generation(models.Model):
         """What went wrong with the try this retry replaces, for its card; a retry is sent to
         the upstream of its earlier try (submission.record_retry), whose columns a card's
         query does not read beyond its failure code."""
-        return str(explain(self.parent.failure_code, self.provider).title) if self.parent else ""
+        if not self.parent:
+            return ""
+        title = str(explain(self.parent.failure_code, self.provider).title)
+        # Inside a sentence: "failed (out of credit)", a name keeping its capitals.
+        named = title.startswith(providers.display_name(self.provider))
+        return title if named else title[:1].lower() + title[1:]
 
     @property
     def retry_note(self) -> str:

@@ -130,14 +130,14 @@ def _counts(since: Any) -> list[dict[str, Any]]:
         Generation.objects.filter(state__in=FAILURE_STATES, created_at__gte=since)
         .annotate(day=TruncDate("created_at"))
         .order_by()
-        .values("day", "failure_code", "model", "created_by", "created_by__username")
+        .values("day", "failure_code", "provider", "model", "created_by", "created_by__username")
         .annotate(n=Count("id"))
         .order_by("-day", "-n", "failure_code", "model", "created_by__username")
     )
     return [
         {
             **row,
-            "title": explain(row["failure_code"]).title,
+            "title": explain(row["failure_code"], row["provider"]).title,
             "admin_url": admin_list_url(
                 failure_code=row["failure_code"],
                 model=row["model"],

@@ -622,12 +622,19 @@ def test_a_failure_is_explained_in_the_words_of_the_upstream_that_had_the_job(
     refused = make(owner, provider="dream_machine", failure_code="upstream_refused")
     assert "LUMAAI_API_KEY" in refused.explanation.fix
     assert "LUMA_AGENTS_API_KEY" not in refused.explanation.fix
-    html = staff_client.get(TRIAGE).content.decode()
-    assert "Check LUMAAI_API_KEY" in html, "a group of one upstream's jobs names its key"
+    group = triage_group(staff_client, "upstream_refused")
+    assert "Luma Dream Machine API refused our credentials" in group
+    assert "Check LUMAAI_API_KEY and" in group, "a group of one upstream's jobs names its key"
     make(owner, provider="agents", failure_code="upstream_refused")
-    html = staff_client.get(TRIAGE).content.decode()
-    assert "LUMAAI_API_KEY" in html, "several upstreams: each key named"
-    assert "LUMA_AGENTS_API_KEY" in html
+    group = triage_group(staff_client, "upstream_refused")
+    assert "Check LUMAAI_API_KEY and" not in group
+    assert "upstream (LUMA_AGENTS_API_KEY, LUMAAI_API_KEY or LUMA_PROXY_API_KEY)" in group
+
+
+def triage_group(client: Client, code: str) -> str:
+    """The triage page's group of failures with `code`, as HTML."""
+    html = client.get(TRIAGE).content.decode()
+    return html.split(f'id="code-{code}"', 1)[1].split("</article>", 1)[0]
 
 
 def owner_view(owner: User, generation: Generation) -> str:

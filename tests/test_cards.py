@@ -481,6 +481,10 @@ def test_automatic_retries_are_stacked_into_one_card(owner: User, owner_client: 
     card = card_html(html, third)
     assert "Automatic retry 2" in card
     assert f'href="{second.get_absolute_url()}">the earlier try</a> failed' in card
+    assert "failed (the model failed this time)" in card
+    Generation.objects.filter(pk=second.pk).update(failure_code="upstream_lost")
+    card = card_html(gallery(owner_client), third)
+    assert "failed (Luma Agents API forgot this job)" in card, "a name keeps its capitals"
     assert f'id="card-{admin_retry.uuid}"' in html, "a retry by a person is not stacked"
 
 

@@ -14,13 +14,17 @@ def fold_name(name):  # models.fold_name as it is today: a migration keeps its o
 
 def fold_existing(apps, schema_editor):
     Board = apps.get_model("generations", "Board")
-    taken = set()
-    for board in Board.objects.order_by("created_at", "id"):
+    boards = list(Board.objects.order_by("created_at", "id"))
+    taken = {fold_name(board.name) for board in boards}  # no new name is one already there
+    kept = set()
+    for board in boards:
         name, n = board.name, 1
-        while fold_name(name) in taken:
-            n += 1
-            name = f"{board.name[: 80 - len(f' ({n})')]} ({n})"
-        taken.add(fold_name(name))
+        if fold_name(name) in kept:  # an older board has this name: this one is renamed
+            while fold_name(name) in taken:
+                n += 1
+                name = f"{board.name[: 80 - len(f' ({n})')]} ({n})"
+            taken.add(fold_name(name))
+        kept.add(fold_name(name))
         Board.objects.filter(pk=board.pk).update(name=name, folded_name=fold_name(name))
 
 

@@ -67,8 +67,11 @@ class UsageFilters(forms.Form):
     def __init__(self, data: Any, *, everyone: bool) -> None:
         """`everyone`: staff, who see the whole team's jobs; a person sees only theirs, so a
         split by person would be one line: they split by kind first, and not by person."""
-        super().__init__(data)
         self.default_by = "person" if everyone else "kind"
+        if not data.get("by"):  # the list shows the split the page shows
+            data = data.copy()
+            data["by"] = self.default_by
+        super().__init__(data)
         if not everyone:
             by: Any = self.fields["by"]
             by.choices = [(k, label) for k, label in by.choices if k != "person"]

@@ -167,6 +167,9 @@ def test_each_person_sees_only_their_own(month: list[Generation], owner_client: 
     # offers no split by person.
     assert ", day by kind<" in text
     assert '<option value="person"' not in text
+    # Found from outside: the list showed "Provider" (nothing was selected), so pressing Show
+    # without touching it changed the split.
+    assert '<option value="kind" selected>' in text
     assert {row["kind"] for row in _csv_rows(owner_client)} == {"image", "video"}
 
 
@@ -486,3 +489,14 @@ def test_variations_are_counted_as_that_many_jobs_and_refused_whole(
     refused = submit(owner_client, "four more", "x4b", variations="4")
     assert "4 variations would pass the 5 jobs a minute allowed" in refused.content.decode()
     assert Generation.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_budget_warning_on_usage_reads_as_a_sentence(
+    owner_client: Client, owner: User, settings
+) -> None:
+    # Found from outside: "85 % of the your monthly budget is used."
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal("2.00")
+    _job(owner, "180")
+    text = owner_client.get("/usage/").content.decode()
+    assert "90 % of your monthly budget is used." in text

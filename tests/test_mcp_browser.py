@@ -35,6 +35,8 @@ def test_a_token_is_made_shown_once_and_revoked_on_the_page(
     shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     issue_token(owner, "Olivia's Claude Desktop")
+    long_name = "buildbox" * 10  # found from outside: one long word widened a phone's page
+    issue_token(owner, long_name)
     start_generation(
         owner, schema.GenerationRequest(prompt="a harbour at night, made by an agent"), via=Via.MCP
     )
@@ -60,13 +62,18 @@ def test_a_token_is_made_shown_once_and_revoked_on_the_page(
         page.goto("/tokens/")
         expect(page.locator("#new-token")).to_have_count(0)
         # Found from outside: one click revoked a token, with nothing asked. It asks once.
+        page.get_by_role("group").filter(has_text=long_name).get_by_text("Revoke…").click()
+        expect(page.get_by_text(f"Whatever uses “{long_name}” stops")).to_be_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"revoking a long name is {overflow}px wider than a {width}px screen"
         page.get_by_label("Revoke Olivia's Claude Desktop…").click()
         expect(
             page.get_by_text("Whatever uses “Olivia's Claude Desktop” stops at once")
         ).to_be_visible()
-        assert AccessToken.objects.get(user=owner).revoked_at is None
+        assert AccessToken.objects.get(name="Olivia's Claude Desktop").revoked_at is None
         page.screenshot(path=str(shots / f"tokens-revoking-{name}.png"), full_page=True)
-        page.get_by_role("button", name="Revoke Olivia's Claude Desktop").click()
+        # Review: the name said aloud holds the words shown ("Revoke it"), for voice control.
+        page.get_by_role("button", name="Revoke it: Olivia's Claude Desktop").click()
         expect(page.get_by_text("Revoked “Olivia's Claude Desktop”")).to_be_visible()
         page.screenshot(path=str(shots / f"tokens-revoked-{name}.png"), full_page=True)
         page.goto("/gallery/")
@@ -74,5 +81,5 @@ def test_a_token_is_made_shown_once_and_revoked_on_the_page(
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the gallery is {overflow}px wider than a {width}px screen"
         page.screenshot(path=str(shots / f"gallery-via-mcp-{name}.png"))
-    assert AccessToken.objects.get(user=owner).revoked_by == staff
+    assert AccessToken.objects.get(name="Olivia's Claude Desktop").revoked_by == staff
     assert check_token(token) is not None

@@ -52,7 +52,8 @@ def record_generation(
     jobs: int = 1,
     batch: Any = None,
 ) -> tuple[Generation, bool]:
-    """Record a job as a draft; a repeated idempotency key finds the first job.
+    """Record a job as a draft; a repeated idempotency key finds the first job (unless it was
+    put in the Trash since: it gives the key up, as it would once purged, for a new job).
 
     Keys are the person's own: the same key from someone else is another job.
 
@@ -77,8 +78,10 @@ def record_generation(
         existing = Generation.objects.filter(
             created_by=user, idempotency_key=idempotency_key
         ).first()
-        if existing is not None:
+        if existing is not None and existing.deleted_at is None:
             return existing, False
+        if existing is not None:  # its person put it in the Trash: this is a new job
+            Generation.objects.filter(pk=existing.pk).update(idempotency_key=None)
     upstream = providers.get(provider)
     summary = upstream.summary(request)
     cost = spend.estimate(provider, summary)

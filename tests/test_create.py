@@ -830,3 +830,18 @@ def test_the_options_check_takes_any_count_of_chosen_files_in_its_stride(
         "/create/options", {"mode": "image", "prompt": "p", "image_ref_count": count}
     )
     assert response.status_code == 200
+
+
+def test_generate_again_after_the_first_went_to_the_trash_sends_a_new_job(
+    owner_client: Client, owner
+) -> None:
+    # Found from outside: the same form sent again (Back, then Generate) after its job went to
+    # the Trash said "Sent" and made nothing. A trashed job gives its key up.
+    assert post(owner_client, "image", prompt="a kite").status_code == 302
+    first = Generation.objects.get()
+    owner_client.post(f"/g/{first.uuid}/delete")
+    first.refresh_from_db()
+    assert first.deleted_at is not None
+    assert post(owner_client, "image", prompt="a kite").status_code == 302
+    again = Generation.objects.exclude(pk=first.pk).get()
+    assert (again.prompt, again.deleted_at, again.idempotency_key) == ("a kite", None, "k-image")

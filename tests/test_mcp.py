@@ -406,6 +406,17 @@ def test_an_idempotency_key_finds_the_first_job_for_its_person_only(
     assert Generation.objects.count() == 2
 
 
+def test_a_key_whose_job_is_in_the_trash_starts_a_new_job(agent: Agent) -> None:
+    # Found from outside: the same key after delete_generation was "Error executing tool"
+    # (the first job was looked up among living ones only). The trashed job gives its key up.
+    first = agent.ok("generate_image", prompt="once", idempotency_key="k-trash")["id"]
+    agent.ok("delete_generation", generation_id=first)
+    again = agent.ok("generate_image", prompt="once", idempotency_key="k-trash")["id"]
+    assert again != first
+    assert Generation.objects.get(uuid=first).deleted_at is not None
+    assert agent.ok("generate_image", prompt="once", idempotency_key="k-trash")["id"] == again
+
+
 def test_the_gallery_shows_a_job_came_via_mcp(agent: Agent, owner_client) -> None:
     job_id = agent.ok("generate_image", prompt="from an agent")["id"]
     card = owner_client.get(f"/g/{job_id}/card").content.decode()

@@ -700,13 +700,17 @@ def test_animate_starts_from_the_sources_ratio_and_prompt(
     assert "a tall lighthouse</textarea>" not in layers.content.decode()  # it says how to split
 
 
-def test_reframe_keeps_its_own_target_ratio(owner, owner_client, run_worker) -> None:
+def test_reframe_keeps_its_own_target_ratio_and_starts_from_the_sources_prompt(
+    owner, owner_client, run_worker
+) -> None:
     """Another aspect ratio is a reframe's point: it does not start from the source's."""
     clip = finished(owner, "a wide street", "video", run_worker, type="video", model="ray-3.2")
     url = f"/?mode=video_reframe&from={clip.uuid}&as=source&lineage=reframe"
     html = owner_client.get(url).content.decode()
     assert 'value="9:16" selected' in html
-    assert "a wide street</textarea>" not in html
+    # Found from outside: Reframe from a video's page came with an empty prompt that read as
+    # optional, and Generate was refused with "Write a prompt." (the API requires one).
+    assert "a wide street</textarea>" in html
 
 
 # --- variations: one Generate, several jobs (issue 16) ---

@@ -408,10 +408,10 @@ class ReframeForm(CreateForm):
     KIND = "video_reframe"
     MODE = "video_reframe"
     LABEL = "Reframe video"
-    INHERITS = ()
+    INHERITS = ("prompt",)  # the API requires one; the ratio is the reframe's own
     SOURCE = Slot("source", "video", "source", label="Video to reframe")
     SLOTS = (SOURCE,)
-    PLACEHOLDER = "Anything to add to the new parts of the frame?"
+    PLACEHOLDER = "What the video shows, to fill the new parts of the frame"
     FIELD_FOR_PATH = {
         **VIDEO_FIELD_PATHS,
         **slot_error_paths("source"),

@@ -849,3 +849,13 @@ def test_generate_again_after_the_first_went_to_the_trash_sends_a_new_job(
     assert post(owner_client, "image", prompt="a kite").status_code == 302
     again = Generation.objects.exclude(pk=first.pk).get()
     assert (again.prompt, again.deleted_at, again.idempotency_key) == ("a kite", None, "k-image")
+
+
+def test_a_scripts_video_post_without_the_timeline_is_a_video_without_keyframes(
+    owner_client: Client,
+) -> None:
+    # Found from outside: it was refused with "(Hidden field TOTAL_FORMS) This field is
+    # required" and "Check the keyframes", though no keyframe was sent.
+    response = post(owner_client, "video", prompt="a harbour at dawn")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Generation.objects.get().prompt == "a harbour at dawn"

@@ -197,8 +197,12 @@ class VideoForm(CreateForm):
         # Through form_kwargs, so that the empty row "Add keyframe" copies (a new form at each
         # `empty_form`) offers the gallery too.
         choices = self.offered("image")
+        timeline = self.data
+        if self.is_bound and "kf-TOTAL_FORMS" not in timeline:  # a script's: no keyframes
+            timeline = timeline.copy()
+            timeline.update({"kf-TOTAL_FORMS": "0", "kf-INITIAL_FORMS": "0"})
         self.timeline = KeyframeFormSet(
-            self.data or None, self.files or None, prefix="kf",
+            timeline or None, self.files or None, prefix="kf",
             initial=self.initial.get("timeline"), form_kwargs={"pick_choices": choices},
         )  # fmt: skip
         for form in self.timeline.forms:

@@ -200,6 +200,11 @@ def test_bad_arguments_are_error_results_naming_the_field(agent: Agent) -> None:
     assert "prompt: The prompt is 1 characters long: 3 at least." in agent.refused(
         "create_generation", prompt="x", model="ray-2"
     )
+    # Found from outside: an unknown keyframe (a typo) was dropped and a text-to-video started.
+    frame = {"type": "image", "url": "https://example.com/a.png"}
+    refused = agent.refused("create_generation", prompt="a kite", keyframes={"frame_0": frame})
+    assert "keyframes.frame_0" in refused
+    assert not Generation.objects.filter(prompt="a kite").exists()
     assert "not a job id of this studio" in agent.refused("get_generation", generation_id="42")
     missing = "00000000-0000-4000-8000-000000000000"
     assert f"no job {missing}" in agent.refused("get_generation", generation_id=missing)

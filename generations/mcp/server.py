@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from generations import gallery, providers, trash
 from generations.chaining import IMAGE_KINDS, VIDEO_KINDS
@@ -261,6 +261,9 @@ class Keyframe(BaseModel):
 
 
 class Keyframes(BaseModel):
+    # A name it does not know is refused: dropped, a typo would start a text-to-video.
+    model_config = ConfigDict(extra="forbid")
+
     frame0: Keyframe | None = Field(None, description="The start (a video job: extend it)")
     frame1: Keyframe | None = Field(None, description="The end")
 

@@ -6,6 +6,7 @@ archiving are for the board's maker and staff. A board's page is the gallery's p
 search, keyboard, infinite scroll) on the board's pieces.
 """
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -16,12 +17,22 @@ from generations.models import Board, Generation, fold_name
 
 # The order boards are listed and offered in: by name, whatever its letters' case.
 BY_NAME = (Lower("name"), "id")
+# Unicode's format (Cf) and control (Cc) characters: nothing a name shows.
+INVISIBLE = frozenset(("Cf", "Cc"))
 
 
 def unique_name(name: str, board: Board | None = None) -> str:
     """`name` when no other board has it (in any letters' case or width: `fold_name`), or a
     refusal that says which: boards of the same name could not be told apart where pieces are
-    put on them."""
+    put on them. A name holding an invisible character (a zero-width space, a direction
+    override: Unicode's format and control characters) is refused: it would look like another's.
+    """
+    if hidden := sorted({c for c in name if unicodedata.category(c) in INVISIBLE}):
+        shown = ", ".join(f"U+{ord(c):04X}" for c in hidden)
+        raise forms.ValidationError(
+            f"A board's name cannot hold invisible characters ({shown} here): it would look "
+            "like another name. Type it again without them."
+        )
     others = Board.objects.exclude(pk=board.pk if board else None)
     if (found := others.filter(folded_name=fold_name(name)).first()) is not None:
         archived = " (archived)" if found.archived else ""

@@ -280,6 +280,12 @@ def test_a_second_board_of_the_same_name_is_refused_everywhere_one_is_made(
     Board.objects.create(name="Éclair", created_by=owner)
     for twin in ("éclair", "ÉCLAIR", "\uff33pring campaign"):
         assert owner_client.post("/boards/", {"name": twin}).status_code == 400, twin
+    # Found from outside again: an invisible character made a twin that looks the same.
+    for twin in ("Éclair\u200b", "Écl\u200dair", "Éclair\u202e", "\ufeffÉclair"):
+        refused = owner_client.post("/boards/", {"name": twin})
+        assert refused.status_code == 400, repr(twin)
+        assert "cannot hold invisible characters" in refused.content.decode()
+    assert Board.objects.filter(name__startswith="Éclair").count() == 1
     # Its own name, in other letters, is a rename.
     owner_client.post(f"/boards/{board.uuid}/edit", {"action": "rename", "name": "SPRING campaign"})
     board.refresh_from_db()

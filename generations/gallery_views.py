@@ -4,7 +4,7 @@ your own jobs finish (delete: trash_views.py). What they share with other pages 
 from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from generations.cards import star_form
 from generations.gallery import back_to, browse, card_in_place, download_output
 from generations.models import Generation, Star
-from generations.trash import can_delete
+from generations.trash import can_delete, out_of_reach
 
 
 @require_GET
@@ -44,6 +44,8 @@ def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
     """Stop following a job that takes too long: marked failed ("cancelled") here, its polling
     stopped; the owner or staff only. Nothing is sent upstream (Luma cannot cancel a job)."""
     generation = get_object_or_404(Generation.objects.select_related("created_by"), uuid=uuid)
+    if generation.deleted_at and out_of_reach(request.user).filter(pk=generation.pk).exists():
+        raise Http404("No such piece.")  # someone's trashed piece: as if gone, as everywhere
     if not can_delete(request.user, generation):
         raise PermissionDenied("Only its owner or staff can cancel this.")
     by = request.user.get_username()

@@ -241,6 +241,8 @@ def test_a_piece_in_the_trash_is_out_of_reach_of_everyone_who_may_not_restore_it
     assert bob.get(f"/g/{gone.uuid}/boards").status_code == 404
     assert bob.post(f"/g/{gone.uuid}/star", {"starred": "1"}).status_code == 404
     assert bob.get(f"/g/{gone.uuid}/card").status_code == 404
+    # Found from outside again: Cancel answered 403, which says the piece is there.
+    assert bob.post(f"/g/{gone.uuid}/cancel").status_code == 404
     polled = bob.get("/poll", {"seen": f"{gone.uuid}:processing"}, headers={"HX-Request": "true"})
     assert f'<article id="card-{gone.uuid}" hx-swap-oob="delete">' in polled.content.decode()
     assert bob.get(f"/media/{name}").status_code == 404

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from generations.boards import BY_NAME, BoardForm, PieceBoardsForm, saved
@@ -76,11 +76,13 @@ def _board_page(request: HttpRequest, shown: Board, form: BoardForm) -> HttpResp
     return page
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """Rename, archive or restore a board; make a piece its cover or take it off (the button
-    says which)."""
+    says which). Opened as a page (the address a refused rename leaves in the bar): the board."""
     shown = get_object_or_404(Board, uuid=uuid)
+    if request.method == "GET":
+        return redirect(shown)
     action = request.POST.get("action", "")
     if action in ("cover", "remove"):
         piece = get_object_or_404(shown.pieces.alive().named([request.POST.get("piece", "")]))

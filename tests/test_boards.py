@@ -542,3 +542,14 @@ def test_a_2_gb_board_downloads_with_flat_memory() -> None:
     assert measured["gigabytes"] >= 2
     # Flat: 2 GB went through while the web workers grew by a few buffers at most.
     assert measured["rss_growth_mb"] < 64, measured
+
+
+def test_the_address_a_refused_rename_leaves_in_the_bar_opens_the_board(
+    owner_client: Client, owner: User
+) -> None:
+    # Found from outside: after a refused rename the address bar held /boards/<id>/edit, and
+    # opening it again was the 405 page "This address is for a form's button, not a visit".
+    board = Board.objects.create(name="Kites", created_by=owner)
+    opened = owner_client.get(f"/boards/{board.uuid}/edit")
+    assert opened.status_code == 302
+    assert opened["Location"] == board.get_absolute_url()

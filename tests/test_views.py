@@ -233,6 +233,10 @@ def test_an_unknown_failure_says_how_to_try_again(owner_client: Client, owner: U
     generation = make(owner, State.FAILED, failure_code="mystery", failure_reason="Odd.")
     html = owner_client.get(generation.get_absolute_url()).content.decode()
     assert "Remix sends it again; if it keeps failing, tell an admin." in html
+    # Found from outside: the page said it twice, in the media's place and beside it.
+    assert html.count("Remix sends it again; if it keeps failing") == 1
+    assert html.count("Odd.") == 1
+    assert html.count("Something went wrong") == 2, "named where the media would be, and beside"
 
 
 def test_the_detail_page_shows_prompt_and_parameters(

@@ -129,8 +129,8 @@ def check_image(upload: UploadedFile) -> CheckedUpload:
     try:
         info = media_probe.probe_image(data, max_pixels=settings.LUMAWEB_UPLOAD_MAX_PIXELS)
     except media_probe.MediaError as exc:
-        if _is_text(data[:SNIFFED_BYTES]):
-            raise UploadRefused(f"{upload.name} is a text file, not an image.") from None
+        if what := _document(data[:SNIFFED_BYTES]):
+            raise UploadRefused(f"{upload.name} is {what}, not an image.") from None
         raise UploadRefused(f"{upload.name}: {exc}") from None
     return CheckedUpload(
         upload, info.mime_type, info.width, info.height, None, hashlib.sha256(data).hexdigest()
@@ -150,8 +150,8 @@ def check_video(upload: UploadedFile, *, max_seconds: float | None = None) -> Ch
     except media_probe.MediaError as exc:
         head = upload.read(SNIFFED_BYTES)
         upload.seek(0)
-        if _is_text(head):
-            raise UploadRefused(f"{upload.name} is a text file, not a video.") from None
+        if what := _document(head):
+            raise UploadRefused(f"{upload.name} is {what}, not a video.") from None
         raise UploadRefused(f"{upload.name}: {exc}") from None
     if max_seconds is not None and info.duration > max_seconds:
         raise UploadRefused(
@@ -202,6 +202,14 @@ def _check_not_active(upload: UploadedFile, wanted: str) -> None:
             f"{upload.name} contains web page markup (<{found.group(1).decode().lower()}>), "
             "which browsers could run. Only plain images and videos are accepted."
         )
+
+
+def _document(head: bytes) -> str:
+    """What a file that is no media is, in words, by its first bytes, or "" when they say
+    nothing plain."""
+    if head.startswith(b"%PDF-"):
+        return "a PDF document"
+    return "a text file" if _is_text(head) else ""
 
 
 def _is_text(head: bytes) -> bool:

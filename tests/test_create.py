@@ -342,6 +342,12 @@ def pixel_bomb() -> bytes:
     ("name", "data", "message"),
     [
         ("notes.png", b"just some notes", "notes.png is a text file, not an image."),
+        # Found from outside: a PDF was "a text file" (its first bytes read as text).
+        (
+            "doc.pdf",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+            "doc.pdf is a PDF document, not an image.",
+        ),
         ("cut.png", truncated_png(), "damaged"),
         ("bomb.png", pixel_bomb(), "megapixels"),
         ("empty.png", b"", "empty"),

@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -37,6 +38,8 @@ LIST_LIMIT = 100
 COUNT_DAYS = 14
 RECENTLY_REVIEWED = 10
 NOTE_MAX = 500  # a review note's characters: a line or two, not a report
+# Jobs as the page lists them.
+ROWS = Generation.objects.select_related("created_by", "reviewed_by", "retried_as")
 
 
 def _require_staff(request: HttpRequest) -> None:
@@ -56,9 +59,36 @@ def triage(request: HttpRequest) -> HttpResponse:
     """Failures to review grouped by cause, stuck jobs, and counts of what failed lately."""
     _require_staff(request)
     now = timezone.now()
-    since = (now - timedelta(days=COUNT_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = Generation.objects.select_related("created_by", "reviewed_by", "retried_as")
+    rows = ROWS.all()
     needing = list(rows.needs_review().order_by("-created_at", "-id")[:LIST_LIMIT])
+    totals, upstreams = _needing_review()
+    context = {
+        **_summary(totals, now),
+        "groups": _groups(needing, totals, upstreams),
+        # Outputs whose copy failed: the sweep tries again slowly, Refresh tries at once.
+        "not_archived": list(
+            rows.filter(state=State.COMPLETED, outputs__archive_state=ArchiveState.FAILED)
+            .distinct()
+            .order_by("-created_at", "-id")[:LIST_LIMIT]
+        ),
+        "stuck_minutes": round(settings.LUMAWEB_STUCK_AFTER / 60),
+        "reviewed": list(
+            rows.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]
+        ),
+        "counts": _counts(_counted_since(now)),
+        "admin_reviewed_url": admin_list_url(review="yes"),
+        "note_max": NOTE_MAX,
+    }
+    return render(request, "generations/triage.html", context)
+
+
+def _counted_since(now: datetime) -> datetime:
+    """Where the page's counts start: midnight, COUNT_DAYS ago."""
+    return (now - timedelta(days=COUNT_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _needing_review() -> tuple[dict[str, int], dict[str, set[str]]]:
+    """How many failures need review by code, and the upstreams they had."""
     counted = (
         Generation.objects.needs_review()
         .order_by()
@@ -70,30 +100,21 @@ def triage(request: HttpRequest) -> HttpResponse:
     for code, provider, n in counted:
         totals[code] = totals.get(code, 0) + n
         upstreams.setdefault(code, set()).add(provider)
-    context = {
-        "groups": _groups(needing, totals, upstreams),
+    return totals, upstreams
+
+
+def _summary(totals: dict[str, int], now: datetime) -> dict[str, Any]:
+    """The page's head: failures to review, stuck jobs, automatic retries lately."""
+    since = _counted_since(now)
+    return {
         "needing_total": sum(totals.values()),
-        "stuck": list(rows.stuck(now).order_by("created_at")[:LIST_LIMIT]),
-        # Outputs whose copy failed: the sweep tries again slowly, Refresh tries at once.
-        "not_archived": list(
-            rows.filter(state=State.COMPLETED, outputs__archive_state=ArchiveState.FAILED)
-            .distinct()
-            .order_by("-created_at", "-id")[:LIST_LIMIT]
-        ),
-        "stuck_minutes": round(settings.LUMAWEB_STUCK_AFTER / 60),
-        "reviewed": list(
-            rows.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]
-        ),
-        "counts": _counts(since),
+        "stuck": list(ROWS.stuck(now).order_by("created_at")[:LIST_LIMIT]),
         "days": COUNT_DAYS,
         "auto_retries": Generation.objects.filter(auto_retry__gt=0, created_at__gte=since).count(),
         "auto_retry_max": settings.LUMAWEB_AUTO_RETRY_MAX,
         "admin_needs_url": admin_list_url(review="needs"),
         "admin_stuck_url": admin_list_url(stuck="yes"),
-        "admin_reviewed_url": admin_list_url(review="yes"),
-        "note_max": NOTE_MAX,
     }
-    return render(request, "generations/triage.html", context)
 
 
 def _groups(
@@ -176,12 +197,24 @@ def act(request: HttpRequest, uuid: str) -> HttpResponse:
     else:
         return HttpResponseBadRequest("Unknown action.")
     if request.htmx:
-        job = get_object_or_404(
-            Generation.objects.select_related("created_by", "reviewed_by", "retried_as"),
-            pk=generation.pk,
+        # The job in place, and the counts it changes (the page's head, its group's badge).
+        job = get_object_or_404(ROWS, pk=generation.pk)
+        code = request.POST.get("group", "")
+        totals, _ = _needing_review()
+        context = {
+            **_summary(totals, timezone.now()),
+            "job": job,
+            "note": message,
+            "kept_note": kept,
+            "note_max": NOTE_MAX,
+            "group": {"code": code, "total": totals.get(code, 0)} if code else None,
+            "oob": True,
+        }
+        parts = ["job", "summary", *(["count"] if code else [])]
+        html = "".join(
+            render_to_string(f"generations/triage.html#{p}", context, request) for p in parts
         )
-        context = {"job": job, "note": message, "kept_note": kept, "note_max": NOTE_MAX}
-        return render(request, "generations/triage.html#job", context)
+        return HttpResponse(html)
     messages.add_message(request, level, message)
     return redirect(_next_url(request))
 

@@ -94,12 +94,22 @@ def test_a_staff_member_marks_a_failure_reviewed_in_place(page: Page, staff: Use
     log_in(page, staff)
     page.goto("/review/")
     page.evaluate("window.notReloaded = true")
+    summary = page.locator(".triage-head__summary")
+    expect(summary).to_contain_text("1 failure to review")
+    count = page.locator("#code-invalid_request .triage-count")
+    expect(count).to_have_text("1")
     row = page.locator(f"#job-{job.uuid}")
     row.get_by_label("Review note").fill("Told Olivia about the aspect ratio.")
     row.get_by_role("button", name="Mark reviewed").click()
     expect(row).to_contain_text("Marked reviewed.")
     expect(row).to_contain_text("Told Olivia about the aspect ratio.")
-    expect(row.get_by_role("button", name="Reopen")).to_be_visible()
+    # Found from outside: the counts stayed as they were until a reload.
+    expect(summary).to_contain_text("0 failures to review")
+    expect(count).to_have_text("0")
+    row.get_by_role("button", name="Reopen").click()
+    expect(row).to_contain_text("Reopened.")
+    expect(summary).to_contain_text("1 failure to review")
+    expect(count).to_have_text("1")
     assert page.evaluate("window.notReloaded") is True
 
 

@@ -47,7 +47,9 @@ def hook_url(generation: Generation) -> str | None:
 def hook(request: HttpRequest, token: str) -> JsonResponse:
     """An upstream's notification: poll the job now, here, so that its news is on the page at
     the page's next poll; one within MIN_POLL_GAP of the job's last notification makes the
-    worker's poll due when the gap ends instead."""
+    worker's poll due when the gap ends instead. One for a job still being sent (no id to poll
+    by yet) is kept, and the worker polls at once when the id is stored (tasks.submit_generation).
+    """
     if request.method not in ("POST", "PUT", "GET"):
         return JsonResponse({"detail": "Method not allowed."}, status=405)
     try:

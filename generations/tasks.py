@@ -139,7 +139,14 @@ def submit_generation(generation_uuid: str) -> None:
         _submit_refused(generation, exc)
         return
     if generation.mark_submitted(reply):
-        schedule_poll(generation)
+        if generation.events.filter(kind=EventKind.HOOK).exists():
+            # The upstream's news came while the job was being sent, before its id was here
+            # to poll by (hooks.hook): poll at once, not an interval on.
+            now = timezone.now()
+            Generation.objects.filter(pk=generation.pk).update(next_poll_at=now)
+            schedule_poll(generation, now)
+        else:
+            schedule_poll(generation)
 
 
 def _submit_refused(generation: Generation, exc: errors.LumaError) -> None:

@@ -490,6 +490,25 @@ def test_the_hook_finishes_a_job_long_before_its_next_poll(
     assert hook.data["payload"] == {"id": generation.upstream_id, "state": "completed"}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_news_that_comes_while_the_job_is_being_sent_is_not_lost(
+    owner, run_worker, settings, sim_clock
+) -> None:
+    # Found in CI on a loaded machine: a fast gateway called the hook before the worker had
+    # stored the job's id; the hook could not poll a job without one, and the news waited for
+    # the worker's poll an interval later (two minutes in the browser test, which failed).
+    settings.LUMAWEB_PUBLIC_URL = "https://studio.example"
+    settings.LUMAWEB_POLL_INTERVAL = 600.0
+    generation = start(owner)
+    answer = Client().post(hook_path(generation), {"state": "completed"}, "application/json")
+    assert (answer.status_code, answer.json()) == (200, {"polling": False})
+    sim_clock.advance(3600)  # the gateway has finished it
+    run_worker(terminal(generation), timeout=60)
+    generation.refresh_from_db()
+    assert generation.state == State.COMPLETED
+    assert generation.poll_count == 1
+
+
 def test_the_provider_is_registered_with_its_display_name(settings) -> None:
     settings.LUMA_PROVIDERS = {
         **settings.LUMA_PROVIDERS,

@@ -69,9 +69,8 @@ def board(request: HttpRequest, uuid: UUID) -> HttpResponse:
 
 def _board_page(request: HttpRequest, shown: Board, form: BoardForm) -> HttpResponse:
     """A board's page, its Edit menu holding `form` (open, with what was typed, when refused)."""
-    pieces = Generation.objects.filter(boards=shown)
     context = {"board": shown, "form": form}
-    page = browse(request, pieces, shown.get_absolute_url(), "generations/board.html", context)
+    page = browse(request, shown, "generations/board.html", context)
     page.status_code = 400 if form.errors else 200
     return page
 

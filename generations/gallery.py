@@ -25,6 +25,7 @@ from generations import providers, search, tasks
 from generations.cards import PageCard, page_board, page_cards, render_card
 from generations.models import (
     ACTIVE_STATES,
+    Board,
     Generation,
     GenerationQuerySet,
     Input,
@@ -161,6 +162,7 @@ class GalleryPage:
     after: bool  # not the first page
     filtered: bool
     base_url: str  # the same view unfiltered
+    walk: str = ""  # what a card's link carries to its piece's page ("?q=…"): see Walk
 
 
 def encode_cursor(generation: Generation | PageCard) -> str:
@@ -196,6 +198,7 @@ def gallery_page(
     cursor: str = "",
     query: dict[str, str] | None = None,
     base_url: str = "",
+    walk: str = "",
 ) -> GalleryPage:
     """One page of `queryset` (annotated for `user`: `for_viewer`), newest first; its links go
     to `base_url` (default: the gallery)."""
@@ -210,7 +213,13 @@ def gallery_page(
         next_url = f"{base_url}?{urlencode(params)}"
     first_url = f"{base_url}?{urlencode(query)}" if query else base_url
     return GalleryPage(
-        items, next_url, first_url, after=bool(cursor), filtered=bool(query), base_url=base_url
+        items,
+        next_url,
+        first_url,
+        after=bool(cursor),
+        filtered=bool(query),
+        base_url=base_url,
+        walk=walk,
     )
 
 
@@ -219,22 +228,39 @@ def first_page(user: Any) -> GalleryPage:
     return gallery_page(Generation.objects.alive().listed().for_viewer(user), user)
 
 
+def listed_in(board: Board | None, user: Any) -> GenerationQuerySet:
+    """What the gallery, or one board, lists before its filters (annotated for `user`)."""
+    pieces = Generation.objects.filter(boards=board) if board else Generation.objects.all()
+    return pieces.alive().listed().for_viewer(user)
+
+
+def read_filters(request: HttpRequest) -> GalleryFilters:
+    people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
+    return GalleryFilters(request.GET, people=people)
+
+
+def walk_query(filters: GalleryFilters, board: Board | None) -> str:
+    """The query string that keeps a walk: the filters as given, and the board."""
+    query = {**filters.query(), **({"board": str(board.uuid)} if board else {})}
+    return f"?{urlencode(query)}" if query else ""
+
+
 def browse(
     request: HttpRequest,
-    pieces: GenerationQuerySet,
-    base_url: str,
+    board: Board | None = None,
     template: str = "generations/gallery.html",
     context: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """A filtered, searched, infinitely scrolled page of `pieces` at `base_url` (the gallery, a
-    board); htmx asks for the results or the next page only."""
-    people = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
-    filters = GalleryFilters(request.GET, people=people)
-    queryset = filters.apply(pieces.alive().listed().for_viewer(request.user))
+    """A filtered, searched, infinitely scrolled page of the gallery or of `board`; htmx asks
+    for the results or the next page only."""
+    filters = read_filters(request)
+    queryset = filters.apply(listed_in(board, request.user))
     cursor = request.GET.get("cursor", "")
-    page = gallery_page(queryset, request.user, cursor, filters.query(), base_url)
+    base_url = board.get_absolute_url() if board else reverse("gallery")
+    walk = walk_query(filters, board)
+    page = gallery_page(queryset, request.user, cursor, filters.query(), base_url, walk)
     # The rendered filter form is the same for everyone asking with the same values and people.
-    filters_key = repr((sorted(filters.query().items()), people))
+    filters_key = repr((sorted(filters.query().items()), filters.fields["person"].choices))
     context = {
         **(context or {}),
         "filters": filters,
@@ -248,6 +274,35 @@ def browse(
         )
         return render(request, partial, context)
     return render(request, template, context)
+
+
+@dataclass
+class Walk:
+    """Where ← / → on a piece's page lead: through what the gallery or board it was opened
+    from listed, by the filters and search its address carries (`?q=…&board=…`, which a
+    card's link is given in the browser: gallery.js)."""
+
+    pieces: GenerationQuerySet  # viewer-annotated
+    query: str  # carried by each step, so the next piece keeps the walk
+    back_url: str = ""  # the filtered page or board, when it is not the whole gallery
+    back_to: str = ""  # its name, after "Back to"
+
+
+def walk_from(request: HttpRequest) -> Walk:
+    """The walk a piece's page was opened in; filters a hand made nonsense of are left out,
+    as the gallery leaves them out."""
+    if not request.GET.keys() & {*GalleryFilters.base_fields, "board"}:
+        return Walk(listed_in(None, request.user), "")
+    try:
+        board = Board.objects.filter(uuid=UUID(request.GET.get("board", ""))).first()
+    except ValueError:
+        board = None
+    filters = read_filters(request)
+    pieces = filters.apply(listed_in(board, request.user))
+    query = walk_query(filters, board)
+    if board:
+        return Walk(pieces, query, board.get_absolute_url() + query, f"“{board.name}”")
+    return Walk(pieces, query, reverse("gallery") + query, "the results")
 
 
 # --- one piece ---

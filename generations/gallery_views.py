@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -21,7 +20,7 @@ from generations.trash import can_delete, out_of_reach
 @vary_on_headers("HX-Request")
 def gallery(request: HttpRequest) -> HttpResponse:
     """Everything the team made, newest first, filtered and searched through the URL."""
-    return browse(request, Generation.objects.all(), reverse("gallery"))
+    return browse(request)
 
 
 @require_POST

@@ -32,7 +32,7 @@ from generations.cards import (
 )
 from generations.chaining import chain_actions, inherited
 from generations.forms import MODE_FORMS, CreateForm, option_rows
-from generations.gallery import detail_context, first_page
+from generations.gallery import detail_context, first_page, walk_from
 from generations.models import Generation, GenerationQuerySet
 from generations.modes import available_modes, mode_groups
 from generations.submission import SubmissionRefused
@@ -294,7 +294,8 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     # Its outputs come with its relatives' (detail_context), not in a query of their own, and
     # its parent among them: the page shows no retry and reads its author only.
     pieces = Generation.objects.alive().select_related("created_by").for_viewer(request.user)
-    generation = _with_neighbours(pieces).filter(uuid=uuid).first()
+    walk = walk_from(request)
+    generation = _with_neighbours(pieces, walk.pieces).filter(uuid=uuid).first()
     if generation is None:
         return _not_here(request, uuid)
     lineage = detail_context(generation)
@@ -304,6 +305,7 @@ def detail(request: HttpRequest, uuid: str) -> HttpResponse:
         "actions": chain_actions(generation, remix_mode(generation)),
         "refreshing": refreshing,
         "boards": boards_of(generation),
+        "walk": walk,
         # The page's parts every viewer shares are cached under it (generations/cards.py).
         "shared_key": detail_key(generation, lineage, refreshing),
         **lineage,
@@ -321,18 +323,20 @@ def _not_here(request: HttpRequest, uuid: str) -> HttpResponse:
     return render(request, "404.html", context, status=404)
 
 
-def _with_neighbours(queryset: GenerationQuerySet) -> GenerationQuerySet:
-    """Each piece knows the next newer and older one (`newer`, `older`: their uuids), for ← / →
-    on its page, in the same query: the gallery's order, an index range each."""
+def _with_neighbours(
+    queryset: GenerationQuerySet, through: GenerationQuerySet
+) -> GenerationQuerySet:
+    """Each piece knows the next newer and older one of `through` (`newer`, `older`: their
+    uuids), for ← / → on its page, in the same query: the gallery's order, an index range each."""
     made, pk = OuterRef("created_at"), OuterRef("pk")
     newer = (
-        Generation.objects.filter(created_at__gte=made)
+        through.filter(created_at__gte=made)
         .filter(Q(created_at__gt=made) | Q(id__gt=pk))
         .order_by("created_at", "id")
         .values("uuid")[:1]
     )
     older = (
-        Generation.objects.filter(created_at__lte=made)
+        through.filter(created_at__lte=made)
         .filter(Q(created_at__lt=made) | Q(id__lt=pk))
         .order_by("-created_at", "-id")
         .values("uuid")[:1]

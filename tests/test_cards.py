@@ -431,6 +431,67 @@ def test_the_detail_page_links_the_next_newer_and_older_pieces(
     assert f'href="{twin.get_absolute_url()}" rel="prev"' in html
 
 
+def steps(html: str) -> dict[str, str]:
+    """The ← / → links of a piece's page: {"prev": href, "next": href}."""
+    found = re.finditer(r'href="([^"]*)" rel="\w+" data-step="(\w+)"', html)
+    return {step: href for href, step in (m.groups() for m in found)}
+
+
+def test_stepping_skips_what_the_gallery_does_not_show(owner: User, owner_client: Client) -> None:
+    # Found in a reread: → led into the Trash (a 404 page) and to a try an automatic retry
+    # replaced, which the gallery stacks under its retry.
+    start = timezone.now() - timedelta(hours=1)
+    oldest, replaced, trashed, newest = (
+        job(owner, f"piece {n}", created_at=start + timedelta(minutes=n)) for n in range(4)
+    )
+    Generation.objects.filter(pk=trashed.pk).update(deleted_at=timezone.now())
+    retry = job(owner, "piece 1 again", auto_retry=1, created_at=start - timedelta(minutes=1))
+    Generation.objects.filter(pk=replaced.pk).update(retried_as=retry)
+    html = owner_client.get(newest.get_absolute_url()).content.decode()
+    assert steps(html) == {"next": oldest.get_absolute_url()}
+    html = owner_client.get(oldest.get_absolute_url()).content.decode()
+    assert steps(html) == {"prev": newest.get_absolute_url(), "next": retry.get_absolute_url()}
+
+
+def test_stepping_goes_through_the_search_filters_or_board_a_piece_was_opened_from(
+    owner: User, teammate: User, owner_client: Client, django_assert_max_num_queries: Any
+) -> None:
+    from generations.models import Board
+
+    start = timezone.now() - timedelta(hours=1)
+    made = [
+        job(who, prompt, created_at=start + timedelta(minutes=n))
+        for n, (who, prompt) in enumerate(
+            [(owner, "a cat asleep"), (teammate, "a dog"), (teammate, "a cat on a roof"),
+             (owner, "a cat at sea"), (owner, "a dog at sea")]
+        )
+    ]  # fmt: skip
+    asleep, _, roof, sea, dog_at_sea = made
+    with django_assert_max_num_queries(8):
+        html = owner_client.get(roof.get_absolute_url() + "?q=cat").content.decode()
+    assert steps(html) == {
+        "prev": sea.get_absolute_url() + "?q=cat",
+        "next": asleep.get_absolute_url() + "?q=cat",
+    }
+    assert 'href="/gallery/?q=cat"' in html  # the way back to the results
+    html = owner_client.get(sea.get_absolute_url() + "?person=tariq").content.decode()
+    assert steps(html) == {"next": roof.get_absolute_url() + "?person=tariq"}
+    Star.objects.create(user=owner, generation=asleep)
+    html = owner_client.get(dog_at_sea.get_absolute_url() + "?starred=on").content.decode()
+    assert steps(html) == {"next": asleep.get_absolute_url() + "?starred=on"}
+    board = Board.objects.create(name="Cats", created_by=owner)
+    board.add([asleep, sea], owner)
+    walk = f"?board={board.uuid}"
+    html = owner_client.get(sea.get_absolute_url() + walk).content.decode()
+    assert steps(html) == {"next": asleep.get_absolute_url() + walk}
+    assert f'href="{board.get_absolute_url()}"' in html
+    # A filter a hand changed into nonsense is left out, as the gallery leaves it out.
+    for nonsense in ("?board=nope", "?since=someday", "?person=nobody", "?q=" + "x" * 500):
+        answer = owner_client.get(roof.get_absolute_url() + nonsense)
+        assert answer.status_code == 200, nonsense
+        assert set(steps(answer.content.decode())) == {"prev", "next"}, nonsense
+
+
 def test_a_long_running_job_shows_a_hint_and_its_owner_can_cancel_it(
     owner: User, teammate: User, owner_client: Client, settings: Any
 ) -> None:

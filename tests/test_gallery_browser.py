@@ -250,13 +250,26 @@ def test_the_keyboard_moves_opens_and_closes(page: Page, studio: Studio, owner: 
     # Found from outside: after walking through pieces, Esc went back one piece at a time.
     page.goto("/gallery/?kind=image")
     page.locator("[data-card-link]").first.click()
-    page.wait_for_url("**/g/**")
-    page.keyboard.press("ArrowRight")  # the next older piece, whatever its kind
-    page.wait_for_url(f"**{studio.video.get_absolute_url()}")
+    page.wait_for_url(f"**{studio.lighthouse.get_absolute_url()}?kind=image")
+    # Left open before: the steps went to the next piece whatever the filters; now they go
+    # through what the page it was opened from listed (the video is no image).
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(f"**{studio.fox.get_absolute_url()}?kind=image")
     page.get_by_role("link", name="Newer").click()
-    page.wait_for_url(f"**{studio.lighthouse.get_absolute_url()}")
+    page.wait_for_url(f"**{studio.lighthouse.get_absolute_url()}?kind=image")
     page.keyboard.press("Escape")
     page.wait_for_url("**/gallery/?kind=image")
+    # A search typed on the page (no reload) is carried as well, from the card's menu too.
+    page.goto("/gallery/")
+    page.get_by_role("searchbox").fill("waves")
+    page.wait_for_url("**/gallery/?q=waves")
+    expect(cards(page)).to_have_count(1)
+    page.locator("[data-card] summary").first.click()
+    page.get_by_role("link", name="Open", exact=True).click()
+    page.wait_for_url(f"**{studio.video.get_absolute_url()}?q=waves")
+    expect(page.locator("[data-step]")).to_have_count(0)
+    page.get_by_role("link", name="Back to the results").click()
+    page.wait_for_url("**/gallery/?q=waves")
 
 
 def test_enter_in_the_search_makes_one_step_of_history(

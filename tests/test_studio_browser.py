@@ -584,3 +584,23 @@ def test_each_modes_words_come_back_with_back_forward_and_reload(page: Page, own
     aerial.check()
     page.reload()
     expect(aerial).to_be_checked()
+
+
+@pytest.mark.parametrize("width", [1280, 700, 390])
+def test_the_person_s_name_and_its_password_link_are_shown_at_every_width(  # type: ignore[no-untyped-def]
+    browser, live_app: str, width: int
+) -> None:
+    # Left open before: below 800 px the name (the way to change one's password) was hidden.
+    person = User.objects.create_user("m" * 40 + "_with_a_long_name", password="pass-word-123")
+    context = browser.new_context(base_url=live_app, viewport={"width": width, "height": 844})
+    try:
+        page = context.new_page()
+        log_in(page, person)
+        page.goto("/gallery/")
+        name = page.get_by_role("link", name=person.username)
+        expect(name).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth - innerWidth") == 0
+        name.click()
+        page.wait_for_url("**/password_change/**")
+    finally:
+        context.close()

@@ -147,6 +147,22 @@
     location.replace(link.href);
   });
 
+  // A card opened from filtered results (or a board) carries them to its piece's page, so ← / →
+  // there step through those results: the link is given them as it is about to be followed.
+  function carryWalk(event) {
+    const link = event.target.closest && event.target.closest("[data-card] a[href]");
+    const results = link && link.closest("[data-walk]");
+    if (!results) return;
+    const own = link.closest("[data-card]").querySelector("[data-card-link]");
+    const url = new URL(link.href);
+    if (!own || url.pathname !== new URL(own.href).pathname) return;
+    url.search = results.dataset.walk;
+    link.href = url.href;
+  }
+  ["mousedown", "click"].forEach(function (type) {
+    document.addEventListener(type, carryWalk, true);
+  });
+
   function starButton() {
     const active = document.activeElement;
     const card = active && active.closest ? active.closest("[data-card]") : null;
@@ -163,8 +179,9 @@
     }
     if (!document.querySelector("[data-toolbar]")) return false;  // not on a piece's page
     const back = document.referrer && new URL(document.referrer).origin === location.origin;
+    const walked = document.querySelector("[data-walk-back]");
     if (back && history.length > 1) history.back();
-    else location.assign("/gallery/");
+    else location.assign(walked ? walked.href : "/gallery/");
     return true;
   }
 

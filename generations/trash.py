@@ -30,6 +30,9 @@ from generations.models import (
 )
 from generations.uploads import PENDING_HOURS
 
+# The tag of the message that says a piece was moved here, whose Undo restores it (base.html).
+UNDO_TAG = "undo:"
+
 
 def can_delete(user: Any, generation: Generation) -> bool:
     """Its owner or staff may put a piece in the trash, and take it out again."""

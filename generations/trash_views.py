@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from generations import providers, trash
-from generations.gallery import card_in_place
+from generations.gallery import back_to, card_in_place
 from generations.models import Generation
 from generations.providers import errors
 from generations.providers.base import Provider
@@ -44,7 +44,11 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     if _on_its_card(request):  # the card gives its place to a note with an Undo
         return render(request, "generations/_trashed_card.html", context)
     days = settings.LUMAWEB_TRASH_DAYS
-    messages.success(request, f"Moved to the trash; you can restore it there for {days:g} days.")
+    messages.success(
+        request,
+        f"Moved to the trash; you can restore it there for {days:g} days.",
+        extra_tags=f"{trash.UNDO_TAG}{generation.uuid}",
+    )
     if request.htmx:
         return HttpResponseClientRedirect(reverse("gallery"))
     return redirect("gallery")
@@ -109,4 +113,4 @@ def restore(request: HttpRequest, uuid: str) -> HttpResponse:
     if _on_its_card(request):  # the Undo of a card just moved to the Trash
         return card_in_place(request, generation)
     messages.success(request, "Restored: it is back in the gallery.")
-    return redirect("trash")
+    return redirect(back_to(request, reverse("trash")))  # an Undo's goes back to the piece

@@ -79,7 +79,7 @@ def test_a_delete_goes_to_the_trash_and_its_owner_restores_it(owner: User) -> No
     files = generation.outputs.get().stored_files
     person = as_user(owner)
     assert person.post(f"/g/{generation.uuid}/delete").status_code == 302
-    assert str(generation.uuid) not in person.get("/gallery/").content.decode()
+    assert f'id="card-{generation.uuid}"' not in person.get("/gallery/").content.decode()
     assert person.get(generation.get_absolute_url()).status_code == 404
     assert all(default_storage.exists(name) for name in files)
     listed = person.get("/trash/").content.decode()
@@ -99,6 +99,32 @@ def test_the_delete_says_how_long_the_trash_keeps_it(
     settings.LUMAWEB_TRASH_DAYS = days
     done = as_user(owner).post(f"/g/{piece(owner).uuid}/delete", follow=True)
     assert f"you can restore it there for {said}." in done.content.decode()
+
+
+def test_a_delete_from_the_piece_s_own_page_can_be_undone_from_the_next_page(
+    owner: User, teammate: User
+) -> None:
+    # Left open before: a card's Move to Trash had an Undo, the piece's own page had none.
+    generation = piece(owner)
+    person = as_user(owner)
+    done = person.post(
+        f"/g/{generation.uuid}/delete", {"next": generation.get_absolute_url()}, follow=True
+    )
+    html = done.content.decode()
+    undo = f'action="/g/{generation.uuid}/restore"'
+    assert undo in html
+    assert f'name="next" value="{generation.get_absolute_url()}"' in html
+    assert as_user(teammate).get("/gallery/").content.decode().count(undo) == 0
+    back = person.post(
+        f"/g/{generation.uuid}/restore", {"next": generation.get_absolute_url()}, follow=True
+    )
+    assert back.redirect_chain[-1][0] == generation.get_absolute_url()
+    assert "Restored: it is back in the gallery." in back.content.decode()
+    assert undo not in person.get("/gallery/").content.decode()  # said once
+    # A `next` off this site is not followed.
+    person.post(f"/g/{generation.uuid}/delete")
+    away = person.post(f"/g/{generation.uuid}/restore", {"next": "https://evil.example/"})
+    assert away.url == "/trash/"
 
 
 def test_the_delete_confirmation_says_a_piece_just_made_is_just_now(owner: User) -> None:

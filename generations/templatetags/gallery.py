@@ -3,8 +3,10 @@
 from datetime import datetime
 
 from django import template
+from django.contrib.messages.storage.base import Message
 from django.utils import timezone
 
+from generations import trash
 from generations.chaining import reference_url
 from generations.models import Generation, Kind, Output, State, media_url
 from generations.wording import ago, elapsed
@@ -44,3 +46,10 @@ def datetime_attr(moment: datetime) -> str:
 def stored_url(name: str) -> str:
     """The protected address of a file in our storage."""
     return media_url(name) if name else ""
+
+
+@register.filter
+def undo_of(message: Message) -> str:
+    """The piece a message's Undo restores (the delete tags its message so), or ""."""
+    tags = message.extra_tags.split()
+    return next((t.removeprefix(trash.UNDO_TAG) for t in tags if t.startswith(trash.UNDO_TAG)), "")

@@ -351,8 +351,9 @@ def test_another_mode_takes_the_words_along_and_the_keyboard_lands_in_the_prompt
     page.wait_for_url("**mode=image_edit**")
     expect(prompt).to_have_value("a red kite over the dunes")
     expect(prompt).to_be_focused()
-    page.goto("/?mode=image_edit")  # only a change of mode brings them: a new visit is empty
-    expect(prompt).to_have_value("")
+    # A visit by a plain link brings them too (it did not: the top bar lost them).
+    page.goto("/?mode=image_edit")
+    expect(prompt).to_have_value("a red kite over the dunes")
 
 
 def test_the_keyboard_skips_to_the_form_and_ctrl_enter_generates(page: Page, owner: User) -> None:
@@ -584,6 +585,35 @@ def test_each_modes_words_come_back_with_back_forward_and_reload(page: Page, own
     aerial.check()
     page.reload()
     expect(aerial).to_be_checked()
+
+
+def test_an_unsent_prompt_comes_back_after_moving_about_with_the_top_bar(
+    page: Page, owner: User, teammate: User
+) -> None:
+    # Left open before: Reload, Back and Forward kept the words, the top bar's links lost them.
+    piece = finished(owner, "an old harbour")
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    prompt = page.locator("textarea[name=prompt]")
+    prompt.fill("a lantern festival over the river, slow pan")
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Gallery").click()
+    page.wait_for_url("**/gallery/")
+    nav.get_by_role("link", name="Studio").click()  # the mode last opened
+    page.wait_for_url(lambda url: url.endswith("/"))
+    expect(page.locator("input[name=mode]")).to_have_value("video")
+    expect(prompt).to_have_value("a lantern festival over the river, slow pan")
+    # A link that brings its own words (a remix) keeps them.
+    page.goto(f"/?remix={piece.uuid}")
+    expect(prompt).to_have_value("an old harbour")
+    # A session that ended without Log out: whoever logs in next in this tab starts empty.
+    page.goto("/?mode=image")
+    prompt.fill("a private draft")
+    page.goto("/gallery/")
+    page.context.clear_cookies()
+    log_in(page, teammate)
+    expect(prompt).to_have_value("")
+    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('lumaweb.'))") == []
 
 
 @pytest.mark.parametrize("width", [1280, 700, 390])

@@ -132,15 +132,21 @@
   });
 
   // Someone else may log in next in this tab: what this person wrote in the studio's form
-  // (kept for Back, static/js/create.js) is not theirs to see.
-  document.addEventListener("submit", function (event) {
-    if (!event.target.matches("form.topbar__user")) return;
+  // (kept for Back, static/js/create.js) is not theirs to see. Log out forgets it, and so does
+  // a page seen logged out (the login page after a session ended without Log out).
+  function forgetDrafts() {
     Object.keys(sessionStorage).forEach(function (key) {
       if (key.indexOf("lumaweb.create-") === 0) sessionStorage.removeItem(key);
     });
+  }
+  document.addEventListener("submit", function (event) {
+    if (event.target.matches("form.topbar__user")) forgetDrafts();
   });
 
-  document.addEventListener("DOMContentLoaded", function () { wire(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!document.querySelector("form.topbar__user")) forgetDrafts();
+    wire(document);
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     wire(event.target);
     const empty = document.getElementById("gallery-empty");

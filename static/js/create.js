@@ -714,13 +714,20 @@
   }
 
   // Another mode chosen (a tab, or the phone's list) takes the words along to its form, and a
-  // keyboard's choice lands in its prompt rather than at the top of the page.
+  // keyboard's choice lands in its prompt rather than at the top of the page. Coming back by a
+  // plain link (the top bar's Studio, a mode's address) takes them along too; a link that
+  // brings its own words (a remix, a chain) keeps those.
   const CARRY = "lumaweb.create-carry";
+
+  function plainLink(arrival) {
+    const asked = Array.from(new URLSearchParams(location.search).keys());
+    return arrival.type === "navigate" && asked.every(function (name) { return name === "mode"; });
+  }
 
   function restoreDraft() {
     const form = document.getElementById("create-form");
     const arrival = performance.getEntriesByType("navigation")[0];
-    const carry = sessionStorage.getItem(CARRY);
+    const carry = sessionStorage.getItem(CARRY) || (arrival && plainLink(arrival) ? "words" : null);
     sessionStorage.removeItem(CARRY);
     if (!form || !form.elements.mode || !arrival) return;
     const back = arrival.type === "back_forward" || arrival.type === "reload";

@@ -275,6 +275,17 @@ def test_an_accepted_job_without_a_state_is_pending() -> None:
     assert (job.id, job.state, job.upstream_state) == ("t-9", "queued", "pending")
 
 
+def test_numbers_no_json_column_stores_are_kept_as_null() -> None:
+    # Left open before, checked now: NaN and Infinity (which Python's JSON reads) in an answer
+    # would fail the job's JSON column, as they did the hook's. The reply is read to JSON values.
+    body = b'{"id": "a", "state": "dreaming", "progress": NaN, "eta": [Infinity]}'
+    reply = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    with ProxyClient("https://gateway.test", "token", transport=reply) as client:
+        job = client.get_generation("a").data
+    assert job.raw == {"id": "a", "state": "dreaming", "progress": None, "eta": [None]}
+    json.dumps(job.raw, allow_nan=False)
+
+
 def test_an_unreadable_poll_is_malformed_not_fatal() -> None:
     with answering({"id": "a"}) as client, pytest.raises(errors.MalformedResponse) as raised:
         client.get_generation("a")

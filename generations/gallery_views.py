@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from generations.cards import star_form
@@ -56,7 +56,7 @@ def cancel(request: HttpRequest, uuid: str) -> HttpResponse:
     return redirect(back_to(request, generation.get_absolute_url()))
 
 
-@require_GET
+@require_safe
 def download(request: HttpRequest, uuid: str, index: int) -> HttpResponseBase:
     """The original file under a name a person can recognise."""
     return download_output(request, uuid, index)

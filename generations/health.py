@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 from django_tasks_db.models import DBTaskResult
 
 from generations import providers
@@ -20,7 +20,7 @@ from generations.models import Generation, State, UpstreamCallCount, WorkerHeart
 
 @login_not_required
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Database, worker and upstream status; 503 when the studio cannot do its job."""
     checks: dict[str, Any] = {}

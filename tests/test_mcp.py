@@ -428,6 +428,23 @@ def test_the_gallery_shows_a_job_came_via_mcp(agent: Agent, owner_client) -> Non
     assert "via MCP" in card
 
 
+@pytest.mark.django_db
+def test_a_media_link_a_download_and_the_health_check_answer_head(owner: User) -> None:
+    # Left open before: a script checking a link with HEAD (curl -I) got 405 where GET works.
+    from django.test import Client as Browser
+
+    from tests.factories import archived_file, piece, png
+
+    output = archived_file(piece(owner), png())
+    link = answers.media_link(output, "").url
+    asked = Browser().head(link)
+    assert (asked.status_code, asked["Content-Type"]) == (200, "image/png")
+    person = Browser()
+    person.force_login(owner)
+    assert person.head(f"/g/{output.generation.uuid}/download/0").status_code == 200
+    assert Browser().head("/healthz").status_code != 405
+
+
 def test_a_media_link_stops_working_when_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     signed = signing.TimestampSigner(salt=answers.MEDIA_SALT).sign("job_0")
     assert answers.unsign_media(signed) == ("job", 0)

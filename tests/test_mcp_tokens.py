@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from generations.mcp.tokens import check_token, issue_token
-from generations.models import AccessToken
+from generations.models import AccessToken, Generation
 
 pytestmark = pytest.mark.integration
 
@@ -185,6 +185,35 @@ def test_malformed_requests_get_json_rpc_errors_never_a_crash(owner: User) -> No
     assert broken.json()["error"]["message"].startswith("Parse error")
     assert client.get("/mcp").status_code == 405  # no event stream: answers are JSON
     assert client.delete("/mcp").status_code == 405  # stateless: no session to end
+
+
+def test_arguments_a_lax_reading_would_bend_are_refused_in_words(owner: User) -> None:
+    # Left open before (an attacker's try): loop "yes" was read as true, and a timeout of NaN
+    # was refused as "less than or equal to 60".
+    _, token = issue_token(owner, "agent")
+    client = Client(headers={"authorization": f"Bearer {token}"})
+
+    def refused(tool: str, arguments: str) -> str:
+        call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool}}
+        body = json.dumps(call).replace(
+            '"name": "' + tool + '"', f'"name": "{tool}", "arguments": {arguments}'
+        )
+        answer = client.post(
+            "/mcp", body, content_type="application/json",
+            headers={"accept": "application/json, text/event-stream"},
+        )  # fmt: skip
+        result = answer.json()["result"]
+        assert result["isError"], result
+        return str(result["content"][0]["text"])
+
+    assert "loop: Input should be a valid boolean" in refused(
+        "create_generation", '{"prompt": "a kite", "loop": "yes"}'
+    )
+    job = "00000000-0000-4000-8000-000000000000"
+    assert "timeout: Input should be a finite number" in refused(
+        "wait_for_generation", f'{{"generation_id": "{job}", "timeout": NaN}}'
+    )
+    assert not Generation.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from generations import gallery, providers, trash
 from generations.chaining import IMAGE_KINDS, VIDEO_KINDS
@@ -310,7 +310,7 @@ async def create_generation(
     resolution: str | None = None,
     duration: str | None = None,
     aspect_ratio: str | None = None,
-    loop: bool | None = None,
+    loop: StrictBool | None = None,  # "yes" or 1 is no answer to "loop?"
     keyframes: Keyframes | None = None,
     callback_url: Annotated[
         str | None, Field(description="Ignored: call wait_for_generation instead")
@@ -723,7 +723,13 @@ async def remix_generation(
 async def wait_for_generation(
     generation_id: JobId,
     timeout: Annotated[
-        float, Field(ge=0, le=MAX_WAIT, description="Seconds to wait at most (60 at most)")
+        float,
+        Field(
+            ge=0,
+            le=MAX_WAIT,
+            allow_inf_nan=False,
+            description="Seconds to wait at most (60 at most)",
+        ),
     ] = 30,
 ) -> Answer:
     """Wait until a job finishes or `timeout` seconds pass; returns the state it saw then.

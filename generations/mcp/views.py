@@ -17,7 +17,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.request import split_domain_port
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import INVALID_REQUEST
 
@@ -146,7 +146,7 @@ def _scope(request: HttpRequest) -> dict[str, Any]:
 
 
 @login_not_required
-@require_GET
+@require_safe
 def media(request: HttpRequest, signed: str) -> HttpResponseBase:
     """An output behind a signed, expiring link from an MCP answer: no login, no cookie."""
     named = unsign_media(signed)

@@ -7,6 +7,7 @@ same upstream file), which is kept with no job.
 """
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +68,18 @@ def not_yet_purgeable(generation: Generation) -> str:
             f"({renews}); then Delete forever removes it at once."
         )
     return ""
+
+
+def sort_for_emptying(user: Any) -> tuple[list[Generation], Counter[str]]:
+    """Emptying this person's Trash (staff: everyone's): the pieces that may be deleted forever
+    now, and why the others stay (`not_yet_purgeable`'s words, with how many each)."""
+    going, staying = [], Counter[str]()
+    for generation in in_trash(user).order_by("deleted_at", "id").iterator():
+        if reason := not_yet_purgeable(generation):
+            staying[reason] += 1
+        else:
+            going.append(generation)
+    return going, staying
 
 
 def purge_after(generation: Generation) -> datetime:

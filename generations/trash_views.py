@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -103,6 +104,22 @@ def purge(request: HttpRequest, uuid: str) -> HttpResponse:
         )
     trash.purge(generation)
     messages.success(request, "Deleted forever: it and its files are gone.")
+    return redirect("trash")
+
+
+@require_http_methods(["GET", "POST"])
+def empty(request: HttpRequest) -> HttpResponse:
+    """Delete forever everything in this person's Trash (staff: everyone's) that may go now (a
+    GET asks first); what must stay stays, and the page says why."""
+    going, staying = trash.sort_for_emptying(request.user)
+    if request.method == "GET" or not going:
+        context = {"going": len(going), "staying": dict(staying), "stay": staying.total()}
+        return render(request, "generations/trash_empty.html", context)
+    gone = sum(trash.purge(generation) for generation in going)
+    said = f"Deleted forever {gone} piece{pluralize(gone)} and their files"
+    if stay := staying.total():
+        said += f"; {stay} {pluralize(stay, 'stays,stay')} in the Trash"
+    messages.success(request, f"{said}.")
     return redirect("trash")
 
 

@@ -29,6 +29,7 @@ urlpatterns = [
     path("g/<uuid:uuid>/restore", trash_views.restore, name="generation-restore"),
     path("g/<uuid:uuid>/cancel", gallery_views.cancel, name="generation-cancel"),
     path("trash/", trash_views.trash_page, name="trash"),
+    path("trash/empty", trash_views.empty, name="trash-empty"),
     path("trash/<uuid:uuid>/purge", trash_views.purge, name="trash-purge"),
     path("g/<uuid:uuid>/download/<int:index>", gallery_views.download, name="generation-download"),
     path("g/<uuid:uuid>/boards", board_views.piece_boards, name="generation-boards"),

@@ -12,7 +12,7 @@ from generations.models import Generation
 
 
 def elapsed(generation: Generation) -> SafeString:
-    """How long an unfinished job has been going ("8 s", "2 min 5 s", "1 h 4 min"), as a
+    """How long an unfinished job has been going ("8 s", "2 min 5 s", "1 h 4 min", "3 d 4 h"), as a
     `<time>` the browser keeps ticking from its start (static/js/app.js formats it the same)."""
     return elapsed_since(generation.created_at, generation.submitted_at)
 
@@ -25,8 +25,10 @@ def elapsed_since(created_at: datetime, submitted_at: datetime | None) -> SafeSt
         text = f"{seconds} s"
     elif seconds < 3600:
         text = f"{seconds // 60} min {seconds % 60} s"
-    else:
+    elif seconds < 86400:
         text = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    else:
+        text = f"{seconds // 86400} d {seconds % 86400 // 3600} h"
     return format_html('<time class="elapsed" data-since="{}">{}</time>', started.isoformat(), text)
 
 

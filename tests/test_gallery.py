@@ -362,6 +362,11 @@ def test_a_running_card_shows_elapsed_time_and_polls(owner_client: Client, owner
     html = owner_client.get(reverse("generation-card", args=[generation.uuid])).content.decode()
     assert 'data-poll="processing"' in html
     assert "1 min 15 s" in html or "1 min 16 s" in html
+    # A job stuck for days says so in days, not "76 h 10 min" (found looking at a seeded studio).
+    stuck = make(owner, state=State.PROCESSING,
+                 submitted_at=timezone.now() - timedelta(days=3, hours=4, minutes=10))  # fmt: skip
+    html = owner_client.get(reverse("generation-card", args=[stuck.uuid])).content.decode()
+    assert ">3 d 4 h</time>" in html
 
 
 def test_a_stale_card_far_down_the_page_refreshes_only_when_it_scrolls_into_view(

@@ -439,6 +439,14 @@ def test_a_running_card_ticks_its_clock_and_polls_without_a_render_until_its_sta
     count = len(polls)
     page.wait_for_timeout(2_500)
     assert len(polls) == count, "a finished card stops polling"
+    # Ticking keeps the server's words for a job stuck for days (it said "76 h 10 min").
+    stuck = make(owner, "A kettle forgotten", state=State.PROCESSING,
+                 submitted_at=timezone.now() - timedelta(days=3, hours=4, minutes=10))  # fmt: skip
+    page.reload()
+    clock = page.locator(f"#card-{stuck.uuid} .badge time.elapsed")
+    expect(clock).to_have_text("3 d 4 h")
+    clock.evaluate("clock => { clock.textContent = ''; }")
+    expect(clock).to_have_text("3 d 4 h")  # written again by the browser's tick
 
 
 def test_an_unfinished_job_in_the_trash_shows_its_state_whole(page: Page, owner: User) -> None:

@@ -246,6 +246,44 @@ def test_a_piece_in_the_trash_is_deleted_forever_by_whoever_may_restore_it(
     assert as_user(staff).post(url).status_code == 404
 
 
+def test_empty_the_trash_deletes_forever_what_may_go_now_and_says_what_stays(
+    owner: User, teammate: User, staff: User, django_capture_on_commit_callbacks
+) -> None:
+    # Left open before: the Trash had no way to empty it; each piece asked on its own.
+    old = [piece(owner, f"old {n}") for n in range(3)]
+    recent, running, theirs = piece(owner, "recent"), piece(owner, "running"), piece(teammate)
+    files = [name for g in old for name in g.outputs.get().stored_files]
+    trash.move_to_trash(owner, [*old, recent, running])
+    trash.move_to_trash(teammate, [theirs])
+    last_month = spend.month_start() - timedelta(days=1)
+    Generation.objects.filter(pk__in=[g.pk for g in (*old, running, theirs)]).update(
+        created_at=last_month
+    )
+    Generation.objects.filter(pk=running.pk).update(state=State.PROCESSING)
+    person = as_user(owner)
+    assert 'href="/trash/empty"' in person.get("/trash/").content.decode()
+    asked = person.get("/trash/empty").content.decode()
+    assert "Delete 3 pieces forever?" in asked
+    assert "2 pieces stay in the Trash" in asked
+    assert "It is still being made" in asked
+    assert "counts toward this month&#x27;s budgets and limits" in asked
+    with django_capture_on_commit_callbacks(execute=True):
+        done = person.post("/trash/empty", follow=True)
+    assert "Deleted forever 3 pieces and their files; 2 stay in the Trash." in done.content.decode()
+    assert not Generation.objects.filter(pk__in=[g.pk for g in old]).exists()
+    assert not any(default_storage.exists(name) for name in files)
+    assert Generation.objects.filter(pk__in=[recent.pk, running.pk, theirs.pk]).count() == 3
+    # Nothing more may go now: the page says so, and a POST deletes nothing.
+    again = person.get("/trash/empty").content.decode()
+    assert "Nothing in the Trash can be deleted forever now" in again
+    assert 'type="submit"' not in again.split("<main")[1]
+    person.post("/trash/empty")
+    assert Generation.objects.filter(pk__in=[recent.pk, running.pk, theirs.pk]).count() == 3
+    # Staff empty everyone's.
+    as_user(staff).post("/trash/empty")
+    assert not Generation.objects.filter(pk=theirs.pk).exists()
+
+
 def test_a_piece_in_the_trash_is_out_of_reach_of_everyone_who_may_not_restore_it(
     owner: User, teammate: User, staff: User
 ) -> None:

@@ -92,13 +92,16 @@ def _poll_here(generation: Generation, due: datetime) -> None:
     The poll is the worker's own (`tasks.poll_once`): queued as well, it is done only once,
     here or by the worker if this request ends first. It waits on the upstream no longer than
     HOOK_POLL_OPTIONS allow and is not tried again here; an error is kept in the job's events
-    and leaves the job to the worker's next poll.
+    and makes the worker's poll due at once (with its own timeouts and retries), unless the
+    upstream said how long to wait.
     """
     try:
         provider = providers.get(generation.provider, **HOOK_POLL_OPTIONS)
     except providers.ProviderOff:
         return  # turned off since: the worker's poll says so in the job's events
-    poll_once(generation, due, provider)
+    failed = poll_once(generation, due, provider)
+    if failed is not None and not failed.retry_after:
+        _poll_at(generation, timezone.now())
 
 
 def _kept(request: HttpRequest) -> dict[str, object]:

@@ -179,11 +179,14 @@ def poll_generation(generation_uuid: str, due: str) -> None:
     poll_once(generation, scheduled, providers.get(generation.provider))
 
 
-def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -> None:
+def poll_once(
+    generation: Generation, scheduled: datetime, provider: Provider
+) -> errors.LumaError | None:
     """Take the poll scheduled for `scheduled` and ask `provider` once; do nothing when it is not
-    this caller's to take (a duplicate, or superseded)."""
+    this caller's to take (a duplicate, or superseded). The upstream's error, if it gave one (the
+    next poll is then scheduled, after its Retry-After if it said one)."""
     if not generation.claim_poll(scheduled, poll_interval(generation, timezone.now())):
-        return
+        return None
     generation.refresh_from_db()
     try:
         reply = provider.poll(generation.upstream_id)
@@ -200,7 +203,7 @@ def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -
             generation.next_poll_at = timezone.now() + timedelta(seconds=exc.retry_after)
             Generation.objects.filter(pk=generation.pk).update(next_poll_at=generation.next_poll_at)
         schedule_poll(generation)
-        return
+        return exc
     with transaction.atomic():
         if generation.apply_upstream(reply):
             after_failure(generation)
@@ -209,6 +212,7 @@ def poll_once(generation: Generation, scheduled: datetime, provider: Provider) -
     generation.refresh_from_db()
     if generation.state in UPSTREAM_ACTIVE_STATES:
         schedule_poll(generation)
+    return None
 
 
 def _error_data(exc: errors.LumaError) -> dict[str, object]:

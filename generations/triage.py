@@ -71,6 +71,7 @@ def triage(request: HttpRequest) -> HttpResponse:
             .distinct()
             .order_by("-created_at", "-id")[:LIST_LIMIT]
         ),
+        "stuck": list(ROWS.stuck(now).order_by("created_at")[:LIST_LIMIT]),
         "stuck_minutes": round(settings.LUMAWEB_STUCK_AFTER / 60),
         "reviewed": list(
             rows.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]
@@ -108,7 +109,7 @@ def _summary(totals: dict[str, int], now: datetime) -> dict[str, Any]:
     since = _counted_since(now)
     return {
         "needing_total": sum(totals.values()),
-        "stuck": list(ROWS.stuck(now).order_by("created_at")[:LIST_LIMIT]),
+        "stuck_total": ROWS.stuck(now).count(),
         "days": COUNT_DAYS,
         "auto_retries": Generation.objects.filter(auto_retry__gt=0, created_at__gte=since).count(),
         "auto_retry_max": settings.LUMAWEB_AUTO_RETRY_MAX,

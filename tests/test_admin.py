@@ -524,6 +524,25 @@ def test_stuck_jobs_show_with_refresh_and_retry(
 
 
 @pytest.mark.django_db
+def test_the_head_counts_every_stuck_job_not_only_those_listed(
+    staff_client: Client, owner: User, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found in a reread: the head counted the list, which stops at LIST_LIMIT.
+    from generations import triage
+
+    monkeypatch.setattr(triage, "LIST_LIMIT", 2)
+    settings.LUMAWEB_STUCK_AFTER = 600
+    for n in range(3):
+        make(owner, State.PROCESSING, created_at=timezone.now() - timedelta(hours=2, minutes=n))
+    response = staff_client.get(TRIAGE)
+    assert len(response.context["stuck"]) == 2
+    assert "<strong>3</strong> stuck" in response.content.decode()
+    failed = make(owner)
+    act = staff_client.post(act_url(failed), {"action": "review"}, headers={"HX-Request": "true"})
+    assert "<strong>3</strong> stuck" in act.content.decode()
+
+
+@pytest.mark.django_db
 def test_the_triage_page_queries_do_not_grow(
     staff_client: Client, owner: User, teammate: User, django_assert_max_num_queries, settings
 ) -> None:

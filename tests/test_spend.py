@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from generations import spend, tasks
+from generations import providers, spend, tasks
 from generations.models import Generation, PersonBudget, Price, ProviderBalance, State
 from generations.providers.agents import schema
 from generations.providers.base import Summary
@@ -50,6 +50,32 @@ def test_the_seeded_table_prices_every_kind_of_the_agents_api() -> None:
     for kind in schema.GENERATION_TYPES:
         model = schema.VIDEO_MODEL if kind in schema.VIDEO_TYPES else "uni-1"
         assert spend.estimate("agents", Summary(kind, model, "p")) is not None, kind
+
+
+@pytest.mark.django_db
+def test_dream_machine_and_gateway_jobs_are_estimated_too(owner: User, settings) -> None:
+    # Left open before (a creative's top finding): their jobs counted $0, so no money budget
+    # ever stopped them. They are seeded with estimates as the Agents API's are.
+    from generations.providers.dream_machine import schema as dm
+    from generations.providers.proxy import schema as gateway
+
+    for kind, model in [*(("video", m) for m in dm.VIDEO_MODELS),
+                        *(("image", m) for m in dm.IMAGE_MODELS)]:  # fmt: skip
+        assert spend.estimate("dream_machine", Summary(kind, model, "p")) is not None, model
+    video = dm.VideoRequest(prompt="a slow dolly", model="ray-2", resolution="1080p", duration="9s")
+    job, _ = start_generation(owner, video, provider="dream_machine")
+    smaller = dm.VideoRequest(prompt="a slow dolly", model="ray-2", resolution="540p")
+    small, _ = start_generation(owner, smaller, provider="dream_machine")
+    assert (job.estimated_cents, small.estimated_cents) == (Decimal(288), Decimal(40))
+    upscale = dm.UpscaleRequest(generation_id="4b0e7bc6-ef41-4c43-9c45-3a5b1b1b3a2e")
+    assert spend.estimate("dream_machine", providers.get("dream_machine").summary(upscale))
+    request = gateway.ProxyRequest(user_prompt="cat dance", aspect_ratio="16:9")
+    sent, _ = start_generation(owner, request, provider="proxy")
+    assert sent.estimated_cents
+    # So a money budget stops them.
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal("0.01")
+    with pytest.raises(SubmissionRefused, match="budget"):
+        start_generation(owner, smaller, provider="dream_machine", check_limits=True)
 
 
 @pytest.mark.django_db

@@ -89,7 +89,10 @@ class DreamMachineProvider(Provider):
         assert isinstance(request, schema.AnyRequest)
         model = getattr(request, "model", None) or request.generation_type
         ratio = getattr(request, "aspect_ratio", None) or ""
-        return Summary(KINDS[request.generation_type], model, describe(request), ratio)
+        # The options the price table tells apart (a video's, an upscale's target).
+        priced = {name: getattr(request, name, None) for name in ("resolution", "duration")}
+        options = {name: value for name, value in priced.items() if value}
+        return Summary(KINDS[request.generation_type], model, describe(request), ratio, options)
 
     def parse(self, request: dict[str, Any]) -> BaseModel:
         return schema.parse_request(request)

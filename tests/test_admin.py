@@ -8,7 +8,7 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -591,6 +591,14 @@ def test_staff_without_the_change_permission_cannot_triage(owner: User) -> None:
     client.force_login(helper)
     assert client.get(TRIAGE).status_code == 403
     assert client.post(act_url(make(owner)), {"action": "review"}).status_code == 403
+    # Left open before: the top bar offered them a Review link that led to a 403.
+    nav = client.get("/").content.decode().split("</nav>")[0]
+    assert "Review" not in nav
+    assert "Admin" in nav  # the admin shows them what they may do there
+    helper.user_permissions.add(Permission.objects.get(codename="change_generation"))
+    nav = client.get("/").content.decode().split("</nav>")[0]
+    assert f'<a href="{TRIAGE}">Review</a>' in nav
+    assert client.get(TRIAGE).status_code == 200
 
 
 @pytest.mark.django_db

@@ -73,11 +73,8 @@ def triage(request: HttpRequest) -> HttpResponse:
         ),
         "stuck": list(ROWS.stuck(now).order_by("created_at")[:LIST_LIMIT]),
         "stuck_minutes": round(settings.LUMAWEB_STUCK_AFTER / 60),
-        "reviewed": list(
-            rows.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]
-        ),
+        **_recently_reviewed(),
         "counts": _counts(_counted_since(now)),
-        "admin_reviewed_url": admin_list_url(review="yes"),
         "note_max": NOTE_MAX,
     }
     return render(request, "generations/triage.html", context)
@@ -102,6 +99,15 @@ def _needing_review() -> tuple[dict[str, int], dict[str, set[str]]]:
         totals[code] = totals.get(code, 0) + n
         upstreams.setdefault(code, set()).add(provider)
     return totals, upstreams
+
+
+def _recently_reviewed() -> dict[str, Any]:
+    return {
+        "reviewed": list(
+            ROWS.filter(reviewed_at__isnull=False).order_by("-reviewed_at")[:RECENTLY_REVIEWED]
+        ),
+        "admin_reviewed_url": admin_list_url(review="yes"),
+    }
 
 
 def _summary(totals: dict[str, int], now: datetime) -> dict[str, Any]:
@@ -198,20 +204,29 @@ def act(request: HttpRequest, uuid: str) -> HttpResponse:
     else:
         return HttpResponseBadRequest("Unknown action.")
     if request.htmx:
-        # The job in place, and the counts it changes (the page's head, its group's badge).
+        # The job in place, and what it changes: the page's head, its group's badge, and the
+        # Recently reviewed list (unless the job is in place there: that row is the change).
         job = get_object_or_404(ROWS, pk=generation.pk)
         code = request.POST.get("group", "")
+        in_reviewed = request.POST.get("prefix") == "reviewed"
         totals, _ = _needing_review()
         context = {
             **_summary(totals, timezone.now()),
+            **({} if in_reviewed else _recently_reviewed()),
             "job": job,
+            "prefix": "reviewed" if in_reviewed else "",
             "note": message,
             "kept_note": kept,
             "note_max": NOTE_MAX,
             "group": {"code": code, "total": totals.get(code, 0)} if code else None,
             "oob": True,
         }
-        parts = ["job", "summary", *(["count"] if code else [])]
+        parts = [
+            "job",
+            "summary",
+            *(["count"] if code else []),
+            *([] if in_reviewed else ["reviewed"]),
+        ]
         html = "".join(
             render_to_string(f"generations/triage.html#{p}", context, request) for p in parts
         )

@@ -421,6 +421,32 @@ def test_an_htmx_action_answers_with_the_jobs_row(staff_client: Client, owner: U
 
 
 @pytest.mark.django_db
+def test_recently_reviewed_follows_each_action_without_a_reload(
+    staff_client: Client, owner: User
+) -> None:
+    # Left open before: the list changed only on a reload (putting the job there would have
+    # given the page two elements of one id).
+    earlier, job = make(owner, prompt="reviewed before"), make(owner, prompt="just now")
+    staff_client.post(act_url(earlier), {"action": "review"})
+    page = staff_client.get(TRIAGE).content.decode()
+    assert f'id="reviewed-{earlier.uuid}"' in page
+    assert f'id="job-{job.uuid}"' in page
+    htmx = {"HX-Request": "true"}
+    html = staff_client.post(act_url(job), {"action": "review"}, headers=htmx).content.decode()
+    assert html.strip().startswith(f'<li class="triage-job" id="job-{job.uuid}"')
+    listed = html.split('id="triage-reviewed"')[1]
+    assert 'id="triage-reviewed" hx-swap-oob="true"' in html
+    assert listed.index(f'id="reviewed-{job.uuid}"') < listed.index(f'id="reviewed-{earlier.uuid}"')
+    assert "Marked reviewed." not in listed  # the note is the acted row's alone
+    # Reopen from the list: that row changes in place, under its own id.
+    reopen = {"action": "reopen", "prefix": "reviewed"}
+    html = staff_client.post(act_url(earlier), reopen, headers=htmx).content.decode()
+    assert html.strip().startswith(f'<li class="triage-job" id="reviewed-{earlier.uuid}"')
+    assert f'hx-target="#reviewed-{earlier.uuid}"' in html
+    assert "Reopened." in html
+
+
+@pytest.mark.django_db
 def test_what_was_just_done_says_just_now_in_the_review_page_and_the_admin(
     staff_client: Client, owner: User
 ) -> None:

@@ -154,8 +154,13 @@ def test_uploads_never_completed_are_deleted_bytes_and_all(stranger: httpx.Clien
 @pytest.mark.parametrize(
     ("url", "allowed"),
     [
-        ("http://sim.test/hooks/1", True),  # the studio's own host
-        ("http://sim.test:9999/public/inputs/x", True),  # any port of it
+        ("http://sim.test/hooks/1", True),  # the studio's own address
+        ("http://sim.test:80/hooks/1", True),  # its port said
+        ("http://studio.example:8443/public/inputs/x", True),  # its public address
+        # Found from outside (an attacker): any port of the studio's host was allowed, so the
+        # demo's simulators sent requests to any service on the studio's machine.
+        ("http://sim.test:9999/public/inputs/x", False),
+        ("https://studio.example/public/inputs/x", False),
         ("https://cdn.partner.test/a.png", True),  # listed in LUMA_SIM_ALLOWED_HOSTS
         ("http://169.254.169.254/latest/meta-data/", False),
         ("http://127.0.0.2/", False),
@@ -170,4 +175,5 @@ def test_a_simulator_calls_only_the_studio_and_listed_hosts(
     settings, url: str, allowed: bool
 ) -> None:
     settings.LUMA_SIM_ALLOWED_HOSTS = ["cdn.partner.test"]
+    settings.LUMAWEB_PUBLIC_URL = "http://studio.example:8443"
     assert may_call(url) is allowed

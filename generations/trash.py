@@ -70,11 +70,13 @@ def not_yet_purgeable(generation: Generation) -> str:
     return ""
 
 
-def sort_for_emptying(user: Any) -> tuple[list[Generation], Counter[str]]:
-    """Emptying this person's Trash (staff: everyone's): the pieces that may be deleted forever
-    now, and why the others stay (`not_yet_purgeable`'s words, with how many each)."""
+def sort_for_emptying(user: Any, before: datetime) -> tuple[list[Generation], Counter[str]]:
+    """Emptying this person's Trash (staff: everyone's) of what was in it at `before`: the
+    pieces that may be deleted forever now, and why the others stay (`not_yet_purgeable`'s
+    words, with how many each)."""
     going, staying = [], Counter[str]()
-    for generation in in_trash(user).order_by("deleted_at", "id").iterator():
+    trashed = in_trash(user).filter(deleted_at__lte=before).order_by("deleted_at", "id")
+    for generation in trashed.iterator():
         if reason := not_yet_purgeable(generation):
             staying[reason] += 1
         else:

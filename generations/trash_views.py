@@ -1,12 +1,16 @@
 """Deleting a piece (into the trash), the Trash page, restoring from it, and deleting from it
 for good."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -110,17 +114,42 @@ def purge(request: HttpRequest, uuid: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def empty(request: HttpRequest) -> HttpResponse:
     """Delete forever everything in this person's Trash (staff: everyone's) that may go now (a
-    GET asks first); what must stay stays, and the page says why."""
-    going, staying = trash.sort_for_emptying(request.user)
-    if request.method == "GET" or not going:
-        context = {"going": len(going), "staying": dict(staying), "stay": staying.total()}
-        return render(request, "generations/trash_empty.html", context)
+    GET asks first); what must stay stays, and the page says why. Only what the question
+    counted goes: the form carries when it was asked (`before`), and a piece trashed since, by
+    a teammate whose Undo is still on their screen, stays."""
+    before = _asked_at(request)
+    if before is None:
+        asked = timezone.now()
+        going, staying = trash.sort_for_emptying(request.user, asked)
+        context = {
+            "going": len(going),
+            "staying": dict(staying),
+            "stay": staying.total(),
+            "before": asked.isoformat(),
+        }
+        status = 400 if request.method == "POST" else 200  # a POST that says no time asks again
+        return render(request, "generations/trash_empty.html", context, status=status)
+    going, staying = trash.sort_for_emptying(request.user, before)
     gone = sum(trash.purge(generation) for generation in going)
-    said = f"Deleted forever {gone} piece{pluralize(gone)} and their files"
+    said = (
+        f"Deleted forever {gone} piece{pluralize(gone)} and their files"
+        if gone
+        else "Nothing was deleted"
+    )
     if stay := staying.total():
         said += f"; {stay} {pluralize(stay, 'stays,stay')} in the Trash"
     messages.success(request, f"{said}.")
     return redirect("trash")
+
+
+def _asked_at(request: HttpRequest) -> datetime | None:
+    """When the emptying's question was asked, as its form says; None for a GET or a form
+    that says no time (with its zone)."""
+    try:
+        asked = parse_datetime(request.POST.get("before", ""))
+    except ValueError:  # a date no calendar has
+        return None
+    return asked if request.method == "POST" and asked and timezone.is_aware(asked) else None
 
 
 @require_POST

@@ -3,6 +3,7 @@ for LUMAWEB_TRASH_DAYS; then a purge removes it and its files, never a file anot
 
 import io
 import os
+import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -267,8 +268,10 @@ def test_empty_the_trash_deletes_forever_what_may_go_now_and_says_what_stays(
     assert "2 pieces stay in the Trash" in asked
     assert "It is still being made" in asked
     assert "counts toward this month&#x27;s budgets and limits" in asked
+    before = re.search(r'name="before" value="([^"]+)"', asked)
+    assert before
     with django_capture_on_commit_callbacks(execute=True):
-        done = person.post("/trash/empty", follow=True)
+        done = person.post("/trash/empty", {"before": before[1]}, follow=True)
     assert "Deleted forever 3 pieces and their files; 2 stay in the Trash." in done.content.decode()
     assert not Generation.objects.filter(pk__in=[g.pk for g in old]).exists()
     assert not any(default_storage.exists(name) for name in files)
@@ -277,11 +280,26 @@ def test_empty_the_trash_deletes_forever_what_may_go_now_and_says_what_stays(
     again = person.get("/trash/empty").content.decode()
     assert "Nothing in the Trash can be deleted forever now" in again
     assert 'type="submit"' not in again.split("<main")[1]
-    person.post("/trash/empty")
+    person.post("/trash/empty", {"before": before[1]})
     assert Generation.objects.filter(pk__in=[recent.pk, running.pk, theirs.pk]).count() == 3
-    # Staff empty everyone's.
-    as_user(staff).post("/trash/empty")
+    # Staff empty everyone's: what the question counted, not what was trashed after it.
+    # (Found from outside: a teammate's piece trashed meanwhile went too, and its Undo failed.)
+    asked = as_user(staff).get("/trash/empty").content.decode()
+    assert "Delete 1 piece forever?" in asked
+    before = re.search(r'name="before" value="([^"]+)"', asked)
+    assert before
+    later = piece(teammate, "trashed after the question")
+    trash.move_to_trash(teammate, [later])
+    Generation.objects.filter(pk=later.pk).update(created_at=last_month)
+    as_user(staff).post("/trash/empty", {"before": before[1]})
     assert not Generation.objects.filter(pk=theirs.pk).exists()
+    assert Generation.objects.filter(pk=later.pk).exists()
+    # A POST that says no time (a hand-made one) asks again and deletes nothing.
+    for said in ({}, {"before": "2026-13-45T00:00:00+00:00"}, {"before": "2026-01-01T00:00"}):
+        again = as_user(staff).post("/trash/empty", said)
+        assert again.status_code == 400, said
+        assert "Delete 1 piece forever?" in again.content.decode()
+    assert Generation.objects.filter(pk=later.pk).exists()
 
 
 def test_a_piece_in_the_trash_is_out_of_reach_of_everyone_who_may_not_restore_it(

@@ -213,6 +213,16 @@ def test_arguments_a_lax_reading_would_bend_are_refused_in_words(owner: User) ->
     assert "timeout: Input should be a finite number" in refused(
         "wait_for_generation", f'{{"generation_id": "{job}", "timeout": NaN}}'
     )
+    # Found from outside: the rest were still read laxly.
+    for timeout in ("true", '"2"'):
+        assert "timeout: Input should be a valid number" in refused(
+            "wait_for_generation", f'{{"generation_id": "{job}", "timeout": {timeout}}}'
+        )
+    for mine in ('"yes"', '"no"', "1"):
+        assert "mine: Input should be a valid boolean" in refused(
+            "list_generations", f'{{"mine": {mine}}}'
+        )
+    assert "limit: Input should be a valid integer" in refused("list_generations", '{"limit": "5"}')
     assert not Generation.objects.exists()
 
 

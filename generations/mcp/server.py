@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from generations import gallery, providers, trash
 from generations.chaining import IMAGE_KINDS, VIDEO_KINDS
@@ -310,7 +310,7 @@ async def create_generation(
     resolution: str | None = None,
     duration: str | None = None,
     aspect_ratio: str | None = None,
-    loop: StrictBool | None = None,  # "yes" or 1 is no answer to "loop?"
+    loop: Annotated[bool | None, Field(strict=True)] = None,  # "yes" or 1 is no answer
     keyframes: Keyframes | None = None,
     callback_url: Annotated[
         str | None, Field(description="Ignored: call wait_for_generation instead")
@@ -393,9 +393,11 @@ async def get_generation(generation_id: JobId) -> Answer:
 
 @server.tool(annotations=READ)
 async def list_generations(
-    limit: Annotated[int, Field(ge=1, le=LIST_MAX)] = 10,
-    offset: Annotated[int, Field(ge=0, le=OFFSET_MAX)] = 0,
-    mine: Annotated[bool, Field(description="Only jobs the token's person started")] = False,
+    limit: Annotated[int, Field(strict=True, ge=1, le=LIST_MAX)] = 10,
+    offset: Annotated[int, Field(strict=True, ge=0, le=OFFSET_MAX)] = 0,
+    mine: Annotated[
+        bool, Field(strict=True, description="Only jobs the token's person started")
+    ] = False,
     person: Annotated[str | None, Field(description="Only this teammate's jobs (username)")] = None,
     kind: Literal[tuple(Kind.values)] | None = None,  # type: ignore[valid-type]
     state: Literal["active", "completed", "failed"] | None = None,
@@ -725,6 +727,7 @@ async def wait_for_generation(
     timeout: Annotated[
         float,
         Field(
+            strict=True,
             ge=0,
             le=MAX_WAIT,
             allow_inf_nan=False,

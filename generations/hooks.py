@@ -25,6 +25,9 @@ from generations.tasks import poll_once, schedule_poll
 SALT = "lumaweb.hooks"
 # What is kept of a notification's body in the job's events.
 MAX_KEPT_BYTES = 64 * 1024
+# How many of a job's notifications are kept in its events (a job sees a handful: anyone who
+# found its hook could otherwise grow the database without end).
+MAX_KEPT_CALLS = 20
 # A job's notifications bring at most one poll here in this time, and one by the worker at its
 # end: a flood of them cannot turn into a flood of calls upstream.
 MIN_POLL_GAP = 1.0
@@ -59,9 +62,13 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
     generation = Generation.objects.filter(uuid=uuid).first()
     if generation is None:
         return JsonResponse({"detail": "No such job."}, status=404)
-    hooks = generation.events.filter(kind=EventKind.HOOK).order_by("-at")
-    last = hooks.values_list("at", flat=True).first()
-    generation.log(EventKind.HOOK, data=_kept(request))
+    hooks = generation.events.filter(kind=EventKind.HOOK).order_by("-at", "-id")
+    kept = list(hooks.values_list("pk", "at")[:MAX_KEPT_CALLS])
+    last = kept[0][1] if kept else None
+    if len(kept) < MAX_KEPT_CALLS:
+        generation.log(EventKind.HOOK, data=_kept(request))
+    else:  # the newest takes the place of the last kept: the gap below counts from it
+        hooks.filter(pk=kept[0][0]).update(at=timezone.now(), data=_kept(request))
     now = timezone.now()
     gap_ends = last + timedelta(seconds=MIN_POLL_GAP) if last else None
     if gap_ends and gap_ends > now:

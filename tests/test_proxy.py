@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.cache import caches
 from django.core.files.base import ContentFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
@@ -481,6 +482,39 @@ def test_a_hook_whose_poll_is_told_to_wait_leaves_the_worker_to_wait_as_told(
     assert Client().post(hook_path(sent)).json() == {"polling": True}
     sent.refresh_from_db()
     assert sent.next_poll_at > timezone.now()  # the gateway's Retry-After stands
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_jobs_hook_is_not_shown_and_what_its_calls_keep_is_bounded(
+    sent: Generation, owner_client, settings
+) -> None:
+    # Found from outside (an attacker): the job's page showed its signed hook to every
+    # teammate, and each call to it kept up to 64 KB more on the job, without end: one
+    # client grew the database by 2 MB a second.
+    assert "notify_hook" not in sent.request
+    page = owner_client.get(sent.get_absolute_url()).content.decode()
+    assert "/hooks/" not in page
+    # A job sent before kept it in its request: it is not shown either.
+    Generation.objects.filter(pk=sent.pk).update(
+        request={**sent.request, "notify_hook": hook_url(sent)}
+    )
+    caches["cards"].clear()  # as it was before: the page never had it without the hook
+    page = owner_client.get(sent.get_absolute_url()).content.decode()
+    assert "/hooks/" not in page
+    body = {"news": "x" * 60_000}
+    for _ in range(hooks.MAX_KEPT_CALLS + 5):
+        answer = Client().post(hook_path(sent), body, content_type="application/json")
+        assert answer.status_code == 200
+    kept = sent.events.filter(kind=EventKind.HOOK)
+    assert kept.count() == hooks.MAX_KEPT_CALLS
+    # The newest call's time is still kept, to count the gap between polls from (a flood
+    # brings about one poll upstream a second, not one a call).
+    before = timezone.now()
+    Client().post(hook_path(sent), {"news": "the last"}, content_type="application/json")
+    newest = kept.latest("at")
+    assert newest.at >= before
+    assert newest.data["payload"] == {"news": "the last"}
+    assert kept.count() == hooks.MAX_KEPT_CALLS
 
 
 @pytest.mark.django_db

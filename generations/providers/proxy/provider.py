@@ -59,18 +59,16 @@ class ProxyProvider(Provider):
 
     def submit(self, generation: Generation) -> UpstreamJob:
         from generations.hooks import hook_url
-        from generations.models import Generation
 
-        sent = dict(generation.request)
-        sent["notify_hook"] = hook_url(generation)
+        # The stored request keeps the studio's references (never inline bytes), and not the
+        # hook: its signed URL is for the gateway alone (anyone holding it may call it).
+        sent = generation.request
         wire = {
             **sent,
             **{k: self._image(v, k) for k, v in sent.items() if k in schema.IMAGE_FIELDS},
+            "notify_hook": hook_url(generation),
         }
         request = schema.ProxyRequest.model_validate(wire)
-        # The stored request keeps the studio's references (never inline bytes), and the hook.
-        stored = schema.ProxyRequest.model_validate(sent).to_wire()
-        Generation.objects.filter(pk=generation.pk).update(request=stored)
         with self.client() as client:
             return as_job(client.create_generation(request))
 

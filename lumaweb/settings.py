@@ -322,6 +322,9 @@ LUMAWEB_STUCK_AFTER = env_float("LUMAWEB_STUCK_AFTER", 900.0)
 LUMAWEB_OUTPUT_URL_TTL = env_float("LUMAWEB_OUTPUT_URL_TTL", 3600.0)
 # The MCP endpoint (generations/mcp/): how long its signed media links work.
 LUMAWEB_MCP_LINK_TTL = int(env("LUMAWEB_MCP_LINK_TTL", "3600"))
+# How many MCP wait_for_generation calls may hold a web thread at once, per web process; one
+# past them answers at once (generations/mcp/server.py `Waits`).
+LUMAWEB_MCP_MAX_WAITS = int(env("LUMAWEB_MCP_MAX_WAITS", "2"))
 
 # Uploads: checked from their bytes before anything is stored or sent.
 LUMAWEB_UPLOAD_MAX_IMAGE_MB = env_float("LUMAWEB_UPLOAD_MAX_IMAGE_MB", 50)

@@ -188,6 +188,29 @@ def test_waiting_is_bounded_and_returns_the_state_seen(agent: Agent) -> None:
     assert "timeout: Input should be less than or equal to 60" in too_long
 
 
+def test_waits_leave_threads_for_pages(agent: Agent, settings) -> None:
+    """Found from outside (an attacker): ten waits from one token held every web thread, and
+    /healthz took 24 s. Past LUMAWEB_MCP_MAX_WAITS at once, a wait answers at once."""
+    from generations.mcp import server
+
+    settings.LUMAWEB_MCP_MAX_WAITS = 1
+    job_id = agent.ok("generate_image", prompt="a slow one")["id"]  # no worker runs
+    with ThreadPoolExecutor(1) as pool:
+        holding = pool.submit(agent.call, "wait_for_generation", generation_id=job_id, timeout=60)
+        deadline = time.monotonic() + 30
+        while server.WAITS.held < 1:
+            assert time.monotonic() < deadline, "the first wait never started"
+            assert not holding.done(), holding.result()
+            time.sleep(0.05)
+        busy = agent.call("wait_for_generation", generation_id=job_id, timeout=60)
+        assert not busy.is_error
+        assert busy.structured_content["state"] == "draft"
+        assert "other waits" in text_of(busy)
+        Generation.objects.filter(uuid=job_id).update(state=State.FAILED)
+        assert text_of(holding.result(timeout=60)).startswith("Finished: failed.")
+    assert server.WAITS.held == 0
+
+
 def test_bad_arguments_are_error_results_naming_the_field(agent: Agent) -> None:
     assert "prompt: Write a prompt." in agent.refused("generate_image", prompt=" ")
     refused = agent.refused("generate_image", prompt="x", aspect_ratio="7:1")

@@ -8,8 +8,10 @@ do, and records that it came through MCP. Database work runs in the request's ow
 """
 
 import hashlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
@@ -17,6 +19,7 @@ from uuid import UUID
 
 import anyio
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
@@ -49,6 +52,32 @@ LIST_MAX = 100
 OFFSET_MAX = 10**9  # past any team's history; a larger number is no row a database can skip to
 # The gallery's filter fields that list_generations names otherwise.
 ARGUMENT_OF_FILTER = {"q": "search"}
+
+
+class Waits:
+    """The wait_for_generation calls holding a thread of this web process: each one holds it
+    for up to a minute, so at most LUMAWEB_MCP_MAX_WAITS at once, and the threads left serve
+    the pages; a call past them answers at once with the state it sees."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.held = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Whether this call may wait (it holds a place while it does)."""
+        with self._lock:
+            free = self.held < settings.LUMAWEB_MCP_MAX_WAITS
+            self.held += free
+        try:
+            yield free
+        finally:
+            if free:
+                with self._lock:
+                    self.held -= 1
+
+
+WAITS = Waits()
 
 
 @dataclass(frozen=True)
@@ -737,16 +766,22 @@ async def wait_for_generation(
 ) -> Answer:
     """Wait until a job finishes or `timeout` seconds pass; returns the state it saw then.
     Call again to keep waiting: each call holds at most 60 seconds."""
-    deadline = time.monotonic() + timeout
-    job = await studio(find_job, generation_id)
-    while not job.is_terminal and (left := deadline - time.monotonic()) > 0:
-        await anyio.sleep(min(WAIT_STEP, left))
-        job.state = await studio(state_of, job)
+    with WAITS.slot() as waiting:
+        deadline = time.monotonic() + (timeout if waiting else 0)
+        job = await studio(find_job, generation_id)
+        while not job.is_terminal and (left := deadline - time.monotonic()) > 0:
+            await anyio.sleep(min(WAIT_STEP, left))
+            job.state = await studio(state_of, job)
+    state = job.get_state_display().lower()
     if job.is_terminal:
-        headline = f"Finished: {job.get_state_display().lower()}."
+        headline = f"Finished: {state}."
+    elif not waiting:
+        headline = (
+            f"Still {state}; the studio is answering other waits, so this one did not wait: "
+            "call wait_for_generation again in a few seconds."
+        )
     else:
         headline = (
-            f"Still {job.get_state_display().lower()} after {timeout:g} s; "
-            "call wait_for_generation again to keep waiting."
+            f"Still {state} after {timeout:g} s; call wait_for_generation again to keep waiting."
         )
     return await studio(answer, job, headline)

@@ -569,6 +569,10 @@ def media_url(name: str) -> str:
     return reverse("media", args=[name])
 
 
+# An output's stored files: the original and its renditions.
+OUTPUT_FILES = ("file", "thumb", "thumb_large", "poster", "preview")
+
+
 class Output(models.Model):
     """One output of a completed job: an image, a video, or one layer."""
 
@@ -660,8 +664,7 @@ class Output(models.Model):
 
     @property
     def stored_files(self) -> list[str]:
-        fields = (self.file, self.thumb, self.thumb_large, self.poster, self.preview)
-        return [field.name for field in fields if field.name]
+        return [name for field in OUTPUT_FILES if (name := getattr(self, field).name)]
 
     def claim_archive(self, lease: float) -> bool:
         """Take this output for archiving until `lease` seconds from now; one worker wins."""

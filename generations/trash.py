@@ -23,6 +23,7 @@ from generations import spend
 from generations.archive import delete_files
 from generations.models import (
     ACTIVE_STATES,
+    OUTPUT_FILES,
     EventKind,
     Generation,
     GenerationQuerySet,
@@ -151,6 +152,7 @@ def purge(generation: Generation) -> bool:
     uses. Its uploads that another job refers to stay, detached from it."""
     names = [name for output in Output.objects.filter(generation=generation)
              for name in output.stored_files]  # fmt: skip
+    names = [name for name in names if name not in _shown_elsewhere(names, generation)]
     uploads = _uploads_of(generation)
     with transaction.atomic():
         # Its uploads' rows lose their job here (Input.generation: SET_NULL).
@@ -162,6 +164,15 @@ def purge(generation: Generation) -> bool:
                 item.delete()
         transaction.on_commit(lambda: delete_files(names))
     return True
+
+
+def _shown_elsewhere(names: list[str], generation: Generation) -> set[str]:
+    """Which of these files another job's outputs show too (a seeded studio's share theirs)."""
+    used = Q()
+    for field in OUTPUT_FILES:
+        used |= Q(**{f"{field}__in": names})
+    others = Output.objects.exclude(generation=generation).filter(used).values_list(*OUTPUT_FILES)
+    return {name for row in others for name in row if name in names}
 
 
 def _uploads_of(generation: Generation) -> list[Input]:

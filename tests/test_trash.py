@@ -247,6 +247,25 @@ def test_a_piece_in_the_trash_is_deleted_forever_by_whoever_may_restore_it(
     assert as_user(staff).post(url).status_code == 404
 
 
+def test_a_purge_keeps_an_output_file_another_piece_shows(
+    owner: User, django_capture_on_commit_callbacks
+) -> None:
+    # Found from outside: emptying the Trash of a seeded studio blanked every other seeded
+    # image: pieces there share their files, and a purge deleted a piece's files whoever used them.
+    first, second = piece(owner, "first"), piece(owner, "second")
+    shared = first.outputs.get().file.name
+    own = second.outputs.get().file.name
+    Output.objects.filter(generation=second).update(thumb=shared)
+    trash.move_to_trash(owner, [first, second])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert trash.purge(first)
+    assert default_storage.exists(shared)  # the second still shows it
+    with django_capture_on_commit_callbacks(execute=True):
+        assert trash.purge(second)
+    assert not default_storage.exists(shared)
+    assert not default_storage.exists(own)
+
+
 def test_empty_the_trash_deletes_forever_what_may_go_now_and_says_what_stays(
     owner: User, teammate: User, staff: User, django_capture_on_commit_callbacks
 ) -> None:

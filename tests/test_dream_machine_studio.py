@@ -226,6 +226,31 @@ def test_a_public_input_link_serves_that_upload_only_until_it_expires(
     assert "expired" in expired.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("dm_reframe_image", "Pick or upload the image to reframe."),
+        ("dm_reframe_video", "Pick or upload the video to reframe."),
+        ("dm_modify", "Pick or upload the video to modify."),
+        ("dm_upscale", "Pick the video from the gallery: a finished Dream Machine video."),
+        ("dm_audio", "Pick the video from the gallery: a finished Dream Machine video."),
+    ],
+)
+def test_a_mode_sent_without_its_media_says_so_in_plain_words(
+    owner_client, mode: str, said: str
+) -> None:
+    # Found from outside: "Input should be a valid dictionary or instance of Media", and "A
+    # generation id is letters, digits and dashes." for an upscale of nothing.
+    refused = post(owner_client, mode, prompt="as a watercolour")
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert said in html
+    assert "valid dictionary" not in html
+    assert "letters, digits and dashes" not in html
+    assert "as a watercolour" in html or mode in ("dm_upscale",)
+    assert not Generation.objects.exists()
+
+
 def test_upscale_and_audio_chain_from_the_detail_page(owner, owner_client, run_worker) -> None:
     video = a_video(owner, run_worker)
     actions = {action.label: action.url for action in chain_actions(video, remix_mode(video))}

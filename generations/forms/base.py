@@ -213,6 +213,9 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
     # its Agents id, so only the Agents API's own pieces.
     PICKS_FROM: ClassVar[tuple[str, ...] | None] = ("agents",)
     SLOTS: ClassVar[tuple[Slot, ...]] = ()
+    # Slots a job cannot go without, said in plain words before the schema's own check (whose
+    # words for a missing object are pydantic's: `missing_media`).
+    NEEDS: ClassVar[tuple[str, ...]] = ()
     # Schema path (dotted, no list indexes) → form field showing its messages.
     FIELD_FOR_PATH: ClassVar[dict[str, str]] = {}
     # Options the page greys out when the schema says the current combination rules them out.
@@ -367,6 +370,9 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             self.add_error(row if row in self.fields else None, message)
         # The slots are read whatever else is wrong: their uploads are kept for the next submit.
         refs = self._slot_refs(data)
+        for slot in self.SLOTS:
+            if slot.name in self.NEEDS and not refs.get(slot.name) and slot.name not in self.errors:
+                self.add_error(*self.missing_media(slot))
         if self.errors:
             return data
         try:
@@ -378,6 +384,10 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             return data
         self.parent_job = self._parent(data, self.upstream_request)
         return data
+
+    def missing_media(self, slot: Slot) -> tuple[str, str]:
+        """The field that says a needed slot is empty, and what it says."""
+        return slot.name, f"Pick or upload the {slot.label.lower()}."
 
     def _parent(self, data: dict[str, Any], request: BaseModel) -> Generation | None:
         """The piece this job is made from, if it really is (chaining.fits): a link the hidden

@@ -257,6 +257,7 @@ class _SourceForm(DreamForm):
     """A job on one input (the `media`): reframe or modify."""
 
     INHERITS = ()  # a reframe's point is another ratio; a modify's prompt is a new look
+    NEEDS = ("media",)
 
     FIELD_FOR_PATH = {
         "prompt": "prompt",
@@ -359,12 +360,19 @@ class _ChainedForm(DreamForm):
     SOURCE = Slot("source", "video", "source", label="Video")
     SLOTS = (SOURCE,)
     GALLERY_ONLY = ("source",)
+    NEEDS = ("source",)
     FIELD_FOR_PATH = {
         "prompt": "prompt",
         "negative_prompt": "negative_prompt",
         "resolution": "resolution",
         "generation_id": "source_pick",
     }
+
+    def missing_media(self, slot: Slot) -> tuple[str, str]:
+        return (
+            f"{slot.name}_pick",
+            "Pick the video from the gallery: a finished Dream Machine video.",
+        )
 
     def source_id(self, refs: dict[str, Any]) -> str:
         return str((refs.get("source") or {}).get("id") or "")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
 from generations import views
@@ -106,6 +107,20 @@ def test_image_edit_from_the_gallery_records_lineage(owner, owner_client, run_wo
     run_worker(terminal(edit))
     assert sent_body(edit)["source"] == {"generation_id": source.upstream_id}
     assert edit.state == State.COMPLETED
+
+
+def test_a_pick_moved_to_the_trash_before_generate_says_so_in_plain_words(
+    owner, owner_client
+) -> None:
+    # Found from outside: "Select a valid choice. 0af9… is not one of the available choices."
+    source = piece(owner, "a red barn", provider="agents", upstream_id="u-barn")
+    Generation.objects.filter(pk=source.pk).update(deleted_at=timezone.now())
+    refused = post(owner_client, "image_edit", prompt="make it gold", source_pick=str(source.uuid))
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert "not one of the available choices" not in html
+    assert "The piece picked here can no longer be picked" in html
+    assert "make it gold" in html
 
 
 def test_video_with_a_keyframe_timeline(owner, owner_client, run_worker) -> None:

@@ -759,9 +759,14 @@ def upload_field(slot: Slot) -> forms.FileField:
 def pick_field(multiple: bool = False) -> forms.ChoiceField:
     """A slot's gallery pick (several for a multiple slot, as its upload takes several files);
     its choices are filled in per form (recent finished pieces, and what is picked)."""
+    # A piece no longer offered: trashed (in another tab, by a teammate) since it was picked.
+    gone = {
+        "invalid_choice": "The piece picked here can no longer be picked (it was moved to the "
+        "Trash, or is not one this mode takes): pick another."
+    }
     if multiple:
-        return forms.MultipleChoiceField(required=False, choices=[])
-    return forms.ChoiceField(required=False, choices=[])
+        return forms.MultipleChoiceField(required=False, choices=[], error_messages=gone)
+    return forms.ChoiceField(required=False, choices=[], error_messages=gone)
 
 
 def slot_error_paths(name: str) -> dict[str, str]:

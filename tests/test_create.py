@@ -261,6 +261,12 @@ def test_layers_from_an_upload(owner, owner_client, run_worker) -> None:
             "w_norm",
             "Must be more than 0 and at most 2.",
         ),
+        (  # found from outside: a paid job whose source nowhere shows
+            "video_reframe",
+            {"x_norm": "1.5", "y_norm": "1.5", "w_norm": "0.2", "h_norm": "0.2"},
+            "x_norm",
+            "The video would be entirely outside the frame",
+        ),
     ],
 )
 def test_rules_are_refused_on_their_field(

@@ -448,6 +448,21 @@ class ReframeForm(CreateForm):
         initial["model_chooses"] = dig_path(generation.request, "video.source_position") is None
         return initial
 
+    def clean(self) -> dict[str, Any]:
+        """The API takes a source placed wholly outside the frame (edges from -2 to 2), which
+        makes a paid video that never shows it: refused, whatever else is wrong."""
+        data = super().clean()
+        x, y, w, h = (data.get(key) for key in ("x_norm", "y_norm", "w_norm", "h_norm"))
+        if data.get("model_chooses") or None in (x, y, w, h):
+            return data
+        if x >= 1 or y >= 1 or x + w <= 0 or y + h <= 0:
+            self.add_error(
+                "x_norm",
+                "The video would be entirely outside the frame: place it so that some of it "
+                "shows (the frame's edges are 0 and 1).",
+            )
+        return data
+
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         position = None
         if not data.get("model_chooses"):

@@ -8,6 +8,7 @@ same upstream file), which is kept with no job.
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,27 @@ from generations.uploads import PENDING_HOURS
 
 # The tag of the message that says a piece was moved here, whose Undo restores it (base.html).
 UNDO_TAG = "undo:"
+
+
+@dataclass(frozen=True)
+class Undo:
+    uuid: str  # the piece to restore
+    next: str  # where to go then (its page, as it was opened: a path of this site)
+
+
+def undo_tag(generation: Generation, back: str) -> str:
+    """A message's tag for an Undo of this move to the Trash, then back to `back` (a path
+    without spaces, as a URL's is)."""
+    return f"{UNDO_TAG}{generation.uuid}{back}"
+
+
+def undo_of(tags: str) -> Undo | None:
+    """The Undo a message's tags hold (undo_tag), if any."""
+    for tag in tags.split():
+        if tag.startswith(UNDO_TAG):
+            target = tag.removeprefix(UNDO_TAG)
+            return Undo(target[:36], target[36:])
+    return None
 
 
 def can_delete(user: Any, generation: Generation) -> bool:

@@ -32,7 +32,12 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     )
     trash.refuse_unless_deletable(request.user, [generation])
     upstream = _upstream_deleter(generation)
-    context = {"generation": generation, "upstream": upstream}
+    # Where to go after (`next`: the results or board its page stepped through), and where its
+    # Undo goes (`back`: that page); somewhere off this site is neither.
+    given = request.POST if request.method == "POST" else request.GET
+    leave = back_to(request, reverse("gallery"), given.get("next", ""))
+    back = back_to(request, generation.get_absolute_url(), given.get("back", ""))
+    context = {"generation": generation, "upstream": upstream, "leave": leave, "back": back}
     if request.method == "GET":
         return render(request, "generations/gallery_delete.html", context)
     if upstream is not None and request.POST.get("upstream"):
@@ -52,11 +57,11 @@ def delete(request: HttpRequest, uuid: str) -> HttpResponse:
     messages.success(
         request,
         f"Moved to the trash; you can restore it there for {days:g} days.",
-        extra_tags=f"{trash.UNDO_TAG}{generation.uuid}",
+        extra_tags=trash.undo_tag(generation, back),
     )
     if request.htmx:
-        return HttpResponseClientRedirect(reverse("gallery"))
-    return redirect("gallery")
+        return HttpResponseClientRedirect(leave)
+    return redirect(leave)
 
 
 def _on_its_card(request: HttpRequest) -> bool:

@@ -128,6 +128,34 @@ def test_a_delete_from_the_piece_s_own_page_can_be_undone_from_the_next_page(
     assert away.url == "/trash/"
 
 
+def test_a_delete_from_a_walked_page_returns_to_the_walk_and_its_undo_to_the_piece(
+    owner: User,
+) -> None:
+    # Found from outside: deleting from a piece opened from a search landed on the whole
+    # gallery, and Undo came back to the piece without the search (← / → then walked it all).
+    generation = piece(owner)
+    walked = f"{generation.get_absolute_url()}?q=lighthouse"
+    page = as_user(owner).get(walked).content.decode()
+    assert "next=%2Fgallery%2F%3Fq%3Dlighthouse" in page.split("toolbar__delete")[1]
+    person = as_user(owner)
+    said = {"next": "/gallery/?q=lighthouse", "back": walked}
+    done = person.post(f"/g/{generation.uuid}/delete", said, headers={"HX-Request": "true"})
+    assert done["HX-Redirect"] == "/gallery/?q=lighthouse"
+    html = person.get("/gallery/?q=lighthouse").content.decode()
+    assert 'name="next" value="/g/' in html
+    assert f'value="{walked}"' in html
+    # Without JavaScript: the question's page carries them to its form.
+    person.post(f"/g/{generation.uuid}/restore")
+    asked = person.get(f"/g/{generation.uuid}/delete", said).content.decode()
+    assert 'name="next" value="/gallery/?q=lighthouse"' in asked
+    assert person.post(f"/g/{generation.uuid}/delete", said).url == "/gallery/?q=lighthouse"
+    # Somewhere off this site is neither gone to nor offered.
+    person.post(f"/g/{generation.uuid}/restore")
+    away = {"next": "https://evil.example/", "back": "https://evil.example/"}
+    assert person.post(f"/g/{generation.uuid}/delete", away).url == "/gallery/"
+    assert "evil.example" not in person.get("/gallery/").content.decode()
+
+
 def test_the_delete_confirmation_says_a_piece_just_made_is_just_now(owner: User) -> None:
     asked = as_user(owner).get(f"/g/{piece(owner).uuid}/delete").content.decode()
     assert f"By {owner.username}, just now." in asked

@@ -49,7 +49,6 @@ def stored_url(name: str) -> str:
 
 
 @register.filter
-def undo_of(message: Message) -> str:
-    """The piece a message's Undo restores (the delete tags its message so), or ""."""
-    tags = message.extra_tags.split()
-    return next((t.removeprefix(trash.UNDO_TAG) for t in tags if t.startswith(trash.UNDO_TAG)), "")
+def undo_of(message: Message) -> trash.Undo | None:
+    """The Undo a message offers (the delete tags its message so), or None."""
+    return trash.undo_of(message.extra_tags)

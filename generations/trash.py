@@ -8,8 +8,8 @@ same upstream file), which is kept with no job.
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 

@@ -70,7 +70,7 @@ def retry_now(generation: Generation, user: Any) -> tuple[Generation, bool]:
     retry.check_manual(generation)
     new, created = record_retry(generation, attempt=0, by=user)
     if created:
-        generation.mark_reviewed(user, f"Retried as {new.uuid}.")
+        generation.mark_reviewed(user, "Retried.")  # the job's page and row link the retry
         enqueue_submit(new)
     return new, created
 

@@ -339,6 +339,8 @@ def test_retry_from_the_change_page_returns_there_and_a_double_click_makes_one(
     assert "Retry sent." in page
     assert "It was already retried" in page
     assert "Reviewed by sam" in page
+    # Found from outside: its review note was "Retried as 3561ecd9-…", an id beside the link.
+    assert job.review_note == "Retried."
     run_worker(terminal(job.retried_as))
     assert job.retried_as.state == State.COMPLETED
 

@@ -38,6 +38,8 @@ def test_the_picker_searches_every_pickable_piece_a_page_at_a_time(
     piece(owner, "a lighthouse video", kind="video")
     first = owner_client.get("/create/picker", {"mode": "image_edit", "slot": "source"})
     assert first.status_code == 200
+    # Found from outside: "The newest pieces Only pieces made with …" (a sentence ran on).
+    assert "The newest pieces. Only pieces made with" in first.content.decode()
     assert len(picked(first)) == 24
     assert "page=2" in first.content.decode()
     second = owner_client.get("/create/picker", {"mode": "image_edit", "slot": "source", "page": 2})

@@ -156,6 +156,11 @@ def test_staff_see_everyone_and_the_sums_match_the_jobs(
     assert '<svg class="chart"' in text
     assert "<rect" in text
     assert "1 job had no price" in text
+    # Found from outside: a share under one per cent read "0 %".
+    _job(staff, "0.5", 0, model="uni-1-max")
+    split = client.get("/usage/", {"by": "person"}).content.decode()
+    assert "&lt;1 %" in split
+    Generation.objects.filter(created_by=staff).delete()
     rows = _csv_rows(client)
     by_person: dict[str, Decimal] = {}
     for row in rows:

@@ -314,6 +314,7 @@ def test_empty_the_trash_deletes_forever_what_may_go_now_and_says_what_stays(
     assert "Delete 3 pieces forever?" in asked
     assert "2 pieces stay in the Trash" in asked
     assert "It is still being made" in asked
+    assert ": It " not in asked  # found from outside: "1: It is still…" read as a sentence
     assert "counts toward this month&#x27;s budgets and limits" in asked
     before = re.search(r'name="before" value="([^"]+)"', asked)
     assert before

@@ -133,6 +133,8 @@ class GalleryFilters(forms.Form):
         if "ratio" in data:
             queryset = queryset.filter(aspect_ratio=data["ratio"])
         zone = timezone.get_current_timezone()
+        if "since" in data and "until" in data:  # the wrong way round: the range they name
+            data["since"], data["until"] = sorted((data["since"], data["until"]))
         if "since" in data:
             queryset = queryset.filter(
                 created_at__gte=datetime.combine(data["since"], time.min, tzinfo=zone)

@@ -587,6 +587,20 @@ def test_each_modes_words_come_back_with_back_forward_and_reload(page: Page, own
     expect(aerial).to_be_checked()
 
 
+def test_each_mode_keeps_its_own_options_across_a_visit_to_another(page: Page, owner: User) -> None:
+    # Found from outside: Video at 10 s with HDR, then Image, then Video again: 5 s, no HDR.
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    page.select_option("#options select[name=duration]", "10s")
+    page.check("#options input[name=hdr]")
+    page.click("a.modes__tab[href$='mode=image']")
+    page.wait_for_url("**mode=image")
+    page.click("a.modes__tab[href$='mode=video']")
+    page.wait_for_url("**mode=video")
+    expect(page.locator("#options select[name=duration]")).to_have_value("10s")
+    expect(page.locator("#options input[name=hdr]")).to_be_checked()
+
+
 def test_an_unsent_prompt_comes_back_after_moving_about_with_the_top_bar(
     page: Page, owner: User, teammate: User
 ) -> None:

@@ -658,7 +658,7 @@
   // empty. Logging out forgets them (static/js/app.js, on every page).
   const DRAFT = "lumaweb.create-form:";  // and the mode
   const LEFT = "lumaweb.create-left";  // the mode last left, whose words another mode takes
-  const OPTIONS = "lumaweb.create-options";  // the options of the mode last left
+  const OPTIONS = "lumaweb.create-options";  // the options of the mode last left (and + mode)
   // The boxes among them: the options' (Loop) and the camera moves a prompt may name.
   const BOXES = "#options input[type=checkbox][name], .concepts input[type=checkbox][name]";
 
@@ -681,15 +681,16 @@
       options[field.name + "=" + field.value] = field.checked;  // a box's state, by its value too
     });
     sessionStorage.setItem(OPTIONS, JSON.stringify(options));
+    sessionStorage.setItem(OPTIONS + ":" + form.elements.mode.value, JSON.stringify(options));
   });
 
   // The options the mode left had (an aspect ratio, a ticked Loop) that the new mode offers as
   // they are, or that a reload or Back to it had: set, then checked as any change is, so the
   // form's hints and greyed values follow them.
-  function carryOptions(form) {
+  function carryOptions(form, key) {
     let options = null;
     try {
-      options = JSON.parse(sessionStorage.getItem(OPTIONS) || "null");
+      options = JSON.parse(sessionStorage.getItem(key) || "null");
     } catch (error) {
       return;
     }
@@ -739,8 +740,11 @@
     } catch (error) {
       return;
     }
-    // A mode's own options come back with it (a reload, Back to it); another's come along.
-    if (!back || sessionStorage.getItem(LEFT) === mode) carryOptions(form);
+    // A mode's own options come back with it (a reload, Back or a tab to it), then those of
+    // the mode just left come along where this one offers them too.
+    const own = form.elements.mode.value;
+    carryOptions(form, OPTIONS + ":" + own);
+    if (!back && sessionStorage.getItem(LEFT) !== own) carryOptions(form, OPTIONS);
     if (!words || typeof words !== "object") return;
     Object.keys(words).forEach(function (name) {
       const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');

@@ -328,6 +328,7 @@ def _forget(**kwargs: Any) -> None:
 # of a job's can become once escaped.
 CSRF_MARK = SafeString("<!--viewer:csrf-->")
 NEXT_MARK = SafeString("<!--viewer:next-->")
+RESULTS = "gallery-results"  # the element the gallery's filters swap (gallery.html)
 NEXT_QUERY_MARK = SafeString("<!--viewer:next-query-->")  # the address as a query's value
 
 
@@ -358,8 +359,11 @@ def viewer(request: HttpRequest) -> Viewer:
 
 def page_address(request: HttpRequest) -> str:
     """The address of the page a card is shown on: for htmx's requests (a poll, a star, the
-    next page), the page that asked (on this site only), not the request's own."""
+    next page), the page that asked (on this site only), not the request's own; but the
+    filters' swap of the results moves the page to its own address (they push it)."""
     htmx = getattr(request, "htmx", None)
+    if htmx and htmx.target == RESULTS:
+        return request.get_full_path()
     return (htmx and htmx.current_url_abs_path) or request.get_full_path()
 
 

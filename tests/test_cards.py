@@ -614,6 +614,24 @@ def test_a_cards_boards_link_returns_to_the_page_it_was_shown_on(
     assert boards_link(gallery(owner_client), shown).endswith("?next=/gallery/")
 
 
+def test_cards_of_results_the_filters_swap_in_return_to_those_results(
+    owner: User, owner_client: Client
+) -> None:
+    # Found from outside: after a search typed on the page (no reload), each card's Boards…
+    # led back to the page as it was before the search; the swap moves the page to its own
+    # address (the filters push it).
+    shown = job(owner)
+    html = owner_client.get(
+        "/gallery/?q=lighthouse",
+        headers={
+            "HX-Request": "true",
+            "HX-Target": "gallery-results",
+            "HX-Current-URL": "http://testserver/gallery/",
+        },
+    ).content.decode()
+    assert boards_link(html, shown).endswith("?next=/gallery/%3Fq%3Dlighthouse")
+
+
 def test_a_card_swapped_in_by_the_poll_returns_to_the_page_not_to_the_poll(
     owner: User, owner_client: Client
 ) -> None:

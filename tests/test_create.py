@@ -384,6 +384,17 @@ def test_bad_image_uploads_are_refused_and_nothing_is_left(
     assert not Input.objects.exists()
 
 
+def test_a_bad_file_and_an_empty_prompt_are_both_said_at_once(owner_client: Client) -> None:
+    # Found from outside: only the file's refusal showed; the empty prompt took a second try.
+    response = post(owner_client, "image_edit", prompt="", source=upload("notes.png", b"notes"))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "notes.png is a text file, not an image." in html
+    assert "Write a prompt." in html
+    assert "A source is needed" not in html  # the file's own refusal says it
+    assert not Generation.objects.exists()
+
+
 def test_an_oversized_upload_is_refused_with_the_limit(owner_client: Client, settings) -> None:
     settings.LUMAWEB_UPLOAD_MAX_IMAGE_MB = 0.001
     noisy = io.BytesIO()

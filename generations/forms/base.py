@@ -373,16 +373,20 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         for slot in self.SLOTS:
             if slot.name in self.NEEDS and not refs.get(slot.name) and slot.name not in self.errors:
                 self.add_error(*self.missing_media(slot))
-        if self.errors:
-            return data
+        refused = set(self.errors)  # a field already refused is not refused twice
         try:
-            self.upstream_request = self.validate(self.body(data, refs))
+            request = self.validate(self.body(data, refs))
         except ValidationError as exc:
+            # Said with the refusals above, so that one submit shows everything to mend.
             for path, messages in schema.field_errors(exc).items():
-                for message in messages:
-                    self.add_error(self.FIELD_FOR_PATH.get(path), plain(message))
+                field = self.FIELD_FOR_PATH.get(path)
+                if field not in refused:
+                    for message in messages:
+                        self.add_error(field, plain(message))
             return data
-        self.parent_job = self._parent(data, self.upstream_request)
+        if not self.errors:
+            self.upstream_request = request
+            self.parent_job = self._parent(data, request)
         return data
 
     def missing_media(self, slot: Slot) -> tuple[str, str]:

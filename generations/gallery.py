@@ -302,8 +302,11 @@ def walk_from(request: HttpRequest) -> Walk:
     filters = read_filters(request)
     pieces = filters.apply(listed_in(board, request.user))
     query = walk_query(filters, board)
+    if not query:  # nothing that narrows it: the whole gallery, no way back to name
+        return Walk(pieces, "")
     if board:
-        return Walk(pieces, query, board.get_absolute_url() + query, f"“{board.name}”")
+        back = board.get_absolute_url() + walk_query(filters, None)
+        return Walk(pieces, query, back, f"“{board.name}”")
     return Walk(pieces, query, reverse("gallery") + query, "the results")
 
 

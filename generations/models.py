@@ -357,10 +357,7 @@ class Generation(models.Model):
 
     @property
     def request_pretty(self) -> str:
-        """The request as sent, for people: without a gateway's hook (its signed URL is for the
-        gateway alone; jobs sent before it was left out of the stored request kept it)."""
-        shown = {key: value for key, value in self.request.items() if key != "notify_hook"}
-        return json.dumps(shown, indent=2, ensure_ascii=False)
+        return json.dumps(self.request, indent=2, ensure_ascii=False)
 
     # --- transitions: each one a conditional UPDATE that reports whether it happened ---
 

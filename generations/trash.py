@@ -49,9 +49,9 @@ def undo_tag(generation: Generation, back: str) -> str:
     return f"{UNDO_TAG}{generation.uuid}{back}"
 
 
-def undo_of(tags: str) -> Undo | None:
+def undo_of(tags: str | None) -> Undo | None:
     """The Undo a message's tags hold (undo_tag), if any."""
-    for tag in tags.split():
+    for tag in (tags or "").split():
         if tag.startswith(UNDO_TAG):
             target = tag.removeprefix(UNDO_TAG)
             return Undo(target[:36], target[36:])
@@ -169,17 +169,22 @@ def purge_pending_uploads(now: datetime | None = None) -> int:
     return len(names)
 
 
-def purge(generation: Generation) -> bool:
+def purge(generation: Generation, trashed_by: datetime | None = None) -> bool:
     """Remove one trashed piece for good: its row, outputs, events, and the files nobody else
-    uses. Its uploads that another job refers to stay, detached from it."""
+    uses. Its uploads that another job refers to stay, detached from it. With `trashed_by`,
+    only if it went to the Trash by then (not restored and trashed again since)."""
     names = [name for output in Output.objects.filter(generation=generation)
              for name in output.stored_files]  # fmt: skip
-    names = [name for name in names if name not in _shown_elsewhere(names, generation)]
+    shared = _shown_elsewhere(names, generation)
+    names = [name for name in names if name not in shared]
     uploads = _uploads_of(generation)
+    trashed = Generation.objects.filter(pk=generation.pk, deleted_at__isnull=False)
+    if trashed_by is not None:
+        trashed = trashed.filter(deleted_at__lte=trashed_by)
     with transaction.atomic():
         # Its uploads' rows lose their job here (Input.generation: SET_NULL).
-        if not Generation.objects.filter(pk=generation.pk, deleted_at__isnull=False).delete()[0]:
-            return False  # restored (or purged) meanwhile
+        if not trashed.delete()[0]:
+            return False  # restored (or purged, or trashed again) meanwhile
         for item in uploads:
             if not _used_elsewhere(item, generation):
                 names.append(item.file.name)

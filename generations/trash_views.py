@@ -1,7 +1,7 @@
 """Deleting a piece (into the trash), the Trash page, restoring from it, and deleting from it
 for good."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -135,7 +135,7 @@ def empty(request: HttpRequest) -> HttpResponse:
         status = 400 if request.method == "POST" else 200  # a POST that says no time asks again
         return render(request, "generations/trash_empty.html", context, status=status)
     going, staying = trash.sort_for_emptying(request.user, before)
-    gone = sum(trash.purge(generation) for generation in going)
+    gone = sum(trash.purge(generation, trashed_by=before) for generation in going)
     said = (
         f"Deleted forever {gone} piece{pluralize(gone)} and their files"
         if gone
@@ -152,9 +152,12 @@ def _asked_at(request: HttpRequest) -> datetime | None:
     that says no time (with its zone)."""
     try:
         asked = parse_datetime(request.POST.get("before", ""))
-    except ValueError:  # a date no calendar has
+        if request.method != "POST" or asked is None or timezone.is_naive(asked):
+            return None
+        # A time past now (a hand-made form) would take what was trashed after the question.
+        return min(asked.astimezone(UTC), timezone.now())
+    except (ValueError, OverflowError):  # a date no calendar has, or none UTC reaches
         return None
-    return asked if request.method == "POST" and asked and timezone.is_aware(asked) else None
 
 
 @require_POST

@@ -484,12 +484,17 @@ def test_stepping_goes_through_the_search_filters_or_board_a_piece_was_opened_fr
     walk = f"?board={board.uuid}"
     html = owner_client.get(sea.get_absolute_url() + walk).content.decode()
     assert steps(html) == {"next": asleep.get_absolute_url() + walk}
-    assert f'href="{board.get_absolute_url()}"' in html
+    assert f'href="{board.get_absolute_url()}" data-walk-back>Back to “Cats”' in html
     # A filter a hand changed into nonsense is left out, as the gallery leaves it out.
     for nonsense in ("?board=nope", "?since=someday", "?person=nobody", "?q=" + "x" * 500):
         answer = owner_client.get(roof.get_absolute_url() + nonsense)
         assert answer.status_code == 200, nonsense
         assert set(steps(answer.content.decode())) == {"prev", "next"}, nonsense
+    # Nothing that narrows it: no way back to name (a review: "Back to the results" led to
+    # the whole gallery).
+    assert (
+        "data-walk-back" not in owner_client.get(roof.get_absolute_url() + "?q=").content.decode()
+    )
 
 
 def test_a_long_running_job_shows_a_hint_and_its_owner_can_cancel_it(

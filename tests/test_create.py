@@ -120,6 +120,7 @@ def test_a_pick_moved_to_the_trash_before_generate_says_so_in_plain_words(
     html = refused.content.decode()
     assert "not one of the available choices" not in html
     assert "The piece picked here can no longer be picked" in html
+    assert "A source is needed" not in html  # (a review: the slot was refused twice)
     assert "make it gold" in html
 
 

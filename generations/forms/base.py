@@ -371,9 +371,10 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         # The slots are read whatever else is wrong: their uploads are kept for the next submit.
         refs = self._slot_refs(data)
         for slot in self.SLOTS:
-            if slot.name in self.NEEDS and not refs.get(slot.name) and slot.name not in self.errors:
+            if slot.name in self.NEEDS and not refs.get(slot.name) and not self._refused(slot):
                 self.add_error(*self.missing_media(slot))
-        refused = set(self.errors)  # a field already refused is not refused twice
+        # A field already refused is not refused twice, nor a slot (its upload, pick or kept).
+        refused = set(self.errors).union(*(_slot_fields(s) for s in self.SLOTS if self._refused(s)))
         try:
             request = self.validate(self.body(data, refs))
         except ValidationError as exc:
@@ -388,6 +389,9 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             self.upstream_request = request
             self.parent_job = self._parent(data, request)
         return data
+
+    def _refused(self, slot: Slot) -> bool:
+        return not _slot_fields(slot).isdisjoint(self.errors)
 
     def missing_media(self, slot: Slot) -> tuple[str, str]:
         """The field that says a needed slot is empty, and what it says."""
@@ -758,6 +762,11 @@ def upload_field(slot: Slot) -> forms.FileField:
     return forms.FileField(
         required=False, widget=forms.ClearableFileInput(attrs={"accept": accept})
     )
+
+
+def _slot_fields(slot: Slot) -> set[str]:
+    """The form fields of a slot: its upload, its pick and its kept uploads."""
+    return {slot.name, f"{slot.name}_pick", f"{slot.name}_kept"}
 
 
 def pick_field(multiple: bool = False) -> forms.ChoiceField:

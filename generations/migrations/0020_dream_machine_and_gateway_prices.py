@@ -16,8 +16,7 @@ AUDIO = 10
 GATEWAY = 40  # a reseller's price per video varies: one figure for any
 
 
-def seed_prices(apps, schema_editor):
-    Price = apps.get_model("generations", "Price")
+def seeded_rows():
     rows = []
     for model, by_resolution in VIDEO_5S.items():
         for resolution, cents in by_resolution.items():
@@ -32,20 +31,28 @@ def seed_prices(apps, schema_editor):
         rows.append(("dream_machine", "video_edit", "upscale_video", resolution, "", cents))
     rows.append(("dream_machine", "video_edit", "add_audio", "", "", AUDIO))
     rows.append(("proxy", "video", "luma (gateway)", "", "", GATEWAY))
+    return rows
+
+
+def seed_prices(apps, schema_editor):
+    Price = apps.get_model("generations", "Price")
     # A row an admin already added for the same options is theirs: it stays as it is.
     Price.objects.bulk_create(
         (
             Price(provider=p, kind=k, model=m, resolution=r, duration=d, cents=c)
-            for p, k, m, r, d, c in rows
+            for p, k, m, r, d, c in seeded_rows()
         ),
         ignore_conflicts=True,
     )
 
 
 def unseed_prices(apps, schema_editor):
-    apps.get_model("generations", "Price").objects.filter(
-        provider__in=["dream_machine", "proxy"]
-    ).delete()
+    """Only the rows this migration seeds, at its figures: an admin's own rows stay."""
+    Price = apps.get_model("generations", "Price")
+    for p, k, m, r, d, c in seeded_rows():
+        Price.objects.filter(
+            provider=p, kind=k, model=m, resolution=r, duration=d, cents=c
+        ).delete()
 
 
 class Migration(migrations.Migration):

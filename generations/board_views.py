@@ -6,7 +6,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -115,10 +115,14 @@ def edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
 
 
 @require_GET
-def download(request: HttpRequest, uuid: UUID) -> StreamingHttpResponse:
-    """Every archived piece of the board as one ZIP with a manifest."""
+def download(request: HttpRequest, uuid: UUID) -> HttpResponseBase:
+    """Every archived piece of the board as one ZIP with a manifest (an empty board's page
+    offers none; asked anyway, it says why rather than send an empty archive)."""
     shown = get_object_or_404(Board, uuid=uuid)
     pieces = Generation.objects.alive().filter(boards=shown)
+    if not pieces.exists():
+        messages.info(request, "Nothing on this board to download yet.")
+        return redirect(shown)
     return zip_response(downloadable(pieces), shown.name)
 
 

@@ -214,6 +214,20 @@ def test_the_cover_is_chosen_and_falls_back_when_its_piece_leaves(
     assert f"/media/outputs/{new.uuid}/" in owner_client.get("/boards/").content.decode()
 
 
+def test_an_empty_board_offers_no_zip_and_says_why_when_asked(
+    owner_client: Client, owner: User, board: Board
+) -> None:
+    # Found from outside: "Download all (ZIP)" on an empty board downloaded an empty ZIP.
+    page = owner_client.get(board.get_absolute_url()).content.decode()
+    assert f"/boards/{board.uuid}/download" not in page
+    asked = owner_client.get(f"/boards/{board.uuid}/download", follow=True)
+    assert asked.redirect_chain[-1][0] == board.get_absolute_url()
+    assert "Nothing on this board to download yet." in asked.content.decode()
+    board.add([piece(owner, "a hare")], owner)
+    page = owner_client.get(board.get_absolute_url()).content.decode()
+    assert f"/boards/{board.uuid}/download" in page
+
+
 def test_a_trashed_piece_leaves_its_boards_zip_count_and_cover(
     owner_client: Client, owner: User, board: Board
 ) -> None:

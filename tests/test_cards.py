@@ -473,7 +473,8 @@ def test_stepping_goes_through_the_search_filters_or_board_a_piece_was_opened_fr
         "prev": sea.get_absolute_url() + "?q=cat",
         "next": asleep.get_absolute_url() + "?q=cat",
     }
-    assert 'href="/gallery/?q=cat"' in html  # the way back to the results
+    # The way back to the results, at the piece (found from outside: at the top of the grid).
+    assert f'href="/gallery/?q=cat#card-{roof.uuid}" data-walk-back' in html
     html = owner_client.get(sea.get_absolute_url() + "?person=tariq").content.decode()
     assert steps(html) == {"next": roof.get_absolute_url() + "?person=tariq"}
     Star.objects.create(user=owner, generation=asleep)
@@ -484,7 +485,9 @@ def test_stepping_goes_through_the_search_filters_or_board_a_piece_was_opened_fr
     walk = f"?board={board.uuid}"
     html = owner_client.get(sea.get_absolute_url() + walk).content.decode()
     assert steps(html) == {"next": asleep.get_absolute_url() + walk}
-    assert f'href="{board.get_absolute_url()}" data-walk-back>Back to “Cats”' in html
+    assert (
+        f'href="{board.get_absolute_url()}#card-{sea.uuid}" data-walk-back>Back to “Cats”' in html
+    )
     # A filter a hand changed into nonsense is left out, as the gallery leaves it out.
     for nonsense in ("?board=nope", "?since=someday", "?person=nobody", "?q=" + "x" * 500):
         answer = owner_client.get(roof.get_absolute_url() + nonsense)

@@ -269,7 +269,7 @@ def test_the_keyboard_moves_opens_and_closes(page: Page, studio: Studio, owner: 
     page.wait_for_url(f"**{studio.video.get_absolute_url()}?q=waves")
     expect(page.locator("[data-step]")).to_have_count(0)
     page.get_by_role("link", name="Back to the results").click()
-    page.wait_for_url("**/gallery/?q=waves")
+    page.wait_for_url(f"**/gallery/?q=waves#card-{studio.video.uuid}")
 
 
 def test_enter_in_the_search_makes_one_step_of_history(

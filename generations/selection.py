@@ -50,8 +50,10 @@ def _cut(request: HttpRequest) -> str:
 
 @require_POST
 def selection(request: HttpRequest) -> HttpResponseBase:
-    """Confirm, then act on the selected pieces."""
-    back = back_to(request, reverse("gallery"))
+    """Confirm, then act on the selected pieces; then back to the page they were selected on
+    (for htmx, the page as it is now: its filters may have moved it since it was loaded)."""
+    page = request.htmx.current_url_abs_path if request.htmx else None
+    back = back_to(request, reverse("gallery"), page)
     action = request.POST.get("action", "")
     pieces = _selected(request)
     if action not in ACTIONS or not pieces:

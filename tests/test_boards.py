@@ -391,6 +391,21 @@ def _select(client: Client, action: str, pieces: list[Generation], **extra: str)
     return client.post("/selection/", data)
 
 
+def test_a_selection_returns_to_the_results_it_was_made_in(
+    owner_client: Client, owner: User
+) -> None:
+    # Found from outside: after a search typed on the page (no reload), the selection's way
+    # back was the page as it was before the search, so a Star or Delete lost the search.
+    pieces = [piece(owner, f"fox {n}") for n in range(2)]
+    data = {"action": "star", "pieces": [str(p.uuid) for p in pieces], "next": "/gallery/"}
+    page = {"HX-Request": "true", "HX-Current-URL": "http://testserver/gallery/?q=fox"}
+    asked = owner_client.post("/selection/", data, headers=page).content.decode()
+    assert 'name="next" value="/gallery/?q=fox"' in asked
+    away = {"HX-Request": "true", "HX-Current-URL": "https://evil.example/x"}
+    asked = owner_client.post("/selection/", data, headers=away).content.decode()
+    assert 'name="next" value="/gallery/"' in asked
+
+
 def test_a_selection_asks_once_then_adds_to_a_new_board(owner_client: Client, owner: User) -> None:
     pieces = [piece(owner, f"piece {n}") for n in range(3)]
     asked = _select(owner_client, "board", pieces)

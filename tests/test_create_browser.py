@@ -135,14 +135,28 @@ def test_edit_an_uploaded_video(page: Page, owner: User, clip: Path) -> None:
     assert sent(generation)["video"]["edit"]["strength"] == "adhere_3"
 
 
+# True once the reframe rectangle has the source picture's shape in the chosen frame.
+SHAPED = """() => {
+  const picture = document.querySelector("[data-rect] [data-picture]");
+  if (!picture || !picture.complete || !picture.naturalWidth) return false;
+  const value = (name) => parseFloat(document.querySelector(`input[name=${name}]`).value);
+  const ratio = document.querySelector("select[name=aspect_ratio]").value || "9:16";
+  const [fw, fh] = ratio.split(":").map(Number);
+  const aspect = picture.naturalWidth / picture.naturalHeight;
+  return Math.abs(value("h_norm") - (value("w_norm") * fw) / (fh * aspect)) < 0.002;
+}"""
+
+
 def test_reframe_by_dragging_the_source_rectangle(page: Page, owner: User) -> None:
     log_in(page, owner)
     source = finished_video(owner, page)
     page.goto(f"{source.get_absolute_url()}")
     page.click("a.button:has-text('Reframe')")
     page.fill("textarea[name=prompt]", "vertical for phones")
-    # A quarter of the frame down, whatever the rectangle's size (the source's shape, once its
-    # picture is known).
+    # The rectangle takes the source's shape once its picture has loaded: measured before that, a
+    # press at its middle can miss it (CI found it so on a loaded machine).
+    page.wait_for_function(SHAPED)
+    # A quarter of the frame down, whatever the rectangle's size.
     rect = page.locator("[data-rect]")
     box = rect.bounding_box()
     frame = page.locator("[data-canvas]").bounding_box()

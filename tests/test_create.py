@@ -337,6 +337,20 @@ def test_a_real_parent_is_linked_to(owner, owner_client: Client) -> None:
     assert f'href="/g/{source.uuid}/"' in response.content.decode()
 
 
+def test_a_parent_moved_to_the_trash_is_named_not_linked(owner, owner_client: Client) -> None:
+    """Found from outside: "Made from an earlier piece" still linked a piece in the Trash, a
+    404 (a bare one for a teammate, who cannot restore it)."""
+    source = Generation.objects.create(
+        created_by=owner, kind="image", model="uni-1", prompt="p", request={}
+    )
+    source.deleted_at = timezone.now()
+    source.save()
+    response = owner_client.post("/", {"mode": "image", "prompt": "", "parent": str(source.uuid)})
+    html = response.content.decode()
+    assert f'href="/g/{source.uuid}/"' not in html
+    assert "an earlier piece, now in the Trash" in html
+
+
 # --- uploads refused before anything is stored or sent ---
 
 

@@ -492,13 +492,17 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         self._uploads = []
 
     @property
-    def made_from(self) -> Any:
-        """The UUID of the piece this one is made from, as the form stands, or None: the
-        field's clean value, never its raw input (" " or a broken id links nowhere)."""
+    def made_from(self) -> Generation | None:
+        """The piece this one is made from, as the form stands, or None: by the field's clean
+        value, never its raw input (" " or a broken id links nowhere). It may be in the Trash
+        since (`deleted_at`): then it is named, not linked."""
         try:
-            return self.fields["parent"].clean(self["parent"].value())
+            parent = self.fields["parent"].clean(self["parent"].value())
         except forms.ValidationError:
             return None
+        if not parent:
+            return None
+        return Generation.objects.filter(uuid=parent).only("uuid", "deleted_at").first()
 
     @classmethod
     def initial_from(cls, generation: Generation, user: Any = None) -> dict[str, Any]:

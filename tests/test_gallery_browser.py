@@ -17,7 +17,7 @@ from generations.models import Generation, Lineage, Output, State
 from generations.providers.agents import schema
 from generations.tasks import archive_outputs
 from tests.conftest import log_in
-from tests.factories import completed, make
+from tests.factories import archived_file, completed, make, piece, png
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
@@ -463,3 +463,24 @@ def test_an_unfinished_job_in_the_trash_shows_its_state_whole(page: Page, owner:
     assert words is not None
     assert spinner["width"] >= 20  # whole: 26 px
     assert spinner["y"] + spinner["height"] <= words["y"]  # above its words, not beside them
+
+
+def test_a_piece_in_the_trash_keeps_its_badge_on_its_picture(page: Page, owner: User) -> None:
+    """Found in a look at the Trash: a split image's "3 layers" badge sat outside its tile, on
+    the page's margin (the Trash's picture was no box for it)."""
+    layered = piece(owner, "split into layers", kind="layering")
+    for color in ("teal", "orange", "navy"):
+        archived_file(layered, png(color))
+    trash.move_to_trash(owner, [layered])
+    log_in(page, owner)
+    page.goto("/trash/")
+    badge = page.locator(f"#trash-{layered.uuid} .media-badge")
+    expect(badge).to_have_text("3 layers")
+    picture = page.locator(f"#trash-{layered.uuid} .trash__media").bounding_box()
+    box = badge.bounding_box()
+    assert picture is not None
+    assert box is not None
+    assert picture["x"] <= box["x"]
+    assert box["x"] + box["width"] <= picture["x"] + picture["width"]
+    assert picture["y"] <= box["y"]
+    assert box["y"] + box["height"] <= picture["y"] + picture["height"]

@@ -272,6 +272,22 @@ def test_the_keyboard_moves_opens_and_closes(page: Page, studio: Studio, owner: 
     page.wait_for_url(f"**/gallery/?q=waves#card-{studio.video.uuid}")
 
 
+def test_back_to_the_results_finds_a_card_past_their_first_page(
+    page: Page, studio: Studio, owner: User, teammate: User
+) -> None:
+    """Found from outside: "Back to the results" from a piece the scrolling had loaded landed
+    at the top of the grid, its card not on the first page."""
+    for n in range(2 * PAGE_SIZE):
+        copy_of(studio.fox, f"Another snowy fox number {n}", teammate)
+    log_in(page, owner)
+    page.goto(studio.fox.get_absolute_url() + "?q=fox")  # the oldest fox: the third page
+    page.get_by_role("link", name="Back to the results").click()
+    card = page.locator(f"#card-{studio.fox.uuid}")
+    expect(card).to_be_in_viewport()
+    expect(card.locator("[data-card-link]")).to_be_focused()
+    expect(cards(page)).to_have_count(2 * PAGE_SIZE + 1)
+
+
 def test_enter_in_the_search_makes_one_step_of_history(
     page: Page, studio: Studio, owner: User
 ) -> None:

@@ -312,7 +312,29 @@
     link.focus();
   });
 
+  // "Back to the results" names the piece's card (#card-…). Past the results' first page it is
+  // not there yet: their next pages are loaded, as scrolling would load them, until it is.
+  function seekCard(pagesLeft) {
+    if (!location.hash.startsWith("#card-")) return;
+    const card = document.getElementById(location.hash.slice(1));
+    if (card) {
+      card.scrollIntoView({ block: "center" });
+      const link = card.querySelector("[data-card-link]");
+      if (link) link.focus({ preventScroll: true });
+      return;
+    }
+    const more = document.querySelector("[data-more]");
+    if (!more || pagesLeft === 0) return;
+    document.addEventListener("htmx:afterSettle", function next() {
+      if (more.isConnected) return;  // another swap (a poll): that page is still on its way
+      document.removeEventListener("htmx:afterSettle", next);
+      seekCard(pagesLeft - 1);
+    });
+    htmx.trigger(more, "click");
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    seekCard(20);
     watchToasts();
     const form = document.querySelector("form[data-filters]");
     if (form) setOpen(form, countFilters(form) > 0);

@@ -601,6 +601,27 @@ def test_each_mode_keeps_its_own_options_across_a_visit_to_another(page: Page, o
     expect(page.locator("#options input[name=hdr]")).to_be_checked()
 
 
+def test_a_mode_with_words_of_its_own_keeps_them_when_another_is_left(
+    page: Page, owner: User
+) -> None:
+    """Found from outside: Image's words, then Video's, then a tab back to Image gave it Video's
+    words, and Image's were gone. A mode takes the words of the one left only when it has none."""
+    log_in(page, owner)
+    page.goto("/?mode=image")
+    prompt = page.locator("textarea[name=prompt]")
+    prompt.fill("AAA image words")
+    page.click("a.modes__tab[href$='mode=video']")
+    page.wait_for_url("**mode=video")
+    expect(prompt).to_have_value("AAA image words")  # a mode without words takes them along
+    prompt.fill("BBB video words")
+    page.click("a.modes__tab[href$='mode=image']")
+    page.wait_for_url("**mode=image")
+    expect(prompt).to_have_value("AAA image words")
+    page.click("a.modes__tab[href$='mode=video']")
+    page.wait_for_url("**mode=video")
+    expect(prompt).to_have_value("BBB video words")
+
+
 def test_an_unsent_prompt_comes_back_after_moving_about_with_the_top_bar(
     page: Page, owner: User, teammate: User
 ) -> None:

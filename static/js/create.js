@@ -725,6 +725,19 @@
     return arrival.type === "navigate" && asked.every(function (name) { return name === "mode"; });
   }
 
+  function draftOf(mode) {
+    try {
+      const words = JSON.parse(sessionStorage.getItem(DRAFT + mode) || "null");
+      return words && typeof words === "object" ? words : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function said(words) {
+    return Boolean(words) && Object.values(words).some(function (text) { return String(text).trim(); });
+  }
+
   function restoreDraft() {
     const form = document.getElementById("create-form");
     const arrival = performance.getEntriesByType("navigation")[0];
@@ -733,19 +746,16 @@
     if (!form || !form.elements.mode || !arrival) return;
     const back = arrival.type === "back_forward" || arrival.type === "reload";
     if (!back && !carry) return;
-    const mode = back ? form.elements.mode.value : sessionStorage.getItem(LEFT);
-    let words = null;
-    try {
-      words = JSON.parse(sessionStorage.getItem(DRAFT + mode) || "null");
-    } catch (error) {
-      return;
-    }
+    // A mode's own words come back with it; it takes those of the mode just left only when it
+    // has none of its own, so that no mode's words are lost to another's.
+    const own = form.elements.mode.value;
+    let words = draftOf(own);
+    if (!back && !said(words)) words = draftOf(sessionStorage.getItem(LEFT));
     // A mode's own options come back with it (a reload, Back or a tab to it), then those of
     // the mode just left come along where this one offers them too.
-    const own = form.elements.mode.value;
     carryOptions(form, OPTIONS + ":" + own);
     if (!back && sessionStorage.getItem(LEFT) !== own) carryOptions(form, OPTIONS);
-    if (!words || typeof words !== "object") return;
+    if (!words) return;
     Object.keys(words).forEach(function (name) {
       const field = form.querySelector('textarea[name="' + CSS.escape(name) + '"]');
       if (!field || field.value) return;

@@ -135,6 +135,28 @@ def test_edit_an_uploaded_video(page: Page, owner: User, clip: Path) -> None:
     assert sent(generation)["video"]["edit"]["strength"] == "adhere_3"
 
 
+def test_edit_video_shows_its_controls_only_when_the_model_does_not_choose_them(
+    page: Page, owner: User, clip: Path
+) -> None:
+    """Found from outside: with "Let the model choose the controls" ticked (the default), Depth,
+    Pose and their numbers could still be set, and were dropped from the request unsaid."""
+    log_in(page, owner)
+    page.click("a.modes__tab:has-text('Edit video')")
+    depth = page.locator("input[name=depth]")
+    blur = page.locator("input[name=depth_blur]")
+    expect(depth).to_be_hidden()
+    expect(blur).to_be_hidden()
+    page.uncheck("input[name=auto_controls]")
+    expect(depth).to_be_visible()
+    depth.check()
+    blur.fill("0.2")
+    page.set_input_files("input[name=source]", str(clip))
+    page.fill("textarea[name=prompt]", "as clay")
+    edit = sent(submit_and_finish(page))["video"]["edit"]
+    assert "auto_controls" not in edit
+    assert edit["controls"]["depth"] == {"enabled": True, "blur": 0.2}
+
+
 # True once the reframe rectangle has the source picture's shape in the chosen frame.
 SHAPED = """() => {
   const picture = document.querySelector("[data-rect] [data-picture]");

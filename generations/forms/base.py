@@ -223,6 +223,8 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
     PROMPT_MAX: ClassVar[int] = schema.PROMPT_MAX
     # Fields the page lays out itself rather than in the options list.
     LAYOUT_FIELDS: ClassVar[tuple[str, ...]] = ()
+    # Options that count only while "auto_controls" is unticked: the page shows them only then.
+    CONTROLS: ClassVar[tuple[str, ...]] = ()
 
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "data-counter": "prompt"}),

@@ -354,6 +354,18 @@ class VideoEditForm(CreateForm):
         initial="flex_2",
         required=False,
     )
+    CONTROLS = (
+        "depth",
+        "depth_blur",
+        "face",
+        "normals",
+        "normals_augmentation",
+        "pose",
+        "pose_strength",
+        "trajectory",
+        "trajectory_sparsity",
+    )
+
     auto_controls = forms.BooleanField(
         required=False, initial=True, label="Let the model choose the controls"
     )

@@ -344,10 +344,11 @@ def card_in_place(request: HttpRequest, generation: Generation) -> HttpResponse:
 
 
 def back_to(request: HttpRequest, default: str, target: str | None = None) -> str:
-    """Where to go back to: `target` (by default the form's `next`) when it is on this site."""
+    """Where to go back to: `target` (by default the form's `next`) when it is a path on this
+    site. A bare word is none (`redirect` would take it for a URL pattern's name)."""
     target = request.POST.get("next", "") if target is None else target
     safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
-    return target if safe else default
+    return target if safe and target.startswith("/") else default
 
 
 def download_name(output: Output) -> str:

@@ -20,12 +20,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
 from generations import retry, tasks
 from generations.explanations import explain
+from generations.gallery import back_to
 from generations.models import (
     FAILURE_STATES,
     ArchiveState,
@@ -232,7 +232,7 @@ def act(request: HttpRequest, uuid: str) -> HttpResponse:
         )
         return HttpResponse(html)
     messages.add_message(request, level, message)
-    return redirect(_next_url(request))
+    return redirect(back_to(request, reverse("triage")))
 
 
 def _retry(generation: Generation, user: Any) -> tuple[int, str | SafeString]:
@@ -261,12 +261,3 @@ def _review(generation: Generation, user: Any, note: str) -> tuple[int, str]:
     if generation.mark_reviewed(user, note):
         return messages.SUCCESS, "Marked reviewed."
     return messages.WARNING, "It was already reviewed."
-
-
-def _next_url(request: HttpRequest) -> str:
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("triage")

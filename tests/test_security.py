@@ -50,7 +50,7 @@ from generations.tasks import start_generation
 from tests import figures
 from tests.conftest import log_in as browser_log_in
 from tests.conftest import terminal
-from tests.factories import all_url_patterns, concrete, png, sim_fault
+from tests.factories import all_url_patterns, concrete, piece, png, sim_fault
 
 pytestmark = pytest.mark.integration
 
@@ -753,3 +753,21 @@ def test_an_image_url_in_a_request_goes_upstream_as_is_and_is_never_fetched(
     # The listener does see a fetch when there is one.
     assert httpx.get(f"{base}/source.png").status_code == 200
     assert len(connections) == 1
+
+
+@pytest.mark.parametrize("where", ["x", "gallery", "javascript:alert(1)", "//evil.test/"])
+def test_a_way_back_that_is_no_path_on_this_site_goes_to_the_default(
+    owner: User, staff: User, where: str
+) -> None:
+    """Found from outside: `next=x` on a POST that redirects was a 500 after the action was done
+    (a bare word passed the host check, and `redirect` took it for a URL pattern's name)."""
+    own = piece(owner, "a starred kite")
+    person, reviewer = Client(), Client()
+    person.force_login(owner)
+    reviewer.force_login(staff)
+    starred = person.post(f"/g/{own.uuid}/star", {"starred": "1", "next": where})
+    assert starred.status_code == 302
+    assert starred["Location"] == own.get_absolute_url()
+    reviewed = reviewer.post(f"/review/{own.uuid}", {"action": "refresh", "next": where})
+    assert reviewed.status_code == 302
+    assert reviewed["Location"] == "/review/"

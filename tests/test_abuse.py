@@ -20,20 +20,24 @@ import httpx
 import PIL.Image
 import pytest
 from django.contrib.auth.models import User
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.core.management import call_command
 from django.test import Client
 from django.urls import get_resolver
+from gunicorn.config import Config as GunicornConfig
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from generations import tasks
+from generations import hooks, public, tasks
 from generations.gallery import GalleryFilters
 from generations.management.commands.serve import gunicorn_command
+from generations.mcp import answers
 from generations.models import Generation, State
 from generations.providers.agents import schema
+from lumaweb.logs import GunicornLogger
 from tests.conftest import free_port
 
 PASSWORD = "pass-word-123"
@@ -431,6 +435,25 @@ def test_a_file_over_its_limit_is_not_read_past_it(owner_client: Client, setting
 # --- signed URLs in the logs ---
 
 SIGNED_PATH = "/sim/v1/outputs/abc/0.png?expires=4102444800&signature=SECRET-SIGNATURE-42"
+JOB = uuid.UUID("0d7b7a3c-5f4e-4c1a-9a52-2d9c1f0e8b11")
+# The routes whose path is itself the credential, signed as the app signs them, and what a log
+# line keeps of each: enough to tell the route (and the job) apart, nothing that opens it.
+SECRET_PATHS = {
+    "/public/"
+    + signing.dumps("inputs/cat.png", salt=public.SALT, compress=True): "/public/[removed]",
+    "/mcp/media/" + signing.TimestampSigner(salt=answers.MEDIA_SALT).sign(f"{JOB}_0"): (
+        f"/mcp/media/{JOB}_0:[removed]"
+    ),
+    "/hooks/" + signing.Signer(salt=hooks.SALT).sign(str(JOB)): f"/hooks/{JOB}:[removed]",
+}
+
+
+def assert_no_secret(written: str) -> None:
+    """Every secret path is logged as its redacted shape, and no signature is left."""
+    for path, shown in SECRET_PATHS.items():
+        assert shown in written
+        assert path.rpartition(":")[2] not in written
+    assert "SECRET-SIGNATURE" not in written
 
 
 def test_gunicorn_logs_a_signed_url_without_its_signature(tmp_path: Path) -> None:
@@ -452,7 +475,10 @@ def test_gunicorn_logs_a_signed_url_without_its_signature(tmp_path: Path) -> Non
                 except httpx.TransportError:
                     assert time.monotonic() < deadline, log.read_text()
                     time.sleep(0.2)
-            while "signature=" not in log.read_text():  # the access line follows the reply
+            for path in SECRET_PATHS:
+                httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+            # the access lines follow the replies
+            while log.read_text().count('"GET ') < 1 + len(SECRET_PATHS):
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
         finally:
@@ -460,7 +486,17 @@ def test_gunicorn_logs_a_signed_url_without_its_signature(tmp_path: Path) -> Non
             server.wait(timeout=30)
     written = log.read_text()
     assert "/sim/v1/outputs/abc/0.png?expires=4102444800&signature=[removed]" in written
-    assert "SECRET-SIGNATURE" not in written
+    assert_no_secret(written)
+
+
+def test_gunicorn_error_log_loses_secret_paths_too() -> None:
+    """gunicorn names the request's path when a request fails in its own hands."""
+    logger = GunicornLogger(GunicornConfig())
+    stream = io.StringIO()
+    logger.error_log.addHandler(logging.StreamHandler(stream))
+    for path in [SIGNED_PATH, *SECRET_PATHS]:
+        logger.error("Error handling request %s", path)
+    assert_no_secret(stream.getvalue())
 
 
 def test_djangos_log_lines_lose_signatures_too() -> None:
@@ -473,7 +509,10 @@ def test_djangos_log_lines_lose_signatures_too() -> None:
         logging.getLogger("generations").warning(
             "fetching %s", "https://s3.test/o?X-Amz-Signature=ab"
         )
+        for path in SECRET_PATHS:  # runserver's request line, and Django's "Not Found: …"
+            logging.getLogger("django.server").info('"GET %s HTTP/1.1" 404 5', path)
+            logging.getLogger("django.request").warning("Not Found: %s", path)
     finally:
         console.setStream(previous)  # type: ignore[attr-defined]
     assert "signature=[removed]" in stream.getvalue()
-    assert "SECRET-SIGNATURE" not in stream.getvalue()
+    assert_no_secret(stream.getvalue())

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.text import get_valid_filename
 
 from generations import media_probe
-from generations.models import INPUT_PLACEHOLDER, Generation, Input
+from generations.models import Generation, Input
 
 MB = 1024 * 1024
 # Markup a browser could run, looked for where content sniffers look: the first kilobyte. Real
@@ -313,13 +313,14 @@ def copy_input(item: Input, *, key: uuid.UUID, generation: Generation) -> Input:
 
 
 def replace_placeholders(value: Any, replacements: dict[str, str]) -> Any:
-    """A stored request with each input's placeholder replaced (by a file id, a public URL…)."""
+    """A stored request with each of its inputs' placeholders replaced (by a file id, a public
+    URL…): those values only, never text that merely begins like one (a prompt may)."""
     if isinstance(value, dict):
         return {key: replace_placeholders(item, replacements) for key, item in value.items()}
     if isinstance(value, list):
         return [replace_placeholders(item, replacements) for item in value]
-    if isinstance(value, str) and value.startswith(INPUT_PLACEHOLDER):
-        return replacements[value]
+    if isinstance(value, str):
+        return replacements.get(value, value)
     return value
 
 

@@ -912,3 +912,61 @@ def test_a_scripts_video_post_without_the_timeline_is_a_video_without_keyframes(
     response = post(owner_client, "video", prompt="a harbour at dawn")
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Generation.objects.get().prompt == "a harbour at dawn"
+
+
+# --- the studio's own upload references, never taken from what a person or an agent writes ---
+
+
+def test_a_prompt_that_reads_like_an_upload_reference_is_sent_as_written(
+    owner, owner_client, run_worker
+) -> None:
+    """Found from outside: a prompt starting "lumaweb-input:" stopped its job in the worker
+    (KeyError: no such upload), left "submitting" until the sweep called it unknown; with a
+    reference and two variations Generate itself was a 500."""
+    words = "lumaweb-input:hello, a fox in the snow"
+    assert post(owner_client, "image", prompt=words).status_code == 302
+    alone = Generation.objects.get()
+    run_worker(terminal(alone))
+    alone.refresh_from_db()
+    assert alone.state == State.COMPLETED
+    assert sent_body(alone)["prompt"] == words
+    answer = post(
+        owner_client,
+        "image",
+        prompt=words,
+        image_ref=[upload("red.png", png("red"))],
+        variations="2",
+        idempotency_key="twice",
+    )
+    assert answer.status_code == 302
+    assert Generation.objects.filter(prompt=words).count() == 3
+
+
+def test_a_remix_never_reuses_another_jobs_upload(owner, teammate, owner_client) -> None:
+    """Found from outside: a job whose request named another person's upload (an agent can
+    write `lumaweb-input:<its id>`) gave its Remix a kept token for that upload, and the new
+    job a copy of someone else's file (one in the Trash, even)."""
+    theirs = piece(teammate, "their sketch")
+    item = Input.objects.create(
+        generation=theirs,
+        uploaded_by=teammate,
+        role="image_ref",
+        file="inputs/secret.png",
+        original_name="secret.png",
+        mime_type="image/png",
+        size_bytes=3,
+        sha256="0" * 64,
+    )
+    mine = piece(
+        owner,
+        "steal this",
+        request={
+            "prompt": "steal this",
+            "type": "image",
+            "model": "uni-1",
+            "image_ref": [{"url": f"lumaweb-input:{item.uuid}"}],
+        },
+    )
+    html = owner_client.get(f"/?remix={mine.uuid}").content.decode()
+    assert not [m for m in KEPT.finditer(html) if m["name"] == "image_ref_kept"]
+    assert "secret.png" not in html

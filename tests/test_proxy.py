@@ -846,3 +846,15 @@ def test_a_hook_keeps_a_body_json_cannot_store_as_text(sent: Generation, body: b
     assert response.status_code == 200
     kept = sent.events.get(kind=EventKind.HOOK).data
     assert kept["payload"] == body[: hooks.MAX_KEPT_BYTES].decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gateway_job_never_sends_another_persons_upload(owner, teammate, run_worker) -> None:
+    """Found from outside: a request naming someone else's upload (`lumaweb-input:<its id>`, as
+    an agent may write it) sent that person's file to the gateway as this job's image."""
+    theirs = stored_input(teammate, png())
+    request = schema.ProxyRequest(user_prompt="steal this", image_url=theirs.placeholder)
+    generation, _ = start_generation(owner, request, provider="proxy")
+    run_worker(terminal(generation))
+    assert (generation.state, generation.failure_code) == (State.FAILED, "upload_refused")
+    assert "upload it again" in generation.failure_reason

@@ -525,7 +525,7 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             refs = [dig_path(generation.request, path)
                     for path, name in cls.FIELD_FOR_PATH.items() if name == slot.name]  # fmt: skip
             uploads, picks = references_in(refs)
-            if tokens := kept_tokens(uploads, user):
+            if tokens := kept_tokens(uploads, user, generation):
                 initial[f"{slot.name}_kept"] = tokens
             if picks and f"{slot.name}_pick" not in initial:
                 found = Generation.objects.filter(upstream_id__in=picks).values_list(
@@ -705,14 +705,16 @@ def references_in(value: Any) -> tuple[list[uuid.UUID | str], list[str]]:
     return uploads, picks
 
 
-def kept_tokens(uploads: list[uuid.UUID | str], user: Any) -> list[str]:
-    """Tokens for `user` to reuse these stored uploads (those still kept), in order."""
+def kept_tokens(uploads: list[uuid.UUID | str], user: Any, job: Generation) -> list[str]:
+    """Tokens for `user` to reuse these stored uploads of `job` (those still kept), in order:
+    only uploads its own maker made, whatever ids its request names (an agent writes them)."""
     if user is None or not uploads:
         return []
     keys = [key for key in uploads if isinstance(key, uuid.UUID)]
     file_ids = [key for key in uploads if isinstance(key, str)]
     found: dict[uuid.UUID | str, Input] = {}
-    for item in Input.objects.filter(Q(uuid__in=keys) | Q(file_id__in=file_ids)):
+    named = Q(uuid__in=keys) | Q(file_id__in=file_ids)
+    for item in Input.objects.filter(named, uploaded_by=job.created_by_id):
         found[item.uuid] = item
         if item.file_id:
             found.setdefault(item.file_id, item)

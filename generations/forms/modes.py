@@ -229,7 +229,7 @@ class VideoForm(CreateForm):
         rows: list[dict[str, Any]] = []
         for index, (ref, frame) in enumerate(anchors):
             uploads, picks = references_in(ref)
-            if tokens := kept_tokens(uploads, user):
+            if tokens := kept_tokens(uploads, user, generation):
                 initial[f"kf-{index}-kept"] = tokens
             picked = Generation.objects.filter(upstream_id__in=picks).only("uuid").first()
             rows.append({"frame": frame, "pick": str(picked.uuid) if picked else ""})

@@ -65,7 +65,11 @@ class ProxyProvider(Provider):
         sent = generation.request
         wire = {
             **sent,
-            **{k: self._image(v, k) for k, v in sent.items() if k in schema.IMAGE_FIELDS},
+            **{
+                k: self._image(v, k, generation)
+                for k, v in sent.items()
+                if k in schema.IMAGE_FIELDS
+            },
             "notify_hook": hook_url(generation),
         }
         request = schema.ProxyRequest.model_validate(wire)
@@ -101,12 +105,12 @@ class ProxyProvider(Provider):
     def upstream_state(self, raw: dict[str, Any]) -> str:
         return schema.unknown_state(raw)
 
-    def _image(self, value: str, field: str) -> str:
+    def _image(self, value: str, field: str, generation: Generation) -> str:
         """An image field as sent: a URL or base64 as given; a studio reference resolved to a
         public link when the studio has a public address, else inline as base64."""
         from generations.public import public_link
 
-        found = _stored_media(value, schema.IMAGE_FIELDS[field])
+        found = _stored_media(value, schema.IMAGE_FIELDS[field], generation.created_by_id)
         if found is None:
             return value
         name, size, mime_type, upstream_url = found
@@ -126,13 +130,15 @@ class ProxyProvider(Provider):
         return f"data:{mime_type};base64,{data}"
 
 
-def _stored_media(value: str, what: str) -> tuple[str, int, str, str] | None:
+def _stored_media(value: str, what: str, maker: int) -> tuple[str, int, str, str] | None:
     """A studio reference as (stored name, size, MIME type, upstream URL), None for a URL or
-    base64; the stored name is "" when only the upstream's (still valid) URL is there."""
+    base64; the stored name is "" when only the upstream's (still valid) URL is there. An upload
+    is only one the job's `maker` made: a request may name any id (an agent writes them)."""
     from generations.models import Generation, Input, State
 
     if value.startswith(schema.INPUT_REFERENCE):
-        item = Input.objects.filter(uuid=_uuid(value, schema.INPUT_REFERENCE, what)).first()
+        key = _uuid(value, schema.INPUT_REFERENCE, what)
+        item = Input.objects.filter(uuid=key, uploaded_by=maker).first()
         if item is None or not item.file:
             raise errors.InputRefused(f"The {what}'s upload is gone: upload it again.")
         return str(item.file.name), item.size_bytes, item.mime_type, ""

@@ -970,3 +970,12 @@ def test_a_remix_never_reuses_another_jobs_upload(owner, teammate, owner_client)
     html = owner_client.get(f"/?remix={mine.uuid}").content.decode()
     assert not [m for m in KEPT.finditer(html) if m["name"] == "image_ref_kept"]
     assert "secret.png" not in html
+
+
+@pytest.mark.parametrize("frame", ["²", "٣", "1e3"])
+def test_a_keyframe_position_in_other_digits_is_no_server_error(owner_client, frame) -> None:
+    """Found from outside: "²" (a digit to `str.isdigit`, none to `int`) as a keyframe's frame
+    was a 500 on the options check and on Generate."""
+    fields = {"mode": "video", "prompt": "p", "kf-TOTAL_FORMS": "1", "kf-0-frame": frame}
+    assert owner_client.post("/create/options", fields).status_code == 200
+    assert owner_client.post("/", fields).status_code == 400

@@ -282,7 +282,7 @@ class VideoForm(CreateForm):
         except ValueError:
             rows = 0
         frames = [self.data.get(f"kf-{i}-frame") for i in range(min(rows, schema.MAX_KEYFRAMES))]
-        placed = [int(f) for f in frames if f and f.isdigit()]
+        placed = [int(f) for f in frames if f and f.isascii() and f.isdigit()]
         refs["keyframes"] = [schema.ImageRef(file_id="probe", media_type="image/png")] * len(placed)
         refs["keyframe_indexes"] = placed
         return refs

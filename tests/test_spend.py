@@ -95,6 +95,17 @@ def test_the_most_specific_price_wins_and_a_blank_option_matches_any() -> None:
 
 
 @pytest.mark.django_db
+def test_a_ten_second_video_costs_twice_a_five_second_one_at_any_resolution() -> None:
+    """Found from outside: without a resolution, a 10 s video matched the blank 5 s row, so a
+    money budget let twice as many through."""
+    model = schema.VIDEO_MODEL
+    five = spend.estimate("agents", Summary("video", model, "p"))
+    ten = spend.estimate("agents", Summary("video", model, "p", options={"duration": "10s"}))
+    assert five is not None
+    assert ten == 2 * five
+
+
+@pytest.mark.django_db
 def test_every_job_records_its_estimate_at_submission(owner: User) -> None:
     request = schema.GenerationRequest(
         prompt="a dune at noon", type="video", model="ray-3.2",

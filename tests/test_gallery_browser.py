@@ -500,3 +500,16 @@ def test_a_piece_in_the_trash_keeps_its_badge_on_its_picture(page: Page, owner: 
     assert box["x"] + box["width"] <= picture["x"] + picture["width"]
     assert picture["y"] <= box["y"]
     assert box["y"] + box["height"] <= picture["y"] + picture["height"]
+
+
+def test_a_long_unbroken_word_in_a_prompt_wraps_on_a_phone(page: Page, owner: User) -> None:
+    """Found from outside: at 390 px "[fail:content_moderated" lost its end, cut by the card."""
+    make(
+        owner, "a tag [fail:content_moderated_and_then_some_more_words_joined]", state=State.QUEUED
+    )
+    log_in(page, owner)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/gallery/")
+    prompt = page.locator(".card__prompt").first
+    expect(prompt).to_be_visible()
+    assert prompt.evaluate("p => p.scrollWidth <= p.clientWidth")

@@ -150,8 +150,8 @@ def remix_mode(generation: Generation) -> str:
 
 def _remix_mode(request: HttpRequest) -> str:
     """An "Edit and resubmit" link names only the job: its own mode."""
-    remix = request.GET.get("remix")
-    return remix_mode(_get_generation(remix)) if remix and request.method == "GET" else ""
+    remix = _linked(request, "remix") if request.method == "GET" else None
+    return remix_mode(remix) if remix else ""
 
 
 # The session key of what a plain (non-htmx) Generate just sent, for the page it redirects to.
@@ -162,13 +162,15 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
     """Prefill from a chain link (`from`, `as`, `lineage`), a Remix (`remix`), or what was just
     sent from this mode (a plain Generate's redirect)."""
     again = request.session.pop(AGAIN, None) if hasattr(request, "session") else None
-    if remix := request.GET.get("remix"):
-        return form_class.initial_from(_get_generation(remix), request.user)
-    source = request.GET.get("from")
+    if "remix" in request.GET:
+        remix = _linked(request, "remix")
+        return form_class.initial_from(remix, request.user) if remix else _gone(request)
     role = request.GET.get("as")
     slots = {slot.name for slot in form_class.SLOTS}
-    if source and role in slots:
-        parent = _get_generation(source)
+    if "from" in request.GET and role in slots:
+        parent = _linked(request, "from")
+        if parent is None:
+            return _gone(request)
         initial: dict[str, Any] = {f"{role}_pick": str(parent.uuid)}
         if lineage := request.GET.get("lineage"):  # a reference is used, not descended from
             # A chain link starts from its source's prompt and aspect ratio.
@@ -207,13 +209,23 @@ def create_options(request: HttpRequest) -> HttpResponse:
     return render(request, "generations/create_panel.html#options", context)
 
 
-def _get_generation(uuid: str) -> Generation:
-    """A piece named in the query string; a malformed id is as missing as an unknown one."""
+def _linked(request: HttpRequest, name: str) -> Generation | None:
+    """The piece a link names (`remix`, `from`), if it is in the gallery; a malformed id is as
+    missing as an unknown one."""
     try:
-        wanted = UUID(uuid)
+        wanted = UUID(request.GET.get(name, ""))
     except ValueError:
-        raise Http404("No such piece.") from None
-    return get_object_or_404(Generation.objects.gallery(), uuid=wanted)
+        return None
+    return Generation.objects.gallery().filter(uuid=wanted).first()
+
+
+def _gone(request: HttpRequest) -> dict[str, Any]:
+    """A link from a piece no longer in the gallery (a bookmark, a reload after its Trash): the
+    studio opens empty, and says why."""
+    messages.warning(
+        request, "The piece this link starts from is in the Trash or gone: the form starts empty."
+    )
+    return {}
 
 
 @require_GET

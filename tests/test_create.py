@@ -979,3 +979,23 @@ def test_a_keyframe_position_in_other_digits_is_no_server_error(owner_client, fr
     fields = {"mode": "video", "prompt": "p", "kf-TOTAL_FORMS": "1", "kf-0-frame": frame}
     assert owner_client.post("/create/options", fields).status_code == 200
     assert owner_client.post("/", fields).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "link", ["/?mode=video&from={}&as=start_frame&lineage=extend", "/?remix={}"]
+)
+def test_a_link_from_a_piece_in_the_trash_opens_the_studio_empty_and_says_so(
+    owner, owner_client: Client, link: str
+) -> None:
+    """Found from outside: reloading an Extend (or Remix) link after its piece went to the Trash
+    replaced the whole studio with the site's 404."""
+    gone = piece(owner, "a trashed wave")
+    gone.deleted_at = timezone.now()
+    gone.save()
+    response = owner_client.get(link.format(gone.uuid))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="create-form"' in html
+    assert "in the Trash or gone" in html
+    assert "a trashed wave" not in html
+    assert owner_client.get(link.format("not-an-id")).status_code == 200

@@ -439,6 +439,28 @@ def test_the_reframe_editor_shows_the_source_keeps_its_shape_and_snaps(
     assert number(page, "x_norm") + number(page, "w_norm") == pytest.approx(1, abs=0.002)
 
 
+def test_a_new_frame_fits_the_source_whole_and_centred(page: Page, owner: User) -> None:
+    """Found from outside: a 9:16 source in a 16:9 frame was drawn twice the frame's height,
+    pinned to the top left, the resize corner out of reach, and sent so."""
+    source = finished(owner, "a tall koi pond", kind="video", aspect_ratio="9:16")
+    with_thumbnail(source, "9:16")
+    log_in(page, owner)
+    page.goto(f"/?mode=video_reframe&from={source.uuid}&as=source&lineage=reframe")
+    expect(page.locator("[data-rect] [data-picture]")).to_be_visible()
+    page.uncheck("input[name=model_chooses]")
+    page.select_option("select[name=aspect_ratio]", "16:9")
+    # As tall as the frame, as wide as its shape allows: (9/16)·(9/16) of the width, centred.
+    width = (9 / 16) * (9 / 16)
+    expect(page.locator("input[name=h_norm]")).to_have_value("1.000")
+    expect(page.locator("input[name=w_norm]")).to_have_value(f"{width:.3f}")
+    expect(page.locator("input[name=x_norm]")).to_have_value(f"{(1 - width) / 2:.3f}")
+    expect(page.locator("input[name=y_norm]")).to_have_value("0.000")
+    # A wide frame's other way round: the whole width, centred top to bottom.
+    page.select_option("select[name=aspect_ratio]", "9:16")
+    expect(page.locator("input[name=w_norm]")).to_have_value("1.000")
+    expect(page.locator("input[name=h_norm]")).to_have_value("1.000")
+
+
 COVERED = """el => {
     const box = el.getBoundingClientRect();
     const top = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);

@@ -301,12 +301,15 @@
       reshape();
     }
 
-    // Keep the source's shape when the frame or the source changes (not a choice of position:
-    // "let the model place it" stays as it was).
+    // A new frame, or the source's shape once known: the source whole in the frame, as large as
+    // fits and centred, for the person to move from (not a choice of position: "let the model
+    // place it" stays as it was).
     function reshape() {
-      const h = heightFor(value("w_norm"));
+      let w = 1;
+      let h = heightFor(w);
       if (h === null) return draw();
-      write(value("x_norm"), value("y_norm"), value("w_norm"), h);
+      if (h > 1) { w = 1 / h; h = 1; }
+      write((1 - w) / 2, (1 - h) / 2, w, h);
     }
 
     function drag(event, how) {

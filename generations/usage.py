@@ -151,17 +151,39 @@ def _shown(field: str, value: Any) -> str:
     return value
 
 
-def _label(bucket: datetime, period: str) -> str:
-    local = timezone.localtime(bucket) if timezone.is_aware(bucket) else bucket
-    return {"day": f"{local:%d %b}", "week": f"wk {local:%d %b}", "month": f"{local:%b %Y}"}[period]
+def _label(start: date, period: str) -> str:
+    return {"day": f"{start:%d %b}", "week": f"wk {start:%d %b}", "month": f"{start:%b %Y}"}[period]
+
+
+def _day(bucket: datetime) -> date:
+    return (timezone.localtime(bucket) if timezone.is_aware(bucket) else bucket).date()
+
+
+def _slots(period: str, since: date, until: date) -> list[date]:
+    """The first day of every day, week (Monday) or month from `since` to `until`: the chart's
+    places, one for each whether it had jobs or not, so that the axis reads as time."""
+    if period == "week":
+        since -= timedelta(days=since.weekday())
+    elif period == "month":
+        since = since.replace(day=1)
+    slots = []
+    while since <= until:
+        slots.append(since)
+        if period == "month":
+            since = (since.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            since += timedelta(days=7 if period == "week" else 1)
+    return slots
 
 
 def _bars(
-    rows: list[dict[str, Any]], field: str, period: str, colours: dict[str, str]
+    rows: list[dict[str, Any]], field: str, period: str, colours: dict[str, str], slots: list[date]
 ) -> tuple[list[Bar], Decimal]:
-    buckets: dict[datetime, list[dict[str, Any]]] = defaultdict(list)
+    if not rows:
+        return [], Decimal(0)
+    buckets: dict[date, list[dict[str, Any]]] = {slot: [] for slot in slots}
     for row in rows:
-        buckets[row["bucket"]].append(row)
+        buckets.setdefault(_day(row["bucket"]), []).append(row)
     totals = {b: sum((r["cents"] or 0 for r in found), Decimal(0)) for b, found in buckets.items()}
     top = max(totals.values(), default=Decimal(0)) or Decimal(1)
     plot = CHART_WIDTH - AXIS
@@ -216,7 +238,7 @@ def usage(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _csv(rows, field, by, since, until)
     series, colours = _series(rows, field)
-    bars, top = _bars(rows, field, period, colours)
+    bars, top = _bars(rows, field, period, colours, _slots(period, since, until))
     every = max(1, math.ceil(len(bars) / 7))  # at most seven labels: they fit on a phone too
     context = {
         "filters": filters,
@@ -247,7 +269,7 @@ def _csv(rows: list[dict[str, Any]], field: str, by: str, since: date, until: da
     writer.writerow(["period_start", by, "jobs", "estimated_usd"])
     for row in rows:
         cents = row["cents"] or Decimal(0)
-        start = timezone.localtime(row["bucket"]).date().isoformat()
+        start = _day(row["bucket"]).isoformat()
         writer.writerow([start, _cell(row[field]), row["jobs"], f"{cents / 100:.2f}"])
     return response
 

@@ -542,3 +542,24 @@ def test_the_budget_warning_on_usage_reads_as_a_sentence(
     _job(owner, "180")
     text = owner_client.get("/usage/").content.decode()
     assert "90 % of your monthly budget is used." in text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("period", "slots", "filled"), [("day", 10, 2), ("week", 2, 2), ("month", 1, 1)]
+)
+def test_the_chart_has_a_place_for_every_period_jobs_or_not(
+    owner: User, owner_client: Client, period: str, slots: int, filled: int
+) -> None:
+    """Found from outside: "Per day" drew only the days that had jobs, side by side, so six
+    bars a week apart read as six days in a row."""
+    for day in ("2026-11-03", "2026-11-12"):
+        job = piece(owner, f"a job of {day}", estimated_cents=Decimal(10))
+        Generation.objects.filter(pk=job.pk).update(created_at=f"{day}T12:00:00Z")
+    query = {"period": period, "since": "2026-11-03", "until": "2026-11-12"}
+    bars = owner_client.get("/usage/", query).context["bars"]
+    assert len(bars) == slots
+    assert sum(1 for bar in bars if bar.segments) == filled
+    assert not owner_client.get("/usage/", {"since": "2020-01-01", "until": "2020-01-05"}).context[
+        "bars"
+    ]

@@ -160,8 +160,28 @@ def purge_pending_uploads(now: datetime | None = None) -> int:
     """Delete refused forms' uploads (no job) older than uploads.PENDING_HOURS that no job's
     request names; how many went."""
     cutoff = (now or timezone.now()) - timedelta(hours=PENDING_HOURS)
+    return _drop_pending(Input.objects.filter(generation__isnull=True, created_at__lt=cutoff))
+
+
+def bound_pending_uploads(user: Any, shown: Iterable[Input]) -> int:
+    """Keep one person's refused forms' uploads within LUMAWEB_KEPT_UPLOADS_MB (the disk a
+    person can fill with forms no job sent): past it, their oldest go, never those `shown` as
+    kept by the form just refused; how many went."""
+    room = settings.LUMAWEB_KEPT_UPLOADS_MB * 2**20
+    mine = {item.pk for item in shown}
+    pending = Input.objects.filter(generation__isnull=True, uploaded_by=user)
+    over, total = [], 0
+    for item in pending.order_by("-created_at", "-id"):
+        total += item.size_bytes
+        if total > room and item.pk not in mine:
+            over.append(item)
+    return _drop_pending(over)
+
+
+def _drop_pending(items: Iterable[Input]) -> int:
+    """Delete these uploads of no job, but those a job's request names."""
     names = []
-    for item in Input.objects.filter(generation__isnull=True, created_at__lt=cutoff):
+    for item in items:
         if not _used_elsewhere(item, None):
             names.append(item.file.name)
             item.delete()

@@ -330,6 +330,9 @@ LUMAWEB_MCP_MAX_WAITS = int(env("LUMAWEB_MCP_MAX_WAITS", "2"))
 LUMAWEB_UPLOAD_MAX_IMAGE_MB = env_float("LUMAWEB_UPLOAD_MAX_IMAGE_MB", 50)
 LUMAWEB_UPLOAD_MAX_VIDEO_MB = env_float("LUMAWEB_UPLOAD_MAX_VIDEO_MB", 1024)
 LUMAWEB_UPLOAD_MAX_PIXELS = int(env("LUMAWEB_UPLOAD_MAX_PIXELS", str(40_000_000)))
+# What one person's refused forms may keep of their uploads for the next submit (a day at most);
+# past it their oldest go first, never the latest form's (trash.bound_pending_uploads).
+LUMAWEB_KEPT_UPLOADS_MB = env_float("LUMAWEB_KEPT_UPLOADS_MB", 2048)
 # A form body larger than this is refused before it is read (uploads.FormBodyLimitMiddleware);
 # one file over its kind's limit is no longer read once past it (uploads.CappedUploadHandler).
 LUMAWEB_MAX_REQUEST_MB = env_float("LUMAWEB_MAX_REQUEST_MB", LUMAWEB_UPLOAD_MAX_VIDEO_MB + 64)

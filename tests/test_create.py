@@ -999,3 +999,23 @@ def test_a_link_from_a_piece_in_the_trash_opens_the_studio_empty_and_says_so(
     assert "in the Trash or gone" in html
     assert "a trashed wave" not in html
     assert owner_client.get(link.format("not-an-id")).status_code == 200
+
+
+def test_refused_forms_keep_a_bounded_amount_of_a_persons_uploads(
+    owner, owner_client, settings
+) -> None:
+    """Found from outside: each refused submit kept every checked upload for a day, with no
+    bound (five posts of nine 3 MB images kept 132 MB). A person's refused forms keep at most
+    LUMAWEB_KEPT_UPLOADS_MB; past it their oldest go first, never the latest form's."""
+    one = len(png("red", (600, 400)))
+    settings.LUMAWEB_KEPT_UPLOADS_MB = 2.5 * one / 2**20  # room for two of them
+    for name in ("first", "second", "third"):
+        refs = [upload(f"{name}.png", png("red", (600, 400)))]
+        assert post(owner_client, "image", prompt="", image_ref=refs).status_code == 400
+    kept = Input.objects.filter(generation__isnull=True).order_by("created_at")
+    assert [item.original_name for item in kept] == ["second.png", "third.png"]
+    settings.LUMAWEB_KEPT_UPLOADS_MB = 0  # even past the bound, the latest form keeps its own
+    refs = [upload("fourth.png", png("red", (600, 400)))]
+    html = post(owner_client, "image", prompt="", image_ref=refs).content.decode()
+    assert "fourth.png" in html
+    assert [item.original_name for item in Input.objects.all()] == ["fourth.png"]

@@ -28,6 +28,7 @@ from generations.chaining import fits
 from generations.models import INPUT_PLACEHOLDER, Generation, Input, Kind, Lineage, State
 from generations.providers.agents import schema
 from generations.tasks import start_generation
+from generations.trash import bound_pending_uploads
 from generations.uploads import (
     CheckedUpload,
     UploadRefused,
@@ -491,6 +492,9 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         for key, checked, role, field in self._uploads:
             item = store(checked, user=self.user, role=role, key=key, generation=None)
             self.kept.setdefault(field, []).append(Kept(kept_token(item, self.user), item))
+        if self._uploads:  # what this form shows as kept stays, older forms' uploads may go
+            shown = [kept.item for found in self.kept.values() for kept in found]
+            bound_pending_uploads(self.user, shown)
         self._uploads = []
 
     @property

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
@@ -301,6 +302,7 @@ def _watched(value: str) -> dict[UUID, str]:
 
 
 @require_GET
+@cache_control(no_store=True)  # Back after its delete asks again, not the browser's old copy
 def detail(request: HttpRequest, uuid: str) -> HttpResponse:
     """Everything about one piece: the media, the prompt, how it was made."""
     # Its outputs come with its relatives' (detail_context), not in a query of their own, and

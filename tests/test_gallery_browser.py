@@ -16,7 +16,7 @@ from generations.gallery import PAGE_SIZE
 from generations.models import Generation, Lineage, Output, State
 from generations.providers.agents import schema
 from generations.tasks import archive_outputs
-from tests.conftest import log_in
+from tests.conftest import checked_page, log_in
 from tests.factories import archived_file, completed, make, piece, png
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
@@ -513,3 +513,19 @@ def test_a_long_unbroken_word_in_a_prompt_wraps_on_a_phone(page: Page, owner: Us
     prompt = page.locator(".card__prompt").first
     expect(prompt).to_be_visible()
     assert prompt.evaluate("p => p.scrollWidth <= p.clientWidth")
+
+
+def test_back_to_a_piece_just_deleted_says_it_is_in_the_trash(
+    browser: Browser, live_app: str, studio: Studio, owner: User
+) -> None:
+    """Found from outside: Back after deleting a piece from its page showed the page as it was,
+    with Star and Remix that did nothing (the browser's stored copy of it)."""
+    with checked_page(browser, live_app, lambda text: "404 (Not Found)" in text) as page:
+        log_in(page, owner)
+        page.goto(studio.lighthouse.get_absolute_url())
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator(".toolbar__delete").click()
+        page.wait_for_url("**/gallery/")
+        page.go_back()
+        expect(page.locator("main")).to_contain_text("in the Trash")
+        expect(page.locator(".toolbar__delete")).to_have_count(0)

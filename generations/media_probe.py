@@ -39,9 +39,15 @@ DAMAGED_VIDEO = "This video file is damaged or incomplete, so it can't be played
 NO_VIDEO_TRACK = "This file has no video track."
 
 
-# One full decode at a time in a process: at most max_pixels each (4 bytes a pixel), the threads
-# of one web worker wait here rather than each holding an image's pixels.
+# One full decode at a time in a process: at most max_pixels each (4 bytes a pixel, 8 for a
+# deep video frame), the threads of one web worker wait here rather than each holding a
+# picture's pixels: an image's, or a video's first frame.
 _DECODING = threading.BoundedSemaphore(1)
+
+# FFmpeg's stream probe, as a container is opened, would decode a first frame of whatever size
+# before its header could be judged; allowed no decoder (none is called "none"), it reads the
+# headers alone.
+_NO_DECODER = {"codec_whitelist": "none"}
 
 
 class MediaError(ValueError):
@@ -81,6 +87,10 @@ def _megapixels(pixels: int) -> str:
     return f"{pixels / 1_000_000:g}"
 
 
+def _pixel_limit(max_pixels: int) -> str:
+    return f"the limit is {_megapixels(max_pixels)} megapixels."
+
+
 def _header_size(data: bytes) -> tuple[int, int] | None:
     """Image dimensions read from the header alone, bypassing Pillow's bomb check."""
     Image.init()
@@ -111,7 +121,7 @@ def probe_image(data: bytes, *, max_pixels: int) -> ImageInfo:
     multiplication sign).  Pillow's own ``DecompressionBombError`` is reported the same way;
     its ``DecompressionBombWarning`` is silenced because ``max_pixels`` is the authority.
     """
-    limit = f"the limit is {_megapixels(max_pixels)} megapixels."
+    limit = _pixel_limit(max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -171,19 +181,20 @@ def open_video_input(file: IO[bytes], head: bytes) -> tuple[Any, str]:
     """Open ``file`` with PyAV, forcing the demuxer the magic bytes point to.
 
     Forcing the demuxer (rather than letting FFmpeg probe) keeps playlist-style formats that
-    can reference other files or URLs (HLS, concat, …) out of reach of uploaded data.
+    can reference other files or URLs (HLS, concat, …) out of reach of uploaded data.  The
+    streams are read from the container's headers alone; no frame is decoded yet.
     """
     demuxer = _sniff_video(head)
     if demuxer is None:
         raise MediaError(_NOT_A_VIDEO)
     try:
-        container = av.open(file, "r", format=demuxer)
+        container = av.open(file, "r", format=demuxer, container_options=_NO_DECODER)
     except av.FFmpegError as exc:
         raise MediaError(DAMAGED_VIDEO) from exc
     return container, demuxer
 
 
-def _probe_open(file: IO[bytes], head: bytes) -> VideoInfo:
+def _probe_open(file: IO[bytes], head: bytes, max_pixels: int | None) -> VideoInfo:
     container, demuxer = open_video_input(file, head)
     with container:
         kind = _container_kind(demuxer, head, container)
@@ -198,6 +209,13 @@ def _probe_open(file: IO[bytes], head: bytes) -> VideoInfo:
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         if width < 1 or height < 1:
             raise MediaError(DAMAGED_VIDEO)
+        if max_pixels is not None:
+            if width * height > max_pixels:
+                limit = _pixel_limit(max_pixels)
+                raise MediaError(f"This video is {width}{_TIMES}{height} pixels; {limit}")
+            # A frame larger than its header says (rows padded to FFmpeg's 64-byte stride) is
+            # refused by the decoder before it is allocated: the header is what was judged.
+            ctx.options = {"max_pixels": str((width + 63) * height)}
         declared = int(stream.frames or 0)
         packets = 0
         decoded = False
@@ -209,9 +227,11 @@ def _probe_open(file: IO[bytes], head: bytes) -> VideoInfo:
                     raise MediaError(DAMAGED_VIDEO)
                 packets += 1
                 if not decoded:
-                    decoded = bool(stream.decode(packet))
+                    with _DECODING:
+                        decoded = bool(stream.decode(packet))
             if not decoded:
-                decoded = bool(stream.decode(None))
+                with _DECODING:
+                    decoded = bool(stream.decode(None))
         except av.FFmpegError as exc:
             raise MediaError(DAMAGED_VIDEO) from exc
         if not decoded or packets == 0 or (declared and packets < declared):
@@ -238,18 +258,25 @@ def _probe_open(file: IO[bytes], head: bytes) -> VideoInfo:
         )
 
 
-def probe_video(path_or_bytes: str | os.PathLike[str] | bytes) -> VideoInfo:
+def probe_video(
+    path_or_bytes: str | os.PathLike[str] | bytes, *, max_pixels: int | None
+) -> VideoInfo:
     """Check that a file (path or bytes) is a complete, playable MP4, MOV or WebM video.
 
     A path is streamed, never read into memory whole.  Every packet of the first video stream is
     demuxed (not decoded) to detect truncation, and the first frame is decoded to prove the
-    codec is readable.  Raises :class:`MediaError` for: not a video, damaged or truncated, or
-    no video track.  A missing path raises ``FileNotFoundError`` as usual.
+    codec is readable.  As with :func:`probe_image`, the size is checked from the stream's
+    header *before* that frame is decoded ("This video is W x H pixels; the limit is N
+    megapixels."), a frame larger than the header says is refused as damaged, and a
+    process decodes one first frame (or image) at a time.  ``None`` sets no limit, for video
+    this process made or has already probed.  Raises :class:`MediaError` for: not a video,
+    damaged or truncated, too large, or no video track.  A missing path raises
+    ``FileNotFoundError`` as usual.
     """
     if isinstance(path_or_bytes, bytes | bytearray | memoryview):
         data = bytes(path_or_bytes)
-        return _probe_open(io.BytesIO(data), data[:64])
+        return _probe_open(io.BytesIO(data), data[:64], max_pixels)
     with open(path_or_bytes, "rb") as fh:
         head = fh.read(64)
         fh.seek(0)
-        return _probe_open(fh, head)
+        return _probe_open(fh, head, max_pixels)

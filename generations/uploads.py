@@ -141,11 +141,12 @@ def check_video(upload: UploadedFile, *, max_seconds: float | None = None) -> Ch
     """A video upload probed from disk (large uploads are temporary files, not memory)."""
     _check_size(upload, settings.LUMAWEB_UPLOAD_MAX_VIDEO_MB, "Videos")
     _check_not_active(upload, "a video")
+    limit = settings.LUMAWEB_UPLOAD_MAX_PIXELS
     try:
         if isinstance(upload, TemporaryUploadedFile):
-            info = media_probe.probe_video(upload.temporary_file_path())
+            info = media_probe.probe_video(upload.temporary_file_path(), max_pixels=limit)
         else:
-            info = media_probe.probe_video(upload.read())
+            info = media_probe.probe_video(upload.read(), max_pixels=limit)
             upload.seek(0)
     except media_probe.MediaError as exc:
         head = upload.read(SNIFFED_BYTES)

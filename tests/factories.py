@@ -8,6 +8,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import av
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver
@@ -91,6 +92,19 @@ def drop_queued_tasks() -> None:
 def png(color: str = "teal", size: tuple[int, int] = (80, 60)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_mov(frame: bytes, size: tuple[int, int]) -> bytes:
+    """A one-frame MOV of the PNG codec whose header says `size` whatever `frame` (a PNG, or
+    any bytes) is: an attacker's header may lie, and a test's need not be decoded to be made."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mov") as out:
+        stream = out.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = *size, "rgb24"
+        packet = av.Packet(frame)
+        packet.stream, packet.pts, packet.dts, packet.duration = stream, 0, 0, 1
+        out.mux(packet)
     return buffer.getvalue()
 
 

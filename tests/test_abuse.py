@@ -39,6 +39,7 @@ from generations.models import Generation, State
 from generations.providers.agents import schema
 from lumaweb.logs import GunicornLogger
 from tests.conftest import free_port
+from tests.factories import png_mov
 
 PASSWORD = "pass-word-123"
 
@@ -352,10 +353,13 @@ def test_a_hundred_thousand_keyframe_rows_build_at_most_the_maximum(owner_client
 
 # A fresh process probes the file in `threads` threads at once and reports its peak memory
 # growth meanwhile: the kernel's high-water mark (VmHWM), reset first through clear_refs, over
-# the resident size before.
+# the resident size before. A probe that fails fails the process, so a small peak is earned.
 PROBE = """
 import sys, threading
 from generations import media_probe
+
+failures = []
+threading.excepthook = failures.append
 
 def status(name):
     line = next(l for l in open("/proc/self/status") if l.startswith(name + ":"))
@@ -364,10 +368,12 @@ def status(name):
 data = open(sys.argv[1], "rb").read()
 open("/proc/self/clear_refs", "w").write("5")
 before = status("VmRSS")
-threads = [threading.Thread(target=media_probe.probe_image, args=(data,),
+probe = media_probe.probe_video if sys.argv[1].endswith(".mov") else media_probe.probe_image
+threads = [threading.Thread(target=probe, args=(data,),
                             kwargs={"max_pixels": 40_000_000}) for _ in range(int(sys.argv[2]))]
 for thread in threads: thread.start()
 for thread in threads: thread.join()
+assert not failures, failures[0].exc_value
 print(status("VmHWM") - before)
 """
 
@@ -384,15 +390,37 @@ def peak_growth_mb(path: Path, threads: int) -> int:
     return int(result.stdout.strip())
 
 
-@pytest.mark.parametrize(("kind", "threads", "most_mb"), [("JPEG", 1, 40), ("PNG", 4, 300)])
-def test_a_large_image_is_probed_in_bounded_memory(
+@pytest.mark.parametrize(
+    ("kind", "threads", "most_mb"), [("JPEG", 1, 40), ("PNG", 4, 300), ("MOV", 4, 300)]
+)
+def test_a_large_image_or_video_is_probed_in_bounded_memory(
     tmp_path: Path, kind: str, threads: int, most_mb: int
 ) -> None:
     """6000x6000 pixels (36 MP, under the 40 MP limit) is 144 MB decoded. A JPEG is checked at
-    an eighth of its size; PNGs arriving together are decoded one at a time, not four at once."""
+    an eighth of its size; PNGs arriving together are decoded one at a time, not four at once,
+    and so are the first frames of videos."""
     path = tmp_path / f"large.{kind.lower()}"
-    PIL.Image.new("RGB", (6000, 6000), (30, 60, 90)).save(path, kind)
+    picture = PIL.Image.new("RGB", (6000, 6000), (30, 60, 90))
+    if kind == "MOV":
+        frame = io.BytesIO()
+        picture.save(frame, "PNG")
+        path.write_bytes(png_mov(frame.getvalue(), picture.size))
+    else:
+        picture.save(path, kind)
     assert peak_growth_mb(path, threads) < most_mb
+
+
+def test_a_video_is_judged_by_its_header_before_a_frame_is_decoded(owner_client: Client) -> None:
+    """What an attacker sent: a 16000x16000 frame, 2 GB decoded, 2 MB on disk. The header alone
+    refuses it (here the frame is no picture at all, so a decode would only find it damaged)."""
+    bomb = SimpleUploadedFile("clip.mov", png_mov(b"\x89PNG", (16000, 16000)), "video/quicktime")
+    form = {"mode": "video_edit", "prompt": "x", "idempotency_key": "bomb", "source": bomb}
+    response = owner_client.post("/", {**form, "auto_controls": "on"})
+    assert response.status_code == 400
+    assert response.context["form"].errors["source"] == [
+        "clip.mov: This video is 16000\u00d716000 pixels; the limit is 40 megapixels."
+    ]
+    assert not Generation.objects.exists()
 
 
 def test_a_form_body_over_the_limit_is_refused_unread(owner_client: Client, settings) -> None:

@@ -96,7 +96,7 @@ def test_the_sdk_makes_images_videos_extends_upscales_and_audio(sdk: lumaai.Luma
         ).id,
     )
     mp4 = asset(video, "video")
-    small = media_probe.probe_video(mp4)
+    small = media_probe.probe_video(mp4, max_pixels=None)
     assert (small.mime_type, small.codec, small.duration) == ("video/mp4", "h264", 5.0)
 
     extend = finish(
@@ -107,10 +107,10 @@ def test_the_sdk_makes_images_videos_extends_upscales_and_audio(sdk: lumaai.Luma
             keyframes={"frame0": {"type": "generation", "id": video.id or ""}},
         ).id,
     )
-    assert media_probe.probe_video(asset(extend, "video")).codec == "h264"
+    assert media_probe.probe_video(asset(extend, "video"), max_pixels=None).codec == "h264"
 
     upscale = finish(sdk, sdk.generations.upscale(video.id or "", resolution="1080p").id)
-    big = media_probe.probe_video(asset(upscale, "video"))
+    big = media_probe.probe_video(asset(upscale, "video"), max_pixels=None)
     assert big.width > small.width
     assert big.height > small.height
 
@@ -162,7 +162,7 @@ def test_the_sdk_reframes_and_modifies(sdk: lumaai.LumaAI) -> None:
             prompt="extend the sky",
         ).id,
     )
-    portrait = media_probe.probe_video(asset(tall, "video"))
+    portrait = media_probe.probe_video(asset(tall, "video"), max_pixels=None)
     assert portrait.height > portrait.width
 
     modified = finish(
@@ -175,7 +175,9 @@ def test_the_sdk_reframes_and_modifies(sdk: lumaai.LumaAI) -> None:
             prompt="as a watercolour",
         ).id,
     )
-    assert media_probe.probe_video(asset(modified, "video")).duration == pytest.approx(5.0)
+    assert media_probe.probe_video(
+        asset(modified, "video"), max_pixels=None
+    ).duration == pytest.approx(5.0)
 
 
 def test_the_sdk_deletes_and_reads_luma_errors(sdk: lumaai.LumaAI) -> None:

@@ -59,7 +59,7 @@ def test_the_sdk_creates_every_type_and_gets_real_media(sdk: luma_agents.Luma) -
     )
     video = finish(sdk, video.id)
     [mp4] = downloaded(video)
-    info = media_probe.probe_video(mp4)
+    info = media_probe.probe_video(mp4, max_pixels=None)
     assert (info.mime_type, info.codec) == ("video/mp4", "h264")
     assert info.duration == pytest.approx(5.0, abs=0.1)
 
@@ -71,7 +71,7 @@ def test_the_sdk_creates_every_type_and_gets_real_media(sdk: luma_agents.Luma) -
         video={"edit": {"strength": "flex_2", "auto_controls": True}},
     )
     [edited] = downloaded(finish(sdk, video_edit.id))
-    assert media_probe.probe_video(edited).duration == pytest.approx(5.0, abs=0.1)
+    assert media_probe.probe_video(edited, max_pixels=None).duration == pytest.approx(5.0, abs=0.1)
 
     reframe = sdk.generations.create(
         prompt="vertical",
@@ -82,7 +82,7 @@ def test_the_sdk_creates_every_type_and_gets_real_media(sdk: luma_agents.Luma) -
         video={"source_position": {"x_norm": 0.1, "y_norm": 0.2, "w_norm": 0.8, "h_norm": 0.6}},
     )
     [vertical] = downloaded(finish(sdk, reframe.id))
-    reframed = media_probe.probe_video(vertical)
+    reframed = media_probe.probe_video(vertical, max_pixels=None)
     assert reframed.height > reframed.width
 
     layering = sdk.generations.create(

@@ -22,6 +22,7 @@ from generations.simulators.media import (
     render_layers,
     render_video,
 )
+from tests.factories import png, png_mov
 
 pytestmark = pytest.mark.unit
 
@@ -325,7 +326,7 @@ def test_references_appear_as_thumbnails_top_right():
 def test_video_is_h264_mp4_of_five_seconds(video5):
     assert video5[4:8] == b"ftyp"
     assert video5.find(b"moov") < video5.find(b"mdat")  # faststart
-    info = probe_video(video5)
+    info = probe_video(video5, max_pixels=None)
     assert info.format == "mp4"
     assert info.mime_type == "video/mp4"
     assert info.codec == "h264"
@@ -340,7 +341,7 @@ def test_video_is_h264_mp4_of_five_seconds(video5):
 
 
 def test_video_of_ten_seconds(video10):
-    info = probe_video(video10)
+    info = probe_video(video10, max_pixels=None)
     assert info.duration == pytest.approx(10.0, abs=FRAME)
     assert info.frames == 240
     assert info.fps == 24
@@ -348,7 +349,7 @@ def test_video_of_ten_seconds(video10):
 
 @pytest.mark.parametrize(("ratio", "size"), [("9:16", (144, 256)), ("1:1", (256, 256))])
 def test_video_aspect_ratio(ratio, size):
-    info = probe_video(render_video("tall", aspect_ratio=ratio, seconds=0.5))
+    info = probe_video(render_video("tall", aspect_ratio=ratio, seconds=0.5), max_pixels=None)
     assert (info.width, info.height) == size
     assert info.frames == 12
 
@@ -389,12 +390,12 @@ def test_keyframe_index_must_be_inside_the_video():
 
 
 def test_seconds_none_without_source_means_five_seconds():
-    assert probe_video(render_video("x", seconds=None, long_side=64)).frames == 120
+    assert probe_video(render_video("x", seconds=None, long_side=64), max_pixels=None).frames == 120
 
 
 def test_source_video_keeps_its_duration_and_is_derived(red_to_blue):
     derived = render_video("make it night", source_video=red_to_blue, seconds=None)
-    info = probe_video(derived)
+    info = probe_video(derived, max_pixels=None)
     assert info.duration == pytest.approx(2.0, abs=FRAME)
     assert info.frames == 48
     unrelated = render_video("unrelated", seconds=2)
@@ -410,7 +411,7 @@ def test_source_video_keeps_its_duration_and_is_derived(red_to_blue):
 
 def test_source_video_is_looped_to_a_longer_duration(red_to_blue):
     derived = render_video("longer", source_video=red_to_blue, seconds=3, aspect_ratio="1:1")
-    info = probe_video(derived)
+    info = probe_video(derived, max_pixels=None)
     assert info.frames == 72
     assert (info.width, info.height) == (256, 256)
     r, _, b = ImageStat.Stat(read_frame(derived, 47)).mean
@@ -422,7 +423,7 @@ def test_source_video_is_looped_to_a_longer_duration(red_to_blue):
 def test_a_default_video_is_small_enough_to_render_on_every_request():
     # What keeps a simulated render cheap, stated as behaviour: a 256 px long side, 24 fps.
     video = render_video("cheap", seconds=5)
-    info = probe_video(video)
+    info = probe_video(video, max_pixels=None)
     assert (info.width, info.height, info.fps, info.frames) == (256, 144, 24.0, 120)
     assert len(video) < 500_000
 
@@ -576,21 +577,21 @@ def test_probe_video_reads_a_path_without_slurping(tmp_path, video10):
     assert len(video10) > 150_000
     tracemalloc.start()
     try:
-        by_path = probe_video(path)
+        by_path = probe_video(path, max_pixels=None)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < len(video10) / 2
     assert isinstance(by_path, VideoInfo)
-    assert by_path == probe_video(str(path))
-    assert by_path == probe_video(video10)
+    assert by_path == probe_video(str(path), max_pixels=None)
+    assert by_path == probe_video(video10, max_pixels=None)
     assert by_path.frames == 240
 
 
 def test_probe_video_mov_and_webm():
-    mov = probe_video(tiny_video("mov", "libx264"))
+    mov = probe_video(tiny_video("mov", "libx264"), max_pixels=None)
     assert (mov.format, mov.mime_type, mov.codec) == ("mov", "video/quicktime", "h264")
-    webm = probe_video(tiny_video("webm", "libvpx"))
+    webm = probe_video(tiny_video("webm", "libvpx"), max_pixels=None)
     assert (webm.format, webm.mime_type, webm.codec) == ("webm", "video/webm", "vp8")
     for info in (mov, webm):
         assert (info.width, info.height, info.frames) == (64, 48, 12)
@@ -609,17 +610,17 @@ def test_probe_video_mov_and_webm():
 )
 def test_probe_video_refuses_junk(junk):
     with pytest.raises(MediaError, match="not a video"):
-        probe_video(junk)
+        probe_video(junk, max_pixels=None)
 
 
 def test_probe_video_refuses_mkv():
     with pytest.raises(MediaError, match="not a video"):
-        probe_video(tiny_video("matroska", "libx264"))
+        probe_video(tiny_video("matroska", "libx264"), max_pixels=None)
 
 
 def test_probe_video_refuses_garbage_behind_an_mp4_header():
     with pytest.raises(MediaError, match="damaged"):
-        probe_video(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 4)
+        probe_video(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 4, max_pixels=None)
 
 
 @pytest.mark.parametrize(
@@ -633,7 +634,7 @@ def test_probe_video_refuses_garbage_behind_an_mp4_header():
 )
 def test_probe_video_refuses_truncated_mp4(video5, cut):
     with pytest.raises(MediaError, match="damaged or incomplete"):
-        probe_video(video5[: cut(len(video5))])
+        probe_video(video5[: cut(len(video5))], max_pixels=None)
 
 
 def test_probe_video_refuses_mp4_cut_cleanly_between_frames(video5):
@@ -641,12 +642,27 @@ def test_probe_video_refuses_mp4_cut_cleanly_between_frames(video5):
         positions = [p.pos for p in container.demux(video=0) if p.size]
     assert len(positions) == 120
     with pytest.raises(MediaError, match="damaged or incomplete"):
-        probe_video(video5[: positions[60]])
+        probe_video(video5[: positions[60]], max_pixels=None)
 
 
 def test_probe_video_refuses_a_file_without_video():
     with pytest.raises(MediaError, match="no video track"):
-        probe_video(audio_only_mp4())
+        probe_video(audio_only_mp4(), max_pixels=None)
+
+
+def test_probe_video_judges_the_pixel_count_by_the_header_before_decoding():
+    # The header says 16000x16000 (2 GB as a decoded frame); the frame is no picture at all,
+    # so if it were decoded first the error would be "damaged", not "too large".
+    bomb = png_mov(b"not a picture", (16000, 16000))
+    with pytest.raises(MediaError, match=r"16000\u00d716000 pixels; the limit is 40 megapixels"):
+        probe_video(bomb, max_pixels=40_000_000)
+
+
+def test_probe_video_decodes_no_frame_larger_than_its_header_says():
+    honest = probe_video(png_mov(png(size=(1000, 1000)), (1000, 1000)), max_pixels=1_000_000)
+    assert (honest.width, honest.height, honest.codec) == (1000, 1000, "png")
+    with pytest.raises(MediaError, match="damaged"):
+        probe_video(png_mov(png(size=(1000, 1000)), (8, 8)), max_pixels=1_000_000)
 
 
 def test_media_error_is_a_value_error():

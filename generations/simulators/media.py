@@ -597,7 +597,7 @@ def render_video(
     w, h = size
     source_duration = 0.0
     if source_video is not None:
-        source_duration = probe_video(source_video).duration
+        source_duration = probe_video(source_video, max_pixels=None).duration  # probed on arrival
         if source_duration <= 0:
             raise MediaError(DAMAGED_VIDEO)
     if seconds is None:
@@ -686,7 +686,7 @@ def add_audio_track(video: bytes, prompt: str, *, rate: int = 44100) -> bytes:
     unreadable video.
     """
     pitch = 220 + sum(prompt.encode()) % 440
-    seconds = probe_video(video).duration
+    seconds = probe_video(video, max_pixels=None).duration  # our own render
     container, _ = open_video_input(io.BytesIO(video), video[:64])
     with tempfile.TemporaryDirectory(prefix="sim-audio-") as tmp:
         path = Path(tmp) / "out.mp4"

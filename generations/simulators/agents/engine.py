@@ -254,10 +254,11 @@ class _Loader:
 
 def _inline(ref: schema.ImageRef, where: str) -> tuple[bytes, bool, float | None]:
     raw = base64.b64decode(ref.data or "")
+    limit = settings.LUMA_SIM_MAX_PIXELS
     try:
         if (ref.media_type or "").startswith("video/"):
-            return raw, True, media_probe.probe_video(raw).duration
-        media_probe.probe_image(raw, max_pixels=settings.LUMA_SIM_MAX_PIXELS)
+            return raw, True, media_probe.probe_video(raw, max_pixels=limit).duration
+        media_probe.probe_image(raw, max_pixels=limit)
     except media_probe.MediaError as exc:
         raise Refusal(422, f"{where}: {exc}") from None
     return raw, False, None

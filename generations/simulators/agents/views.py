@@ -256,11 +256,12 @@ def _upload_inline(request: HttpRequest) -> HttpResponse:
 def _ingest(file: SimFile) -> None:
     """Probe the bytes now; the verdict shows once the simulated ingest time has passed."""
     path = engine.file_path(file)
+    limit = settings.LUMA_SIM_MAX_PIXELS
     try:
         if file.mime_type.startswith("video/"):
-            file.video_seconds = media_probe.probe_video(path).duration
+            file.video_seconds = media_probe.probe_video(path, max_pixels=limit).duration
         else:
-            media_probe.probe_image(path.read_bytes(), max_pixels=settings.LUMA_SIM_MAX_PIXELS)
+            media_probe.probe_image(path.read_bytes(), max_pixels=limit)
     except media_probe.MediaError as exc:
         file.failure_reason = str(exc)
     file.uploaded = True

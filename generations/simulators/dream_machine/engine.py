@@ -228,7 +228,7 @@ def _fetch_inputs(gen: DreamGeneration, request: schema.AnyRequest) -> str:
             return f"Could not load the media at {url}."
         try:
             if wants_video.get(role):
-                media_probe.probe_video(data)
+                media_probe.probe_video(data, max_pixels=settings.LUMA_SIM_MAX_PIXELS)
             else:
                 media_probe.probe_image(data, max_pixels=settings.LUMA_SIM_MAX_PIXELS)
         except media_probe.MediaError as exc:
@@ -369,7 +369,7 @@ def _ratio_of(video: bytes | None) -> str:
     """The listed aspect ratio nearest a video's own."""
     if video is None:
         return "16:9"
-    info = media_probe.probe_video(video)
+    info = media_probe.probe_video(video, max_pixels=None)  # a render, or probed on arrival
     actual = info.width / max(1, info.height)
 
     def distance(ratio: str) -> float:

@@ -8,6 +8,7 @@ only when `LUMAWEB_PUBLIC_URL` says where the upstream can reach the studio.
 """
 
 import json
+import math
 from datetime import datetime, timedelta
 
 from django.contrib.auth.decorators import login_not_required
@@ -115,7 +116,9 @@ def _kept(request: HttpRequest) -> dict[str, object]:
     """The notification as received (its body as JSON when it is, else as text), bounded."""
     body = request.body[:MAX_KEPT_BYTES]
     try:
-        payload: object = json.loads(body, parse_constant=_not_json) if body else None
+        payload: object = (
+            json.loads(body, parse_constant=_finite, parse_float=_finite) if body else None
+        )
     except (ValueError, RecursionError):  # not JSON, or JSON no database column stores
         payload = body.decode(errors="replace")
     return {
@@ -125,7 +128,11 @@ def _kept(request: HttpRequest) -> dict[str, object]:
     }
 
 
-def _not_json(constant: str) -> object:
-    """NaN and Infinity: Python reads them, but they are not JSON and a JSON column refuses
-    them."""
-    raise ValueError(f"{constant} is not JSON")
+def _finite(number: str) -> float:
+    """A number as Python reads it, unless it is NaN or infinite: NaN and Infinity, and a number
+    too large for a float (1e999) that Python reads as infinity, are not JSON, and a JSON column
+    refuses them."""
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"{number} is not a finite number")
+    return value

@@ -834,10 +834,12 @@ def test_what_staff_are_told_about_a_gateway_job_names_the_gateway_not_luma(
     [
         b'{"a": NaN}',
         b'{"a": Infinity}',
+        b'{"a": 1e999}',
+        b'{"a": [-1e999]}',
         b"[" * 100_000 + b"]" * 100_000,
         b'{"a": ' + b"7" * 5000 + b"}",
     ],
-    ids=["nan", "infinity", "deep", "long-number"],
+    ids=["nan", "infinity", "overflow", "negative-overflow", "deep", "long-number"],
 )
 def test_a_hook_keeps_a_body_json_cannot_store_as_text(sent: Generation, body: bytes) -> None:
     # Found from outside: these bodies, on a correctly signed hook, were 500s (the database's

@@ -4,6 +4,8 @@ In demo mode a simulator shares the studio's port and takes any bearer token; ea
 own customer. These tests call it as a stranger would, over WSGI.
 """
 
+import base64
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,7 +19,7 @@ from generations.simulators import api
 from generations.simulators.agents import engine
 from generations.simulators.guard import may_call
 from generations.simulators.models import SimFault, SimFile
-from tests.conftest import SIM_URL
+from tests.conftest import SIM_ROOT, SIM_URL
 from tests.factories import sim_fault
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -120,6 +122,34 @@ def test_an_upload_larger_than_the_cap_is_refused_before_any_byte(
     assert response.status_code == 413
     assert "limited to 1 MiB" in response.json()["detail"]
     assert not SimFile.objects.exists()
+
+
+def cursor(created: str) -> str:
+    """A files list's cursor as the Agents simulator makes them, at any moment."""
+    return base64.urlsafe_b64encode(f"{created}|{uuid.UUID(int=0)}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        # Found from outside: an offset past any row number a database holds was a 500.
+        ("/dream-machine/v1/generations?offset=99999999999999999999999", "offset must be from 0"),
+        ("/dream-machine/v1/generations?offset=-1", "offset must be from 0 to 1000000000."),
+        ("/dream-machine/v1/generations?limit=99999999999999999999999", "limit must be from 1"),
+        ("/dream-machine/v1/generations?limit=many", "limit must be a whole number."),
+        ("/v1/files?limit=99999999999999999999999", "limit must be an integer from 1 to 100."),
+        # ... and a files cursor at a moment past the calendar's ends once in UTC.
+        (f"/v1/files?cursor={cursor('0001-01-01T00:00:00+05:00')}", "cursor is not one"),
+        (f"/v1/files?cursor={cursor('9999-12-31T23:59:59-05:00')}", "cursor is not one"),
+    ],
+    ids=["big-offset", "below-0", "big-limit", "word", "files-limit", "year-1", "year-10000"],
+)
+def test_a_bad_page_of_a_list_is_a_400_in_plain_words(
+    stranger: httpx.Client, path: str, said: str
+) -> None:
+    response = stranger.get(SIM_ROOT + path)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(said)
 
 
 def upload(http: httpx.Client, data: bytes) -> str:

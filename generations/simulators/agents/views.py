@@ -326,8 +326,10 @@ def _decode_cursor(cursor: str) -> Q:
         when = parse_datetime(created)
         uuid.UUID(file_id)
     except (ValueError, UnicodeDecodeError):
-        raise Refusal(400, "cursor is not one this API issued.") from None
-    if when is None:
+        when = None
+    # Issued in UTC: at another offset a moment may lie past the calendar's ends once the
+    # database has it in UTC (year 1 at +05:00 was a 500).
+    if when is None or when.utcoffset() != timedelta(0):
         raise Refusal(400, "cursor is not one this API issued.")
     return Q(created_at__lt=when) | Q(created_at=when, id__lt=file_id)
 

@@ -21,6 +21,7 @@ from . import engine
 from .callbacks import dispatcher
 
 LIST_LIMIT_MAX = 1000
+LIST_OFFSET_MAX = 10**9  # past any key's history; a larger number is no row a database can skip to
 # The legacy camera-motion phrases (replaced by concepts).
 CAMERA_MOTIONS = (
     "Static",
@@ -77,7 +78,7 @@ def generations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _create(request, "video", {})
     limit = _number(request, "limit", 100, 1, LIST_LIMIT_MAX)
-    offset = _number(request, "offset", 0, 0, None)
+    offset = _number(request, "offset", 0, 0, LIST_OFFSET_MAX)
     mine = DreamGeneration.objects.filter(owner=caller(request))
     page = list(mine[offset : offset + limit])
     base = _base_url(request)
@@ -92,17 +93,18 @@ def generations(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _number(request: HttpRequest, name: str, default: int, low: int, high: int | None) -> int:
+def _number(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    """A query parameter as a whole number from `low` to `high`; a 400, a malformed field,
+    otherwise (an unbounded one reached the database, which holds no such number: a 500)."""
     raw = request.GET.get(name)
     if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise Refusal(422, f"{name} must be a whole number.") from None
-    if value < low or (high is not None and value > high):
-        within = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise Refusal(422, f"{name} must be {within}.")
+        raise Refusal(400, f"{name} must be a whole number.") from None
+    if not low <= value <= high:
+        raise Refusal(400, f"{name} must be from {low} to {high}.")
     return value
 
 

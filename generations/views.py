@@ -151,7 +151,7 @@ def remix_mode(generation: Generation) -> str:
 
 def _remix_mode(request: HttpRequest) -> str:
     """An "Edit and resubmit" link names only the job: its own mode."""
-    remix = _linked(request, "remix") if request.method == "GET" else None
+    remix = _linked(request.GET.get("remix")) if request.method == "GET" else None
     return remix_mode(remix) if remix else ""
 
 
@@ -164,12 +164,12 @@ def _initial(request: HttpRequest, form_class: type[CreateForm]) -> dict[str, An
     sent from this mode (a plain Generate's redirect)."""
     again = request.session.pop(AGAIN, None) if hasattr(request, "session") else None
     if "remix" in request.GET:
-        remix = _linked(request, "remix")
+        remix = _linked(request.GET.get("remix"))
         return form_class.initial_from(remix, request.user) if remix else _gone(request)
     role = request.GET.get("as")
     slots = {slot.name for slot in form_class.SLOTS}
     if "from" in request.GET and role in slots:
-        parent = _linked(request, "from")
+        parent = _linked(request.GET.get("from"))
         if parent is None:
             return _gone(request)
         initial: dict[str, Any] = {f"{role}_pick": str(parent.uuid)}
@@ -210,11 +210,11 @@ def create_options(request: HttpRequest) -> HttpResponse:
     return render(request, "generations/create_panel.html#options", context)
 
 
-def _linked(request: HttpRequest, name: str) -> Generation | None:
-    """The piece a link names (`remix`, `from`), if it is in the gallery; a malformed id is as
-    missing as an unknown one."""
+def _linked(value: str | None) -> Generation | None:
+    """The piece a link names (its `remix`, `from`), if it is in the gallery; a malformed id is
+    as missing as an unknown one."""
     try:
-        wanted = UUID(request.GET.get(name, ""))
+        wanted = UUID(value or "")
     except ValueError:
         return None
     return Generation.objects.gallery().filter(uuid=wanted).first()

@@ -529,3 +529,23 @@ def test_back_to_a_piece_just_deleted_says_it_is_in_the_trash(
         page.go_back()
         expect(page.locator("main")).to_contain_text("in the Trash")
         expect(page.locator(".toolbar__delete")).to_have_count(0)
+
+
+def test_back_from_a_piece_gives_the_keyboard_its_card(
+    page: Page, studio: Studio, owner: User
+) -> None:
+    """Found from outside: after Esc (or Back) from a piece opened by the keyboard, the focus was
+    on the page, so the next arrow started again from the first card, at the top."""
+    log_in(page, owner)
+    page.goto("/gallery/")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    second = page.locator("[data-card-link]").nth(1)
+    expect(second).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{studio.video.get_absolute_url()}")
+    page.keyboard.press("Escape")
+    page.wait_for_url("**/gallery/")
+    expect(second).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-card-link]").nth(2)).to_be_focused()

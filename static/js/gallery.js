@@ -333,6 +333,21 @@
     htmx.trigger(more, "click");
   }
 
+  // Back from a piece (Esc, the browser's Back) gives the keyboard the card it was opened from:
+  // the next arrow goes on from there, not from the first card.
+  const OPENED = "lumaweb.opened-card";
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("[data-card-link]");
+    if (link) sessionStorage.setItem(OPENED, link.closest("[data-card]").id);
+  });
+  window.addEventListener("pageshow", function (event) {
+    const arrival = performance.getEntriesByType("navigation")[0];
+    if (!event.persisted && !(arrival && arrival.type === "back_forward")) return;
+    const card = document.getElementById(sessionStorage.getItem(OPENED) || "");
+    const link = card && card.querySelector("[data-card-link]");
+    if (link) link.focus({ preventScroll: true });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     seekCard(20);
     watchToasts();

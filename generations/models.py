@@ -74,6 +74,10 @@ class Kind(models.TextChoices):
             return kind
 
 
+# Jobs of one kind named for what they did, by model (Dream Machine's upscale and audio).
+NAMED_FOR_THEIR_WORK = {"upscale_video": "Upscale", "add_audio": "Audio added"}
+
+
 class Lineage(models.TextChoices):
     REMIX = "remix", "Remix of"
     EDIT = "edit", "Edit of"
@@ -276,6 +280,12 @@ class Generation(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("generation-detail", args=[self.uuid])
+
+    @property
+    def kind_label(self) -> str:
+        """Its kind in words; a Dream Machine upscale or added audio is named for what it did
+        (stored as a video edit, the kind budgets and filters count it as)."""
+        return NAMED_FOR_THEIR_WORK.get(self.model) or Kind.label_of(self.kind)
 
     @cached_property
     def shown_outputs(self) -> list["Output"]:

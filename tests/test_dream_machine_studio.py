@@ -33,7 +33,7 @@ from generations.simulators.models import DreamGeneration
 from generations.tasks import start_generation
 from generations.views import remix_mode
 from tests.conftest import terminal
-from tests.factories import sim_fault
+from tests.factories import piece, sim_fault
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -539,3 +539,17 @@ def test_the_command_line_twin_makes_and_chains_dream_machine_jobs(
         command("--prompt", "ab")
     with pytest.raises(CommandError, match="photon"):
         command("--type", "image", "--prompt", "a comet", "--model", "ray-2")
+
+
+def test_an_upscale_and_added_audio_are_named_for_what_they_did(owner, owner_client) -> None:
+    """Found from outside: Dream Machine upscales and added audio showed as "Video edit"."""
+    upscaled = piece(owner, "Upscale to 4k", kind="video_edit", model="upscale_video",
+                     provider="dream_machine", state=State.QUEUED)  # fmt: skip
+    voiced = piece(owner, "Add audio", kind="video_edit", model="add_audio",
+                   provider="dream_machine", state=State.QUEUED)  # fmt: skip
+    gallery = owner_client.get("/gallery/").content.decode()
+    assert '<span class="chip">Upscale</span>' in gallery
+    assert '<span class="chip">Audio added</span>' in gallery
+    assert '<span class="chip">Video edit</span>' not in gallery
+    assert "Upscale" in owner_client.get(upscaled.get_absolute_url()).content.decode()
+    assert "Audio added" in owner_client.get(voiced.get_absolute_url()).content.decode()

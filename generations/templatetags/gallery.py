@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from generations import trash
 from generations.chaining import reference_url
-from generations.models import Generation, Kind, Output, State, media_url
+from generations.models import Generation, Output, State, media_url
 from generations.wording import ago, elapsed
 
 register = template.Library()
@@ -29,11 +29,6 @@ def needs_refresh(generation: Generation) -> bool:
     if generation.state != State.COMPLETED:
         return False
     return any(output.needs_refresh for output in generation.shown_outputs)
-
-
-@register.filter
-def kind_label(kind: str) -> str:
-    return Kind.label_of(kind)
 
 
 @register.filter

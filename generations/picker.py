@@ -60,6 +60,6 @@ def picker(request: HttpRequest) -> HttpResponse:
         "first": page == 1,
         "text": text,
         # A slot of one upstream's form takes that upstream's pieces only: the page says so.
-        "only_from": " or ".join(f"the {providers.label(name)}" for name in makers or ()),
+        "only_from": providers.labels(makers or ()),
     }
     return render(request, "generations/picker.html", context)

@@ -553,3 +553,17 @@ def test_an_upscale_and_added_audio_are_named_for_what_they_did(owner, owner_cli
     assert '<span class="chip">Video edit</span>' not in gallery
     assert "Upscale" in owner_client.get(upscaled.get_absolute_url()).content.decode()
     assert "Audio added" in owner_client.get(voiced.get_absolute_url()).content.decode()
+
+
+def test_a_pick_from_another_upstream_is_refused_in_the_pickers_words(owner, owner_client) -> None:
+    """Found from outside: an Agents API image named in a Dream Machine reframe (a hand-made
+    link) was refused as "not finished or is gone", though finished and there."""
+    agents = piece(owner, "an agents image", upstream_id="up-1")
+    answer = owner_client.post(
+        "/",
+        {"mode": "dm_reframe_image", "prompt": "wider", "media_pick": str(agents.uuid)},
+    )
+    html = answer.content.decode()
+    assert answer.status_code == 400
+    assert "not finished or is gone" not in html
+    assert "Only pieces made with the Luma Dream Machine API" in html

@@ -444,10 +444,13 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             self.kept.pop(kept, None)  # replaced: a refused form shows the new one
         for pick in picks:
             picked = Generation.objects.alive().filter(uuid=pick, state=State.COMPLETED).first()
-            if picked is None or picked.upstream_id is None or not self._may_pick(picked):
-                # A keyframe row's pick has no field of its own: the timeline shows it.
-                field = f"{slot.name}_pick" if f"{slot.name}_pick" in self.fields else slot.name
+            # A keyframe row's pick has no field of its own: the timeline shows it.
+            field = f"{slot.name}_pick" if f"{slot.name}_pick" in self.fields else slot.name
+            if picked is None or picked.upstream_id is None:
                 self.add_error(field, "That piece is not finished or is gone.")
+            elif not self._may_pick(picked):
+                makers = providers.labels(self.PICKS_FROM or ())
+                self.add_error(field, f"Only pieces made with {makers} fit here: pick another.")
             else:
                 found.append(self.pick_ref(picked, slot))
         for upload in new:

@@ -7,7 +7,7 @@ package knows its wire format.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import import_module
 from typing import Any
@@ -96,6 +96,11 @@ def label(name: str) -> str:
     on (old jobs keep theirs); a simulated one says so."""
     simulated = settings.LUMA_PROVIDERS.get(name, {}).get("simulated", False)
     return display_name(name) + (" (simulator)" if simulated and name in CLASSES else "")
+
+
+def labels(names: Iterable[str]) -> str:
+    """Providers named for people in a sentence: "the Luma Agents API or the Luma proxy"."""
+    return " or ".join(f"the {label(name)}" for name in names)
 
 
 def display_name(name: str) -> str:

@@ -22,7 +22,9 @@ def test_a_prompt_becomes_a_finished_image_without_a_reload(page: Page, owner: U
     image = card.locator("img.media")
     expect(image).to_be_visible(timeout=30_000)
     expect(card).to_have_attribute("data-state", "completed")  # finished cards carry no badge
-    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The card's frame gives the picture its box before it arrives: wait until it has loaded.
+    expect(image).to_have_js_property("complete", True)
+    expect(image).not_to_have_js_property("naturalWidth", 0)  # loaded, not broken
     assert page.evaluate("window.notReloaded") is True
 
 

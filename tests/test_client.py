@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished
 from PIL import Image
 
 from generations.providers import errors
@@ -290,9 +291,21 @@ def test_a_malformed_reply_to_a_post_is_outcome_unknown(recorder: Recorder) -> N
 
 def test_a_post_whose_reply_times_out_is_never_repeated(live_app: str, recorder: Recorder) -> None:
     fault("timeout", method="POST", after=True, delay=1.5)
-    client = recorder.client(f"{live_app}/sim/v1", read_timeout=0.3)
-    with client, pytest.raises(errors.OutcomeUnknown) as info:
-        client.create_generation(image_request())
+    served = threading.Event()
+
+    def finished(**_: object) -> None:
+        served.set()
+
+    request_finished.connect(finished)
+    try:
+        client = recorder.client(f"{live_app}/sim/v1", read_timeout=0.3)
+        with client, pytest.raises(errors.OutcomeUnknown) as info:
+            client.create_generation(image_request())
+        # The client gave up first; a loaded server may not have made the job yet: wait until it
+        # is done with the request.
+        assert served.wait(timeout=60), "the server never finished the request"
+    finally:
+        request_finished.disconnect(finished)
     assert "no reply arrived" in info.value.detail
     assert recorder.statuses("POST /generations") == ["unknown"]
     assert SimGeneration.objects.count() == 1
@@ -310,8 +323,10 @@ def test_a_post_whose_connection_is_reset_is_never_repeated(
 
 
 def test_a_get_that_times_out_is_retried(live_app: str, recorder: Recorder) -> None:
-    fault("timeout", method="GET", delay=1.0)
-    with recorder.client(f"{live_app}/sim/v1", read_timeout=0.3) as client:
+    # Only the first GET stalls; the retry must answer within the same read timeout, so that is
+    # long enough for a loaded machine (0.3 s was not, twice in a row).
+    fault("timeout", method="GET", delay=4.0)
+    with recorder.client(f"{live_app}/sim/v1", read_timeout=2) as client:
         assert client.list_files().data.has_more is False
     assert recorder.statuses("GET /files") == ["network", "ok"]
 

@@ -127,7 +127,9 @@ def test_deploy_md_followed_on_this_machine_serves_a_person_end_to_end(
         expect(page.locator(".detail__prompt")).to_have_text(prompt)
         image = page.locator("#detail-media img.media")
         expect(image).to_be_visible()
-        assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+        # Its width and height attributes give it a box before it arrives: wait until it has loaded.
+        expect(image).to_have_js_property("complete", True)
+        expect(image).not_to_have_js_property("naturalWidth", 0)  # loaded, not broken
 
     health = httpx.get(f"{url}/healthz")
     assert health.status_code == 200, health.text

@@ -129,9 +129,11 @@ def test_an_image_with_a_weighted_uploaded_reference(
     picture.write_bytes(buffer.getvalue())
     log_in(page, owner)
     page.goto("/?mode=dm_image#create-form")
-    # Choosing a file re-renders the options: wait for them before typing into one.
+    # Choosing a file re-renders the options: wait for them before typing into one (for the
+    # check's answer, then for it to be in the page: htmx puts it there a moment after it arrives).
     with page.expect_response("**/create/options"):
         page.set_input_files("input[name=image_ref]", picture)
+    expect(page.locator("#options.htmx-request")).to_have_count(0)
     # A weight typed while a check is still on its way could be re-rendered away: leave the field
     # (its change is checked too) and wait for that check before going on.
     with page.expect_response("**/create/options"):

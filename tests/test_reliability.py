@@ -115,11 +115,19 @@ def test_a_worker_killed_mid_poll_and_mid_archive_resumes_every_job_archiving_ea
     ]
     everything = images + videos
 
-    # 1. Killed mid-poll: images accepted upstream and polled at least once, none finished.
+    # 1. Killed mid-poll: images accepted upstream and polled at least once, none finished. Only
+    # once every job is accepted: the worker polls the first while it still sends the others, and
+    # a kill that lands mid-send leaves a job whose outcome is unknown, never to finish.
     polled = Q(pk__in=[i.pk for i in images], poll_count__gte=1, state__in=["queued", "processing"])
+    accepted = Q(pk__in=[g.pk for g in everything], state__in=["queued", "processing"])
+
+    def mid_poll_only() -> bool:
+        everyone = Generation.objects.filter(accepted).count() == len(everything)
+        return everyone and Generation.objects.filter(polled).count() >= 3
+
     worker = spawn_worker(settings, log)
     try:
-        wait_for(lambda: Generation.objects.filter(polled).count() >= 3, "polls", process=worker)
+        wait_for(mid_poll_only, "polls", process=worker)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)

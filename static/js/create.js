@@ -372,6 +372,11 @@
     // Counted in the capture phase, before htmx's own listener sends the request.
     form.addEventListener("change", function () { changes += 1; }, true);
     document.body.addEventListener("lumaweb:timeline", function () { changes += 1; }, true);
+    // Typing in an option (a weight, a number) is a newer choice too, though its change comes
+    // only when the field is left: an answer to the form as it was must not put the old value back.
+    form.addEventListener("input", function (event) {
+      if (event.target.closest && event.target.closest("#options")) changes += 1;
+    }, true);
     // The options live inside the form, so their htmx events reach it; a replaced form's
     // listeners go with it.
     form.addEventListener("htmx:configRequest", function (event) {

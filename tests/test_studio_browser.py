@@ -459,6 +459,12 @@ def test_a_new_frame_fits_the_source_whole_and_centred(page: Page, owner: User) 
     page.select_option("select[name=aspect_ratio]", "9:16")
     expect(page.locator("input[name=w_norm]")).to_have_value("1.000")
     expect(page.locator("input[name=h_norm]")).to_have_value("1.000")
+    # A width typed is taken as typed (the height follows the shape), where the source is.
+    page.fill("input[name=x_norm]", "0.1")
+    page.fill("input[name=w_norm]", "0.5")
+    expect(page.locator("input[name=w_norm]")).to_have_value("0.500")
+    expect(page.locator("input[name=h_norm]")).to_have_value("0.500")
+    expect(page.locator("input[name=x_norm]")).to_have_value("0.100")
 
 
 COVERED = """el => {

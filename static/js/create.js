@@ -265,7 +265,7 @@
 
     // The source's picture inside the rectangle: an uploaded video's first frame, or a picked
     // piece's thumbnail; its shape becomes the rectangle's.
-    function showSource() {
+    function showSource(fresh) {
       const old = rect.querySelector("[data-picture]");
       if (old) old.remove();
       const file = form.querySelector("input[type=file][name='source']");
@@ -278,14 +278,14 @@
         picture.playsInline = true;
         picture.preload = "auto";
         picture.addEventListener("loadedmetadata", function () {
-          shaped(picture.videoWidth, picture.videoHeight);
+          shaped(picture.videoWidth, picture.videoHeight, fresh);
         });
         picture.src = URL.createObjectURL(file.files[0]);
       } else if (option && option.value && option.dataset.thumb) {
         picture = new Image();
         picture.alt = "";
         picture.addEventListener("load", function () {
-          shaped(picture.naturalWidth, picture.naturalHeight);
+          shaped(picture.naturalWidth, picture.naturalHeight, fresh);
         });
         picture.src = option.dataset.thumb;
       }
@@ -295,16 +295,25 @@
       rect.prepend(picture);
     }
 
-    function shaped(width, height) {
+    function shaped(width, height, fresh) {
       if (!width || !height) return;
       aspect = width / height;
-      reshape();
+      if (fresh === true) fit();
+      else reshape();
     }
 
-    // A new frame, or the source's shape once known: the source whole in the frame, as large as
-    // fits and centred, for the person to move from (not a choice of position: "let the model
-    // place it" stays as it was).
+    // The source's shape kept when its width is typed or its picture becomes known: a kept or
+    // prefilled position stays where it was.
     function reshape() {
+      const h = heightFor(value("w_norm"));
+      if (h === null) return draw();
+      write(value("x_norm"), value("y_norm"), value("w_norm"), h);
+    }
+
+    // A new frame or a newly chosen source: the source whole in the frame, as large as fits and
+    // centred, for the person to move from (not a choice of position: "let the model place it"
+    // stays as it was).
+    function fit() {
       let w = 1;
       let h = heightFor(w);
       if (h === null) return draw();
@@ -357,8 +366,8 @@
     });
     form.addEventListener("change", function (event) {
       const name = event.target.name;
-      if (name === "aspect_ratio") reshape();
-      if (name === "source" || name === "source_pick") showSource();
+      if (name === "aspect_ratio") fit();
+      if (name === "source" || name === "source_pick") showSource(true);
     });
     form.addEventListener("lumaweb:thumbs", showSource);
     window.addEventListener("resize", draw);

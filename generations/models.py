@@ -78,6 +78,12 @@ class Kind(models.TextChoices):
 NAMED_FOR_THEIR_WORK = {"upscale_video": "Upscale", "add_audio": "Audio added"}
 
 
+def work_label(kind: str, model: str) -> str:
+    """A job's kind in words; a Dream Machine upscale or added audio is named for what it did
+    (stored as a video edit, the kind budgets and filters count it as)."""
+    return NAMED_FOR_THEIR_WORK.get(model) or Kind.label_of(kind)
+
+
 class Lineage(models.TextChoices):
     REMIX = "remix", "Remix of"
     EDIT = "edit", "Edit of"
@@ -282,10 +288,15 @@ class Generation(models.Model):
         return reverse("generation-detail", args=[self.uuid])
 
     @property
+    def holds_unsent_uploads(self) -> bool:
+        """Whether its stored request still names uploads of its own by placeholder: they never
+        reached its upstream (text that merely reads like one, in a prompt, is no upload)."""
+        stored = json.dumps(self.request)
+        return any(item.placeholder in stored for item in self.inputs.all())
+
+    @property
     def kind_label(self) -> str:
-        """Its kind in words; a Dream Machine upscale or added audio is named for what it did
-        (stored as a video edit, the kind budgets and filters count it as)."""
-        return NAMED_FOR_THEIR_WORK.get(self.model) or Kind.label_of(self.kind)
+        return work_label(self.kind, self.model)
 
     @cached_property
     def shown_outputs(self) -> list["Output"]:
@@ -874,6 +885,12 @@ class Input(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.original_name}"
+
+    @staticmethod
+    def made_by(user_id: int) -> Q:
+        """Uploads that are this person's to send or reuse: theirs, or their jobs' own copies
+        (a Remix copies a teammate's upload under the new job, its uploader kept)."""
+        return Q(uploaded_by=user_id) | Q(generation__created_by=user_id)
 
     @property
     def placeholder(self) -> str:

@@ -860,3 +860,20 @@ def test_a_gateway_job_never_sends_another_persons_upload(owner, teammate, run_w
     run_worker(terminal(generation))
     assert (generation.state, generation.failure_code) == (State.FAILED, "upload_refused")
     assert "upload it again" in generation.failure_reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_teammates_remix_sends_its_own_copy_of_the_upload(owner, teammate, run_worker) -> None:
+    """Review: a Remix's copy of an upload keeps its uploader (the original's maker), so the
+    check above refused a teammate's Remix of a gateway job as "upload is gone"."""
+    import uuid
+
+    from generations.uploads import copy_input
+
+    original = stored_input(owner, png())
+    key = uuid.uuid4()
+    request = schema.ProxyRequest(user_prompt="the same kite", image_url=f"lumaweb-input:{key}")
+    generation, _ = start_generation(teammate, request, provider="proxy")
+    copy_input(original, key=key, generation=generation)
+    run_worker(terminal(generation))
+    assert generation.state == State.COMPLETED

@@ -25,7 +25,14 @@ from pydantic import BaseModel, ValidationError
 
 from generations import providers
 from generations.chaining import fits
-from generations.models import INPUT_PLACEHOLDER, Generation, Input, Kind, Lineage, State
+from generations.models import (
+    INPUT_PLACEHOLDER,
+    Generation,
+    Input,
+    Lineage,
+    State,
+    work_label,
+)
 from generations.providers.agents import schema
 from generations.tasks import start_generation
 from generations.trash import bound_pending_uploads
@@ -137,16 +144,16 @@ def pickable(media: str, providers: tuple[str, ...] | None = None) -> QuerySet[G
     return found
 
 
-def pick_label(prompt: str, kind: str) -> str:
+def pick_label(prompt: str, kind: str, model: str) -> str:
     """How a pick list names a piece: its prompt and its kind in words."""
-    return f"{prompt[:60]} ({Kind.label_of(kind)})"
+    return f"{prompt[:60]} ({work_label(kind, model)})"
 
 
 def pick_choices(media: str, providers: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
     """The recent pickable pieces, for the gallery pick's plain list (the page's picker
     searches them all)."""
-    recent = pickable(media, providers).values_list("uuid", "prompt", "kind")[:PICK_LIMIT]
-    return [NO_PICK, *((str(uuid), pick_label(prompt, kind)) for uuid, prompt, kind in recent)]
+    recent = pickable(media, providers).values_list("uuid", "prompt", "kind", "model")
+    return [NO_PICK, *((str(uuid), pick_label(*shown)) for uuid, *shown in recent[:PICK_LIMIT])]
 
 
 def _pick_options(choices: Iterable[tuple[str, str]]) -> SafeString:
@@ -168,8 +175,8 @@ def with_chosen(choices: list[tuple[str, str]], chosen: Any) -> list[tuple[str, 
     missing = [value for value in values if value and str(value) not in offered]
     if not missing:
         return choices
-    older = Generation.objects.alive().named(missing).values_list("uuid", "prompt", "kind")
-    return [*choices, *((str(uuid), pick_label(prompt, kind)) for uuid, prompt, kind in older)]
+    older = Generation.objects.alive().named(missing).values_list("uuid", "prompt", "kind", "model")
+    return [*choices, *((str(uuid), pick_label(*shown)) for uuid, *shown in older)]
 
 
 class SlotFieldsMetaclass(DeclarativeFieldsMetaclass):
@@ -714,14 +721,14 @@ def references_in(value: Any) -> tuple[list[uuid.UUID | str], list[str]]:
 
 def kept_tokens(uploads: list[uuid.UUID | str], user: Any, job: Generation) -> list[str]:
     """Tokens for `user` to reuse these stored uploads of `job` (those still kept), in order:
-    only uploads its own maker made, whatever ids its request names (an agent writes them)."""
+    only its maker's (Input.made_by), whatever ids its request names (an agent writes them)."""
     if user is None or not uploads:
         return []
     keys = [key for key in uploads if isinstance(key, uuid.UUID)]
     file_ids = [key for key in uploads if isinstance(key, str)]
     found: dict[uuid.UUID | str, Input] = {}
     named = Q(uuid__in=keys) | Q(file_id__in=file_ids)
-    for item in Input.objects.filter(named, uploaded_by=job.created_by_id):
+    for item in Input.objects.filter(named, Input.made_by(job.created_by_id)):
         found[item.uuid] = item
         if item.file_id:
             found.setdefault(item.file_id, item)

@@ -133,12 +133,13 @@ class ProxyProvider(Provider):
 def _stored_media(value: str, what: str, maker: int) -> tuple[str, int, str, str] | None:
     """A studio reference as (stored name, size, MIME type, upstream URL), None for a URL or
     base64; the stored name is "" when only the upstream's (still valid) URL is there. An upload
-    is only one the job's `maker` made: a request may name any id (an agent writes them)."""
+    is only one of the job's `maker` (Input.made_by): a request may name any id (an agent writes
+    them)."""
     from generations.models import Generation, Input, State
 
     if value.startswith(schema.INPUT_REFERENCE):
         key = _uuid(value, schema.INPUT_REFERENCE, what)
-        item = Input.objects.filter(uuid=key, uploaded_by=maker).first()
+        item = Input.objects.filter(Input.made_by(maker), uuid=key).first()
         if item is None or not item.file:
             raise errors.InputRefused(f"The {what}'s upload is gone: upload it again.")
         return str(item.file.name), item.size_bytes, item.mime_type, ""

@@ -160,12 +160,9 @@ def _day(bucket: datetime) -> date:
 
 
 def _slots(period: str, since: date, until: date) -> list[date]:
-    """The first day of every day, week (Monday) or month from `since` to `until`: the chart's
-    places, one for each whether it had jobs or not, so that the axis reads as time."""
-    if period == "week":
-        since -= timedelta(days=since.weekday())
-    elif period == "month":
-        since = since.replace(day=1)
+    """The first day of every day, week or month from `since` to `until` (each a period's
+    first): the chart's places, one for each whether it had jobs or not, so that the axis reads
+    as time."""
     slots = []
     while since <= until:
         slots.append(since)
@@ -177,13 +174,18 @@ def _slots(period: str, since: date, until: date) -> list[date]:
 
 
 def _bars(
-    rows: list[dict[str, Any]], field: str, period: str, colours: dict[str, str], slots: list[date]
+    rows: list[dict[str, Any]], field: str, period: str, colours: dict[str, str]
 ) -> tuple[list[Bar], Decimal]:
-    if not rows:
+    """The chart's bars, from the first period with jobs to the last (a range of dates asked for
+    decades away from them draws no empty centuries)."""
+    days = [_day(row["bucket"]) for row in rows]
+    if not days:
         return [], Decimal(0)
-    buckets: dict[date, list[dict[str, Any]]] = {slot: [] for slot in slots}
-    for row in rows:
-        buckets.setdefault(_day(row["bucket"]), []).append(row)
+    buckets: dict[date, list[dict[str, Any]]] = {
+        slot: [] for slot in _slots(period, min(days), max(days))
+    }
+    for day, row in zip(days, rows, strict=True):
+        buckets.setdefault(day, []).append(row)
     totals = {b: sum((r["cents"] or 0 for r in found), Decimal(0)) for b, found in buckets.items()}
     top = max(totals.values(), default=Decimal(0)) or Decimal(1)
     plot = CHART_WIDTH - AXIS
@@ -238,7 +240,7 @@ def usage(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _csv(rows, field, by, since, until)
     series, colours = _series(rows, field)
-    bars, top = _bars(rows, field, period, colours, _slots(period, since, until))
+    bars, top = _bars(rows, field, period, colours)
     every = max(1, math.ceil(len(bars) / 7))  # at most seven labels: they fit on a phone too
     context = {
         "filters": filters,

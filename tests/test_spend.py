@@ -563,3 +563,7 @@ def test_the_chart_has_a_place_for_every_period_jobs_or_not(
     assert not owner_client.get("/usage/", {"since": "2020-01-01", "until": "2020-01-05"}).context[
         "bars"
     ]
+    # Review: a range of thousands of years made a place for each of its days (30 s, 1.8 GB);
+    # the places run from the first period with jobs to the last.
+    ages = {"period": period, "since": "1970-01-01", "until": "9000-12-31"}
+    assert len(owner_client.get("/usage/", ages).context["bars"]) == slots

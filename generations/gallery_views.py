@@ -74,7 +74,7 @@ def toasts(request: HttpRequest) -> HttpResponse:
         since = timezone.now()
     finished = list(
         Generation.objects.filter(created_by=request.user, finished_at__gt=since)
-        .only("uuid", "kind", "prompt", "state", "finished_at")
+        .only("uuid", "kind", "model", "prompt", "state", "finished_at")
         .order_by("finished_at")[:5]
     )
     if not finished:

@@ -55,7 +55,10 @@ def picker(request: HttpRequest) -> HttpResponse:
         query = urlencode({"mode": mode, "slot": name, "q": text, "page": page + 1})
         more = f"{reverse('create-picker')}?{query}"
     context = {
-        "pieces": [(piece, pick_label(piece.prompt, piece.kind)) for piece in pieces[:PAGE_SIZE]],
+        "pieces": [
+            (piece, pick_label(piece.prompt, piece.kind, piece.model))
+            for piece in pieces[:PAGE_SIZE]
+        ],
         "more": more,
         "first": page == 1,
         "text": text,

@@ -10,7 +10,6 @@ chain, each sent after LUMAWEB_AUTO_RETRY_BACKOFF seconds, doubling. A job whose
 is never retried automatically: Luma may already have made, and charged, it.
 """
 
-import json
 from datetime import datetime, timedelta
 
 import pydantic
@@ -19,7 +18,7 @@ from django.utils import timezone
 from pydantic import BaseModel
 
 from generations import providers
-from generations.models import FAILURE_STATES, INPUT_PLACEHOLDER, Generation, State
+from generations.models import FAILURE_STATES, Generation, State
 
 # Failures that may pass on a second try. Everything else fails the same way again, or (outcome
 # unknown) may already have been charged.
@@ -71,10 +70,7 @@ def retry_request(original: Generation) -> BaseModel:
         raise NotRetryable(f"Its stored request is no longer valid: {exc}") from exc
     except providers.ProviderOff as exc:
         raise NotRetryable(str(exc)) from exc
-    if (
-        INPUT_PLACEHOLDER in json.dumps(original.request)
-        and not upstream.capabilities.resends_uploads
-    ):
+    if original.holds_unsent_uploads and not upstream.capabilities.resends_uploads:
         # Its uploads belong to the original and never reached Luma: the form can send them.
         raise NotRetryable("Its uploads never reached Luma: edit and resubmit it instead.")
     return request

@@ -306,3 +306,11 @@ def test_the_explanation_says_whether_it_is_retried_automatically(code: str) -> 
     fix = str(explain(code).fix).lower()
     says_automatic = "retried automatically" in fix and "never retried automatically" not in fix
     assert says_automatic == retry.is_transient(code)
+
+
+def test_a_prompt_that_reads_like_an_upload_reference_can_be_retried(owner) -> None:
+    """Review: a prompt beginning "lumaweb-input:" is sent as written now, but its job was
+    refused a retry as one whose uploads never reached Luma."""
+    failed, _ = start_generation(owner, schema.GenerationRequest(prompt="lumaweb-input: a kite"))
+    Generation.objects.filter(pk=failed.pk).update(state=State.FAILED)
+    assert retry.retry_request(Generation.objects.get(pk=failed.pk)) is not None

@@ -40,7 +40,7 @@ from generations.mcp.requests import (
     choose,
     plain_errors,
 )
-from generations.models import INPUT_PLACEHOLDER, Generation, Kind, Lineage, State, Via
+from generations.models import Generation, Kind, Lineage, State, Via
 from generations.providers.errors import LumaError
 from generations.submission import SubmissionRefused
 from generations.tasks import start_generation
@@ -707,7 +707,7 @@ async def remix_generation(
 
     def run() -> CallToolResult:
         job = find_job(generation_id)
-        if INPUT_PLACEHOLDER in str(job.request):
+        if job.holds_unsent_uploads:
             raise AskRefused(
                 f"generation_id: job {job.uuid}'s uploads never reached its upstream, so it "
                 "cannot be remixed; remake it from its page."

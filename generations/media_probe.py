@@ -209,16 +209,16 @@ def _probe_open(file: IO[bytes], head: bytes, max_pixels: int | None) -> VideoIn
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         if width < 1 or height < 1:
             raise MediaError(DAMAGED_VIDEO)
+        options = {}
         if max_pixels is not None:
             if width * height > max_pixels:
                 limit = _pixel_limit(max_pixels)
                 raise MediaError(f"This video is {width}{_TIMES}{height} pixels; {limit}")
             # A frame larger than its header says (rows padded to FFmpeg's 64-byte stride) is
             # refused by the decoder before it is allocated: the header is what was judged.
-            ctx.options = {"max_pixels": str((width + 63) * height)}
+            options = {"max_pixels": str((width + 63) * height)}
         declared = int(stream.frames or 0)
         packets = 0
-        decoded = False
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
@@ -226,15 +226,11 @@ def _probe_open(file: IO[bytes], head: bytes, max_pixels: int | None) -> VideoIn
                 if packet.is_corrupt:
                     raise MediaError(DAMAGED_VIDEO)
                 packets += 1
-                if not decoded:
-                    with _DECODING:
-                        decoded = bool(stream.decode(packet))
-            if not decoded:
-                with _DECODING:
-                    decoded = bool(stream.decode(None))
         except av.FFmpegError as exc:
             raise MediaError(DAMAGED_VIDEO) from exc
-        if not decoded or packets == 0 or (declared and packets < declared):
+        if packets == 0 or (declared and packets < declared):
+            raise MediaError(DAMAGED_VIDEO)
+        if not _first_frame_decodes(file, head, options):
             raise MediaError(DAMAGED_VIDEO)
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
@@ -256,6 +252,25 @@ def _probe_open(file: IO[bytes], head: bytes, max_pixels: int | None) -> VideoIn
             codec=str(ctx.name or ""),
             frames=declared or packets,
         )
+
+
+def _first_frame_decodes(file: IO[bytes], head: bytes, options: dict[str, str]) -> bool:
+    """Whether the video's first frame decodes: in a container of its own, opened, decoded and
+    closed in turn with the images (`_DECODING`), so that its frames (which a decoder keeps
+    until its container closes) are freed before the next upload's are made."""
+    file.seek(0)
+    with _DECODING:
+        container, _ = open_video_input(file, head)
+        with container:
+            stream = container.streams.video[0]
+            stream.codec_context.options = options
+            try:
+                for packet in container.demux(stream):
+                    if packet.size and stream.decode(packet):
+                        return True
+                return bool(stream.decode(None))
+            except av.FFmpegError:
+                return False
 
 
 def probe_video(

@@ -650,6 +650,30 @@ def test_a_mode_with_words_of_its_own_keeps_them_when_another_is_left(
     expect(prompt).to_have_value("BBB video words")
 
 
+def test_a_gallery_pick_comes_back_with_its_mode(page: Page, owner: User) -> None:
+    """Found from outside: a reload or the top bar brought back a mode's words and options, not
+    the piece picked from the gallery: the form looked restored but had no source."""
+    piece = finished(owner, "an old harbour")
+    log_in(page, owner)
+    page.goto("/?mode=image_edit")
+    slot = page.locator(".slot[data-slot=source]")
+    slot.get_by_role("button", name="Pick from gallery").click()
+    dialog = page.get_by_role("dialog", name="Choose from the gallery")
+    with page.expect_response("**/create/options"):
+        dialog.locator("[data-pick]").first.click()
+    select = page.locator("select[name=source_pick]")
+    expect(select).to_have_value(str(piece.uuid))
+    page.reload()
+    expect(select).to_have_value(str(piece.uuid))
+    expect(slot.locator(".slot__chosen")).to_contain_text("an old harbour")
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Gallery").click()
+    page.wait_for_url("**/gallery/")
+    nav.get_by_role("link", name="Studio").click()  # the mode last opened
+    page.wait_for_url(lambda url: url.endswith("/"))
+    expect(select).to_have_value(str(piece.uuid))
+
+
 def test_an_unsent_prompt_comes_back_after_moving_about_with_the_top_bar(
     page: Page, owner: User, teammate: User
 ) -> None:

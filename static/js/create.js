@@ -676,6 +676,7 @@
   const DRAFT = "lumaweb.create-form:";  // and the mode
   const LEFT = "lumaweb.create-left";  // the mode last left, whose words another mode takes
   const OPTIONS = "lumaweb.create-options";  // the options of the mode last left (and + mode)
+  const PICKS = "lumaweb.create-picks:";  // and the mode: the gallery pieces its slots hold
   // The boxes among them: the options' (Loop) and the camera moves a prompt may name.
   const BOXES = "#options input[type=checkbox][name], .concepts input[type=checkbox][name]";
 
@@ -699,7 +700,34 @@
     });
     sessionStorage.setItem(OPTIONS, JSON.stringify(options));
     sessionStorage.setItem(OPTIONS + ":" + form.elements.mode.value, JSON.stringify(options));
+    const picks = {};
+    form.querySelectorAll(".slot select[name$='_pick']").forEach(function (field) {
+      picks[field.name] = Array.from(field.selectedOptions).map(function (o) { return o.value; });
+    });
+    sessionStorage.setItem(PICKS + form.elements.mode.value, JSON.stringify(picks));
   });
+
+  // A mode's gallery picks come back with it, as its words do, where its slots are empty (a
+  // link's own pick stays) and its pick lists still offer them. Uploads cannot: a file input is
+  // never filled by a page.
+  function restorePicks(form, mode) {
+    let picks = null;
+    try {
+      picks = JSON.parse(sessionStorage.getItem(PICKS + mode) || "null");
+    } catch (error) {
+      return;
+    }
+    if (!picks || typeof picks !== "object") return;
+    Object.keys(picks).forEach(function (name) {
+      const field = form.querySelector('.slot select[name="' + CSS.escape(name) + '"]');
+      const wanted = Array.isArray(picks[name]) ? picks[name].filter(Boolean) : [];
+      if (!field || field.value || !wanted.length) return;
+      Array.from(field.options).forEach(function (option) {
+        option.selected = wanted.includes(option.value);
+      });
+      if (field.value) field.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
 
   // The options the mode left had (an aspect ratio, a ticked Loop) that the new mode offers as
   // they are, or that a reload or Back to it had: set, then checked as any change is, so the
@@ -771,6 +799,7 @@
     // A mode's own options come back with it (a reload, Back or a tab to it), then those of
     // the mode just left come along where this one offers them too.
     carryOptions(form, OPTIONS + ":" + own);
+    restorePicks(form, own);
     if (!back && sessionStorage.getItem(LEFT) !== own) carryOptions(form, OPTIONS);
     if (!words) return;
     Object.keys(words).forEach(function (name) {

@@ -345,7 +345,7 @@ def test_a_hundred_thousand_keyframe_rows_build_at_most_the_maximum(owner_client
     )
     assert response.status_code == 400
     html = response.content.decode()
-    assert f"A video takes at most {schema.MAX_KEYFRAMES} keyframes." in html
+    assert f"A timeline takes at most {schema.MAX_KEYFRAMES} keyframes." in html
     rows = set(re.findall(r'name="kf-(\d+)-frame"', html))
     assert len(rows) <= schema.MAX_KEYFRAMES
     assert not Generation.objects.exists()

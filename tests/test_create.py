@@ -208,6 +208,88 @@ def test_video_edit_with_manual_controls(owner, owner_client, run_worker) -> Non
     }
 
 
+def test_video_edit_with_keyframes_on_the_sources_frames(owner, owner_client, run_worker) -> None:
+    """Edit keyframes (`video.edit.keyframes`): the studio's timeline, on the source's grid."""
+    clip = finished(owner, "a dancer", "video", run_worker, type="video", model="ray-3.2")
+    page = owner_client.get("/?mode=video_edit").content.decode()
+    assert 'data-timeline data-last-frame="432"' in page
+    assert "frames of the source video" in page
+    response = post(
+        owner_client,
+        "video_edit",
+        prompt="as a watercolour",
+        source_pick=str(clip.uuid),
+        auto_controls="on",
+        **{
+            "kf-TOTAL_FORMS": "2",
+            "kf-INITIAL_FORMS": "0",
+            "kf-0-image": upload("ink.png", png("black")),
+            "kf-0-frame": "12",
+            "kf-1-image": upload("wash.png", png("skyblue")),
+            "kf-1-frame": "300",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    edit = Generation.objects.get(kind="video_edit")
+    run_worker(terminal(edit))
+    sent = sent_body(edit)["video"]["edit"]
+    assert sent["keyframe_indexes"] == [12, 300]
+    assert len(sent["keyframes"]) == 2
+    assert "keyframes" not in sent_body(edit)["video"]  # a video's own keyframes are another grid
+    assert edit.state == State.COMPLETED, edit.failure_reason
+    assert [i.original_name for i in edit.inputs.order_by("id")] == ["ink.png", "wash.png"]
+
+
+def test_an_edit_keyframe_past_the_longest_source_is_refused_on_the_timeline(
+    owner, owner_client, run_worker
+) -> None:
+    clip = finished(owner, "a dancer", "video", run_worker, type="video", model="ray-3.2")
+    data = {
+        "prompt": "as a watercolour",
+        "source_pick": str(clip.uuid),
+        "auto_controls": "on",
+        "kf-TOTAL_FORMS": "1",
+        "kf-INITIAL_FORMS": "0",
+        "kf-0-image": upload("ink.png", png("black")),
+        "kf-0-frame": "433",
+    }
+    response = post(owner_client, "video_edit", **data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    timeline = html[html.index("data-timeline") : html.index("data-add-keyframe")]
+    assert "0 to 432" in html[html.index("data-timeline") :]
+    assert 'name="kf-0-frame" value="433"' in timeline
+    kept = KEPT.search(timeline)
+    assert kept is not None
+    assert kept["name"] == "kf-0-kept"  # the image is not lost
+    assert not Generation.objects.filter(kind="video_edit").exists()
+    del data["kf-0-image"]
+    data["kf-0-frame"] = "432"
+    assert (
+        post(owner_client, "video_edit", **data, **{"kf-0-kept": kept["token"]}).status_code == 302
+    )
+    edit = Generation.objects.get(kind="video_edit")
+    assert edit.request["video"]["edit"]["keyframe_indexes"] == [432]
+
+
+def test_remix_of_an_edit_keeps_its_keyframes(owner, owner_client, run_worker) -> None:
+    clip = finished(owner, "a dancer", "video", run_worker, type="video", model="ray-3.2")
+    data = {
+        "prompt": "as a watercolour",
+        "source_pick": str(clip.uuid),
+        "auto_controls": "on",
+        "kf-TOTAL_FORMS": "1",
+        "kf-INITIAL_FORMS": "0",
+        "kf-0-image": upload("ink.png", png("black")),
+        "kf-0-frame": "40",
+    }
+    assert post(owner_client, "video_edit", **data).status_code == 302
+    original = Generation.objects.get(kind="video_edit")
+    html = owner_client.get(f"/?remix={original.uuid}").content.decode()
+    assert 'name="kf-0-frame" value="40"' in html
+    assert [m["name"] for m in KEPT.finditer(html)] == ["kf-0-kept"]
+
+
 def test_reframe_sends_the_source_rectangle(owner, owner_client, run_worker) -> None:
     clip = finished(owner, "a street", "video", run_worker, type="video", model="ray-3.2")
     post(

@@ -1,6 +1,7 @@
 """Each creation mode used as a person would: fill, upload, place, drag, submit, see it finish."""
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,38 @@ def test_edit_an_uploaded_video(page: Page, owner: User, clip: Path) -> None:
     page.select_option("select[name=strength]", "adhere_3")
     generation = submit_and_finish(page)
     assert sent(generation)["video"]["edit"]["strength"] == "adhere_3"
+
+
+def test_edit_keyframes_sit_on_the_uploaded_sources_frames(
+    page: Page, owner: User, clip: Path, picture: Path
+) -> None:
+    log_in(page, owner)
+    page.click("a.modes__tab:has-text('Edit video')")
+    scale = page.locator("[data-scale]")
+    expect(scale).to_have_text("0 — 432 (18 s)")  # the longest source, until one is known
+    page.set_input_files("input[name=source]", str(clip))
+    # The 2-second upload's own frames, once the browser has read its length.
+    expect(scale).to_have_text(re.compile(r"^0 — (4[89]) \("))
+    last = int(scale.inner_text().split()[2])
+    page.fill("textarea[name=prompt]", "as a pencil drawing")
+    row = page.locator("[data-row]").first
+    row.locator("input[type=file]").set_input_files(str(picture))
+    marker = page.locator("[data-marker]")
+    expect(marker).to_have_count(1)
+    strip = page.locator("[data-strip]").bounding_box()
+    assert strip is not None
+    marker.hover()
+    page.mouse.down()
+    page.mouse.move(strip["x"] + strip["width"] * 0.5, strip["y"] + strip["height"] / 2)
+    page.mouse.up()
+    frame = row.locator("input[name$='-frame']")
+    expect(frame).not_to_have_value("0")
+    placed = int(frame.input_value())
+    assert abs(placed - last / 2) <= 1, (placed, last)  # half way along the source's frames
+    generation = submit_and_finish(page)
+    edit = sent(generation)["video"]["edit"]
+    assert edit["keyframe_indexes"] == [placed]
+    assert len(edit["keyframes"]) == 1
 
 
 def test_edit_video_shows_its_controls_only_when_the_model_does_not_choose_them(

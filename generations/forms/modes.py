@@ -1,6 +1,6 @@
 """The six creation forms, one per generation type: what a person picks becomes the request."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 
@@ -150,46 +150,18 @@ class KeyframeForm(forms.Form):
         self.fields["pick"].choices = with_chosen(list(pick_choices), chosen)  # type: ignore[attr-defined]
 
 
-class VideoForm(CreateForm):
-    KIND = "video"
-    MODE = "video"
-    LABEL = "Video"
-    # A frame may be an image, or a prior video (its last frame: extend; first: lead into it).
-    START = Slot(
-        "start_frame",
-        "frame",
-        "start_frame",
-        label="Start frame",
-        help="The first frame; pick a video to extend it from its last frame.",
-    )
-    END = Slot("end_frame", "frame", "end_frame", label="End frame", help="Where it should end.")
-    KEYFRAMES = Slot("keyframes", "image", "keyframes", multiple=True)
-    SLOTS = (START, END)
-    PLACEHOLDER = "Describe the shot: subject, motion, camera…"
-    FIELD_FOR_PATH = {
-        **VIDEO_FIELD_PATHS,
-        "video.start_frame": "start_frame",
-        "video.start_frame.generation_id": "start_frame_pick",
-        "video.end_frame": "end_frame",
-        "video.end_frame.generation_id": "end_frame_pick",
-        "video.keyframes": "keyframes",
-        "video.keyframe_indexes": "keyframes",
-    }
-    PROBED = ("loop", "hdr", "exr_export", "duration", "resolution")
+class TimelineForm(CreateForm):
+    """A mode with a keyframe timeline: images pinned at frame positions, on Video's output grid
+    (`video.keyframes`) or on Edit video's source grid (`video.edit.keyframes`)."""
 
-    duration = forms.ChoiceField(
-        choices=labelled_choices(schema.VIDEO_DURATIONS, {"5s": "5 seconds", "10s": "10 seconds"}),
-        required=False,
-    )
-    resolution = forms.ChoiceField(
-        choices=labelled_choices(schema.VIDEO_RESOLUTIONS), initial="720p", required=False
-    )
-    aspect_ratio = forms.ChoiceField(
-        choices=labelled_choices(VIDEO_RATIOS), initial="16:9", required=False
-    )
-    hdr = forms.BooleanField(required=False, label="HDR")
-    exr_export = forms.BooleanField(required=False, label="EXR export (needs HDR)")
-    loop = forms.BooleanField(required=False, label="Seamless loop")
+    KEYFRAMES = Slot("keyframes", "image", "keyframes", multiple=True)
+    # Where the anchors go in the request (a dotted path), and what the timeline says of its grid.
+    KEYFRAMES_AT: ClassVar[str]
+    TIMELINE_HELP: ClassVar[str]
+    # The grid's last frame when no duration option sets it (the page narrows it to a source
+    # video it can read); None: the duration option's.
+    LAST_FRAME: ClassVar[int | None] = None
+
     keyframes = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -222,9 +194,9 @@ class VideoForm(CreateForm):
     def initial_from(cls, generation: Generation, user: Any = None) -> dict[str, Any]:
         """A Remix keeps the keyframe timeline too: each anchor's frame and image."""
         initial = super().initial_from(generation, user)
-        video = generation.request.get("video") or {}
+        options = dig_path(generation.request, cls.KEYFRAMES_AT) or {}
         anchors = zip(
-            video.get("keyframes") or [], video.get("keyframe_indexes") or [], strict=False
+            options.get("keyframes") or [], options.get("keyframe_indexes") or [], strict=False
         )
         rows: list[dict[str, Any]] = []
         for index, (ref, frame) in enumerate(anchors):
@@ -255,7 +227,7 @@ class VideoForm(CreateForm):
         if not self.timeline.is_valid():
             errors = self.timeline.non_form_errors().as_data()
             if any(error.code == "too_many_forms" for error in errors):
-                problem = f"A video takes at most {schema.MAX_KEYFRAMES} keyframes."
+                problem = f"A timeline takes at most {schema.MAX_KEYFRAMES} keyframes."
             else:
                 problem = "Check the keyframes: frame positions are whole numbers."
             self.add_error("keyframes", problem)
@@ -286,6 +258,53 @@ class VideoForm(CreateForm):
         refs["keyframes"] = [schema.ImageRef(file_id="probe", media_type="image/png")] * len(placed)
         refs["keyframe_indexes"] = placed
         return refs
+
+
+class VideoForm(TimelineForm):
+    KIND = "video"
+    MODE = "video"
+    LABEL = "Video"
+    KEYFRAMES_AT = "video"
+    # A frame may be an image, or a prior video (its last frame: extend; first: lead into it).
+    START = Slot(
+        "start_frame",
+        "frame",
+        "start_frame",
+        label="Start frame",
+        help="The first frame; pick a video to extend it from its last frame.",
+    )
+    END = Slot("end_frame", "frame", "end_frame", label="End frame", help="Where it should end.")
+    SLOTS = (START, END)
+    PLACEHOLDER = "Describe the shot: subject, motion, camera…"
+    FIELD_FOR_PATH = {
+        **VIDEO_FIELD_PATHS,
+        "video.start_frame": "start_frame",
+        "video.start_frame.generation_id": "start_frame_pick",
+        "video.end_frame": "end_frame",
+        "video.end_frame.generation_id": "end_frame_pick",
+        "video.keyframes": "keyframes",
+        "video.keyframe_indexes": "keyframes",
+    }
+    PROBED = ("loop", "hdr", "exr_export", "duration", "resolution")
+    TIMELINE_HELP = (
+        "Pin up to 64 images at frame positions on the 24 fps grid (frames 0 to 120 for 5 s,"
+        " 0 to 240 for 10 s). Use keyframes instead of start/end frames for 10-second or HDR"
+        " videos."
+    )
+
+    duration = forms.ChoiceField(
+        choices=labelled_choices(schema.VIDEO_DURATIONS, {"5s": "5 seconds", "10s": "10 seconds"}),
+        required=False,
+    )
+    resolution = forms.ChoiceField(
+        choices=labelled_choices(schema.VIDEO_RESOLUTIONS), initial="720p", required=False
+    )
+    aspect_ratio = forms.ChoiceField(
+        choices=labelled_choices(VIDEO_RATIOS), initial="16:9", required=False
+    )
+    hdr = forms.BooleanField(required=False, label="HDR")
+    exr_export = forms.BooleanField(required=False, label="EXR export (needs HDR)")
+    loop = forms.BooleanField(required=False, label="Seamless loop")
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -319,10 +338,16 @@ KeyframeFormSet = forms.formset_factory(
 )
 
 
-class VideoEditForm(CreateForm):
+class VideoEditForm(TimelineForm):
     KIND = "video_edit"
     MODE = "video_edit"
     LABEL = "Edit video"
+    KEYFRAMES_AT = "video.edit"
+    LAST_FRAME = schema.MAX_EDIT_FRAME
+    TIMELINE_HELP = (
+        "Pin up to 64 images at frames of the source video, 24 a second (frames 0 to 432 for"
+        " an 18-second source; a shorter source ends sooner). The edit follows them there."
+    )
     SOURCE = Slot(
         "source",
         "video",
@@ -346,7 +371,8 @@ class VideoEditForm(CreateForm):
         "video.edit.controls.pose.enabled": "pose",
         "video.edit.controls.pose.strength": "pose_strength",
         "video.edit.controls.trajectory.enabled": "trajectory",
-        "video.edit.keyframes": "source",
+        "video.edit.keyframes": "keyframes",
+        "video.edit.keyframe_indexes": "keyframes",
     }
 
     strength = forms.ChoiceField(
@@ -391,7 +417,11 @@ class VideoEditForm(CreateForm):
         return initial
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
-        edit: dict[str, Any] = {"strength": data.get("strength") or None}
+        edit: dict[str, Any] = {
+            "strength": data.get("strength") or None,
+            "keyframes": refs.get("keyframes") or None,
+            "keyframe_indexes": refs.get("keyframe_indexes") or None,
+        }
         if data.get("auto_controls"):
             edit["auto_controls"] = True
         else:

@@ -50,11 +50,30 @@
     const total = root.querySelector("input[name='kf-TOTAL_FORMS']");
     const addButton = root.querySelector("[data-add-keyframe]");
     let active = null;
+    // Edit video's grid is its source's frames: an upload's length once the browser has read
+    // it, else the longest source the API takes.
+    let sourceFrames = null;
 
     function lastFrame() {
+      if (root.dataset.lastFrame) return sourceFrames || parseInt(root.dataset.lastFrame, 10);
       // The options are re-rendered by the server, so look the select up each time.
       const duration = form.querySelector("select[name='duration']");
       return duration && duration.value === "10s" ? 10 * FPS : 5 * FPS;
+    }
+
+    function readSource(file) {
+      sourceFrames = null;
+      render();
+      if (!file) return;
+      const probe = document.createElement("video");
+      probe.preload = "metadata";
+      probe.addEventListener("loadedmetadata", function () {
+        const frames = Math.floor(probe.duration * FPS);
+        if (frames > 0) sourceFrames = Math.min(frames, parseInt(root.dataset.lastFrame, 10));
+        URL.revokeObjectURL(probe.src);
+        render();
+      });
+      probe.src = URL.createObjectURL(file);
     }
 
     function liveRows() {
@@ -185,6 +204,9 @@
     });
     form.addEventListener("change", function (event) {
       if (event.target.name === "duration") render();
+      else if (root.dataset.lastFrame && event.target.name === "source") {
+        readSource(event.target.files && event.target.files[0]);
+      } else if (root.dataset.lastFrame && event.target.name === "source_pick") readSource(null);
     });
     render();
   }

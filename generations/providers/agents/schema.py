@@ -35,6 +35,7 @@ __all__ = [
     "IMAGE_TYPES",
     "LAYERING_PROMPT_MAX",
     "LAYERING_RESOLUTIONS",
+    "MAX_EDIT_FRAME",
     "MAX_EDIT_SOURCE_SECONDS",
     "MAX_FILE_BYTES",
     "MAX_IMAGE_REFS",
@@ -165,7 +166,7 @@ MAX_FILE_BYTES = 5 * 1024**3
 
 # Edit keyframes sit on the source's frame grid, whose length is unknown here: bound it by the
 # longest source Luma accepts (18 s at 24 fps).
-_MAX_EDIT_FRAME = MAX_EDIT_SOURCE_SECONDS * FPS
+MAX_EDIT_FRAME = MAX_EDIT_SOURCE_SECONDS * FPS
 _REF_FIELDS = ("url", "data", "generation_id", "file_id")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 # Error types: a single field's own check (HTTP 400), or a refused combination (HTTP 422).
@@ -612,9 +613,9 @@ def _check_video(request: GenerationRequest, problems: _Violations) -> None:
                 video.edit.keyframes,
                 video.edit.keyframe_indexes,
                 ("video", "edit"),
-                _MAX_EDIT_FRAME,
+                MAX_EDIT_FRAME,
                 f"a source video of at most {MAX_EDIT_SOURCE_SECONDS} s "
-                f"has frames 0 to {_MAX_EDIT_FRAME}",
+                f"has frames 0 to {MAX_EDIT_FRAME}",
                 problems,
             )
 

@@ -729,17 +729,23 @@
     sessionStorage.setItem(PICKS + form.elements.mode.value, JSON.stringify(picks));
   });
 
+  // What the tab kept under `key`: an object, or null when there is none or it is not one (a
+  // value written by an older page, or by hand).
+  function stored(key) {
+    try {
+      const value = JSON.parse(sessionStorage.getItem(key) || "null");
+      return value && typeof value === "object" ? value : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
   // A mode's gallery picks come back with it, as its words do, where its slots are empty (a
   // link's own pick stays) and its pick lists still offer them. Uploads cannot: a file input is
   // never filled by a page.
   function restorePicks(form, mode) {
-    let picks = null;
-    try {
-      picks = JSON.parse(sessionStorage.getItem(PICKS + mode) || "null");
-    } catch (error) {
-      return;
-    }
-    if (!picks || typeof picks !== "object") return;
+    const picks = stored(PICKS + mode);
+    if (!picks) return;
     Object.keys(picks).forEach(function (name) {
       const field = form.querySelector('.slot select[name="' + CSS.escape(name) + '"]');
       const wanted = Array.isArray(picks[name]) ? picks[name].filter(Boolean) : [];
@@ -755,13 +761,8 @@
   // they are, or that a reload or Back to it had: set, then checked as any change is, so the
   // form's hints and greyed values follow them.
   function carryOptions(form, key) {
-    let options = null;
-    try {
-      options = JSON.parse(sessionStorage.getItem(key) || "null");
-    } catch (error) {
-      return;
-    }
-    if (!options || typeof options !== "object") return;
+    const options = stored(key);
+    if (!options) return;
     let changed = null;
     form.querySelectorAll("#options select[name]").forEach(function (field) {
       const value = options[field.name];
@@ -792,15 +793,6 @@
     return arrival.type === "navigate" && asked.every(function (name) { return name === "mode"; });
   }
 
-  function draftOf(mode) {
-    try {
-      const words = JSON.parse(sessionStorage.getItem(DRAFT + mode) || "null");
-      return words && typeof words === "object" ? words : null;
-    } catch (error) {
-      return null;
-    }
-  }
-
   function said(words) {
     return Boolean(words) && Object.values(words).some(function (text) { return String(text).trim(); });
   }
@@ -816,8 +808,8 @@
     // A mode's own words come back with it; it takes those of the mode just left only when it
     // has none of its own, so that no mode's words are lost to another's.
     const own = form.elements.mode.value;
-    let words = draftOf(own);
-    if (!back && !said(words)) words = draftOf(sessionStorage.getItem(LEFT));
+    let words = stored(DRAFT + own);
+    if (!back && !said(words)) words = stored(DRAFT + sessionStorage.getItem(LEFT));
     // A mode's own options come back with it (a reload, Back or a tab to it), then those of
     // the mode just left come along where this one offers them too.
     carryOptions(form, OPTIONS + ":" + own);

@@ -312,6 +312,12 @@
     link.focus();
   });
 
+  // The keyboard on a card's link, where the page already stands (no scroll).
+  function focusCard(card) {
+    const link = card && card.querySelector("[data-card-link]");
+    if (link) link.focus({ preventScroll: true });
+  }
+
   // "Back to the results" names the piece's card (#card-…). Past the results' first page it is
   // not there yet: their next pages are loaded, as scrolling would load them, until it is.
   function seekCard(pagesLeft) {
@@ -319,8 +325,7 @@
     const card = document.getElementById(location.hash.slice(1));
     if (card) {
       card.scrollIntoView({ block: "center" });
-      const link = card.querySelector("[data-card-link]");
-      if (link) link.focus({ preventScroll: true });
+      focusCard(card);
       return;
     }
     const more = document.querySelector("[data-more]");
@@ -343,9 +348,7 @@
   window.addEventListener("pageshow", function (event) {
     const arrival = performance.getEntriesByType("navigation")[0];
     if (!event.persisted && !(arrival && arrival.type === "back_forward")) return;
-    const card = document.getElementById(sessionStorage.getItem(OPENED) || "");
-    const link = card && card.querySelector("[data-card-link]");
-    if (link) link.focus({ preventScroll: true });
+    focusCard(document.getElementById(sessionStorage.getItem(OPENED) || ""));
   });
 
   document.addEventListener("DOMContentLoaded", function () {

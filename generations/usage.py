@@ -26,6 +26,9 @@ from generations.gallery import DATE_RANGE
 from generations.models import Generation, Kind
 
 PERIODS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+# The most places the chart draws for the range asked; a longer one is drawn from its first
+# period with jobs to its last (a year of days fits).
+MAX_PLACES = 400
 # How far back each period looks by default.
 DEFAULT_SPAN = {
     "day": timedelta(days=30),
@@ -42,6 +45,7 @@ DIMENSIONS = {
 PALETTE = ("#6b4dff", "#ff8a5c", "#1f9d8a", "#e0b400", "#d9488f", "#3d8bfd")
 OTHERS_COLOUR = "#b9b4c6"
 CHART_WIDTH, CHART_HEIGHT, AXIS = 720, 220, 48
+LABEL_ROOM = 32  # right of the last place: its date label starts at its bar
 
 
 class UsageFilters(forms.Form):
@@ -159,12 +163,12 @@ def _day(bucket: datetime) -> date:
     return (timezone.localtime(bucket) if timezone.is_aware(bucket) else bucket).date()
 
 
-def _slots(period: str, since: date, until: date) -> list[date]:
+def _slots(period: str, since: date, until: date, most: float = math.inf) -> list[date]:
     """The first day of every day, week or month from `since` to `until` (each a period's
-    first): the chart's places, one for each whether it had jobs or not, so that the axis reads
-    as time."""
-    slots = []
-    while since <= until:
+    first), `most` of them at most: the chart's places, one for each whether it had jobs or
+    not, so that the axis reads as time."""
+    slots: list[date] = []
+    while since <= until and len(slots) < most:
         slots.append(since)
         if period == "month":
             since = (since.replace(day=28) + timedelta(days=4)).replace(day=1)
@@ -173,22 +177,35 @@ def _slots(period: str, since: date, until: date) -> list[date]:
     return slots
 
 
+def _first_day(day: date, period: str) -> date:
+    """The first day of the day, week (Monday, as TruncWeek) or month that holds `day`."""
+    if period == "month":
+        return day.replace(day=1)
+    return day - timedelta(days=day.weekday()) if period == "week" else day
+
+
 def _bars(
-    rows: list[dict[str, Any]], field: str, period: str, colours: dict[str, str]
+    rows: list[dict[str, Any]],
+    field: str,
+    period: str,
+    colours: dict[str, str],
+    asked: tuple[date, date],
 ) -> tuple[list[Bar], Decimal]:
-    """The chart's bars, from the first period with jobs to the last (a range of dates asked for
-    decades away from them draws no empty centuries)."""
+    """The chart's bars, one place for each period of the range `asked` (since, until); a range
+    of more than MAX_PLACES periods runs from the first period with jobs to the last instead (a
+    range asked for decades away from them draws no empty centuries)."""
     days = [_day(row["bucket"]) for row in rows]
     if not days:
         return [], Decimal(0)
-    buckets: dict[date, list[dict[str, Any]]] = {
-        slot: [] for slot in _slots(period, min(days), max(days))
-    }
+    since, until = (_first_day(day, period) for day in asked)
+    if len(_slots(period, since, until, MAX_PLACES + 1)) > MAX_PLACES:
+        since, until = min(days), max(days)
+    buckets: dict[date, list[dict[str, Any]]] = {slot: [] for slot in _slots(period, since, until)}
     for day, row in zip(days, rows, strict=True):
         buckets.setdefault(day, []).append(row)
     totals = {b: sum((r["cents"] or 0 for r in found), Decimal(0)) for b, found in buckets.items()}
     top = max(totals.values(), default=Decimal(0)) or Decimal(1)
-    plot = CHART_WIDTH - AXIS
+    plot = CHART_WIDTH - AXIS - LABEL_ROOM
     step = plot / max(len(buckets), 1)
     bars = []
     for n, (bucket, found) in enumerate(sorted(buckets.items())):
@@ -240,7 +257,7 @@ def usage(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _csv(rows, field, by, since, until)
     series, colours = _series(rows, field)
-    bars, top = _bars(rows, field, period, colours)
+    bars, top = _bars(rows, field, period, colours, (since, until))
     every = max(1, math.ceil(len(bars) / 7))  # at most seven labels: they fit on a phone too
     context = {
         "filters": filters,

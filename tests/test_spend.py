@@ -567,3 +567,25 @@ def test_the_chart_has_a_place_for_every_period_jobs_or_not(
     # the places run from the first period with jobs to the last.
     ages = {"period": period, "since": "1970-01-01", "until": "9000-12-31"}
     assert len(owner_client.get("/usage/", ages).context["bars"]) == slots
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("period", "first", "last", "places"),
+    [
+        ("day", "01 Nov", "30 Nov", 30),
+        ("week", "wk 26 Oct", "wk 30 Nov", 6),
+        ("month", "Nov 2026", "Nov 2026", 1),
+    ],
+)
+def test_the_charts_axis_is_the_range_asked_for(
+    owner: User, owner_client: Client, period: str, first: str, last: str, places: int
+) -> None:
+    """Left open last stop: the axis ran from the first period with jobs to the last, so a
+    month whose jobs fell on the 3rd and the 12th drew ten days and looked like a busy month."""
+    for day in ("2026-11-03", "2026-11-12"):
+        job = piece(owner, f"a job of {day}", estimated_cents=Decimal(10))
+        Generation.objects.filter(pk=job.pk).update(created_at=f"{day}T12:00:00Z")
+    query = {"period": period, "since": "2026-11-01", "until": "2026-11-30"}
+    bars = owner_client.get("/usage/", query).context["bars"]
+    assert (bars[0].label, bars[-1].label, len(bars)) == (first, last, places)

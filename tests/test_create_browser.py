@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from generations.models import Generation, State
 from generations.providers.agents import schema
@@ -191,6 +191,49 @@ def test_edit_video_shows_its_controls_only_when_the_model_does_not_choose_them(
     edit = sent(submit_and_finish(page))["video"]["edit"]
     assert "auto_controls" not in edit
     assert edit["controls"]["depth"] == {"enabled": True, "blur": 0.2}
+
+
+@pytest.mark.parametrize("left", [False, True], ids=["answer-while-typing", "answer-after-leaving"])
+def test_an_option_typed_back_to_its_value_still_gets_its_check(
+    page: Page, owner: User, left: bool
+) -> None:
+    """Left open last stop: a check's answer that came while a number was being typed was left
+    aside (it would put the old number back), and a number typed back to what it held says no
+    change when it is left, so nothing asked again and the options stayed as they were."""
+    log_in(page, owner)
+    page.click("a.modes__tab:has-text('Edit video')")
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/create/options", hold_the_first)
+    with page.expect_request("**/create/options"):
+        page.uncheck("input[name=auto_controls]")  # its check is held on its way
+    blur = page.locator("input[name=depth_blur]")
+    blur.fill("0.9")
+    blur.fill("0.5")  # back to what it held
+    prompt = page.locator("textarea[name=prompt]")
+
+    def asked_again(request: Request) -> bool:
+        return "/create/options" in request.url and "depth_blur=0.5" in (request.post_data or "")
+
+    if left:
+        prompt.focus()
+        with page.expect_request(asked_again, timeout=30_000):
+            held[0].continue_()
+    else:
+        with page.expect_response("**/create/options"):
+            held[0].continue_()
+        expect(page.locator("#options.htmx-request")).to_have_count(0)  # its answer left aside
+        with page.expect_request(asked_again, timeout=30_000):
+            prompt.focus()
+    expect(page.locator("#options.htmx-request")).to_have_count(0)
+    expect(blur).to_have_value("0.5")
+    expect(page.locator("input[name=auto_controls]")).not_to_be_checked()
 
 
 # True once the reframe rectangle has the source picture's shape in the chosen frame.

@@ -400,14 +400,26 @@
   // --- the options the server greys out: never let an older answer undo a newer choice ---
   function wireOptions(form) {
     let changes = 0;
+    let checked = 0;  // `changes` at the last change, which sends a check of its own
+    let typed = null;  // an option typed in since the answer left aside was asked for
+    function changed() { changes += 1; checked = changes; typed = null; }
     // Counted in the capture phase, before htmx's own listener sends the request.
-    form.addEventListener("change", function () { changes += 1; }, true);
-    document.body.addEventListener("lumaweb:timeline", function () { changes += 1; }, true);
+    form.addEventListener("change", changed, true);
+    document.body.addEventListener("lumaweb:timeline", changed, true);
     // Typing in an option (a weight, a number) is a newer choice too, though its change comes
     // only when the field is left: an answer to the form as it was must not put the old value back.
     form.addEventListener("input", function (event) {
       if (event.target.closest && event.target.closest("#options")) changes += 1;
     }, true);
+    // Typed back to what it held, the field says no change when it is left, and nothing would
+    // ask again for the answer left aside: ask then.
+    function askAgain(field) {
+      typed = null;
+      if (field.isConnected) field.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+    form.addEventListener("focusout", function (event) {
+      if (typed && event.target === typed) askAgain(typed);
+    });
     // The options live inside the form, so their htmx events reach it; a replaced form's
     // listeners go with it.
     form.addEventListener("htmx:configRequest", function (event) {
@@ -415,9 +427,12 @@
     });
     form.addEventListener("htmx:beforeSwap", function (event) {
       const options = event.detail.elt;
-      if (options.id === "options" && options.dataset.asked !== String(changes)) {
-        event.detail.shouldSwap = false;  // a newer request, with the newer choice, is queued
-      }
+      if (options.id !== "options" || options.dataset.asked === String(changes)) return;
+      event.detail.shouldSwap = false;  // a newer choice: its own check is queued, or will be
+      if (checked === changes) return;  // queued: it was a change
+      const field = document.activeElement;
+      if (field && options.contains(field)) typed = field;  // asked when it is left
+      else askAgain(options);
     });
   }
 

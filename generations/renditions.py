@@ -1,7 +1,10 @@
 """The smaller pictures the gallery shows: WebP thumbnails, video posters and hover previews.
 
-Pure functions from a file on disk to files in a working directory (Pillow and PyAV); the
-archive stores what they make. Any of them may fail on odd media: the original is kept anyway.
+Functions from a file on disk to files in a working directory (Pillow and PyAV); the archive
+stores what they make. Any of them may fail on odd media: the original is kept anyway. Media
+whose header says it is larger than LUMAWEB_UPLOAD_MAX_PIXELS is measured, never decoded (as an
+upload of that size is refused): an output comes from Luma or a reseller's gateway, and its
+frames would be decoded in the worker's memory.
 """
 
 from dataclasses import dataclass, field
@@ -9,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from django.conf import settings
 from PIL import Image, ImageOps
 
 GRID_SHORT_SIDE = 480  # the grid crops to a 4:3 tile, so the short side is what matters
@@ -35,6 +39,8 @@ def make(source: Path, *, is_video: bool, workdir: Path) -> Renditions:
     if is_video:
         return _video(source, workdir)
     with Image.open(source) as opened:
+        if _too_large(*opened.size):
+            return Renditions(width=opened.width, height=opened.height)
         image = ImageOps.exif_transpose(opened)
         result = Renditions(width=image.width, height=image.height)
         image = _displayable(image)
@@ -42,6 +48,10 @@ def make(source: Path, *, is_video: bool, workdir: Path) -> Renditions:
         large = (DETAIL_LONG_SIDE, DETAIL_LONG_SIDE)
         result.files["thumb_large"] = _webp(image, large, workdir / "large.webp")
     return result
+
+
+def _too_large(width: int, height: int) -> bool:
+    return width * height > settings.LUMAWEB_UPLOAD_MAX_PIXELS
 
 
 def _displayable(image: Image.Image) -> Image.Image:
@@ -80,6 +90,8 @@ def _video(source: Path, workdir: Path) -> Renditions:
             result.duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             result.duration = container.duration / av.time_base
+        if _too_large(result.width, result.height):
+            return result
         poster_at = min(POSTER_AT, (result.duration or 0) / 2)
         rate = stream.average_rate or stream.guessed_rate or Fraction(24)
         fps = max(1, min(30, round(float(rate))))

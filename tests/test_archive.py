@@ -215,6 +215,25 @@ def test_a_video_gets_a_poster_and_a_short_muted_preview(owner) -> None:
         assert max(stream.codec_context.width, stream.codec_context.height) <= 480
 
 
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_an_output_over_the_pixel_limit_is_kept_without_being_decoded(
+    owner, settings, kind: str
+) -> None:
+    """Left open last stop: the worker decoded every output's frames for its thumbnails, however
+    large its header said they were (a gateway's output as much as Luma's), where an upload over
+    LUMAWEB_UPLOAD_MAX_PIXELS is refused before any pixel is decoded."""
+    settings.LUMAWEB_UPLOAD_MAX_PIXELS = 1000
+    request = {"type": "video", "model": "ray-3.2"} if kind == "video" else {}
+    generation = completed(owner, prompt="too big to draw", **request)
+    archive_outputs.call(str(generation.uuid))
+    [output] = generation.outputs.all()
+    assert output.archive_state == ArchiveState.ARCHIVED
+    assert stored(output.file.name) == upstream_bytes(output)  # the original, whole
+    assert output.width * output.height > 1000  # what its header says
+    assert not (output.thumb.name or output.thumb_large.name)
+    assert not (output.poster.name or output.preview.name)
+
+
 def test_layers_are_archived_with_their_labels_and_transparency(owner) -> None:
     source = completed(owner, prompt="a fox in a meadow")
     layered = completed(

@@ -290,6 +290,30 @@ def test_remix_of_an_edit_keeps_its_keyframes(owner, owner_client, run_worker) -
     assert [m["name"] for m in KEPT.finditer(html)] == ["kf-0-kept"]
 
 
+@pytest.mark.parametrize("wrong", ["source", "keyframe"])
+def test_a_pick_of_the_wrong_media_is_refused_before_any_job(
+    owner, owner_client, run_worker, wrong: str
+) -> None:
+    """Found from outside: a script could name an image as an edit's source, or a video as a
+    keyframe; a job was made (a charge) and failed upstream ("this input is a video")."""
+    clip = finished(owner, "a dancer", "video", run_worker, type="video", model="ray-3.2")
+    still = finished(owner, "a red kite", "image", run_worker)
+    rows = {"kf-TOTAL_FORMS": "1", "kf-INITIAL_FORMS": "0", "kf-0-frame": "10"}
+    rows["kf-0-pick"] = str(clip.uuid if wrong == "keyframe" else still.uuid)
+    source = still if wrong == "source" else clip
+    response = post(
+        owner_client, "video_edit", prompt="as ink", source_pick=str(source.uuid), **rows
+    )
+    assert response.status_code == 400
+    said = (
+        "That piece is a video: pick an image here."
+        if wrong == "keyframe"
+        else ("That piece is an image: pick a video here.")
+    )
+    assert said in response.content.decode()
+    assert not Generation.objects.filter(kind="video_edit").exists()
+
+
 def test_reframe_sends_the_source_rectangle(owner, owner_client, run_worker) -> None:
     clip = finished(owner, "a street", "video", run_worker, type="video", model="ray-3.2")
     post(
@@ -1054,11 +1078,13 @@ def test_a_remix_never_reuses_another_jobs_upload(owner, teammate, owner_client)
     assert "secret.png" not in html
 
 
-@pytest.mark.parametrize("frame", ["²", "٣", "1e3"])
-def test_a_keyframe_position_in_other_digits_is_no_server_error(owner_client, frame) -> None:
+@pytest.mark.parametrize("mode", ["video", "video_edit"])
+@pytest.mark.parametrize("frame", ["²", "٣", "1e3", "9" * 5000])
+def test_a_keyframe_position_in_other_digits_is_no_server_error(owner_client, frame, mode) -> None:
     """Found from outside: "²" (a digit to `str.isdigit`, none to `int`) as a keyframe's frame
-    was a 500 on the options check and on Generate."""
-    fields = {"mode": "video", "prompt": "p", "kf-TOTAL_FORMS": "1", "kf-0-frame": frame}
+    was a 500 on the options check and on Generate; so was a number of 5,000 digits (past
+    Python's limit for reading one)."""
+    fields = {"mode": mode, "prompt": "p", "kf-TOTAL_FORMS": "1", "kf-0-frame": frame}
     assert owner_client.post("/create/options", fields).status_code == 200
     assert owner_client.post("/", fields).status_code == 400
 

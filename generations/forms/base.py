@@ -458,6 +458,13 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
             elif not self._may_pick(picked):
                 makers = providers.labels(self.PICKS_FROM or ())
                 self.add_error(field, f"Only pieces made with {makers} fit here: pick another.")
+            elif picked.kind not in PICK_KINDS[slot.media]:  # a script's: the lists offer none
+                video = picked.kind in VIDEO_KINDS
+                self.add_error(
+                    field,
+                    f"That piece is {'a video' if video else 'an image'}:"
+                    f" pick {'an image' if video else 'a video'} here.",
+                )
             else:
                 found.append(self.pick_ref(picked, slot))
         for upload in new:

@@ -254,7 +254,8 @@ class TimelineForm(CreateForm):
         except ValueError:
             rows = 0
         frames = [self.data.get(f"kf-{i}-frame") for i in range(min(rows, schema.MAX_KEYFRAMES))]
-        placed = [int(f) for f in frames if f and f.isascii() and f.isdigit()]
+        # Plain numbers only (a longer one is past any grid, and Generate says it in words).
+        placed = [int(f) for f in frames if f and f.isascii() and f.isdigit() and len(f) < 10]
         refs["keyframes"] = [schema.ImageRef(file_id="probe", media_type="image/png")] * len(placed)
         refs["keyframe_indexes"] = placed
         return refs

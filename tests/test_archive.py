@@ -230,8 +230,8 @@ def test_an_output_over_the_pixel_limit_is_kept_without_being_decoded(
     assert output.archive_state == ArchiveState.ARCHIVED
     assert stored(output.file.name) == upstream_bytes(output)  # the original, whole
     assert output.width * output.height > 1000  # what its header says
-    assert not (output.thumb.name or output.thumb_large.name)
-    assert not (output.poster.name or output.preview.name)
+    made = [output.thumb, output.thumb_large, output.poster, output.preview]
+    assert not [rendition.name for rendition in made if rendition.name]
 
 
 def test_layers_are_archived_with_their_labels_and_transparency(owner) -> None:

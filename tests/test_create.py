@@ -226,50 +226,90 @@ def test_video_edit_with_keyframes_on_the_sources_frames(owner, owner_client, ru
             "kf-0-image": upload("ink.png", png("black")),
             "kf-0-frame": "12",
             "kf-1-image": upload("wash.png", png("skyblue")),
-            "kf-1-frame": "300",
+            "kf-1-frame": "100",
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     edit = Generation.objects.get(kind="video_edit")
     run_worker(terminal(edit))
     sent = sent_body(edit)["video"]["edit"]
-    assert sent["keyframe_indexes"] == [12, 300]
+    assert sent["keyframe_indexes"] == [12, 100]
     assert len(sent["keyframes"]) == 2
     assert "keyframes" not in sent_body(edit)["video"]  # a video's own keyframes are another grid
     assert edit.state == State.COMPLETED, edit.failure_reason
     assert [i.original_name for i in edit.inputs.order_by("id")] == ["ink.png", "wash.png"]
 
 
-def test_an_edit_keyframe_past_the_longest_source_is_refused_on_the_timeline(
+def test_an_edit_keyframe_past_its_sources_end_is_refused_before_any_job(
     owner, owner_client, run_worker
 ) -> None:
+    """Found from outside: only frames past 432 (the longest source) were refused, so frame 300
+    of a 5-second source made a job, a charge for keyframes the source does not reach."""
     clip = finished(owner, "a dancer", "video", run_worker, type="video", model="ray-3.2")
+    seconds = clip.outputs.get().duration
+    last = int(seconds * 24)
+    assert last < 300
     data = {
-        "prompt": "as a watercolour",
+        "prompt": "as ink",
         "source_pick": str(clip.uuid),
-        "auto_controls": "on",
         "kf-TOTAL_FORMS": "1",
         "kf-INITIAL_FORMS": "0",
         "kf-0-image": upload("ink.png", png("black")),
-        "kf-0-frame": "433",
+        "kf-0-frame": "300",
     }
     response = post(owner_client, "video_edit", **data)
     assert response.status_code == 400
     html = response.content.decode()
-    timeline = html[html.index("data-timeline") : html.index("data-add-keyframe")]
-    assert "0 to 432" in html[html.index("data-timeline") :]
-    assert 'name="kf-0-frame" value="433"' in timeline
-    kept = KEPT.search(timeline)
-    assert kept is not None
-    assert kept["name"] == "kf-0-kept"  # the image is not lost
+    assert f"Frame 300 is past the end: this source has frames 0 to {last}" in html
+    assert f'data-source-frames="{last}"' in html  # the strip is the source's
     assert not Generation.objects.filter(kind="video_edit").exists()
+    kept = KEPT.search(html)
+    assert kept is not None
     del data["kf-0-image"]
-    data["kf-0-frame"] = "432"
+    data["kf-0-frame"] = str(last)
     assert (
         post(owner_client, "video_edit", **data, **{"kf-0-kept": kept["token"]}).status_code == 302
     )
-    edit = Generation.objects.get(kind="video_edit")
-    assert edit.request["video"]["edit"]["keyframe_indexes"] == [432]
+
+
+@pytest.mark.parametrize("mode", ["video", "video_edit"])
+@pytest.mark.parametrize(
+    ("frame", "said"),
+    [("-1", "A frame position starts at 0."), ("2.5", "A frame position is a whole number.")],
+)
+def test_a_refused_keyframe_row_says_why_and_keeps_every_image(
+    owner, owner_client, run_worker, mode: str, frame: str, said: str
+) -> None:
+    """Found from outside: a row whose frame was -1 or 2.5 said "frame" (its field's name) and
+    the timeline "frame positions are whole numbers" (-1 is one), and every keyframe's image
+    was dropped, where a refused form keeps every upload."""
+    data: dict[str, Any] = {"prompt": "dawn to dusk"}
+    if mode == "video_edit":
+        clip = finished(owner, "a dancer", "video", run_worker, type="video", model="ray-3.2")
+        data["source_pick"] = str(clip.uuid)
+    data |= {
+        "kf-TOTAL_FORMS": "2",
+        "kf-INITIAL_FORMS": "0",
+        "kf-0-image": upload("dawn.png", png("orange")),
+        "kf-0-frame": "0",
+        "kf-1-image": upload("dusk.png", png("navy")),
+        "kf-1-frame": frame,
+    }
+    response = post(owner_client, mode, **data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    row = html[html.index('name="kf-1-frame"') :]
+    assert f'<p class="field__error" id="id_kf-1-frame_error">{said}</p>' in row
+    assert f"Keyframe 2: {said}" in html  # the timeline's own message
+    assert sorted(m["name"] for m in KEPT.finditer(html)) == ["kf-0-kept", "kf-1-kept"]
+
+
+@pytest.mark.parametrize("mode", ["video", "video_edit"])
+def test_a_timeline_whose_counts_cannot_be_read_is_refused_in_words(owner_client, mode) -> None:
+    fields = {"prompt": "p", "kf-TOTAL_FORMS": "abc", "kf-INITIAL_FORMS": "0", "kf-0-frame": "3"}
+    response = post(owner_client, mode, **fields)
+    assert response.status_code == 400
+    assert "The timeline&#x27;s rows could not be read" in response.content.decode()
 
 
 def test_remix_of_an_edit_keeps_its_keyframes(owner, owner_client, run_worker) -> None:

@@ -168,6 +168,40 @@ def test_edit_keyframes_sit_on_the_uploaded_sources_frames(
     assert len(edit["keyframes"]) == 1
 
 
+def test_an_edit_from_a_piece_has_the_pieces_frames_and_a_refused_keyframe_stays_on_the_strip(
+    page: Page, owner: User, picture: Path
+) -> None:
+    """Found from outside: a picked or kept source's timeline said 18 s whatever its length, a
+    frame past its end made a job, and a refused form's kept keyframes had no marker."""
+    log_in(page, owner)
+    clip = finished_video(owner, page)
+    page.goto(f"/?mode=video_edit&from={clip.uuid}&as=source&lineage=edit")
+    scale = page.locator("[data-scale]")
+    expect(scale).to_have_text("0 — 120 (5 s)")  # the simulator's 5-second video
+    row = page.locator("[data-row]").first
+    row.locator("input[type=file]").set_input_files(str(picture))
+    frame = row.locator("input[name$='-frame']")
+    frame.fill("300")
+    frame.dispatch_event("change")
+    expect(page.locator(".timeline__marker--outside")).to_have_count(1)
+    page.fill("textarea[name=prompt]", "as ink")
+    page.click("button:has-text('Generate')")
+    expect(page.locator(".timeline .field__error")).to_contain_text(
+        "Frame 300 is past the end: this source has frames 0 to 120."
+    )
+    assert not Generation.objects.filter(kind="video_edit").exists()
+    # The refused form keeps the image, and its keyframe is on the strip to be moved.
+    expect(page.locator("[data-marker]")).to_have_count(1)
+    expect(scale).to_have_text("0 — 120 (5 s)")
+    frame = page.locator("[data-row]").first.locator("input[name$='-frame']")
+    frame.fill("60")
+    frame.dispatch_event("change")
+    expect(page.locator(".timeline__marker--outside")).to_have_count(0)
+    edit = sent(submit_and_finish(page))["video"]["edit"]
+    assert edit["keyframe_indexes"] == [60]
+    assert len(edit["keyframes"]) == 1
+
+
 def test_edit_video_shows_its_controls_only_when_the_model_does_not_choose_them(
     page: Page, owner: User, clip: Path
 ) -> None:

@@ -1,6 +1,9 @@
 """The six creation forms, one per generation type: what a person picks becomes the request."""
 
+import math
+from functools import cached_property
 from typing import Any, ClassVar
+from uuid import UUID
 
 from django import forms
 
@@ -21,7 +24,7 @@ from generations.forms.base import (
     with_chosen,
 )
 from generations.forms.proxy import ProxyVideoForm
-from generations.models import Generation
+from generations.models import Generation, Output
 from generations.providers.agents import schema
 
 REFERENCES = Slot(
@@ -141,7 +144,14 @@ class KeyframeForm(forms.Form):
         required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"})
     )
     pick = forms.ChoiceField(required=False, choices=[])
-    frame = forms.IntegerField(min_value=0, required=False)
+    frame = forms.IntegerField(
+        min_value=0,
+        required=False,
+        error_messages={
+            "invalid": "A frame position is a whole number.",
+            "min_value": "A frame position starts at 0.",
+        },
+    )
 
     def __init__(self, *args: Any, pick_choices: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -163,6 +173,12 @@ class TimelineForm(CreateForm):
     LAST_FRAME: ClassVar[int | None] = None
 
     keyframes = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    @cached_property
+    def source_frames(self) -> int | None:
+        """The last frame of the source the timeline's grid is (None: no source, or a grid of
+        its own)."""
+        return None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -226,11 +242,18 @@ class TimelineForm(CreateForm):
         indexes: list[int] = []
         if not self.timeline.is_valid():
             errors = self.timeline.non_form_errors().as_data()
+            refused = [(n, f) for n, f in enumerate(self.timeline.forms, 1) if f.errors]
             if any(error.code == "too_many_forms" for error in errors):
                 problem = f"A timeline takes at most {schema.MAX_KEYFRAMES} keyframes."
-            else:
-                problem = "Check the keyframes: frame positions are whole numbers."
+            elif refused:
+                number, row = refused[0]
+                problem = f"Keyframe {number}: {' '.join(next(iter(row.errors.values())))}"
+            else:  # its hidden counts, sent by a script
+                problem = "The timeline's rows could not be read: add the keyframes again."
             self.add_error("keyframes", problem)
+            for form in self.timeline.forms:  # its images are kept, as every refused upload is
+                upload = form.files.get(form.add_prefix("image"))
+                self._refs(self.KEYFRAMES, None, upload, form.add_prefix("kept"))
             return refs
         for form, anchor in zip(self.timeline.forms, self.timeline.cleaned_data, strict=True):
             if not anchor or anchor.get("DELETE"):
@@ -416,6 +439,36 @@ class VideoEditForm(TimelineForm):
         initial = super().initial_from(generation, user)
         initial["auto_controls"] = bool(dig_path(generation.request, "video.edit.auto_controls"))
         return initial
+
+    @cached_property
+    def source_frames(self) -> int | None:
+        """The source's last frame at 24 a second, when its length is known: a new upload's
+        (read once the form is checked), a kept one's, or a picked piece's."""
+        seconds = next(
+            (checked.duration for _, checked, role, _ in self._uploads if role == "source"), None
+        )
+        pick = self["source_pick"].value()
+        if seconds is None and pick:
+            try:
+                picked = Output.objects.filter(generation__uuid=UUID(str(pick)), index=0)
+            except ValueError:
+                picked = Output.objects.none()
+            seconds = picked.values_list("duration", flat=True).first()
+        elif seconds is None and (kept := self.kept.get("source_kept")):
+            seconds = kept[0].item.duration
+        if seconds is None:
+            return None
+        return min(math.floor(seconds * schema.FPS), schema.MAX_EDIT_FRAME)
+
+    def _slot_refs(self, data: dict[str, Any]) -> dict[str, Any]:
+        refs = super()._slot_refs(data)
+        last = self.source_frames
+        past = [frame for frame in refs.get("keyframe_indexes") or [] if last and frame > last]
+        if past:
+            self.add_error(
+                "keyframes", f"Frame {past[0]} is past the end: this source has frames 0 to {last}."
+            )
+        return refs
 
     def body(self, data: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
         edit: dict[str, Any] = {

@@ -51,8 +51,8 @@
     const addButton = root.querySelector("[data-add-keyframe]");
     let active = null;
     // Edit video's grid is its source's frames: an upload's length once the browser has read
-    // it, else the longest source the API takes.
-    let sourceFrames = null;
+    // it, a kept or picked source's as the page says, else the longest source the API takes.
+    let sourceFrames = parseInt(root.dataset.sourceFrames, 10) || null;
 
     function lastFrame() {
       if (root.dataset.lastFrame) return sourceFrames || parseInt(root.dataset.lastFrame, 10);
@@ -90,7 +90,8 @@
     function hasImage(row) {
       const file = row.querySelector("input[type=file]");
       const pick = row.querySelector("select");
-      return (file && file.files && file.files.length > 0) || (pick && pick.value);
+      const kept = row.querySelector("input[type=checkbox][name$='-kept']:checked");
+      return (file && file.files && file.files.length > 0) || (pick && pick.value) || Boolean(kept);
     }
 
     function notify() {
@@ -100,17 +101,22 @@
     function render() {
       strip.querySelectorAll("[data-marker]").forEach(function (marker) { marker.remove(); });
       const last = lastFrame();
-      strip.querySelector("[data-scale]").textContent = "0 — " + last + " (" + last / FPS + " s)";
+      const seconds = Math.round((last / FPS) * 10) / 10;
+      strip.querySelector("[data-scale]").textContent = "0 — " + last + " (" + seconds + " s)";
       liveRows().forEach(function (row, index) {
         const input = frameInput(row);
         if (!hasImage(row) || input.value === "") return;
-        const frame = clamp(parseInt(input.value, 10) || 0, 0, last);
+        const typed = parseInt(input.value, 10) || 0;
+        const frame = clamp(typed, 0, last);
         const marker = document.createElement("button");
         marker.type = "button";
-        marker.className = "timeline__marker" + (row === active ? " timeline__marker--active" : "");
+        marker.className = "timeline__marker" + (row === active ? " timeline__marker--active" : "") +
+          (typed !== frame ? " timeline__marker--outside" : "");
         marker.dataset.marker = String(index);
         marker.textContent = String(index + 1);
-        marker.title = "Keyframe " + (index + 1) + " at frame " + frame + " (arrows move it)";
+        marker.title = typed !== frame
+          ? "Keyframe " + (index + 1) + " at frame " + typed + ": outside 0 to " + last + " (arrows move it)"
+          : "Keyframe " + (index + 1) + " at frame " + frame + " (arrows move it)";
         marker.style.left = (frame / last) * 100 + "%";
         const file = row.querySelector("input[type=file]");
         const pick = row.querySelector("select");

@@ -674,6 +674,31 @@ def test_a_gallery_pick_comes_back_with_its_mode(page: Page, owner: User) -> Non
     expect(select).to_have_value(str(piece.uuid))
 
 
+def test_the_keyframes_picked_from_the_gallery_come_back_with_their_frames(
+    page: Page, owner: User
+) -> None:
+    """Found from outside: a reload or Back brought back a mode's source pick, not the keyframes
+    picked from the gallery nor their frames, though the README says picks come back."""
+    dawn = finished(owner, "dawn over the bay")
+    dusk = finished(owner, "dusk over the bay")
+    log_in(page, owner)
+    page.goto("/?mode=video")
+    rows = page.locator("[data-row]")
+    for index, (piece, frame) in enumerate([(dawn, "12"), (dusk, "90")]):
+        rows.nth(index).get_by_role("button", name="Pick from gallery").click()
+        dialog = page.get_by_role("dialog", name="Choose from the gallery")
+        dialog.locator(f"[data-pick='{piece.uuid}']").click()  # one a row: it closes
+        rows.nth(index).locator("input[name$='-frame']").fill(frame)
+    page.locator("[data-add-keyframe]").click()  # a third, empty row: nothing to keep
+    expect(page.locator("[data-marker]")).to_have_count(2)
+    page.reload()
+    expect(rows.nth(0).locator("select")).to_have_value(str(dawn.uuid))
+    expect(rows.nth(0).locator("input[name$='-frame']")).to_have_value("12")
+    expect(rows.nth(1).locator("select")).to_have_value(str(dusk.uuid))
+    expect(rows.nth(1).locator("input[name$='-frame']")).to_have_value("90")
+    expect(page.locator("[data-marker]")).to_have_count(2)
+
+
 def test_an_unsent_prompt_comes_back_after_moving_about_with_the_top_bar(
     page: Page, owner: User, teammate: User
 ) -> None:

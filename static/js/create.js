@@ -198,6 +198,8 @@
       });
     }
 
+    // A draft's keyframes are put back through these (restoreTimeline).
+    root.timeline = { rows: liveRows, add: addRow, frameInput: frameInput, hasImage: hasImage };
     rows.querySelectorAll("[data-row]").forEach(wireRow);
     addButton.hidden = false;
     addButton.addEventListener("click", function () {
@@ -720,6 +722,7 @@
   const LEFT = "lumaweb.create-left";  // the mode last left, whose words another mode takes
   const OPTIONS = "lumaweb.create-options";  // the options of the mode last left (and + mode)
   const PICKS = "lumaweb.create-picks:";  // and the mode: the gallery pieces its slots hold
+  const TIMELINE = "lumaweb.create-timeline:";  // and the mode: its keyframes' picks and frames
   // The boxes among them: the options' (Loop) and the camera moves a prompt may name.
   const BOXES = "#options input[type=checkbox][name], .concepts input[type=checkbox][name]";
 
@@ -748,6 +751,13 @@
       picks[field.name] = Array.from(field.selectedOptions).map(function (o) { return o.value; });
     });
     sessionStorage.setItem(PICKS + form.elements.mode.value, JSON.stringify(picks));
+    const timeline = form.querySelector("[data-timeline]");
+    if (timeline && timeline.timeline) {
+      const anchors = timeline.timeline.rows().map(function (row) {
+        return { pick: row.querySelector("select").value, frame: timeline.timeline.frameInput(row).value };
+      }).filter(function (anchor) { return anchor.pick; });  // an upload's row cannot come back
+      sessionStorage.setItem(TIMELINE + form.elements.mode.value, JSON.stringify(anchors));
+    }
   });
 
   // What the tab kept under `key`: an object, or null when there is none or it is not one (a
@@ -775,6 +785,24 @@
         option.selected = wanted.includes(option.value);
       });
       if (field.value) field.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+
+  // A mode's keyframes picked from the gallery come back with their frames, on a timeline that
+  // holds none of its own (a remix's, or a refused form's, stay as they are).
+  function restoreTimeline(form, mode) {
+    const root = form.querySelector("[data-timeline]");
+    const anchors = stored(TIMELINE + mode);
+    if (!root || !root.timeline || !Array.isArray(anchors)) return;
+    const timeline = root.timeline;
+    if (timeline.rows().some(timeline.hasImage)) return;
+    anchors.forEach(function (anchor) {
+      const row = timeline.rows().find(function (r) { return !timeline.hasImage(r); }) || timeline.add();
+      const pick = row && row.querySelector("select");
+      if (!pick || !Array.from(pick.options).some(function (o) { return o.value === anchor.pick; })) return;
+      pick.value = anchor.pick;
+      timeline.frameInput(row).value = /^\d+$/.test(anchor.frame) ? anchor.frame : "";
+      pick.dispatchEvent(new Event("change", { bubbles: true }));
     });
   }
 
@@ -835,6 +863,7 @@
     // the mode just left come along where this one offers them too.
     carryOptions(form, OPTIONS + ":" + own);
     restorePicks(form, own);
+    restoreTimeline(form, own);
     if (!back && sessionStorage.getItem(LEFT) !== own) carryOptions(form, OPTIONS);
     if (!words) return;
     Object.keys(words).forEach(function (name) {

@@ -105,6 +105,8 @@ def _video(source: Path, workdir: Path) -> Renditions:
             encoder.options = {"preset": "veryfast", "crf": "30"}
             count = 0
             for frame in container.decode(stream):
+                if _too_large(frame.width, frame.height):  # larger than its header said
+                    break
                 at = float(frame.time or 0.0)
                 if poster is None and at >= poster_at:
                     poster = frame.to_image()

@@ -312,6 +312,71 @@ def test_a_timeline_whose_counts_cannot_be_read_is_refused_in_words(owner_client
     assert "The timeline&#x27;s rows could not be read" in response.content.decode()
 
 
+def test_a_keyframe_row_given_an_upload_and_a_pick_says_to_choose_one(
+    owner, owner_client, run_worker
+) -> None:
+    """Found from outside: a row with both was told "Frame 3 already holds another keyframe"."""
+    still = finished(owner, "a red kite", "image", run_worker)
+    fields = {
+        "prompt": "a kite rising",
+        "kf-TOTAL_FORMS": "1",
+        "kf-INITIAL_FORMS": "0",
+        "kf-0-frame": "3",
+        "kf-0-pick": str(still.uuid),
+        "kf-0-image": upload("kite.png", png("red")),
+    }
+    html = post(owner_client, "video", **fields).content.decode()
+    assert "Keyframe 1: upload an image or pick one, not both." in html
+    assert "already holds another keyframe" not in html
+
+
+def test_an_empty_timeline_row_is_left_out(owner_client) -> None:
+    """The page always sends two rows; the second, untouched, is no keyframe."""
+    rows = {"kf-TOTAL_FORMS": "2", "kf-INITIAL_FORMS": "0", "kf-1-frame": ""}
+    rows |= {"kf-0-image": upload("dawn.png", png("orange")), "kf-0-frame": "6"}
+    assert post(owner_client, "video", prompt="dawn", **rows).status_code == 302
+    assert Generation.objects.get().request["video"]["keyframe_indexes"] == [6]
+
+
+def test_a_removed_row_is_not_named_and_a_new_image_replaces_a_rows_kept_one(
+    owner_client,
+) -> None:
+    """Review: the timeline's message named a row ticked Remove ("Keyframe 1") and numbered the
+    rows otherwise than the strip; and a row's new image went beside its kept one, both at its
+    frame, so the form said "Frame 30 already holds another keyframe"."""
+    data = {
+        "prompt": "dawn to dusk",
+        "kf-TOTAL_FORMS": "3",
+        "kf-INITIAL_FORMS": "0",
+        "kf-0-image": upload("gone.png", png("grey")),
+        "kf-0-frame": "-5",
+        "kf-0-DELETE": "on",
+        "kf-1-image": upload("dawn.png", png("orange")),
+        "kf-1-frame": "0",
+        "kf-2-image": upload("noon.png", png("yellow")),
+        "kf-2-frame": "x",
+    }
+    html = post(owner_client, "video", **data).content.decode()
+    assert "Keyframe 2: A frame position is a whole number." in html
+    kept = {m["name"]: m["token"] for m in KEPT.finditer(html)}
+    assert set(kept) == {"kf-1-kept", "kf-2-kept"}  # not the removed row's
+    again = {
+        "prompt": "dawn to dusk",
+        "kf-TOTAL_FORMS": "2",
+        "kf-INITIAL_FORMS": "0",
+        "kf-0-kept": kept["kf-1-kept"],
+        "kf-0-frame": "0",
+        "kf-1-kept": kept["kf-2-kept"],
+        "kf-1-image": upload("dusk.png", png("navy")),  # in place of noon.png
+        "kf-1-frame": "30",
+    }
+    response = post(owner_client, "video", **again)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    job = Generation.objects.get()
+    assert job.request["video"]["keyframe_indexes"] == [0, 30]
+    assert sorted(i.original_name for i in job.inputs.all()) == ["dawn.png", "dusk.png"]
+
+
 def test_remix_of_an_edit_keeps_its_keyframes(owner, owner_client, run_worker) -> None:
     clip = finished(owner, "a dancer", "video", run_worker, type="video", model="ray-3.2")
     data = {

@@ -1,7 +1,6 @@
 """The six creation forms, one per generation type: what a person picks becomes the request."""
 
 import math
-from functools import cached_property
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -164,7 +163,8 @@ class TimelineForm(CreateForm):
     """A mode with a keyframe timeline: images pinned at frame positions, on Video's output grid
     (`video.keyframes`) or on Edit video's source grid (`video.edit.keyframes`)."""
 
-    KEYFRAMES = Slot("keyframes", "image", "keyframes", multiple=True)
+    # One image a row: a new upload or pick replaces the row's kept one.
+    KEYFRAMES = Slot("keyframes", "image", "keyframes")
     # Where the anchors go in the request (a dotted path), and what the timeline says of its grid.
     KEYFRAMES_AT: ClassVar[str]
     TIMELINE_HELP: ClassVar[str]
@@ -174,7 +174,7 @@ class TimelineForm(CreateForm):
 
     keyframes = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    @cached_property
+    @property
     def source_frames(self) -> int | None:
         """The last frame of the source the timeline's grid is (None: no source, or a grid of
         its own)."""
@@ -240,9 +240,12 @@ class TimelineForm(CreateForm):
         refs = super()._slot_refs(data)
         anchors: list[schema.ImageRef] = []
         indexes: list[int] = []
-        if not self.timeline.is_valid():
+        valid = self.timeline.is_valid()
+        # The rows not removed, numbered as the strip numbers its markers.
+        live = [form for form in self.timeline.forms if not form.cleaned_data.get("DELETE")]
+        if not valid:
             errors = self.timeline.non_form_errors().as_data()
-            refused = [(n, f) for n, f in enumerate(self.timeline.forms, 1) if f.errors]
+            refused = [(n, form) for n, form in enumerate(live, 1) if form.errors]
             if any(error.code == "too_many_forms" for error in errors):
                 problem = f"A timeline takes at most {schema.MAX_KEYFRAMES} keyframes."
             elif refused:
@@ -251,20 +254,23 @@ class TimelineForm(CreateForm):
             else:  # its hidden counts, sent by a script
                 problem = "The timeline's rows could not be read: add the keyframes again."
             self.add_error("keyframes", problem)
-            for form in self.timeline.forms:  # its images are kept, as every refused upload is
+            for form in live:  # their images are kept, as every refused upload is
                 upload = form.files.get(form.add_prefix("image"))
                 self._refs(self.KEYFRAMES, None, upload, form.add_prefix("kept"))
             return refs
-        for form, anchor in zip(self.timeline.forms, self.timeline.cleaned_data, strict=True):
-            if not anchor or anchor.get("DELETE"):
-                continue
+        for number, form in enumerate(live, 1):
+            anchor = form.cleaned_data
             kept = form.add_prefix("kept")
             found = self._refs(self.KEYFRAMES, anchor.get("pick"), anchor.get("image"), kept)
-            if found and anchor.get("frame") is None:
+            if len(found) > 1:  # a new upload and a pick: one image a keyframe
+                self.add_error(
+                    "keyframes", f"Keyframe {number}: upload an image or pick one, not both."
+                )
+            elif found and anchor.get("frame") is None:
                 self.add_error("keyframes", "Give every keyframe a frame position.")
-                continue
-            anchors += found
-            indexes += [anchor["frame"]] * len(found)
+            elif found:
+                anchors += found
+                indexes.append(anchor["frame"])
         refs["keyframes"] = anchors
         refs["keyframe_indexes"] = indexes
         return refs
@@ -276,7 +282,11 @@ class TimelineForm(CreateForm):
             rows = int(self.data.get("kf-TOTAL_FORMS") or 0)
         except ValueError:
             rows = 0
-        frames = [self.data.get(f"kf-{i}-frame") for i in range(min(rows, schema.MAX_KEYFRAMES))]
+        frames = [
+            self.data.get(f"kf-{i}-frame")
+            for i in range(min(rows, schema.MAX_KEYFRAMES))
+            if not self.data.get(f"kf-{i}-DELETE")
+        ]
         # Plain numbers only (a longer one is past any grid, and Generate says it in words).
         placed = [int(f) for f in frames if f and f.isascii() and f.isdigit() and len(f) < 10]
         refs["keyframes"] = [schema.ImageRef(file_id="probe", media_type="image/png")] * len(placed)
@@ -440,7 +450,7 @@ class VideoEditForm(TimelineForm):
         initial["auto_controls"] = bool(dig_path(generation.request, "video.edit.auto_controls"))
         return initial
 
-    @cached_property
+    @property
     def source_frames(self) -> int | None:
         """The source's last frame at 24 a second, when its length is known: a new upload's
         (read once the form is checked), a kept one's, or a picked piece's."""
@@ -462,8 +472,10 @@ class VideoEditForm(TimelineForm):
 
     def _slot_refs(self, data: dict[str, Any]) -> dict[str, Any]:
         refs = super()._slot_refs(data)
+        if refs.get("source") is None or self.has_error("source") or self.has_error("source_pick"):
+            return refs  # a refused source is said as such, not measured
         last = self.source_frames
-        past = [frame for frame in refs.get("keyframe_indexes") or [] if last and frame > last]
+        past = [f for f in refs.get("keyframe_indexes") or [] if last is not None and f > last]
         if past:
             self.add_error(
                 "keyframes", f"Frame {past[0]} is past the end: this source has frames 0 to {last}."

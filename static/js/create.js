@@ -61,18 +61,24 @@
       return duration && duration.value === "10s" ? 10 * FPS : 5 * FPS;
     }
 
+    let reading = null;  // the newest file's probe: an older one's answer is not used
+
     function readSource(file) {
       sourceFrames = null;
+      reading = null;
       render();
       if (!file) return;
       const probe = document.createElement("video");
+      reading = probe;
       probe.preload = "metadata";
       probe.addEventListener("loadedmetadata", function () {
+        URL.revokeObjectURL(probe.src);
+        if (reading !== probe) return;
         const frames = Math.floor(probe.duration * FPS);
         if (frames > 0) sourceFrames = Math.min(frames, parseInt(root.dataset.lastFrame, 10));
-        URL.revokeObjectURL(probe.src);
         render();
       });
+      probe.addEventListener("error", function () { URL.revokeObjectURL(probe.src); });
       probe.src = URL.createObjectURL(file);
     }
 
@@ -212,9 +218,12 @@
     });
     form.addEventListener("change", function (event) {
       if (event.target.name === "duration") render();
-      else if (root.dataset.lastFrame && event.target.name === "source") {
-        readSource(event.target.files && event.target.files[0]);
-      } else if (root.dataset.lastFrame && event.target.name === "source_pick") readSource(null);
+      else if (root.dataset.lastFrame && ["source", "source_pick"].includes(event.target.name)) {
+        // A new upload is measured here; a pick's length is the server's to say (on a refusal).
+        const file = form.querySelector("input[type=file][name='source']");
+        const pick = form.querySelector("select[name='source_pick']");
+        readSource(pick && pick.value ? null : file && file.files && file.files[0]);
+      }
     });
     render();
   }

@@ -175,9 +175,15 @@ def test_an_edit_from_a_piece_has_the_pieces_frames_and_a_refused_keyframe_stays
     frame past its end made a job, and a refused form's kept keyframes had no marker."""
     log_in(page, owner)
     clip = finished_video(owner, page)
-    page.goto(f"/?mode=video_edit&from={clip.uuid}&as=source&lineage=edit")
+    page.goto("/?mode=video_edit")
     scale = page.locator("[data-scale]")
+    expect(scale).to_have_text("0 — 432 (18 s)")
+    page.locator(".slot[data-slot=source]").get_by_role("button", name="Pick from gallery").click()
+    dialog = page.get_by_role("dialog", name="Choose from the gallery")
+    dialog.locator(f"[data-pick='{clip.uuid}']").click()
     expect(scale).to_have_text("0 — 120 (5 s)")  # the simulator's 5-second video
+    page.goto(f"/?mode=video_edit&from={clip.uuid}&as=source&lineage=edit")
+    expect(scale).to_have_text("0 — 120 (5 s)")
     row = page.locator("[data-row]").first
     row.locator("input[type=file]").set_input_files(str(picture))
     frame = row.locator("input[name$='-frame']")

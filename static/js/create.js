@@ -63,8 +63,14 @@
 
     let reading = null;  // the newest file's probe: an older one's answer is not used
 
-    function readSource(file) {
-      sourceFrames = null;
+    function framesOf(seconds) {
+      const frames = Math.floor(seconds * FPS);
+      return frames > 0 ? Math.min(frames, parseInt(root.dataset.lastFrame, 10)) : null;
+    }
+
+    // A picked piece's length comes with its option (the picker's); an upload's is read here.
+    function readSource(file, seconds) {
+      sourceFrames = seconds ? framesOf(parseFloat(seconds)) : null;
       reading = null;
       render();
       if (!file) return;
@@ -74,8 +80,7 @@
       probe.addEventListener("loadedmetadata", function () {
         URL.revokeObjectURL(probe.src);
         if (reading !== probe) return;
-        const frames = Math.floor(probe.duration * FPS);
-        if (frames > 0) sourceFrames = Math.min(frames, parseInt(root.dataset.lastFrame, 10));
+        sourceFrames = framesOf(probe.duration);
         render();
       });
       probe.addEventListener("error", function () { URL.revokeObjectURL(probe.src); });
@@ -219,10 +224,11 @@
     form.addEventListener("change", function (event) {
       if (event.target.name === "duration") render();
       else if (root.dataset.lastFrame && ["source", "source_pick"].includes(event.target.name)) {
-        // A new upload is measured here; a pick's length is the server's to say (on a refusal).
         const file = form.querySelector("input[type=file][name='source']");
         const pick = form.querySelector("select[name='source_pick']");
-        readSource(pick && pick.value ? null : file && file.files && file.files[0]);
+        const chosen = pick && pick.value && pick.selectedOptions[0];
+        if (chosen) readSource(null, chosen.dataset.seconds);
+        else readSource(file && file.files && file.files[0]);
       }
     });
     render();
@@ -495,7 +501,9 @@
       const item = event.target.closest("[data-pick]");
       if (!item) return;
       const target = picker.target;
-      const piece = { uuid: item.dataset.pick, label: item.dataset.label, thumb: item.dataset.thumb };
+      const piece = {
+        uuid: item.dataset.pick, label: item.dataset.label, thumb: item.dataset.thumb, seconds: item.dataset.seconds,
+      };
       if (!target.multiple) {
         apply(target, [piece]);
         dialog.close();
@@ -549,6 +557,7 @@
         select.add(option);
       }
       if (piece.thumb) option.dataset.thumb = piece.thumb;
+      if (piece.seconds) option.dataset.seconds = piece.seconds;  // a video's length
       option.selected = true;
     });
     if (!pieces.length && !select.multiple) select.value = "";

@@ -70,6 +70,9 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
         generation.log(EventKind.HOOK, data=_kept(request))
     else:  # the newest takes the place of the last kept: the gap below counts from it
         hooks.filter(pk=kept[0][0]).update(at=timezone.now(), data=_kept(request))
+    # Read again now that the news is kept: the worker may have stored the job's id since. It
+    # looks for kept news only after storing the id, so one of the two sees the other.
+    generation.refresh_from_db()
     now = timezone.now()
     gap_ends = last + timedelta(seconds=MIN_POLL_GAP) if last else None
     if gap_ends and gap_ends > now:

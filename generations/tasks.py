@@ -141,7 +141,8 @@ def submit_generation(generation_uuid: str) -> None:
     if generation.mark_submitted(reply):
         if generation.events.filter(kind=EventKind.HOOK).exists():
             # The upstream's news came while the job was being sent, before its id was here
-            # to poll by (hooks.hook): poll at once, not an interval on.
+            # to poll by (hooks.hook): poll at once, not an interval on. Looked for only after
+            # the id is stored, as the hook reads the id only after keeping the news.
             now = timezone.now()
             Generation.objects.filter(pk=generation.pk).update(next_poll_at=now)
             schedule_poll(generation, now)

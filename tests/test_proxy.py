@@ -559,6 +559,31 @@ def test_news_that_comes_while_the_job_is_being_sent_is_not_lost(
     assert generation.poll_count == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_news_that_comes_as_the_jobs_id_is_stored_is_not_lost(
+    owner, run_worker, settings, sim_clock, monkeypatch
+) -> None:
+    # Found in CI (the gateway's browser test, once more): the hook read the job just before the
+    # worker stored its id, and the worker looked for news just before the hook kept it; neither
+    # polled, and the finished job showed "queued" until the worker's poll two minutes on.
+    settings.LUMAWEB_PUBLIC_URL = "https://studio.example"
+    settings.LUMAWEB_POLL_INTERVAL = 600.0
+    generation = start(owner)
+    keep = hooks._kept
+
+    def stored_meanwhile(request):  # between the hook's read of the job and its keeping the news
+        run_worker(lambda: bool(Generation.objects.get(pk=generation.pk).upstream_id))
+        sim_clock.advance(3600)  # the gateway has finished it: that was the news
+        return keep(request)
+
+    monkeypatch.setattr(hooks, "_kept", stored_meanwhile)
+    answer = Client().post(hook_path(generation), {"state": "completed"}, "application/json")
+    assert (answer.status_code, answer.json()) == (200, {"polling": True})
+    generation.refresh_from_db()
+    assert generation.state == State.COMPLETED
+    assert generation.poll_count == 1
+
+
 def test_the_provider_is_registered_with_its_display_name(settings) -> None:
     settings.LUMA_PROVIDERS = {
         **settings.LUMA_PROVIDERS,

@@ -25,6 +25,7 @@ from generations import providers, search, tasks
 from generations.cards import PageCard, page_board, page_cards, render_card
 from generations.models import (
     ACTIVE_STATES,
+    NAMED_FOR_THEIR_WORK,
     Board,
     Generation,
     GenerationQuerySet,
@@ -75,7 +76,10 @@ class GalleryFilters(forms.Form):
             attrs={"type": "search", "placeholder": "Search prompts", "autocomplete": "off"}
         ),
     )
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *Kind.choices])
+    # Upscales and added audio, as their cards name them (also found among video edits).
+    kind = forms.ChoiceField(
+        required=False, choices=[("", "Any kind"), *Kind.choices, *NAMED_FOR_THEIR_WORK.items()]
+    )
     provider = forms.ChoiceField(required=False, label="Upstream")
     model = forms.ChoiceField(required=False)
     state = forms.ChoiceField(
@@ -120,7 +124,9 @@ class GalleryFilters(forms.Form):
         """Narrow the (viewer-annotated) queryset by every valid filter; bad ones are ignored."""
         self.is_valid()
         data = {key: value for key, value in self.cleaned_data.items() if value}
-        if "kind" in data:
+        if data.get("kind") in NAMED_FOR_THEIR_WORK:
+            queryset = queryset.filter(model=data["kind"])
+        elif "kind" in data:
             queryset = queryset.filter(kind=data["kind"])
         if "provider" in data:
             queryset = queryset.filter(provider=data["provider"])

@@ -257,6 +257,31 @@ def test_filters_survive_into_the_next_page_link(owner_client: Client, owner: Us
     assert "cursor=" in link
 
 
+def test_the_kind_filter_finds_upscales_and_added_audio_as_their_cards_name_them(
+    owner_client: Client, owner: User
+) -> None:
+    # Found from outside (a creative): a card said "Upscale", but the Kind filter offered no
+    # Upscale (nor Audio added); they are stored as video edits, and found only among those.
+    upscale = make(
+        owner, "upscaled", kind="video_edit", provider="dream_machine", model="upscale_video"
+    )
+    audio = make(
+        owner, "with sound", kind="video_edit", provider="dream_machine", model="add_audio"
+    )
+    edit = make(owner, "restyled", kind="video_edit")
+    for kind, shown in [
+        ("upscale_video", {upscale}),
+        ("add_audio", {audio}),
+        ("video_edit", {upscale, audio, edit}),  # what budgets count them as
+    ]:
+        page = owner_client.get(f"{reverse('gallery')}?kind={kind}")
+        html = page.content.decode()
+        assert {g for g in (upscale, audio, edit) if f'id="card-{g.uuid}"' in html} == shown
+    toolbar = owner_client.get(reverse("gallery")).content.decode()
+    assert '<option value="upscale_video">Upscale</option>' in toolbar
+    assert '<option value="add_audio">Audio added</option>' in toolbar
+
+
 def test_search_finds_a_word_of_a_prompt_and_prefixes(owner_client: Client, owner: User) -> None:
     harbour = make(owner, "A quiet harbour at dawn, fishing boats")
     make(owner, "A desert highway at night")

@@ -111,13 +111,18 @@ def schedule_poll(generation: Generation, when: datetime | None = None) -> None:
     poll_generation.using(run_after=due).enqueue(str(generation.uuid), due.isoformat())
 
 
+# How many times a long job's poll interval doubles at most: it meets its cap long before, and
+# 2 ** (minutes of overtime) would overflow a float after about 17 hours.
+MAX_DOUBLINGS = 64
+
+
 def poll_interval(generation: Generation, now: datetime) -> float:
     """Every LUMAWEB_POLL_INTERVAL seconds at first; long jobs back off, doubling each minute."""
     started = generation.submitted_at or generation.created_at
     overtime = (now - started).total_seconds() - settings.LUMAWEB_POLL_BACKOFF_AFTER
     if overtime <= 0:
         return float(settings.LUMAWEB_POLL_INTERVAL)
-    interval = settings.LUMAWEB_POLL_INTERVAL * 2 ** (overtime / 60)
+    interval = settings.LUMAWEB_POLL_INTERVAL * 2 ** min(overtime / 60, MAX_DOUBLINGS)
     return float(min(settings.LUMAWEB_POLL_INTERVAL_MAX, interval))
 
 

@@ -165,6 +165,9 @@ def test_polling_backs_off_for_long_jobs(owner, settings) -> None:
     assert poll_interval(generation, now + timedelta(seconds=30)) == 2.0
     assert poll_interval(generation, now + timedelta(seconds=120)) == pytest.approx(4.0)
     assert poll_interval(generation, now + timedelta(hours=1)) == 10.0
+    # Found from outside (a creative): a job still running 17 hours on overflowed the doubling,
+    # and its every poll (the sweep's, Review's Refresh) failed in the worker, for good.
+    assert poll_interval(generation, now + timedelta(days=9)) == 10.0
 
 
 def test_a_repeated_idempotency_key_finds_the_first_job(owner) -> None:

@@ -439,6 +439,38 @@ def test_the_reframe_editor_shows_the_source_keeps_its_shape_and_snaps(
     assert number(page, "x_norm") + number(page, "w_norm") == pytest.approx(1, abs=0.002)
 
 
+def test_a_source_brought_from_its_page_is_whole_and_centred_a_placed_one_stays(
+    page: Page, owner: User
+) -> None:
+    """Found from outside (a creative): Reframe on a 16:9 video's page drew it at the top of the
+    9:16 frame (Top 0), and unticking "Let the model place the source" sent it from there."""
+    source = finished(owner, "a red ball rolling", kind="video", aspect_ratio="16:9")
+    with_thumbnail(source, "16:9")
+    log_in(page, owner)
+    page.goto(f"/?mode=video_reframe&from={source.uuid}&as=source&lineage=reframe")
+    expect(page.locator("[data-rect] [data-picture]")).to_be_visible()
+    height = (9 / 16) * (9 / 16)
+    expect(page.locator("input[name=h_norm]")).to_have_value(f"{height:.3f}")
+    expect(page.locator("input[name=y_norm]")).to_have_value(f"{(1 - height) / 2:.3f}")
+    page.uncheck("input[name=model_chooses]")
+    expect(page.locator("input[name=y_norm]")).to_have_value(f"{(1 - height) / 2:.3f}")
+    # A job placed by a person, made again: its place is kept.
+    placed = finished(owner, "a red ball, low", kind="video_reframe", aspect_ratio="9:16")
+    position = {"x_norm": 0.1, "y_norm": 0.6, "w_norm": 0.5, "h_norm": 0.5 * height}
+    placed.request = {
+        "prompt": placed.prompt, "type": "video_reframe", "aspect_ratio": "9:16",
+        "source": {"type": "generation", "generation_id": source.upstream_id},
+        "video": {"source_position": position},
+    }  # fmt: skip
+    placed.parent = source
+    placed.save()
+    page.goto(f"/?remix={placed.uuid}")
+    expect(page.locator("[data-rect] [data-picture]")).to_be_visible()
+    expect(page.locator("input[name=model_chooses]")).not_to_be_checked()
+    expect(page.locator("input[name=y_norm]")).to_have_value("0.600")
+    expect(page.locator("input[name=x_norm]")).to_have_value("0.100")
+
+
 def test_a_new_frame_fits_the_source_whole_and_centred(page: Page, owner: User) -> None:
     """Found from outside: a 9:16 source in a 16:9 frame was drawn twice the frame's height,
     pinned to the top left, the resize corner out of reach, and sent so."""

@@ -340,15 +340,18 @@
       rect.prepend(picture);
     }
 
+    // A newly chosen source, or one no person has placed (the model places it: the numbers are
+    // the form's defaults), is fitted; a position a person gave (a remix's, a refused form's)
+    // only takes the source's shape.
     function shaped(width, height, fresh) {
       if (!width || !height) return;
       aspect = width / height;
-      if (fresh === true) fit();
+      if (fresh === true || chooses.checked) fit();
       else reshape();
     }
 
-    // The source's shape kept when its width is typed or its picture becomes known: a kept or
-    // prefilled position stays where it was.
+    // The source's shape kept when its width is typed or its picture becomes known: a placed
+    // position stays where it was.
     function reshape() {
       const h = heightFor(value("w_norm"));
       if (h === null) return draw();

@@ -168,6 +168,17 @@ def test_an_empty_or_overlong_prompt_is_refused_on_the_form(
     assert not Generation.objects.exists()
 
 
+def test_a_prompt_is_as_long_as_the_page_counts_it(owner_client: Client) -> None:
+    # Found from outside (a creative): the page's counter and the studio disagreed on a prompt's
+    # length. A browser sends a line break as two characters (CR LF) that its box counts as one;
+    # the studio takes it as one too, and sends it so.
+    prompt = "a fox\r\n" * 1000  # 7,000 characters as sent, 6,000 as the page counts them
+    form = {"prompt": prompt, "model": "uni-1", "aspect_ratio": "1:1", "idempotency_key": "n"}
+    response = owner_client.post("/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Generation.objects.get().prompt == "a fox\n" * 1000
+
+
 def test_an_unknown_choice_is_refused_on_its_field(owner_client: Client) -> None:
     form = {"prompt": "p", "model": "ray-3.2", "aspect_ratio": "5:4", "idempotency_key": "c"}
     response = owner_client.post("/", form)

@@ -287,6 +287,11 @@ class CreateForm(forms.Form, metaclass=SlotFieldsMetaclass):
         for slot in self.SLOTS:
             self._read_kept(f"{slot.name}_kept")
 
+    def clean_prompt(self) -> str:
+        """The prompt with each line break as the page counts it: one character (browsers send
+        CR LF)."""
+        return str(self.cleaned_data["prompt"]).replace("\r\n", "\n")
+
     def _kept_tokens(self, name: str) -> list[str]:
         """The kept uploads' tokens a field holds: posted, or in the initial values."""
         if self.is_bound:

@@ -6,7 +6,8 @@
     const counter = document.querySelector('[data-counter-for="' + textarea.id + '"]');
     if (!counter) return;
     const max = parseInt(textarea.dataset.max || "0", 10);
-    const length = textarea.value.length;
+    // In characters, as the studio counts them (an emoji is one, not two UTF-16 units).
+    const length = Array.from(textarea.value).length;
     counter.textContent = max ? length + " / " + max : String(length);
     counter.classList.toggle("counter--over", max > 0 && length > max);
   }

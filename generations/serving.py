@@ -44,7 +44,8 @@ INLINE_TYPES = {
     ".mov": "video/quicktime",
     ".webm": "video/webm",
 }
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# A number of more digits than any file's size is no range (nor one Python reads: 4,300 digits).
+RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 CHUNK = 256 * 1024
 
 

@@ -631,6 +631,12 @@ def test_media_answers_a_byte_range_for_video_seeking(owner_client: Client, owne
     assert b"".join(response.streaming_content) == data[10:20]
     tail = owner_client.get(url, headers={"Range": "bytes=-5"})
     assert b"".join(tail.streaming_content) == data[-5:]
+    # Found from outside (an attacker): a number longer than Python reads (4,300 digits) was a
+    # 500; it is a range like any other that cannot be served: the whole file.
+    for huge in (f"bytes=-{'9' * 4301}", f"bytes={'9' * 4301}-", f"bytes=0-{'9' * 4301}"):
+        whole = owner_client.get(url, headers={"Range": huge})
+        assert whole.status_code == 200
+        assert b"".join(whole.streaming_content) == data
 
 
 @pytest.mark.parametrize(

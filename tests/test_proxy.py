@@ -303,6 +303,17 @@ def test_http_errors_keep_the_gateway_detail(body: dict[str, Any]) -> None:
     assert str(raised.value) == "HTTP 401: Invalid token"
 
 
+def test_an_error_body_nested_past_what_python_reads_is_kept_as_text() -> None:
+    # Found beside an attacker's nested JSON (which was a 500 on the simulators): a gateway's
+    # error body nested as deep was a RecursionError in the worker instead of the job's error.
+    nested = b"[" * 5000 + b"]" * 5000
+    reply = httpx.MockTransport(lambda request: httpx.Response(401, content=nested))
+    client = ProxyClient("https://gateway.test", "token", transport=reply, max_retries=0)
+    with client, pytest.raises(errors.AuthenticationFailed) as raised:
+        client.get_generation("a")
+    assert str(raised.value) == f"HTTP 401: {nested[:200].decode()}"
+
+
 # --- inputs, hooks and jobs in the studio ---
 
 

@@ -99,6 +99,30 @@ def test_a_bad_fault_is_a_400_in_plain_words(
     assert not SimFault.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/_sim/faults",
+        "/v1/generations",
+        "/dream-machine/v1/generations",
+        "/dream-machine/v1/_sim/faults",
+        "/proxy/luma/generations",
+    ],
+)
+def test_json_nested_past_what_python_reads_is_a_400_in_plain_words(
+    stranger: httpx.Client, path: str
+) -> None:
+    # Found from outside (an attacker): 5,000 nested brackets were a 500 on every simulator.
+    nested = "[" * 5000 + "]" * 5000
+    response = stranger.post(
+        SIM_ROOT + path, content=nested, headers={"Content-Type": "application/json"}
+    )
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "The body is not valid JSON."},
+    )
+
+
 def test_a_stall_is_bounded_and_few_run_at_once(sleeps: list[float]) -> None:
     # A delay stored past the limit (an old row, a direct write) still stalls at most the limit.
     api.stall(SimFault(kind="timeout", delay=10**9))

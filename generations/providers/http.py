@@ -281,7 +281,7 @@ def _detail(response: httpx.Response) -> str:
         pass
     try:
         body = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python reads
         body = None
     # Resellers' gateways wrap errors as {code, message} (or msg, error) instead.
     for key in ("message", "msg", "error"):

@@ -95,7 +95,7 @@ def caller(request: HttpRequest) -> str:
 def json_body(request: HttpRequest) -> Any:
     try:
         return json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # nested too deep
         raise Refusal(400, "The body is not valid JSON.") from None
 
 

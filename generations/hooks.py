@@ -116,19 +116,18 @@ def _poll_here(generation: Generation, due: datetime) -> None:
 
 
 def _kept(request: HttpRequest) -> dict[str, object]:
-    """The notification as received (its body as JSON when it is, else as text), bounded."""
-    body = request.body[:MAX_KEPT_BYTES]
+    """The notification as received (its body as JSON when it is, else as text), bounded: no
+    more of the body is read than is kept, however large it is."""
+    read = request.read(MAX_KEPT_BYTES + 1)
+    body = read[:MAX_KEPT_BYTES]
     try:
         payload: object = (
             json.loads(body, parse_constant=_finite, parse_float=_finite) if body else None
         )
-    except (ValueError, RecursionError):  # not JSON, or JSON no database column stores
+        json.dumps(payload, ensure_ascii=False).encode()  # a lone surrogate, which no page writes
+    except (ValueError, RecursionError):  # not JSON, or JSON no database column or page takes
         payload = body.decode(errors="replace")
-    return {
-        "method": request.method,
-        "payload": payload,
-        "truncated": len(request.body) > len(body),
-    }
+    return {"method": request.method, "payload": payload, "truncated": len(read) > len(body)}
 
 
 def _finite(number: str) -> float:

@@ -11,6 +11,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -874,16 +875,28 @@ def test_what_staff_are_told_about_a_gateway_job_names_the_gateway_not_luma(
         b'{"a": [-1e999]}',
         b"[" * 100_000 + b"]" * 100_000,
         b'{"a": ' + b"7" * 5000 + b"}",
+        b'{"state": "\\ud800"}',
+        b'{"state": "' + b"x" * 3 * 1024 * 1024 + b'"}',
     ],
-    ids=["nan", "infinity", "overflow", "negative-overflow", "deep", "long-number"],
-)
-def test_a_hook_keeps_a_body_json_cannot_store_as_text(sent: Generation, body: bytes) -> None:
+    ids=[
+        "nan", "infinity", "overflow", "negative-overflow", "deep", "long-number",
+        "lone-surrogate", "over-django's-2.5-MB",
+    ],
+)  # fmt: skip
+def test_a_hook_keeps_a_body_json_cannot_store_as_text(
+    sent: Generation, body: bytes, admin_client: Client
+) -> None:
     # Found from outside: these bodies, on a correctly signed hook, were 500s (the database's
     # JSON check, a RecursionError, Python's digit limit), and an upstream retries on a 500.
+    # Then (an attacker): a lone surrogate was kept, and the job's admin page was a 500 for
+    # good (no page can write one); a body over 2.5 MB was a 400, and nothing was kept.
     response = Client().post(hook_path(sent), body, content_type="application/json")
     assert response.status_code == 200
     kept = sent.events.get(kind=EventKind.HOOK).data
     assert kept["payload"] == body[: hooks.MAX_KEPT_BYTES].decode()
+    assert kept["truncated"] is (len(body) > hooks.MAX_KEPT_BYTES)
+    page = admin_client.get(reverse("admin:generations_generation_change", args=[sent.pk]))
+    assert page.status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,10 +17,11 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, ListToolsResult
 
-from generations import providers
+from generations import credits, providers
 from generations.mcp import answers
 from generations.mcp.tokens import issue_token
-from generations.models import Generation, Lineage, Price, State, Via
+from generations.models import Generation, Lineage, Price, ProviderBalance, State, Via
+from generations.providers.dream_machine.provider import DreamMachineProvider
 from tests.conftest import terminal
 
 pytestmark = pytest.mark.integration
@@ -261,14 +262,37 @@ def test_a_missing_capability_names_what_it_needs(
         "generate_image", prompt="x", provider="gateway"
     )
     assert "cannot make images" in agent.refused("generate_image", prompt="x", provider="proxy")
-    credits = agent.ok("get_credits")["providers"]
-    assert {
-        "provider": "Luma Agents API",
-        "balance_usd": None,
-        "note": "not available: this upstream does not report a balance",
-    } in credits
-    assert len(credits) == len(providers.enabled())
     assert Generation.objects.count() == 1
+
+
+def test_credits_are_the_stored_readings_and_for_staff_only(
+    live_app: str, agent: Agent, staff: User, monkeypatch
+) -> None:
+    # Found from outside (an attacker): any person's token read the upstream balance, which the
+    # studio's pages show to staff alone, and each call asked the upstream: a loop of them spent
+    # the key's rate limit, stalling the team's jobs and, waiting on 429s, the pages.
+    assert credits.refresh_balances() == 1  # the worker's reading (Dream Machine's)
+
+    def asked(*args: Any) -> None:
+        raise AssertionError("get_credits asked the upstream")
+
+    monkeypatch.setattr(DreamMachineProvider, "credits", asked)
+    rows = {row["provider"]: row for row in agent.ok("get_credits")["providers"]}
+    assert len(rows) == len(providers.enabled())
+    assert (
+        rows["Luma Agents API"]["note"] == "not available: this upstream does not report a balance"
+    )
+    machine = rows["Luma Dream Machine API"]
+    assert machine["balance_usd"] is None
+    assert machine["note"] == "shown to staff only, as on the studio's pages"
+    reading = ProviderBalance.objects.get(provider="dream_machine")
+    staffs = Agent(live_app, staff).call("get_credits")
+    machine = {row["provider"]: row for row in staffs.structured_content["providers"]}[
+        "Luma Dream Machine API"
+    ]
+    assert machine["balance_usd"] == float(reading.cents) / 100
+    assert machine["read_at"] is not None
+    assert f"Luma Dream Machine API: ${reading.cents / 100:,.2f} (read " in text_of(staffs)
 
 
 def test_without_dream_machine_its_tools_say_what_they_need(

@@ -53,6 +53,7 @@ class GenerationList(BaseModel):
 class CreditInfo(BaseModel):
     provider: str
     balance_usd: float | None = Field(None, description="Dollars; None when not available")
+    read_at: datetime | None = Field(None, description="When the studio read the balance")
     note: str = ""
 
 

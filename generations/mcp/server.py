@@ -26,7 +26,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from generations import gallery, providers, trash
+from generations import credits, gallery, providers, trash
 from generations.chaining import IMAGE_KINDS, VIDEO_KINDS
 from generations.mcp import answers
 from generations.mcp.requests import (
@@ -41,7 +41,6 @@ from generations.mcp.requests import (
     plain_errors,
 )
 from generations.models import Generation, Kind, Lineage, State, Via
-from generations.providers.errors import LumaError
 from generations.submission import SubmissionRefused
 from generations.tasks import start_generation
 
@@ -543,27 +542,37 @@ async def add_audio(
     return await studio(run)
 
 
-@server.tool(annotations=READ_UPSTREAM)
+@server.tool(annotations=READ)
 async def get_credits() -> Annotated[CallToolResult, answers.Credits]:
-    """Each upstream's balance, in US dollars, where it tells (or why not)."""
+    """Each upstream's balance in US dollars as the studio last read it, for staff as on the
+    studio's pages (or why not)."""
 
     def run() -> CallToolResult:
+        # The worker's readings (credits.py): a call never asks an upstream, whose rate limit
+        # the team's jobs share.
+        stored = {reading.provider: reading for reading in credits.balances()}
+        staff = CALLER.get().user.is_staff
         rows = []
         for upstream in providers.enabled():
             row = answers.CreditInfo(provider=upstream.display_name)
+            reading = stored.get(upstream.name)
             if not upstream.capabilities.credits:
                 row.note = "not available: this upstream does not report a balance"
+            elif not staff:
+                row.note = "shown to staff only, as on the studio's pages"
+            elif reading is None:
+                row.note = "not read yet: the studio's worker reads it every few minutes"
             else:
-                try:
-                    cents = upstream.credits()
-                except LumaError as exc:
-                    row.note = f"could not be read now: {exc}"
-                else:
-                    row.balance_usd = None if cents is None else round(cents / 100, 2)
+                row.balance_usd = round(reading.cents / 100, 2)
+                row.read_at = reading.read_at
             rows.append(row)
         text = "\n".join(
             f"{row.provider}: "
-            + (f"${row.balance_usd:,.2f}" if row.balance_usd is not None else row.note)
+            + (
+                f"${row.balance_usd:,.2f} (read {row.read_at:%Y-%m-%d %H:%M} UTC)"
+                if row.balance_usd is not None
+                else row.note
+            )
             for row in rows
         )
         return result(answers.Credits(providers=rows), text or "No upstream is on.")

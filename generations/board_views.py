@@ -131,7 +131,7 @@ def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """Put one piece on boards or take it off them (from its card's menu or its page)."""
     piece = get_object_or_404(Generation.objects.alive(), uuid=uuid)
     on = list(piece.boards.filter(archived=False))
-    form = PieceBoardsForm(request.POST or None, initial={"boards": on})
+    form = PieceBoardsForm(request.POST or None, on=on)
     if request.method == "POST" and form.is_valid():
         wanted = set(form.cleaned_data["boards"])
         if name := form.cleaned_data["new_board"]:
@@ -142,7 +142,7 @@ def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         for target in wanted - set(on):
             target.add([piece], request.user)
-        for target in set(on) - wanted:
+        for target in form.left():
             target.remove([piece])
         messages.success(request, "Boards saved.")
         return redirect(back_to(request, piece.get_absolute_url()))

@@ -125,11 +125,26 @@ class PieceBoardsForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "New board"}),
     )  # fmt: skip
 
+    # The boards the piece was on when the form was shown (their ids): unticking takes it off
+    # those only, not off a board a teammate put it on since.
+    shown_on = forms.CharField(required=False, widget=forms.HiddenInput)
+
     clean_new_board = _new_board
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, on: list[Board], **kwargs: Any) -> None:
+        shown = " ".join(str(board.uuid) for board in on)
+        super().__init__(*args, initial={"boards": on, "shown_on": shown}, **kwargs)
         self.fields["boards"].queryset = active_boards()  # type: ignore[attr-defined]
+        self.on = on
+
+    def left(self) -> set[Board]:
+        """The boards to take the piece off: shown ticked, and unticked. A post that does not
+        say what it was shown (a script's) was shown the boards the piece is on now."""
+        wanted = set(self.cleaned_data["boards"])
+        if "shown_on" not in self.data:
+            return set(self.on) - wanted
+        shown = set(self.cleaned_data["shown_on"].split())
+        return {board for board in self.on if str(board.uuid) in shown} - wanted
 
 
 def boards_of(generation: Generation) -> list[Board]:

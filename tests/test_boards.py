@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -165,6 +166,32 @@ def test_anyone_adds_and_removes_a_piece_from_its_boards(
     teammate_client.post(f"/boards/{other.uuid}/edit", {"action": "remove", "piece": str(fox.uuid)})
     assert not fox.boards.exists()
     assert Generation.objects.filter(pk=fox.pk).exists()
+
+
+def test_saving_a_pieces_boards_leaves_a_board_a_teammate_put_it_on_meanwhile(
+    owner_client: Client, teammate_client: Client, owner: User, board: Board
+) -> None:
+    # Found from outside (an attacker, two tabs): Save in a piece's Boards took it off every
+    # board not ticked, also the one a teammate had put it on after the form was shown.
+    fox = piece(owner, "a fox")
+    shown = owner_client.get(f"/g/{fox.uuid}/boards").content.decode()
+    other = Board.objects.create(name="Moodboard", created_by=owner)
+    teammate_client.post(f"/g/{fox.uuid}/boards", {"boards": [str(other.uuid)]})
+    posted = {"boards": [str(board.uuid)], "shown_on": shown_on(shown)}
+    assert owner_client.post(f"/g/{fox.uuid}/boards", posted).status_code == 302
+    assert set(fox.boards.values_list("name", flat=True)) == {"Spring campaign", "Moodboard"}
+    # Unticking a board it was shown on still takes it off.
+    shown = owner_client.get(f"/g/{fox.uuid}/boards").content.decode()
+    posted = {"boards": [str(other.uuid)], "shown_on": shown_on(shown)}
+    owner_client.post(f"/g/{fox.uuid}/boards", posted)
+    assert set(fox.boards.values_list("name", flat=True)) == {"Moodboard"}
+
+
+def shown_on(page: str) -> str:
+    """What a piece's Boards form says it was shown (nothing, when it was on no board)."""
+    field = re.search(r'<input type="hidden" name="shown_on"(?: value="([^"]*)")?', page)
+    assert field is not None
+    return field[1] or ""
 
 
 def test_the_detail_page_shows_the_boards_a_piece_is_on(

@@ -427,6 +427,28 @@ def test_only_the_owner_or_staff_delete(
     assert Generation.objects.get(uuid=again).deleted_by == staff
 
 
+def test_a_teammates_trashed_piece_is_neither_named_nor_remade_from(
+    live_app: str, agent: Agent, teammate: User, finished: Callable[..., Generation]
+) -> None:
+    # Found from outside (an attacker): after its owner trashed the image a video was animated
+    # from, get_generation still named it as the video's parent, and remix_generation sent it
+    # upstream again (a new job from it was refused, as the studio's own Remix refuses it).
+    image = finished(aspect_ratio="16:9")
+    theirs = Agent(live_app, teammate)
+    frame = {"frame0": {"type": "generation", "id": str(image.uuid)}}
+    video = theirs.ok("create_generation", prompt="the camera pulls back", keyframes=frame)
+    assert video["parent_id"] == str(image.uuid)
+    agent.ok("delete_generation", generation_id=str(image.uuid))
+    shown = theirs.call("get_generation", generation_id=video["id"])
+    assert shown.structured_content is not None
+    assert shown.structured_content["parent_id"] is None
+    assert str(image.uuid) not in text_of(shown)
+    refused = theirs.refused("remix_generation", generation_id=video["id"])
+    assert "made from a piece that has since been moved to the Trash" in refused
+    assert str(image.uuid) not in refused
+    assert Generation.objects.filter(kind="video").count() == 1
+
+
 def test_the_persons_rate_limit_applies_through_mcp(agent: Agent, settings) -> None:
     settings.LUMAWEB_SUBMIT_PER_MINUTE = 1
     agent.ok("generate_image", prompt="one")

@@ -112,7 +112,10 @@ def describe(generation: Generation, base_url: str) -> GenerationInfo:
         via=generation.via,
         failure_code=generation.failure_code,
         reason=_reason(generation),
-        parent_id=str(generation.parent.uuid) if generation.parent else None,
+        # A trashed parent is not named, as the piece's page does not show it.
+        parent_id=str(parent.uuid)
+        if (parent := generation.parent) and not parent.deleted_at
+        else None,
         lineage=generation.lineage,
         page_url=base_url + generation.get_absolute_url(),
         media=[media_link(o, base_url) for o in generation.outputs.all()] if completed else [],

@@ -21,6 +21,7 @@ import anyio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -177,6 +178,19 @@ def find_job(generation_id: str, argument: str = "generation_id") -> Generation:
     if found is None:
         raise AskRefused(f"{argument}: no job {uuid} in the studio's history.")
     return found
+
+
+def _made_from_trashed(job: Generation) -> bool:
+    """Whether the job's request names a piece now in the Trash (by its upstream id, or by its
+    output's link, as Dream Machine's requests keep a picked piece): the studio's own Remix
+    refuses such a pick."""
+    refs = providers.references(job.provider, job.request)
+    named = [ref["generation_id"] for _, ref in refs if ref.get("generation_id")]
+    links = [ref["url"] for _, ref in refs if ref.get("url")]
+    if not named and not links:
+        return False
+    by_either = Q(upstream_id__in=named) | Q(outputs__url__in=links)
+    return Generation.objects.filter(by_either, deleted_at__isnull=False).exists()
 
 
 def finished_job(generation_id: str, argument: str, kinds: tuple[str, ...]) -> Generation:
@@ -737,6 +751,11 @@ async def remix_generation(
             raise AskRefused(
                 f"Its stored request is no longer valid:\n{plain_errors(exc)}"
             ) from None
+        if _made_from_trashed(job):
+            raise AskRefused(
+                f"generation_id: job {job.uuid} was made from a piece that has since been moved "
+                "to the Trash, so it cannot be made again; its owner can restore that piece."
+            )
         request = builder.remix(stored, prompt)
         user = CALLER.get().user
         generation, created = start_generation(

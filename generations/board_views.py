@@ -133,16 +133,16 @@ def piece_boards(request: HttpRequest, uuid: UUID) -> HttpResponse:
     on = list(piece.boards.filter(archived=False))
     form = PieceBoardsForm(request.POST or None, on=on)
     if request.method == "POST" and form.is_valid():
-        wanted = set(form.cleaned_data["boards"])
+        joined, left = form.changes()
         if name := form.cleaned_data["new_board"]:
             try:
-                wanted.add(saved(Board(name=name, created_by=request.user)))
+                joined.add(saved(Board(name=name, created_by=request.user)))
             except ValidationError as refusal:  # a teammate made it meanwhile
                 form.add_error("new_board", refusal)
     if request.method == "POST" and form.is_valid():
-        for target in wanted - set(on):
+        for target in joined:
             target.add([piece], request.user)
-        for target in form.left():
+        for target in left:
             target.remove([piece])
         messages.success(request, "Boards saved.")
         return redirect(back_to(request, piece.get_absolute_url()))

@@ -137,14 +137,17 @@ class PieceBoardsForm(forms.Form):
         self.fields["boards"].queryset = active_boards()  # type: ignore[attr-defined]
         self.on = on
 
-    def left(self) -> set[Board]:
-        """The boards to take the piece off: shown ticked, and unticked. A post that does not
-        say what it was shown (a script's) was shown the boards the piece is on now."""
+    def changes(self) -> tuple[set[Board], set[Board]]:
+        """The boards to put the piece on (ticked, and shown unticked) and to take it off (shown
+        ticked, and unticked): a board a teammate put it on or took it off since the form was
+        shown stays as they left it. A post that does not say what it was shown (a script's) was
+        shown the boards the piece is on now."""
         wanted = set(self.cleaned_data["boards"])
         if "shown_on" not in self.data:
-            return set(self.on) - wanted
-        shown = set(self.cleaned_data["shown_on"].split())
-        return {board for board in self.on if str(board.uuid) in shown} - wanted
+            return wanted - set(self.on), set(self.on) - wanted
+        ids = set(self.cleaned_data["shown_on"].split())
+        shown = {board for board in active_boards() if str(board.uuid) in ids}
+        return wanted - shown, (shown & set(self.on)) - wanted
 
 
 def boards_of(generation: Generation) -> list[Board]:

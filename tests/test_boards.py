@@ -185,6 +185,12 @@ def test_saving_a_pieces_boards_leaves_a_board_a_teammate_put_it_on_meanwhile(
     posted = {"boards": [str(other.uuid)], "shown_on": shown_on(shown)}
     owner_client.post(f"/g/{fox.uuid}/boards", posted)
     assert set(fox.boards.values_list("name", flat=True)) == {"Moodboard"}
+    # Nor is it put back on a board a teammate took it off meanwhile (the review).
+    shown = owner_client.get(f"/g/{fox.uuid}/boards").content.decode()
+    teammate_client.post(f"/g/{fox.uuid}/boards", {"shown_on": str(other.uuid)})  # unticked
+    posted = {"boards": [str(other.uuid)], "shown_on": shown_on(shown)}
+    owner_client.post(f"/g/{fox.uuid}/boards", posted)
+    assert not fox.boards.exists()
 
 
 def shown_on(page: str) -> str:

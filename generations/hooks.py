@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from generations import providers
 from generations.models import UPSTREAM_ACTIVE_STATES, EventKind, Generation
+from generations.providers.http import storable
 from generations.public import public_base
 from generations.tasks import poll_once, schedule_poll
 
@@ -124,9 +125,11 @@ def _kept(request: HttpRequest) -> dict[str, object]:
         payload: object = (
             json.loads(body, parse_constant=_finite, parse_float=_finite) if body else None
         )
-        json.dumps(payload, ensure_ascii=False).encode()  # a lone surrogate, which no page writes
+        dumped = json.dumps(payload, ensure_ascii=False)
+        if "\\u0000" in dumped or storable(dumped) != dumped:  # a NUL, a lone surrogate
+            raise ValueError("not storable as JSON")
     except (ValueError, RecursionError):  # not JSON, or JSON no database column or page takes
-        payload = body.decode(errors="replace")
+        payload = storable(body.decode(errors="replace"))
     return {"method": request.method, "payload": payload, "truncated": len(read) > len(body)}
 
 

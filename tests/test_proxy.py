@@ -304,6 +304,26 @@ def test_http_errors_keep_the_gateway_detail(body: dict[str, Any]) -> None:
     assert str(raised.value) == "HTTP 401: Invalid token"
 
 
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"code": 500, "message": "bad \ud800 news"}, "bad ? news"),
+        ({"code": 500, "message": "bad \x00 news"}, "bad \N{REPLACEMENT CHARACTER} news"),
+    ],
+)
+def test_a_gateway_error_no_page_or_column_takes_is_made_storable(
+    body: dict[str, Any], said: str
+) -> None:
+    # Found in review: a gateway's message with a lone surrogate or a NUL became the job's
+    # failure reason as it was, which SQLite (the surrogate) or PostgreSQL (the NUL) refuses.
+    content = json.dumps(body).encode()
+    reply = httpx.MockTransport(lambda request: httpx.Response(401, content=content))
+    client = ProxyClient("https://gateway.test", "token", transport=reply, max_retries=0)
+    with client, pytest.raises(errors.AuthenticationFailed) as raised:
+        client.get_generation("a")
+    assert str(raised.value) == f"HTTP 401: {said}"
+
+
 def test_an_error_body_nested_past_what_python_reads_is_kept_as_text() -> None:
     # Found beside an attacker's nested JSON (which was a 500 on the simulators): a gateway's
     # error body nested as deep was a RecursionError in the worker instead of the job's error.
@@ -877,10 +897,11 @@ def test_what_staff_are_told_about_a_gateway_job_names_the_gateway_not_luma(
         b'{"a": ' + b"7" * 5000 + b"}",
         b'{"state": "\\ud800"}',
         b'{"state": "' + b"x" * 3 * 1024 * 1024 + b'"}',
+        b'{"state": "\\u0000"}',
     ],
     ids=[
         "nan", "infinity", "overflow", "negative-overflow", "deep", "long-number",
-        "lone-surrogate", "over-django's-2.5-MB",
+        "lone-surrogate", "over-django's-2.5-MB", "nul",
     ],
 )  # fmt: skip
 def test_a_hook_keeps_a_body_json_cannot_store_as_text(

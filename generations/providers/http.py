@@ -274,6 +274,12 @@ def _status_label(error: errors.LumaError) -> str:
     return named.get(type(error)) or str(error.status or "error")
 
 
+def storable(text: str) -> str:
+    """`text` as every database column and page takes it: without lone surrogates (which no
+    page writes) or NULs (which PostgreSQL refuses)."""
+    return text.encode("utf-8", "replace").decode().replace("\x00", "\N{REPLACEMENT CHARACTER}")
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         return ErrorBody.model_validate_json(response.content).detail
@@ -286,8 +292,8 @@ def _detail(response: httpx.Response) -> str:
     # Resellers' gateways wrap errors as {code, message} (or msg, error) instead.
     for key in ("message", "msg", "error"):
         if isinstance(body, dict) and isinstance(body.get(key), str) and body[key].strip():
-            return str(body[key])
-    text = response.text.strip()
+            return storable(body[key])
+    text = storable(response.text.strip())
     return text[:200] if text else response.reason_phrase or f"HTTP {response.status_code}"
 
 

@@ -44,8 +44,10 @@ INLINE_TYPES = {
     ".mov": "video/quicktime",
     ".webm": "video/webm",
 }
-# A number of more digits than any file's size is no range (nor one Python reads: 4,300 digits).
-RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# A position of more digits than any file's size has is past its end (Python reads no number of
+# over 4,300 digits at all): "to the end" for a last byte, nothing for a first.
+MAX_POSITION_DIGITS = 18
 CHUNK = 256 * 1024
 
 
@@ -135,13 +137,17 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.groups()
     if first:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
+        start = _position(first)
+        end = min(_position(last), size - 1) if last else size - 1
     elif last:
-        start, end = max(0, size - int(last)), size - 1
+        start, end = max(0, size - _position(last)), size - 1
     else:
         return None
     return (start, end) if start <= end < size else None
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) <= MAX_POSITION_DIGITS else 10**MAX_POSITION_DIGITS
 
 
 def _read(handle: IO[bytes], length: int) -> Iterator[bytes]:

@@ -37,6 +37,9 @@ from generations.models import (
 from generations.serving import serve
 
 PAGE_SIZE = 24
+# What the Kind filter finds: each kind, and upscales and added audio as their cards name them
+# (also found among video edits).
+KINDS = {**dict(Kind.choices), **NAMED_FOR_THEIR_WORK}
 STATE_FILTERS = {
     "active": ACTIVE_STATES,
     "completed": (State.COMPLETED,),
@@ -76,10 +79,7 @@ class GalleryFilters(forms.Form):
             attrs={"type": "search", "placeholder": "Search prompts", "autocomplete": "off"}
         ),
     )
-    # Upscales and added audio, as their cards name them (also found among video edits).
-    kind = forms.ChoiceField(
-        required=False, choices=[("", "Any kind"), *Kind.choices, *NAMED_FOR_THEIR_WORK.items()]
-    )
+    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *KINDS.items()])
     provider = forms.ChoiceField(required=False, label="Upstream")
     model = forms.ChoiceField(required=False)
     state = forms.ChoiceField(

@@ -41,7 +41,7 @@ from generations.mcp.requests import (
     choose,
     plain_errors,
 )
-from generations.models import Generation, Kind, Lineage, State, Via
+from generations.models import Generation, Lineage, State, Via
 from generations.submission import SubmissionRefused
 from generations.tasks import start_generation
 
@@ -189,7 +189,7 @@ def _made_from_trashed(job: Generation) -> bool:
     links = [ref["url"] for _, ref in refs if ref.get("url")]
     if not named and not links:
         return False
-    by_either = Q(upstream_id__in=named) | Q(outputs__url__in=links)
+    by_either = Q(provider=job.provider, upstream_id__in=named) | Q(outputs__url__in=links)
     return Generation.objects.filter(by_either, deleted_at__isnull=False).exists()
 
 
@@ -441,7 +441,7 @@ async def list_generations(
         bool, Field(strict=True, description="Only jobs the token's person started")
     ] = False,
     person: Annotated[str | None, Field(description="Only this teammate's jobs (username)")] = None,
-    kind: Literal[tuple(Kind.values)] | None = None,  # type: ignore[valid-type]
+    kind: Literal[tuple(gallery.KINDS)] | None = None,  # type: ignore[valid-type]
     state: Literal["active", "completed", "failed"] | None = None,
     provider: ProviderName = None,
     search: Annotated[str | None, Field(description="Words the prompt contains")] = None,

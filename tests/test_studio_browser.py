@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from generations.models import Generation, State
 from tests.conftest import checked_page, log_in, log_out_and_in_elsewhere
@@ -453,6 +453,21 @@ def test_a_source_brought_from_its_page_is_whole_and_centred_a_placed_one_stays(
     expect(page.locator("input[name=h_norm]")).to_have_value(f"{height:.3f}")
     expect(page.locator("input[name=y_norm]")).to_have_value(f"{(1 - height) / 2:.3f}")
     page.uncheck("input[name=model_chooses]")
+    expect(page.locator("input[name=y_norm]")).to_have_value(f"{(1 - height) / 2:.3f}")
+    # Unticked before the picture arrives (the review): no person placed it either.
+    held: list[Route] = []
+    page.route("**/*-thumb*", lambda route: held.append(route))
+    with page.expect_request("**/*-thumb*"):
+        page.reload(wait_until="domcontentloaded")  # the load event waits for the picture
+    page.uncheck("input[name=model_chooses]")
+    for _ in range(600):  # the route's handler runs on the page's next event
+        if held:
+            break
+        page.wait_for_timeout(50)
+    expect(page.locator("input[name=y_norm]")).to_have_value("0.0")  # the form's, no picture yet
+    held[0].continue_()
+    page.unroute("**/*-thumb*")
+    expect(page.locator("[data-rect] [data-picture]")).to_be_visible()
     expect(page.locator("input[name=y_norm]")).to_have_value(f"{(1 - height) / 2:.3f}")
     # A job placed by a person, made again: its place is kept.
     placed = finished(owner, "a red ball, low", kind="video_reframe", aspect_ratio="9:16")

@@ -245,9 +245,13 @@
     const handle = root.querySelector("[data-handle]");
     const chooses = root.querySelector("[data-model-chooses]");
     const inputs = {};
+    // Whether a person gave the position (moved or typed it here, or a remix's or a refused
+    // form's, which the model does not place): only then is it kept when the picture arrives.
+    let placed = !chooses.checked;
     ["x_norm", "y_norm", "w_norm", "h_norm"].forEach(function (name) {
       inputs[name] = form.querySelector("input[name='" + name + "']");
       inputs[name].step = "0.01";  // the numbers' arrow keys move by a hundredth of the frame
+      inputs[name].addEventListener("input", function () { placed = true; });
     });
     let aspect = null;  // the source's width / height, once its picture is known
 
@@ -290,6 +294,7 @@
       h = clamp(h, 0.05, 2);
       if (how === "move") { x = snap(x, w); y = snap(y, h); }
       if (chooses.checked) chooses.checked = false;
+      placed = true;
       write(x, y, w, h);
     }
 
@@ -340,13 +345,12 @@
       rect.prepend(picture);
     }
 
-    // A newly chosen source, or one no person has placed (the model places it: the numbers are
-    // the form's defaults), is fitted; a position a person gave (a remix's, a refused form's)
+    // A newly chosen source, or one no person has placed, is fitted; a position a person gave
     // only takes the source's shape.
     function shaped(width, height, fresh) {
       if (!width || !height) return;
       aspect = width / height;
-      if (fresh === true || chooses.checked) fit();
+      if (fresh === true || !placed) fit();
       else reshape();
     }
 
@@ -366,6 +370,7 @@
       let h = heightFor(w);
       if (h === null) return draw();
       if (h > 1) { w = 1 / h; h = 1; }
+      placed = false;
       write((1 - w) / 2, (1 - h) / 2, w, h);
     }
 

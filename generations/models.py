@@ -337,6 +337,13 @@ class Generation(models.Model):
         """Why it failed, in the words of the upstream that had it."""
         return explain(self.failure_code, self.provider)
 
+    @cached_property
+    def retry_refusal(self) -> str:
+        """Why the studio did not retry this failure automatically although its kind is (the
+        team's budget, say), or "". Review's rows read it in their query (triage.py)."""
+        said = self.events.filter(kind=EventKind.RETRY_REFUSED).order_by("-at", "-id")
+        return str(said.values_list("data__reason", flat=True).first() or "")
+
     @property
     def earlier_try_failure(self) -> str:
         """What went wrong with the try this retry replaces, for its card; a retry is sent to
@@ -925,6 +932,7 @@ class EventKind(models.TextChoices):
     ERROR = "error", "Upstream error"
     ARCHIVE_FAILED = "archive_failed", "Archiving failed"
     RETRIED = "retried", "Retried"
+    RETRY_REFUSED = "retry_refused", "Not retried automatically"
     REVIEWED = "reviewed", "Reviewed"
     REOPENED = "reopened", "Reopened"
     REFRESHED = "refreshed", "Refreshed from upstream"

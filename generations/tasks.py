@@ -83,8 +83,9 @@ def after_failure(generation: Generation, wait: float | None = None) -> Generati
     attempt, due = planned
     try:
         new, created = record_retry(generation, attempt=attempt, submit_after=due)
-    except retry.NotRetryable as exc:
+    except retry.NotRetryable as exc:  # the team's budget, say: said on its page and Review
         logger.warning("not retrying %s automatically: %s", generation.uuid, exc)
+        generation.log(EventKind.RETRY_REFUSED, data={"reason": str(exc)})
         return None
     if created:
         enqueue_submit(new)

@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models import Count, OuterRef, Subquery, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, TruncDate
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -29,7 +30,9 @@ from generations.gallery import back_to
 from generations.models import (
     FAILURE_STATES,
     ArchiveState,
+    EventKind,
     Generation,
+    GenerationEvent,
     State,
 )
 
@@ -60,7 +63,16 @@ def triage(request: HttpRequest) -> HttpResponse:
     _require_staff(request)
     now = timezone.now()
     rows = ROWS.all()
-    needing = list(rows.needs_review().order_by("-created_at", "-id")[:LIST_LIMIT])
+    refusals = GenerationEvent.objects.filter(
+        generation=OuterRef("pk"), kind=EventKind.RETRY_REFUSED
+    ).order_by("-at", "-id")
+    # In the rows' query, what the model's `retry_refusal` would read for each row.
+    refusal = Subquery(refusals.annotate(reason=KT("data__reason")).values("reason")[:1])
+    needing = list(
+        rows.needs_review()
+        .annotate(retry_refusal=Coalesce(refusal, Value(""), output_field=TextField()))
+        .order_by("-created_at", "-id")[:LIST_LIMIT]
+    )
     totals, upstreams = _needing_review()
     context = {
         **_summary(totals, now),

@@ -476,6 +476,25 @@ def test_start_generation_with_limits_refuses_before_recording(owner: User, sett
 
 
 @pytest.mark.django_db
+def test_an_automatic_retry_the_team_budget_refuses_is_said_on_the_job_and_in_review(
+    owner: User, staff: User, settings
+) -> None:
+    # Found from outside (a team's admin): the refusal was only a line in the worker's log; the
+    # job's page said jobs like it are retried automatically, and Review had no word of it.
+    failed = piece(owner, "a paper crane", state=State.FAILED, failure_code="generation_failed")
+    failed.request = schema.GenerationRequest(prompt="a paper crane").to_wire()
+    failed.save()
+    settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal("0.01")
+    assert tasks.after_failure(failed) is None
+    reason = "Not retried automatically: This job is estimated at $0.02"
+    page = Client()
+    page.force_login(owner)
+    assert reason in html.unescape(page.get(failed.get_absolute_url()).content.decode())
+    page.force_login(staff)
+    assert reason in html.unescape(page.get("/review/").content.decode())
+
+
+@pytest.mark.django_db
 def test_a_staff_retry_counts_against_the_team_not_the_person(
     owner: User, staff: User, settings
 ) -> None:

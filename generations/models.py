@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -436,13 +436,17 @@ class Generation(models.Model):
         return done
 
     def mark_failed(self, code: str, reason: str, request_id: str = "") -> bool:
-        """Finish the job as failed, from any unfinished state."""
+        """Finish the job as failed, from any unfinished state. One its upstream never accepted
+        (refused when sent, or cancelled before) costs nothing: budgets and Usage count it so."""
         done = self._transition(
             ACTIVE_STATES,
             state=State.FAILED,
             failure_code=code,
             failure_reason=reason,
             finished_at=timezone.now(),
+            estimated_cents=Case(
+                When(upstream_id__isnull=True, then=Value(Decimal(0))), default=F("estimated_cents")
+            ),
         )
         if done:
             self.log(EventKind.FAILED, request_id=request_id, data={"code": code, "reason": reason})

@@ -27,7 +27,8 @@ from generations.providers.base import Summary
 from generations.retry import NotRetryable
 from generations.submission import SubmissionRefused, record_generation
 from generations.tasks import start_generation
-from tests.factories import piece
+from tests.conftest import terminal
+from tests.factories import piece, sim_fault
 
 pytestmark = pytest.mark.integration
 
@@ -473,6 +474,27 @@ def test_start_generation_with_limits_refuses_before_recording(owner: User, sett
     with pytest.raises(SubmissionRefused, match=r"estimated at \$0\.02"):
         start_generation(owner, schema.GenerationRequest(prompt="a cat"), check_limits=True)
     assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_never_accepted_upstream_costs_nothing(owner: User, run_worker, settings) -> None:
+    # Found from outside (a team's admin): a job its upstream refused when it was sent (a 400,
+    # a keyframe it did not know) kept its estimate in the budgets and on Usage.
+    settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal(10)
+    # The seeded row, stated: an earlier transactional test's flush empties the price table.
+    Price.objects.update_or_create(
+        provider="agents", kind="image", model="uni-1", resolution="", duration="",
+        defaults={"cents": Decimal(2)},
+    )  # fmt: skip
+    sim_fault("400", method="POST", path="/generations")
+    refused, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet harbour"))
+    assert refused.estimated_cents == Decimal(2)  # counted while it is being sent
+    run_worker(terminal(refused))
+    assert (refused.state, refused.estimated_cents) == (State.FAILED, Decimal(0))
+    assert spend.budgets(owner)[0].spent_cents == 0
+    accepted, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet pier"))
+    run_worker(terminal(accepted))
+    assert (accepted.state, accepted.estimated_cents) == (State.COMPLETED, Decimal(2))
 
 
 @pytest.mark.django_db

@@ -35,9 +35,13 @@ def unique_name(name: str, board: Board | None = None) -> str:
         )
     others = Board.objects.exclude(pk=board.pk if board else None)
     if (found := others.filter(folded_name=fold_name(name)).first()) is not None:
-        archived = " (archived)" if found.archived else ""
+        if found.archived:  # no list of boards to choose from offers it
+            raise forms.ValidationError(
+                f"There is already a board named “{found.name}”, archived: restore it from "
+                "Boards, under Archived, or choose another name."
+            )
         raise forms.ValidationError(
-            f"There is already a board named “{found.name}”{archived}: choose it, or another name."
+            f"There is already a board named “{found.name}”: choose it, or another name."
         )
     return name
 

@@ -1,5 +1,6 @@
 """Boards, the multi-selection's actions and bulk downloads, through the views."""
 
+import html
 import io
 import json
 import re
@@ -337,6 +338,19 @@ def test_a_second_board_of_the_same_name_is_refused_everywhere_one_is_made(
     owner_client.post(f"/boards/{board.uuid}/edit", {"action": "rename", "name": "SPRING campaign"})
     board.refresh_from_db()
     assert board.name == "SPRING campaign"
+
+
+def test_a_name_an_archived_board_has_says_where_that_board_is(
+    owner_client: Client, owner: User
+) -> None:
+    # Found from outside (a team's admin): "choose it" named a board no list offers.
+    Board.objects.create(name="Client A", created_by=owner, archived=True)
+    refused = owner_client.post("/boards/", {"name": "CLIENT A"})
+    assert refused.status_code == 400
+    assert (
+        "There is already a board named “Client A”, archived: restore it from Boards, under "
+        "Archived, or choose another name." in html.unescape(refused.content.decode())
+    )
 
 
 def test_the_database_refuses_two_boards_whose_names_fold_alike(owner: User) -> None:

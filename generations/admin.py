@@ -21,10 +21,19 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from generations import retry, tasks
+from generations import providers, retry, tasks
 from generations.boards import BoardForm
 from generations.explanations import explain
-from generations.models import Board, Generation, GenerationQuerySet, Output, PersonBudget, Price
+from generations.models import (
+    NAMED_FOR_THEIR_WORK,
+    Board,
+    Generation,
+    GenerationQuerySet,
+    Kind,
+    Output,
+    PersonBudget,
+    Price,
+)
 from generations.wording import ago
 
 REF_KEYS = ("generation_id", "file_id", "url", "data")
@@ -516,12 +525,40 @@ def _references(value: Any, where: str = "") -> Any:
             yield from _references(item, f"{where}[{index}]")
 
 
+def _price_models() -> list[str]:
+    """Every model a job may be priced by: each provider's, and Dream Machine's upscale and
+    audio, whose jobs are named for what they did."""
+    known = (m for p in providers.every() for m in p.capabilities.models)
+    return list(dict.fromkeys([*known, *NAMED_FOR_THEIR_WORK]))
+
+
+class PriceAdminForm(forms.ModelForm):
+    """A price's provider, model and kind chosen from those jobs have: a typed one ("dream-
+    machine", "Image", "photon-1 ") was saved, and never matched a job."""
+
+    class Meta:
+        model = Price
+        fields = ["provider", "model", "kind", "resolution", "duration", "cents"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kept = [self.instance.model] if self.instance.pk else []  # an older row stays editable
+        models = dict.fromkeys([*_price_models(), *kept])
+        self.fields["provider"] = forms.ChoiceField(
+            choices=[(p.name, p.label) for p in providers.every()]
+        )
+        self.fields["model"] = forms.ChoiceField(choices=[(m, m) for m in models])
+        self.fields["kind"] = forms.ChoiceField(choices=Kind.choices)
+
+
 @admin.register(Price)
 class PriceAdmin(admin.ModelAdmin):
     """The estimates every job's cost comes from (generations/spend.py): edit them as prices
     change. The seeded rows are estimates, not Luma's published prices."""
 
-    list_display = ("provider", "model", "kind", "resolution", "duration", "cents")
+    form = PriceAdminForm
+    # The price beside what it prices: at a laptop's width the later columns may scroll.
+    list_display = ("provider", "model", "kind", "cents", "resolution", "duration")
     list_editable = ("cents",)
     list_filter = ("provider", "model", "kind")
 

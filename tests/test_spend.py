@@ -304,6 +304,27 @@ def test_a_budget_or_a_price_below_zero_is_refused(staff: User, owner: User) -> 
     assert not Price.objects.filter(model="m").exists()
 
 
+def test_a_price_is_for_a_provider_model_and_kind_jobs_have(staff: User) -> None:
+    """Found from outside (a team's admin): "dream-machine", "photon-1 " and "Image" were
+    saved, and the row never priced a job."""
+    client = Client()
+    client.force_login(staff)
+    typed = {"provider": "dream-machine", "model": "photon-1 ", "kind": "Image", "cents": "5"}
+    refused = client.post("/admin/generations/price/add/", typed)
+    assert refused.content.decode().count("Select a valid choice") == 3
+    assert not Price.objects.filter(cents=5).exists()
+    chosen = {"provider": "dream_machine", "model": "upscale_video", "kind": "video_edit"}
+    added = client.post(
+        "/admin/generations/price/add/", {**chosen, "resolution": "720p", "cents": "5"}
+    )
+    assert added.status_code == 302
+    assert Price.objects.filter(**chosen, resolution="720p", cents=5).exists()
+    # The price is in the list's fourth column, beside what it prices, where a laptop shows it.
+    listed = client.get("/admin/generations/price/").content.decode()
+    header = re.findall(r'<th scope="col" class="(?:sortable )?column-(\w+)', listed)
+    assert header[:4] == ["provider", "model", "kind", "cents"]
+
+
 def test_a_name_that_looks_like_a_formula_is_exported_as_text(staff: User) -> None:
     _job(User.objects.create_user("=cmd|calc"), "2")
     client = Client()

@@ -314,6 +314,17 @@ def test_modify_a_video_with_how_far_to_go(owner, owner_client, run_worker, sett
     assert '<option value="reimagine_2" selected>' in again
 
 
+def test_a_reframe_starts_from_the_sources_prompt_a_modify_from_none(
+    owner, owner_client, run_worker
+) -> None:
+    """Found from outside (a creative): Reframe on a Dream Machine video's page came with an
+    empty prompt, unlike the Agents API's Reframe (the prompt says what fills the new parts)."""
+    video = a_video(owner, run_worker, "a harbour at dawn")
+    for mode, inherits in [("dm_reframe_video", True), ("dm_modify", False)]:
+        form = owner_client.get(f"/?mode={mode}&from={video.uuid}&as=media&lineage=reframe")
+        assert ("a harbour at dawn</textarea>" in form.content.decode()) is inherits, mode
+
+
 def test_a_reframe_of_a_picked_video_shows_it_beside_the_result(
     owner, owner_client, run_worker, settings
 ) -> None:

@@ -256,7 +256,9 @@ class DreamImageForm(DreamForm):
 class _SourceForm(DreamForm):
     """A job on one input (the `media`): reframe or modify."""
 
-    INHERITS = ()  # a reframe's point is another ratio; a modify's prompt is a new look
+    # A reframe's prompt says what fills the new parts (as the Agents API's Reframe starts from
+    # its source's), its point another ratio; a modify's prompt is a new look (DreamModifyForm).
+    INHERITS = ("prompt",)
     NEEDS = ("media",)
 
     FIELD_FOR_PATH = {
@@ -327,6 +329,7 @@ class DreamReframeVideoForm(_SourceForm):
 
 
 class DreamModifyForm(_SourceForm):
+    INHERITS = ()
     KIND = "video_edit"
     MODE = "dm_modify"
     LABEL = "Modify video"

@@ -117,6 +117,14 @@ def test_video_with_two_keyframes_placed_on_the_timeline(
     page.mouse.move(strip["x"] + strip["width"] * 0.75, strip["y"] + strip["height"] / 2)
     page.mouse.up()
     expect(rows.nth(1).locator("input[name$='-frame']")).to_have_value("90")
+    # Found from outside (a creative): a typed frame moved its marker only once the field was
+    # left; it moves as it is typed.
+    first = rows.nth(0).locator("input[name$='-frame']")
+    first.fill("")
+    first.press_sequentially("60")
+    expect(markers.nth(0)).to_have_attribute("style", re.compile(r"left: 50%"))
+    first.fill("0")
+    first.dispatch_event("change")
     # Loop cannot combine with keyframes: the page says so before anything is spent.
     expect(page.locator("input[name=loop]")).to_be_disabled()
     expect(page.locator(".option__reason").first).to_be_visible()

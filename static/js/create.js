@@ -196,6 +196,8 @@
     }
 
     function wireRow(row) {
+      // A frame being typed moves its marker as it is typed; the rest waits for the change.
+      frameInput(row).addEventListener("input", render);
       row.addEventListener("change", function () {
         if (hasImage(row) && frameInput(row).value === "") {
           // A new image lands after the last placed keyframe, or at 0.

@@ -72,7 +72,9 @@ def home(request: HttpRequest) -> HttpResponse:
                 again = form.again(generation)
                 if request.htmx:
                     context = {
-                        **_create_context(form_class(initial=again, user=request.user), mode),
+                        **_create_context(
+                            form_class(initial=again, user=request.user), mode, request.user
+                        ),
                         "made": form.made,  # empty when a double submit found its first job
                         "sent": True,
                     }

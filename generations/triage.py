@@ -41,8 +41,18 @@ LIST_LIMIT = 100
 COUNT_DAYS = 14
 RECENTLY_REVIEWED = 10
 NOTE_MAX = 500  # a review note's characters: a line or two, not a report
+_REFUSALS = GenerationEvent.objects.filter(
+    generation=OuterRef("pk"), kind=EventKind.RETRY_REFUSED
+).order_by("-at", "-id")
 # Jobs as the page lists them.
-ROWS = Generation.objects.select_related("created_by", "reviewed_by", "retried_as")
+ROWS = Generation.objects.select_related("created_by", "reviewed_by", "retried_as").annotate(
+    # In the rows' query, what the model's `retry_refusal` would read for each row.
+    retry_refusal=Coalesce(
+        Subquery(_REFUSALS.annotate(reason=KT("data__reason")).values("reason")[:1]),
+        Value(""),
+        output_field=TextField(),
+    )
+)
 
 
 def _require_staff(request: HttpRequest) -> None:
@@ -63,16 +73,7 @@ def triage(request: HttpRequest) -> HttpResponse:
     _require_staff(request)
     now = timezone.now()
     rows = ROWS.all()
-    refusals = GenerationEvent.objects.filter(
-        generation=OuterRef("pk"), kind=EventKind.RETRY_REFUSED
-    ).order_by("-at", "-id")
-    # In the rows' query, what the model's `retry_refusal` would read for each row.
-    refusal = Subquery(refusals.annotate(reason=KT("data__reason")).values("reason")[:1])
-    needing = list(
-        rows.needs_review()
-        .annotate(retry_refusal=Coalesce(refusal, Value(""), output_field=TextField()))
-        .order_by("-created_at", "-id")[:LIST_LIMIT]
-    )
+    needing = list(rows.needs_review().order_by("-created_at", "-id")[:LIST_LIMIT])
     totals, upstreams = _needing_review()
     context = {
         **_summary(totals, now),

@@ -435,18 +435,27 @@ class Generation(models.Model):
             self.log(EventKind.UNKNOWN, request_id=request_id, data={"reason": reason})
         return done
 
-    def mark_failed(self, code: str, reason: str, request_id: str = "") -> bool:
-        """Finish the job as failed, from any unfinished state. One its upstream never accepted
-        (refused when sent, or cancelled before) costs nothing: budgets and Usage count it so."""
+    def mark_failed(
+        self, code: str, reason: str, request_id: str = "", *, never_sent: bool = False
+    ) -> bool:
+        """Finish the job as failed, from any unfinished state.
+
+        What never reached an upstream costs nothing (budgets and Usage count it so): a draft
+        no worker has taken, or a job its upstream refused when it was sent (`never_sent`). One
+        being sent keeps its estimate, as the upstream may still accept it; one no price row
+        priced keeps having no estimate (Usage counts those).
+        """
+        unsent = Q(estimated_cents__isnull=False)
+        if not never_sent:
+            unsent &= Q(state=State.DRAFT)
+        cost = Case(When(unsent, then=Value(Decimal(0))), default=F("estimated_cents"))
         done = self._transition(
             ACTIVE_STATES,
             state=State.FAILED,
             failure_code=code,
             failure_reason=reason,
             finished_at=timezone.now(),
-            estimated_cents=Case(
-                When(upstream_id__isnull=True, then=Value(Decimal(0))), default=F("estimated_cents")
-            ),
+            estimated_cents=cost,
         )
         if done:
             self.log(EventKind.FAILED, request_id=request_id, data={"code": code, "reason": reason})

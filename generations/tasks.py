@@ -136,7 +136,7 @@ def submit_generation(generation_uuid: str) -> None:
     try:
         reply = providers.get(generation.provider).submit(generation)
     except errors.InputRefused as exc:
-        generation.mark_failed("upload_refused", exc.detail, exc.request_id)
+        generation.mark_failed("upload_refused", exc.detail, exc.request_id, never_sent=True)
         return
     except errors.OutcomeUnknown as exc:
         generation.mark_outcome_unknown(exc.detail, exc.request_id)
@@ -169,7 +169,7 @@ def _submit_refused(generation: Generation, exc: errors.LumaError) -> None:
     code = REFUSAL_CODES.get(type(exc), "upstream_unavailable")
     # A failure and its automatic retry are committed together: no viewer sees one alone.
     with transaction.atomic():
-        if generation.mark_failed(code, exc.detail, exc.request_id):
+        if generation.mark_failed(code, exc.detail, exc.request_id, never_sent=True):
             after_failure(generation, wait=exc.retry_after)
 
 

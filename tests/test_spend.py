@@ -523,6 +523,21 @@ def test_a_job_never_accepted_upstream_costs_nothing(owner: User, run_worker, se
     accepted, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet pier"))
     run_worker(terminal(accepted))
     assert (accepted.state, accepted.estimated_cents) == (State.COMPLETED, Decimal(2))
+    # Review: cancelled while it is being sent, it keeps its estimate (the upstream may still
+    # accept it and charge); cancelled before any worker took it, it costs nothing.
+    sending, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet quay"))
+    assert sending.claim_for_submit()
+    assert sending.mark_failed("cancelled", "Cancelled.")
+    assert sending.estimated_cents == Decimal(2)
+    draft, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet dock"))
+    assert draft.mark_failed("cancelled", "Cancelled.")
+    assert draft.estimated_cents == Decimal(0)
+    # One no price row priced stays without an estimate: Usage counts those.
+    Price.objects.all().delete()
+    sim_fault("400", method="POST", path="/generations")
+    unpriced, _ = start_generation(owner, schema.GenerationRequest(prompt="a quiet jetty"))
+    run_worker(terminal(unpriced))
+    assert (unpriced.state, unpriced.estimated_cents) == (State.FAILED, None)
 
 
 @pytest.mark.django_db

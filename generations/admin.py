@@ -542,13 +542,17 @@ class PriceAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        kept = [self.instance.model] if self.instance.pk else []  # an older row stays editable
-        models = dict.fromkeys([*_price_models(), *kept])
-        self.fields["provider"] = forms.ChoiceField(
-            choices=[(p.name, p.label) for p in providers.every()]
-        )
-        self.fields["model"] = forms.ChoiceField(choices=[(m, m) for m in models])
-        self.fields["kind"] = forms.ChoiceField(choices=Kind.choices)
+        known = {
+            "provider": [(p.name, p.label) for p in providers.every()],
+            "model": [(m, m) for m in _price_models()],
+            "kind": list(Kind.choices),
+        }
+        for name, choices in known.items():
+            # An older row's own value stays among them: shown as it is, not as the first.
+            own = getattr(self.instance, name) if self.instance.pk else ""
+            if own and own not in dict(choices):
+                choices.append((own, f"{own} (matches no job)"))
+            self.fields[name] = forms.ChoiceField(choices=choices)
 
 
 @admin.register(Price)

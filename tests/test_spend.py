@@ -319,6 +319,12 @@ def test_a_price_is_for_a_provider_model_and_kind_jobs_have(staff: User) -> None
     )
     assert added.status_code == 302
     assert Price.objects.filter(**chosen, resolution="720p", cents=5).exists()
+    # A row typed before keeps its values when it is opened (review: a list without them showed
+    # the first choice, and a Save changed what the row prices).
+    old = Price.objects.create(provider="dream-machine", model="photon-1 ", kind="Image", cents=5)
+    page = client.get(f"/admin/generations/price/{old.pk}/change/").content.decode()
+    for value in ("dream-machine", "photon-1 ", "Image"):
+        assert f'<option value="{value}" selected>{value} (matches no job)</option>' in page
     # The price is in the list's fourth column, beside what it prices, where a laptop shows it.
     listed = client.get("/admin/generations/price/").content.decode()
     header = re.findall(r'<th scope="col" class="(?:sortable )?column-(\w+)', listed)

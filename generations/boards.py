@@ -36,9 +36,10 @@ def unique_name(name: str, board: Board | None = None) -> str:
     others = Board.objects.exclude(pk=board.pk if board else None)
     if (found := others.filter(folded_name=fold_name(name)).first()) is not None:
         if found.archived:  # no list of boards to choose from offers it
+            maker = found.created_by.get_username() if found.created_by else "its maker"
             raise forms.ValidationError(
-                f"There is already a board named “{found.name}”, archived: restore it from "
-                "Boards, under Archived, or choose another name."
+                f"There is already a board named “{found.name}”, archived: {maker} or staff "
+                "can restore it from Boards, under Archived. Or choose another name."
             )
         raise forms.ValidationError(
             f"There is already a board named “{found.name}”: choose it, or another name."

@@ -348,8 +348,9 @@ def test_a_name_an_archived_board_has_says_where_that_board_is(
     refused = owner_client.post("/boards/", {"name": "CLIENT A"})
     assert refused.status_code == 400
     assert (
-        "There is already a board named “Client A”, archived: restore it from Boards, under "
-        "Archived, or choose another name." in html.unescape(refused.content.decode())
+        "There is already a board named “Client A”, archived: olivia or staff can restore it "
+        "from Boards, under Archived. Or choose another name."
+        in html.unescape(refused.content.decode())
     )
 
 

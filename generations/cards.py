@@ -70,8 +70,10 @@ def render_card(
     refreshing: bool = False,
     oob: bool = False,
     board: Board | None = None,
+    replacing: UUID | None = None,
 ) -> SafeString:
-    """One card as this viewer sees it; `oob` marks it for an htmx out-of-band swap.
+    """One card as this viewer sees it; `oob` marks it for an htmx out-of-band swap, in place
+    of its own card or of the card of the job it `replacing`.
 
     `refreshing`: a renewal of its output links was started, so the card is watched until then.
     `board`: the card is shown on this board's page, whose menu items it gets.
@@ -90,7 +92,8 @@ def render_card(
         .replace(BOARD_ACTIONS, on_board, 1)
     )
     if oob:
-        html = html.replace("<article ", '<article hx-swap-oob="true" ', 1)
+        target = "true" if replacing is None else f"outerHTML:#card-{replacing}"
+        html = html.replace("<article ", f'<article hx-swap-oob="{target}" ', 1)
     return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there
 
 

@@ -271,8 +271,10 @@ def poll(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=204)
     if not request.user.is_authenticated:  # signed out, or no longer allowed in
         return redirect_to_login(request.get_full_path())
-    found = Generation.objects.alive().cards().for_viewer(request.user).filter(uuid__in=moved)
+    cards = Generation.objects.alive().cards().for_viewer(request.user)
+    found = list(cards.filter(uuid__in=moved))
     board = page_board(request) if not page else None  # a detail page reloads instead
+    retries = _automatic_retries(cards, found) if board is None else {}
     swaps = []
     for generation in found:
         refreshing = refresh_if_stale(generation)
@@ -280,6 +282,11 @@ def poll(request: HttpRequest) -> HttpResponse:
             continue  # its links are still being renewed: nothing new to show yet
         if generation.uuid in page:
             return HttpResponseClientRefresh()
+        if retry := retries.get(generation.pk):
+            # The gallery stacks a job under its automatic retry: its card becomes the retry's,
+            # which is watched in turn (a board holds the job, not its retry).
+            swaps.append(render_card(request, retry, oob=True, replacing=generation.uuid))
+            continue
         swaps.append(render_card(request, generation, refreshing=refreshing, oob=True, board=board))
     # A card whose job was deleted meanwhile leaves the page.
     swaps += [
@@ -289,6 +296,15 @@ def poll(request: HttpRequest) -> HttpResponse:
     if not swaps:
         return HttpResponse(status=204)
     return HttpResponse("".join(swaps))
+
+
+def _automatic_retries(cards: Any, found: list[Generation]) -> dict[int, Generation]:
+    """The automatic retries that replaced jobs among `found`, by the replaced job's id, read in
+    one query (none when no job was replaced)."""
+    replaced = {g.retried_as_id: g.pk for g in found if g.retried_as_id and g.retried_as.auto_retry}
+    if not replaced:
+        return {}
+    return {replaced[retry.pk]: retry for retry in cards.filter(pk__in=replaced)}
 
 
 def _watched(value: str) -> dict[UUID, str]:

@@ -1,9 +1,12 @@
 """A person in a real browser: log in, submit a prompt, watch the card finish without reloading."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
+from generations.models import Generation
 from tests.conftest import log_in
 
 pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.usefixtures("worker_process")]
@@ -47,3 +50,18 @@ def test_an_empty_prompt_is_refused_in_place(page: Page, owner: User) -> None:
     page.click("button:has-text('Generate')")
     expect(page.locator("#id_prompt_error")).to_have_text("Write a prompt.")
     expect(page.locator(".card")).to_have_count(0)
+
+
+def test_a_failed_job_becomes_its_automatic_retry_without_a_reload(page: Page, owner: User) -> None:
+    """Found from outside (a team's admin): a failed card never showed its automatic retry; a
+    page loaded later did (the gallery stacks a job under its retry)."""
+    log_in(page, owner)
+    page.evaluate("window.notReloaded = true")
+    page.fill("textarea[name=prompt]", "a moth near a lamp [fail:generation_failed]")
+    page.click("button:has-text('Generate')")
+    expect(page.locator(".card").first).to_contain_text("Automatic retry 1", timeout=30_000)
+    first, retry = Generation.objects.order_by("id")[:2]
+    assert first.retried_as_id == retry.pk
+    expect(page.locator(f"#card-{first.uuid}")).to_have_count(0)
+    expect(page.locator(f"#card-{retry.uuid}")).to_have_attribute("data-poll", re.compile(".+"))
+    assert page.evaluate("window.notReloaded") is True

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from generations.cards import TEMPLATE
 from generations.gallery import PAGE_SIZE
-from generations.models import ArchiveState, Generation, Output, Star, State
+from generations.models import ArchiveState, Board, Generation, Output, Star, State
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -115,6 +115,30 @@ def test_a_retry_finishing_shows_on_the_card_it_replaced(owner: User, owner_clie
     assert "Retrying automatically" in owner_client.get(card).content.decode()
     Generation.objects.filter(pk=retry.pk).update(state=State.COMPLETED)
     assert "Retried automatically" in owner_client.get(card).content.decode()
+
+
+def test_the_poll_swaps_a_job_replaced_by_its_automatic_retry_for_the_retry(
+    owner: User, owner_client: Client
+) -> None:
+    running = job(owner, "a moth near a lamp", state=State.PROCESSING)
+    retry = job(owner, "a moth near a lamp", state=State.DRAFT, auto_retry=1, parent=running)
+    Generation.objects.filter(pk=running.pk).update(
+        state=State.FAILED, failure_code="generation_failed", retried_as=retry
+    )
+    seen = {"seen": f"{running.uuid}:processing"}
+    polled = owner_client.get(reverse("poll"), seen).content.decode()
+    assert f'<article hx-swap-oob="outerHTML:#card-{running.uuid}"' in polled
+    assert card_html(polled, retry).count('data-poll="draft"') == 1
+    assert f'id="card-{running.uuid}"' not in polled
+    # A board's page holds the job, not its retry: the job's own card is swapped there.
+    board = Board.objects.create(name="Moths", created_by=owner)
+    on_board = {
+        "HX-Request": "true",
+        "HX-Current-URL": f"http://testserver{board.get_absolute_url()}",
+    }
+    there = owner_client.get(reverse("poll"), seen, headers=on_board).content.decode()
+    assert f'id="card-{running.uuid}"' in there
+    assert f'id="card-{retry.uuid}"' not in there
 
 
 def test_the_clock_words_on_a_card_move_with_the_clock(

@@ -525,13 +525,6 @@ def _references(value: Any, where: str = "") -> Any:
             yield from _references(item, f"{where}[{index}]")
 
 
-def _price_models() -> list[str]:
-    """Every model a job may be priced by: each provider's, and Dream Machine's upscale and
-    audio, whose jobs are named for what they did."""
-    known = (m for p in providers.every() for m in p.capabilities.models)
-    return list(dict.fromkeys([*known, *NAMED_FOR_THEIR_WORK]))
-
-
 class PriceAdminForm(forms.ModelForm):
     """A price's provider, model and kind chosen from those jobs have: a typed one ("dream-
     machine", "Image", "photon-1 ") was saved, and never matched a job."""
@@ -544,7 +537,8 @@ class PriceAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         known = {
             "provider": [(p.name, p.label) for p in providers.every()],
-            "model": [(m, m) for m in _price_models()],
+            # Dream Machine's upscale and audio jobs are named for what they did, by model.
+            "model": [(m, m) for m in [*providers.models(), *NAMED_FOR_THEIR_WORK]],
             "kind": list(Kind.choices),
         }
         for name, choices in known.items():

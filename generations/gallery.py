@@ -115,8 +115,7 @@ class GalleryFilters(forms.Form):
             ("", "Any upstream"),
             *((p.name, p.label) for p in known),
         ]
-        models = dict.fromkeys(m for p in known for m in p.capabilities.models)
-        self.fields["model"].choices = [("", "Any model"), *((m, m) for m in models)]
+        self.fields["model"].choices = [("", "Any model"), *((m, m) for m in providers.models())]
         ratios = dict.fromkeys(r for p in known for r in p.capabilities.aspect_ratios)
         self.fields["ratio"].choices = [("", "Any shape"), *((r, r) for r in ratios)]
 

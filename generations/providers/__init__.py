@@ -81,6 +81,12 @@ def every() -> list[type[Provider]]:
     return [_class(name) for name in CLASSES]
 
 
+def models() -> list[str]:
+    """Every model a provider the studio knows offers, once each, in the providers' order (the
+    gallery's filter, the price table's choices)."""
+    return list(dict.fromkeys(m for p in every() for m in p.capabilities.models))
+
+
 def references(name: str, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The labelled media inputs of a job's stored request (the detail page shows them)."""
     return _class(name).references(request) if name in CLASSES else []

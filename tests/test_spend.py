@@ -510,6 +510,14 @@ def test_start_generation_with_limits_refuses_before_recording(owner: User, sett
     assert not Generation.objects.exists()
 
 
+def failed_piece(owner: User, prompt: str) -> Generation:
+    """A job that failed in a way retried automatically, with the request a retry sends again."""
+    request = schema.GenerationRequest(prompt=prompt).to_wire()
+    return piece(
+        owner, prompt, state=State.FAILED, failure_code="generation_failed", request=request
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_job_never_accepted_upstream_costs_nothing(owner: User, run_worker, settings) -> None:
     # Found from outside (a team's admin): a job its upstream refused when it was sent (a 400,
@@ -552,9 +560,7 @@ def test_an_automatic_retry_the_team_budget_refuses_is_said_on_the_job_and_in_re
 ) -> None:
     # Found from outside (a team's admin): the refusal was only a line in the worker's log; the
     # job's page said jobs like it are retried automatically, and Review had no word of it.
-    failed = piece(owner, "a paper crane", state=State.FAILED, failure_code="generation_failed")
-    failed.request = schema.GenerationRequest(prompt="a paper crane").to_wire()
-    failed.save()
+    failed = failed_piece(owner, "a paper crane")
     settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal("0.01")
     assert tasks.after_failure(failed) is None
     reason = "Not retried automatically: This job is estimated at $0.02"
@@ -569,18 +575,14 @@ def test_an_automatic_retry_the_team_budget_refuses_is_said_on_the_job_and_in_re
 def test_a_staff_retry_counts_against_the_team_not_the_person(
     owner: User, staff: User, settings
 ) -> None:
-    failed = piece(owner, "a harbour", state=State.FAILED, failure_code="generation_failed")
-    failed.request = schema.GenerationRequest(prompt="a harbour").to_wire()
-    failed.save()
+    failed = failed_piece(owner, "a harbour")
     settings.LUMAWEB_PERSON_MONTHLY_BUDGET_USD = Decimal("0.01")  # the person is out of budget
     again, created = tasks.retry_now(failed, staff)
     assert created
     assert again.estimated_cents == Decimal(2)
     assert spend.budgets(owner)[0].spent_cents == 0  # the person's spend leaves retries out
 
-    other = piece(owner, "a pier", state=State.FAILED, failure_code="generation_failed")
-    other.request = schema.GenerationRequest(prompt="a pier").to_wire()
-    other.save()
+    other = failed_piece(owner, "a pier")
     settings.LUMAWEB_TEAM_MONTHLY_BUDGET_USD = Decimal("0.03")  # 2 cents spent, 1 left
     with pytest.raises(NotRetryable, match=r"the team has \$0\.01"):
         tasks.retry_now(other, staff)

@@ -298,7 +298,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     return HttpResponse("".join(swaps))
 
 
-def _automatic_retries(cards: Any, found: list[Generation]) -> dict[int, Generation]:
+def _automatic_retries(cards: GenerationQuerySet, found: list[Generation]) -> dict[int, Generation]:
     """The automatic retries that replaced jobs among `found`, by the replaced job's id, read in
     one query (none when no job was replaced)."""
     replaced = {g.retried_as_id: g.pk for g in found if g.retried_as_id and g.retried_as.auto_retry}
